@@ -1,0 +1,73 @@
+/**
+ * Turns anything a route throws into the stable error body. Bad input is a 4xx naming the field;
+ * a database outage is a 503 with Retry-After (never a 2xx we could not keep); anything else is a
+ * bug, logged and answered 500 without internals.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, errorBody, type ErrorCode } from './errors.js';
+
+/** Connection-level failures of PostgreSQL (driver codes and SQLSTATEs 57P0x, 53300, 08xxx). */
+const databaseDown = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004',
+]);
+
+interface AjvIssue {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+function fieldName(path: string, extra?: unknown): string {
+  const parts = path.split('/').filter(Boolean);
+  if (typeof extra === 'string') parts.push(extra);
+  return parts.length ? parts.join('.') : 'body';
+}
+
+function fromValidation(issue: AjvIssue, context: string): ApiError {
+  const where = context === 'body' ? '' : context + '.';
+  switch (issue.keyword) {
+    case 'required':
+      return new ApiError('missing_field', `${where}${fieldName(issue.instancePath, issue.params.missingProperty)} is required`);
+    case 'additionalProperties':
+      return new ApiError('unknown_field', `${where}${fieldName(issue.instancePath, issue.params.additionalProperty)} is not a known field`);
+    case 'maxItems':
+      if (issue.instancePath.startsWith('/recipients')) {
+        return new ApiError('too_many_recipients', `${fieldName(issue.instancePath)} has more than ${issue.params.limit} entries`);
+      }
+      return new ApiError('invalid_field', `${where}${fieldName(issue.instancePath)} ${issue.message ?? 'is invalid'}`);
+    default:
+      return new ApiError('invalid_field', `${where}${fieldName(issue.instancePath)} ${issue.message ?? 'is invalid'}`);
+  }
+}
+
+export function toApiError(err: FastifyError & { validation?: AjvIssue[]; validationContext?: string }): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err.validation?.length) return fromValidation(err.validation[0]!, err.validationContext ?? 'body');
+  const byCode: Partial<Record<string, [ErrorCode, string]>> = {
+    FST_ERR_CTP_INVALID_JSON_BODY: ['invalid_json', 'the body is not valid JSON'],
+    FST_ERR_CTP_EMPTY_JSON_BODY: ['invalid_json', 'the body is empty; send a JSON object'],
+    FST_ERR_CTP_BODY_TOO_LARGE: ['body_too_large', 'the body exceeds 1 MiB'],
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported_media_type', 'send the body as application/json'],
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['invalid_json', 'the Content-Length does not match the body'],
+  };
+  const known = byCode[err.code];
+  if (known) return new ApiError(known[0], known[1]);
+  if (err instanceof SyntaxError && err.statusCode === 400) return new ApiError('invalid_json', 'the body is not valid JSON');
+  if (databaseDown.has(err.code) || databaseDown.has((err as { errno?: string }).errno ?? '')) {
+    return new ApiError('database_unavailable', 'the database is unreachable; nothing was stored', { 'retry-after': '2' });
+  }
+  return undefined;
+}
+
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const api = toApiError(err);
+  if (api) {
+    if (api.status >= 500) req.log.warn({ code: api.code }, api.message);
+    void reply.code(api.status).headers(api.headers).send(errorBody(api.code, api.message));
+    return;
+  }
+  req.log.error({ err }, 'unhandled error');
+  void reply.code(500).send(errorBody('internal_error', 'internal error; nothing was acknowledged'));
+}

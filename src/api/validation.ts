@@ -1,0 +1,25 @@
+/**
+ * Request validation: bodies are checked strictly (no type coercion, unknown fields refused, never
+ * silently dropped as Fastify's default does); query strings and params are coerced from text,
+ * since every value there arrives as a string.
+ */
+import { Ajv, type Options } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped in `default`.
+type AddFormats = (ajv: Ajv) => Ajv;
+const addFormats: AddFormats =
+  (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
+
+function make(opts: Options): Ajv {
+  const ajv = new Ajv({ allErrors: false, useDefaults: true, removeAdditional: false, strict: false, ...opts });
+  addFormats(ajv);
+  return ajv;
+}
+
+export function validatorCompiler(): FastifySchemaCompiler<unknown> {
+  const strict = make({ coerceTypes: false });
+  const lenient = make({ coerceTypes: 'array' });
+  return ({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema as object);
+}

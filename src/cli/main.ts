@@ -1,0 +1,95 @@
+/**
+ * The `herald` command.
+ *   herald start [--role R] [--sandbox | --sandbox-url URL] [--port N] [--data-dir D]
+ *   herald sandbox [--sandbox-port N]
+ *   herald project create --name NAME
+ * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError, type Config } from '../config.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { startHerald } from '../server.js';
+import { openDatabase } from '../store/database.js';
+import { createProject } from '../store/projects.js';
+import { startSandbox } from '../sandbox/index.js';
+
+const usage = `usage:
+  herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
+               [--host H] [--port N] [--data-dir DIR] [--database-url URL]
+  herald sandbox [--sandbox-host H] [--sandbox-port N]
+  herald project create --name NAME [--data-dir DIR] [--database-url URL]`;
+
+const options = {
+  role: { type: 'string' }, sandbox: { type: 'boolean' }, 'sandbox-url': { type: 'string' },
+  'sandbox-port': { type: 'string' }, 'sandbox-host': { type: 'string' }, host: { type: 'string' },
+  port: { type: 'string' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
+  'log-level': { type: 'string' }, 'worker-concurrency': { type: 'string' }, 'max-attempts': { type: 'string' },
+  name: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+function flagsOf(values: Record<string, string | boolean | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === undefined ? undefined : String(v)]));
+}
+
+/** Stops cleanly on SIGTERM/SIGINT: a second signal forces the exit. */
+function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'stopping: no new requests, finishing the work in hand');
+    stop().then(() => process.exit(0), (err) => { log.error({ err }, 'unclean stop'); process.exit(1); });
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+async function start(config: Config, log: Logger): Promise<void> {
+  const herald = await startHerald(config, log);
+  onShutdown(log, herald.close);
+  if (herald.sandbox) {
+    process.stderr.write(`sandbox: inspection API ${herald.sandbox.inspectionUrl}, apns ${herald.sandbox.endpoints.apns}\n`);
+  }
+  if (herald.url) process.stderr.write(`Herald is listening on ${herald.url} (API reference: ${herald.url}/docs)\n`);
+}
+
+async function sandbox(config: Config, log: Logger): Promise<void> {
+  const s = await startSandbox({ host: config.sandboxHost, port: config.sandboxPort, log });
+  onShutdown(log, s.close);
+  process.stderr.write(`sandbox inspection API: ${s.inspectionUrl}\n`);
+  for (const [channel, url] of Object.entries(s.endpoints)) process.stderr.write(`  ${channel}: ${url}\n`);
+}
+
+async function projectCreate(config: Config, log: Logger, name: string | undefined): Promise<void> {
+  if (!name) throw new ConfigError('project create needs --name NAME');
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, max: 2 });
+  try {
+    process.stdout.write(JSON.stringify(await createProject(db.sql, name)) + '\n');
+  } finally {
+    await db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(usage + '\n');
+    return;
+  }
+  const config = loadConfig(flagsOf(values));
+  const log = createLogger(config.logLevel);
+  const cmd = positionals.join(' ');
+  if (cmd === 'start') return start(config, log);
+  if (cmd === 'sandbox') return sandbox(config, log);
+  if (cmd === 'project create') return projectCreate(config, createLogger(values['log-level'] ?? 'warn', { toStderr: true }), values.name);
+  throw new ConfigError(`unknown command "${cmd}"\n${usage}`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`herald: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`herald: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

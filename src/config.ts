@@ -1,0 +1,80 @@
+/**
+ * Herald's configuration: one schema, read once at start (flags, then environment, then defaults),
+ * validated and frozen. Secrets are listed in `secretKeys` so logs can redact them.
+ */
+import { resolve } from 'node:path';
+
+export const roles = ['all', 'api', 'worker', 'relay', 'scheduler'] as const;
+export type Role = (typeof roles)[number];
+
+export interface Config {
+  /** Folder for Herald's own files: the embedded PostgreSQL, generated keys. */
+  dataDir: string;
+  /** An external PostgreSQL; when absent Herald runs its own embedded one in dataDir. */
+  databaseUrl: string | undefined;
+  host: string;
+  port: number;
+  role: Role;
+  /** Run the provider simulators inside this process and point unconfigured projects at them. */
+  sandbox: boolean;
+  sandboxPort: number;
+  sandboxHost: string;
+  /** Use a sandbox that runs in another process (`herald sandbox`), by its inspection URL. */
+  sandboxUrl: string | undefined;
+  logLevel: string;
+  /** Concurrent provider requests one worker process keeps in flight. */
+  workerConcurrency: number;
+  /** Delivery attempts before a job goes to the dead-letter table. */
+  maxAttempts: number;
+}
+
+export const secretKeys = ['databaseUrl'] as const;
+
+export class ConfigError extends Error {}
+
+type Source = Record<string, string | undefined>;
+
+/** Builds the configuration from parsed command-line flags (kebab-case) and the environment. */
+export function loadConfig(flags: Source = {}, env: Source = process.env): Readonly<Config> {
+  const pick = (flag: string, envName: string): string | undefined => {
+    const v = flags[flag] ?? env[envName];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const int = (flag: string, envName: string, dflt: number, min: number, max: number): number => {
+    const raw = pick(flag, envName);
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`--${flag} / ${envName} must be an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+  const bool = (flag: string, envName: string): boolean => {
+    const raw = pick(flag, envName);
+    if (raw === undefined) return false;
+    if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+    throw new ConfigError(`--${flag} / ${envName} must be true or false, got "${raw}"`);
+  };
+  const role = (pick('role', 'HERALD_ROLE') ?? 'all') as Role;
+  if (!roles.includes(role)) throw new ConfigError(`--role must be one of ${roles.join(', ')}, got "${role}"`);
+
+  const config: Config = {
+    dataDir: resolve(pick('data-dir', 'HERALD_DATA_DIR') ?? './.herald'),
+    databaseUrl: pick('database-url', 'DATABASE_URL'),
+    host: pick('host', 'HERALD_HOST') ?? '127.0.0.1',
+    port: int('port', 'HERALD_PORT', 8080, 0, 65535),
+    role,
+    sandbox: bool('sandbox', 'HERALD_SANDBOX'),
+    sandboxPort: int('sandbox-port', 'HERALD_SANDBOX_PORT', 9400, 0, 65535),
+    sandboxHost: pick('sandbox-host', 'HERALD_SANDBOX_HOST') ?? '127.0.0.1',
+    sandboxUrl: pick('sandbox-url', 'HERALD_SANDBOX_URL'),
+    logLevel: pick('log-level', 'HERALD_LOG_LEVEL') ?? 'info',
+    workerConcurrency: int('worker-concurrency', 'HERALD_WORKER_CONCURRENCY', 500, 1, 100_000),
+    maxAttempts: int('max-attempts', 'HERALD_MAX_ATTEMPTS', 8, 1, 100),
+  };
+  if (config.sandbox && config.sandboxUrl) {
+    throw new ConfigError('--sandbox and --sandbox-url are exclusive: run the simulators here, or use another process\'s');
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,28 @@
+/**
+ * Where Herald finds the sandbox it delivers to when a project has no real credentials: the
+ * simulators running in this process (`--sandbox`) or in another one (`--sandbox-url`, the
+ * inspection URL of `herald sandbox`).
+ */
+export interface SandboxLink {
+  inspectionUrl: string;
+  endpoints: { apns: string };
+  credentials: { apns: { team_id: string; key_id: string; private_key_pem: string; topic: string } };
+  /** The simulators' self-signed certificate, trusted for sandbox connections only. */
+  caPem: string;
+}
+
+/** Reads a running sandbox's endpoints, credentials and certificate from its inspection API. */
+export async function linkSandbox(inspectionUrl: string): Promise<SandboxLink> {
+  const base = inspectionUrl.replace(/\/$/, '');
+  const get = async (path: string, as: 'json' | 'text') => {
+    const res = await fetch(base + path);
+    if (!res.ok) throw new Error(`sandbox at ${base} answered ${res.status} for ${path}`);
+    return as === 'json' ? res.json() : res.text();
+  };
+  const [endpoints, credentials, caPem] = await Promise.all([
+    get('/_sandbox/endpoints', 'json'),
+    get('/_sandbox/credentials', 'json'),
+    get('/_sandbox/ca.pem', 'text'),
+  ]);
+  return { inspectionUrl: base, endpoints, credentials, caPem } as SandboxLink;
+}

@@ -1,0 +1,79 @@
+/**
+ * Starts one Herald process in its role: the API, the workers, the scheduler, or all of them, over
+ * one PostgreSQL and one queue. Stops in reverse order on close(): stop accepting, finish or release
+ * the work in hand, then close the queue, the providers and the database.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { openDatabase } from './store/database.js';
+import { createPostgresQueue } from './queue/postgres/queue.js';
+import { buildApp } from './api/app.js';
+import { createMetrics } from './observability/metrics.js';
+import { createEvents } from './worker/events.js';
+import { startWorkers } from './worker/workers.js';
+import { startScheduler } from './scheduler/scheduler.js';
+import { startSandbox } from './sandbox/index.js';
+import { linkSandbox, type SandboxLink } from './sandbox-link.js';
+import type { BackoffPolicy } from './domain/retry.js';
+
+export interface Herald {
+  /** The API's base URL, when this process serves it. */
+  url: string | undefined;
+  sandbox: SandboxLink | undefined;
+  close(): Promise<void>;
+}
+
+/** Knobs tests and benchmarks turn; production uses the defaults. */
+export interface HeraldOverrides {
+  backoff?: BackoffPolicy;
+}
+
+export async function startHerald(config: Config, log: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch((err) => log.error({ err }, 'error while stopping'));
+  };
+  try {
+    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, max: 20 });
+    closers.push(db.close);
+    const queue = createPostgresQueue({ sql: db.sql, log, maxAttempts: config.maxAttempts });
+    closers.push(() => queue.close());
+    const events = createEvents();
+    const metrics = createMetrics({ events, queue });
+
+    let sandbox: SandboxLink | undefined;
+    const runs = (r: string) => config.role === 'all' || config.role === r;
+    if (config.sandbox) {
+      const s = await startSandbox({ host: config.sandboxHost, port: config.sandboxPort, log: log.child({ part: 'sandbox' }) });
+      closers.push(s.close);
+      sandbox = s;
+      log.info({ inspection: s.inspectionUrl, endpoints: s.endpoints },
+        'sandbox running: projects without provider credentials deliver to its simulators');
+    } else if (config.sandboxUrl) {
+      sandbox = await linkSandbox(config.sandboxUrl);
+      log.info({ inspection: sandbox.inspectionUrl, endpoints: sandbox.endpoints },
+        'using an external sandbox: projects without provider credentials deliver to its simulators');
+    }
+
+    if (runs('worker')) {
+      const workers = startWorkers({ sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency,
+        backoff: overrides.backoff });
+      closers.push(workers.stop);
+    }
+    if (runs('scheduler')) {
+      const scheduler = startScheduler({ sql: db.sql, log });
+      closers.push(scheduler.stop);
+    }
+    let url: string | undefined;
+    if (runs('api')) {
+      const app = await buildApp({ sql: db.sql, queue, log, metrics });
+      url = await app.listen({ host: config.host, port: config.port });
+      closers.push(() => app.close());
+      log.info({ url, docs: url + '/docs', role: config.role }, 'Herald API listening');
+    }
+    return { url, sandbox, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,82 @@
+/** Transactional messages and how each recipient fared. */
+import type { Sql, TransactionSql } from 'postgres';
+import type { PushMessage } from '../domain/push.js';
+
+export interface Recipients {
+  custom_ids?: string[] | undefined;
+  install_ids?: string[] | undefined;
+  tokens?: { platform: 'ios' | 'android' | 'web'; token: string }[] | undefined;
+}
+
+export interface NewMessage {
+  id: string;
+  projectId: string;
+  groupId: string;
+  recipients: Recipients;
+  push: PushMessage;
+  createdAt: Date;
+  expiresAt: Date | null;
+}
+
+export async function insertMessage(tx: TransactionSql, m: NewMessage): Promise<void> {
+  await tx`insert into messages (id, project_id, group_id, recipients, push, created_at, expires_at)
+    values (${m.id}, ${m.projectId}, ${m.groupId}, ${tx.json(m.recipients as never)}, ${tx.json(m.push as never)},
+            ${m.createdAt}, ${m.expiresAt})`;
+}
+
+export const deliveryStatuses = ['queued', 'sent', 'failed', 'invalidated', 'expired'] as const;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];
+
+export interface MessageView {
+  message_id: string;
+  group_id: string;
+  created_at: string;
+  state: 'accepted' | 'processed';
+  counts: Record<DeliveryStatus | 'total', number>;
+  recipients: {
+    delivery_id: string;
+    platform: string;
+    token: string;
+    install_id: string | null;
+    status: DeliveryStatus;
+    reason: string | null;
+    attempts: number;
+    updated_at: string;
+  }[];
+  next_cursor: string | null;
+}
+
+/** One page of a message's recipients, ordered by delivery id; `cursor` is the last id seen. */
+export async function getMessage(
+  sql: Sql,
+  projectId: string,
+  messageId: string,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<MessageView | undefined> {
+  const [msg] = await sql<{ id: string; group_id: string; created_at: Date; fanned_out_at: Date | null }[]>`
+    select id, group_id, created_at, fanned_out_at from messages where id = ${messageId} and project_id = ${projectId}`;
+  if (!msg) return undefined;
+  const counts = await sql<{ status: DeliveryStatus; n: number }[]>`
+    select status, count(*)::int as n from deliveries where message_id = ${messageId} group by status`;
+  const rows = await sql<MessageView['recipients']>`
+    select id as delivery_id, platform, token, install_id, status, reason, attempts, updated_at
+    from deliveries
+    where message_id = ${messageId} ${page.cursor ? sql`and id > ${page.cursor}` : sql``}
+    order by id limit ${page.limit + 1}`;
+  const more = rows.length > page.limit;
+  const recipients = rows.slice(0, page.limit);
+  const tally = Object.fromEntries([...deliveryStatuses, 'total'].map((s) => [s, 0])) as MessageView['counts'];
+  for (const c of counts) {
+    tally[c.status] = c.n;
+    tally.total += c.n;
+  }
+  return {
+    message_id: msg.id,
+    group_id: msg.group_id,
+    created_at: msg.created_at.toISOString(),
+    state: msg.fanned_out_at ? 'processed' : 'accepted',
+    counts: tally,
+    recipients: recipients.map((r) => ({ ...r, updated_at: new Date(r.updated_at).toISOString() })),
+    next_cursor: more ? recipients[recipients.length - 1]!.delivery_id : null,
+  };
+}

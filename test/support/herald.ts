@@ -1,0 +1,77 @@
+/**
+ * A whole Herald in the test process, on its own fresh database: the API on an ephemeral port,
+ * the workers, and (unless told otherwise) the sandbox's simulators on ephemeral ports.
+ */
+import { loadConfig } from '../../src/config.js';
+import { startHerald, type Herald, type HeraldOverrides } from '../../src/server.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createProject, type CreatedProject } from '../../src/store/projects.js';
+import { testDatabase, type TestDatabase } from './database.js';
+
+export interface TestHerald {
+  herald: Herald;
+  url: string;
+  db: TestDatabase;
+  project: CreatedProject;
+  /** fetch against the API with the project's REST key (or `key`). */
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export async function startTestHerald(
+  opts: { env?: Record<string, string>; overrides?: HeraldOverrides; sandbox?: boolean } = {},
+): Promise<TestHerald> {
+  const db = await testDatabase();
+  const config = loadConfig({}, {
+    DATABASE_URL: db.url,
+    HERALD_PORT: '0',
+    HERALD_SANDBOX: opts.sandbox === false ? 'false' : 'true',
+    HERALD_SANDBOX_PORT: '0',
+    HERALD_DATA_DIR: '/nonexistent-herald-test-dir',
+    ...opts.env,
+  });
+  const herald = await startHerald(config, silentLogger(), opts.overrides);
+  const project = await createProject(db.sql, 'test');
+  const url = herald.url!;
+  return {
+    herald,
+    url,
+    db,
+    project,
+    call: async (method, path, body, headers = {}) => {
+      const res = await fetch(url + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${project.rest_key}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try { parsed = JSON.parse(text); } catch { /* not JSON: keep the text */ }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    close: async () => {
+      await herald.close();
+      await db.close();
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,66 @@
+/** Herald as a real child process (`node dist/src/cli/main.js`), for tests that kill -9 it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/paths.js';
+
+const cli = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface HeraldProcess {
+  child: ChildProcess;
+  url: string;
+  /** Output of the process so far, for failure messages. */
+  output(): string;
+  kill9(): Promise<void>;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `herald start ARGS` and resolves once /readyz answers 200. */
+export async function spawnHerald(args: string[], env: Record<string, string> = {}): Promise<HeraldProcess> {
+  const port = Number(args[args.indexOf('--port') + 1]);
+  const child = spawn(process.execPath, ['--enable-source-maps', cli, 'start', ...args], {
+    env: { ...process.env, HERALD_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer) => { out = (out + d.toString()).slice(-20_000); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`herald exited with ${child.exitCode}:\n${out}`);
+    const ok = await fetch(url + '/readyz').then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`herald did not become ready in 30 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    url,
+    output: () => out,
+    kill9: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
