@@ -2,7 +2,7 @@
  * Builds Herald's HTTP API as a Fastify instance, without listening: the server calls listen(),
  * tests call inject() or listen on port 0.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Sql } from 'postgres';
@@ -32,11 +32,14 @@ export const bodyLimitBytes = 1024 * 1024;
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One line per request would dominate the logs at load; /metrics counts requests instead.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: bodyLimitBytes,
     // Behind a reverse proxy the client's address comes from X-Forwarded-For.
     trustProxy: true,
   });
+  // JSON only: Fastify would otherwise parse text/plain into a string and answer a 400, not a 415.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {

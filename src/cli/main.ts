@@ -42,6 +42,7 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  process.on('SIGHUP', handler);
 }
 
 async function start(config: Config, log: Logger): Promise<void> {

