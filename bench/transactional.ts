@@ -241,7 +241,8 @@ async function ceilingWithNodeApn(link: SandboxLink): Promise<number> {
   const c = link.credentials.apns;
   const provider = new apn.Provider({
     token: { key: c.private_key_pem, keyId: c.key_id, teamId: c.team_id },
-    address: new URL(link.endpoints.apns).host, // node-apn connects to https://${address}
+    // node-apn connects to https://${address} with its `port` option passed on to TLS.
+    address: new URL(link.endpoints.apns).hostname, port: Number(new URL(link.endpoints.apns).port),
     ca: link.caPem, production: true,
   });
   const note = new apn.Notification({ alert: push, topic: c.topic, expiry: Math.floor(Date.now() / 1000) + 3600 });

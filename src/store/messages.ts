@@ -18,10 +18,13 @@ export interface NewMessage {
   expiresAt: Date | null;
 }
 
-export async function insertMessage(tx: TransactionSql, m: NewMessage): Promise<void> {
+export async function insertMessages(tx: TransactionSql, ms: NewMessage[]): Promise<void> {
+  if (!ms.length) return;
   await tx`insert into messages (id, project_id, group_id, recipients, push, created_at, expires_at)
-    values (${m.id}, ${m.projectId}, ${m.groupId}, ${tx.json(m.recipients as never)}, ${tx.json(m.push as never)},
-            ${m.createdAt}, ${m.expiresAt})`;
+    select * from unnest(${ms.map((m) => m.id)}::uuid[], ${ms.map((m) => m.projectId)}::uuid[], ${ms.map((m) => m.groupId)}::text[],
+                         ${ms.map((m) => JSON.stringify(m.recipients))}::text[]::jsonb[], ${ms.map((m) => JSON.stringify(m.push))}::text[]::jsonb[],
+                         ${ms.map((m) => m.createdAt.toISOString())}::timestamptz[],
+                         ${ms.map((m) => m.expiresAt?.toISOString() ?? null) as string[]}::timestamptz[])`;
 }
 
 export const deliveryStatuses = ['queued', 'sent', 'failed', 'invalidated', 'expired'] as const;

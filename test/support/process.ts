@@ -29,7 +29,7 @@ export interface HeraldProcess {
 /** Starts `herald start ARGS` and resolves once /readyz answers 200. */
 export async function spawnHerald(args: string[], env: Record<string, string> = {}): Promise<HeraldProcess> {
   const port = Number(args[args.indexOf('--port') + 1]);
-  const child = spawn(process.execPath, ['--enable-source-maps', cli, 'start', ...args], {
+  const child = spawn(process.execPath, [...(process.env.HERALD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--enable-source-maps', cli, 'start', ...args], {
     env: { ...process.env, HERALD_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
