@@ -13,6 +13,12 @@ create table jobs (
   created_at  timestamptz not null default now()
 );
 create index jobs_ready on jobs (topic, run_at);
+-- Every job leaves two dead row versions (its claim and its delete) that claims must step over until
+-- vacuumed. The table is small but churns: vacuum it after a fixed number of dead rows, not after a
+-- share of its (near-zero) size, and without cost-based pauses.
+alter table jobs set (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000,
+                      autovacuum_vacuum_cost_delay = 0, autovacuum_analyze_scale_factor = 0,
+                      autovacuum_analyze_threshold = 5000);
 
 -- Jobs that used up their attempts, kept with their last error for an operator to read or replay.
 create table dead_jobs (
