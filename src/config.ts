@@ -26,9 +26,15 @@ export interface Config {
   workerConcurrency: number;
   /** Delivery attempts before a job goes to the dead-letter table. */
   maxAttempts: number;
+  /** NATS JetStream servers (comma-separated seed list) for the work queue; PostgreSQL's queue when absent. */
+  natsUrl: string[] | undefined;
+  /** Replicas of the job stream: 3 on a 3-node NATS cluster. */
+  natsReplicas: number;
+  /** Names this deployment's stream and subjects, so several Heralds can share one NATS cluster. */
+  natsStreamPrefix: string;
 }
 
-export const secretKeys = ['databaseUrl'] as const;
+export const secretKeys = ['databaseUrl', 'natsUrl'] as const;
 
 export class ConfigError extends Error {}
 
@@ -72,7 +78,13 @@ export function loadConfig(flags: Source = {}, env: Source = process.env): Reado
     logLevel: pick('log-level', 'HERALD_LOG_LEVEL') ?? 'info',
     workerConcurrency: int('worker-concurrency', 'HERALD_WORKER_CONCURRENCY', 500, 1, 100_000),
     maxAttempts: int('max-attempts', 'HERALD_MAX_ATTEMPTS', 8, 1, 100),
+    natsUrl: pick('nats-url', 'NATS_URL')?.split(',').map((u) => u.trim()).filter(Boolean),
+    natsReplicas: int('nats-replicas', 'HERALD_NATS_REPLICAS', 1, 1, 5),
+    natsStreamPrefix: pick('nats-stream-prefix', 'HERALD_NATS_STREAM_PREFIX') ?? 'herald',
   };
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(config.natsStreamPrefix)) {
+    throw new ConfigError(`--nats-stream-prefix must be 1 to 32 letters, digits, _ or -, got "${config.natsStreamPrefix}"`);
+  }
   if (config.sandbox && config.sandboxUrl) {
     throw new ConfigError('--sandbox and --sandbox-url are exclusive: run the simulators here, or use another process\'s');
   }

@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase } from './store/database.js';
 import { createPostgresQueue } from './queue/postgres/queue.js';
+import { createJetStreamQueue } from './queue/jetstream/queue.js';
+import type { WorkQueue } from './queue/queue.js';
 import { buildApp } from './api/app.js';
 import { createMetrics } from './observability/metrics.js';
 import { createEvents } from './worker/events.js';
@@ -36,13 +38,21 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
   try {
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, max: 20 });
     closers.push(db.close);
-    const queue = createPostgresQueue({ sql: db.sql, log, maxAttempts: config.maxAttempts });
+    const runs = (r: string) => config.role === 'all' || config.role === r;
+    const queue: WorkQueue = config.natsUrl
+      ? await createJetStreamQueue({
+        sql: db.sql, log, maxAttempts: config.maxAttempts, natsUrl: config.natsUrl, replicas: config.natsReplicas,
+        streamPrefix: config.natsStreamPrefix,
+        // The outbox relay runs where the relay role does; claims still relay their own topic's rows.
+        relay: runs('relay'),
+      })
+      : createPostgresQueue({ sql: db.sql, log, maxAttempts: config.maxAttempts });
     closers.push(() => queue.close());
+    log.info({ queue: config.natsUrl ? 'jetstream' : 'postgres', role: config.role }, 'work queue ready');
     const events = createEvents();
     const metrics = createMetrics({ events, queue });
 
     let sandbox: SandboxLink | undefined;
-    const runs = (r: string) => config.role === 'all' || config.role === r;
     if (config.sandbox) {
       const s = await startSandbox({ host: config.sandboxHost, port: config.sandboxPort, log: log.child({ part: 'sandbox' }) });
       closers.push(s.close);

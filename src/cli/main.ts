@@ -15,7 +15,7 @@ import { startSandbox } from '../sandbox/index.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
-               [--host H] [--port N] [--data-dir DIR] [--database-url URL]
+               [--host H] [--port N] [--data-dir DIR] [--database-url URL] [--nats-url URL[,URL...]]
   herald sandbox [--sandbox-host H] [--sandbox-port N]
   herald project create --name NAME [--data-dir DIR] [--database-url URL]`;
 
@@ -24,6 +24,7 @@ const options = {
   'sandbox-port': { type: 'string' }, 'sandbox-host': { type: 'string' }, host: { type: 'string' },
   port: { type: 'string' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
   'log-level': { type: 'string' }, 'worker-concurrency': { type: 'string' }, 'max-attempts': { type: 'string' },
+  'nats-url': { type: 'string' }, 'nats-replicas': { type: 'string' }, 'nats-stream-prefix': { type: 'string' },
   name: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 

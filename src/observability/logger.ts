@@ -5,7 +5,7 @@ export type { Logger };
 
 const redact = [
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  'password', '*.password', 'databaseUrl', '*.databaseUrl', 'privateKeyPem', '*.privateKeyPem',
+  'password', '*.password', 'databaseUrl', '*.databaseUrl', 'natsUrl', '*.natsUrl', 'privateKeyPem', '*.privateKeyPem',
   'private_key', '*.private_key', 'rest_key', 'sdk_key', '*.rest_key', '*.sdk_key',
 ];
 

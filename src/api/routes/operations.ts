@@ -9,13 +9,16 @@ export const operationsRoutes =
   async (app) => {
     app.get('/healthz', { schema: { summary: 'The process is up', tags: ['operations'] } }, async () => ({ status: 'ok' }));
 
+    // Without PostgreSQL nothing can be accepted: 503, so a load balancer sends requests elsewhere.
+    // Without the queue transport (NATS) requests are still accepted durably and wait in the
+    // outbox: the process stays in rotation and says it is degraded.
     app.get('/readyz', { schema: { summary: 'The database and the queue answer', tags: ['operations'] } }, async (_req, reply) => {
       const [database, queue] = await Promise.all([
         deps.sql`select 1`.then(() => true, () => false),
         deps.queue.ping().catch(() => false),
       ]);
-      const ready = database && queue;
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'degraded', database, queue });
+      const status = database && queue ? 'ready' : database ? 'degraded' : 'unavailable';
+      return reply.code(database ? 200 : 503).send({ status, database, queue });
     });
 
     app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_req, reply) => {

@@ -1,0 +1,258 @@
+/**
+ * The JetStream backend: the shared conformance suite, then what only this backend can get wrong
+ * (the outbox relay, the server's ack semantics, crashed claimers, unsafe streams). Runs against the
+ * NATS at NATS_URL (default nats://127.0.0.1:4222) with a stream prefix and a database per test.
+ * Without NATS it skips, except under CI. NATS outages: outages.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { once } from 'node:events';
+import { connect, headers } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, AckPolicy, DiscardPolicy, StorageType, RetentionPolicy } from '@nats-io/jetstream';
+import { queueConformance, type QueueFixture } from '../conformance.js';
+import type { Job } from '../queue.js';
+import { jobNames } from './names.js';
+import { atLeast } from './features.js';
+import { parseAckSubject, pull } from './pull.js';
+import { jetStreamProblem, sharedNatsUrl } from './testing/nats.js';
+import { ci, claimNow, eventually, harness, outboxRows, payloads, sleep, topic, type Harness } from './testing/harness.js';
+import type { PublishResult } from '../../relay/outbox-relay.js';
+import { startJetStreamRelay } from '../../relay/jetstream-relay.js';
+import { silentLogger } from '../../observability/logger.js';
+import { packageRoot } from '../../paths.js';
+import { uuidv7 } from '../../domain/ids.js';
+
+const url = sharedNatsUrl;
+const missing = await jetStreamProblem(url);
+if (missing && !ci) {
+  test('jetstream queue', { skip: `${missing}; start \`nats-server -js\` or set NATS_URL (under CI this fails instead)` }, () => {});
+} else if (missing) {
+  // Under CI the suite never skips: a missing NATS is a failure, named once instead of every case
+  // timing out on its own.
+  test('jetstream queue: a NATS server with JetStream is reachable', () => {
+    assert.fail(`${missing}; start \`nats-server -js\` or set NATS_URL`);
+  });
+} else {
+  queueConformance('jetstream', async (): Promise<QueueFixture> => {
+    const h = await harness();
+    try {
+      const queue = await h.make();
+      const other = await h.make();
+      return { queue, other, sql: h.sql, close: h.close };
+    } catch (err) {
+      await h.close();
+      throw err;
+    }
+  });
+
+  const withHarness = (name: string, body: (h: Harness) => Promise<void>) =>
+    test(`jetstream queue: ${name}`, { timeout: 60_000 }, async () => {
+      const h = await harness();
+      try {
+        await body(h);
+      } finally {
+        await h.close();
+      }
+    });
+
+  withHarness('a relay that died after publishing publishes again, and the consumer gets the job once', async (h) => {
+    const seen: PublishResult[][] = [];
+    const queue = await h.make({
+      relayOptions: {
+        afterPublish: (results) => {
+          seen.push(results);
+          // The first pass dies between the PubAck and the delete: its transaction rolls back.
+          if (seen.length === 1) throw new Error('relay died after the PubAck');
+        },
+      },
+    });
+    await h.sql.begin((t) => queue.enqueue(t, [{ topic, payload: { n: 1 } }]));
+    await eventually('the relay published again and deleted the row', async () => (await outboxRows(h.sql)) === 0);
+    assert.ok(seen.length >= 2, 'the row was not published a second time');
+    assert.equal(seen[0]![0]!.duplicate, false);
+    assert.equal(seen.at(-1)![0]!.duplicate, true, 'the stream stored the re-publish');
+    const jobs = await queue.claim(topic, claimNow);
+    assert.deepEqual(payloads(jobs), [{ n: 1 }]);
+    assert.equal((await queue.stats()).find((s) => s.topic === topic)?.depth, 1, 'the stream holds two copies');
+    await queue.ack(jobs);
+    assert.deepEqual(await queue.claim(topic, { ...claimNow, waitMs: 500 }), []);
+  });
+
+  withHarness('a re-publish after the job was already done is dropped by the stream', async (h) => {
+    const seen: PublishResult[][] = [];
+    const queue = await h.make({ relayOptions: { afterPublish: (r) => void seen.push(r) } });
+    const names = jobNames(h.prefix);
+    // A relay published this row and died; its row comes due again a moment later.
+    const id = uuidv7();
+    await h.sql`
+      with r as (insert into job_outbox (id, topic, payload, run_at)
+                 values (${id}, ${topic}, '{"n":1}', now() + interval '1500 milliseconds') returning 1)
+      select pg_notify('herald_outbox', '') from r`;
+    const nc = await connect({ servers: url });
+    try {
+      const hdrs = headers();
+      hdrs.set('Herald-Created-At', String(Date.now()));
+      const ack = await jetstream(nc).publish(names.subject(topic), '{"n":1}', { msgID: id, headers: hdrs });
+      assert.equal(ack.duplicate, false);
+    } finally {
+      await nc.close();
+    }
+    const [job] = await queue.claim(topic, claimNow);
+    assert.equal(job?.id, id);
+    await queue.ack([job!]);
+    await eventually('the relay published the row again', async () => (await outboxRows(h.sql)) === 0);
+    assert.equal(seen.at(-1)?.[0]?.duplicate, true);
+    assert.deepEqual(await queue.claim(topic, { ...claimNow, waitMs: 500 }), [], 'a done job came back');
+  });
+
+  withHarness('a relay running on its own moves jobs for queues that run none', async (h) => {
+    const queue = await h.make({ relay: false });
+    const relay = await startJetStreamRelay({ sql: h.sql, log: silentLogger(), natsUrl: url, streamPrefix: h.prefix });
+    try {
+      await h.sql.begin((t) => queue.enqueue(t, [{ topic, payload: { n: 1 } }, { topic, payload: { n: 2 }, runAt: new Date(Date.now() + 300) }]));
+      await eventually('the relay drained the outbox', async () => (await outboxRows(h.sql)) === 0);
+    } finally {
+      await relay.close();
+    }
+    const jobs = await queue.claim(topic, claimNow);
+    assert.deepEqual(payloads(jobs).map((p) => (p as { n: number }).n).sort(), [1, 2]);
+    await queue.ack(jobs);
+  });
+
+  withHarness('a claim aborted while waiting strands no job in its inbox', async (h) => {
+    const queue = await h.make();
+    const other = await h.make();
+    const abort = new AbortController();
+    const waiting = queue.claim(topic, { ...claimNow, waitMs: 20_000, signal: abort.signal });
+    await sleep(200);
+    abort.abort();
+    assert.deepEqual(await waiting, []);
+    await queue.enqueue(h.sql, [{ topic, payload: 'after the abort' }]);
+    const started = Date.now();
+    const [job] = await other.claim(topic, { ...claimNow, waitMs: 5_000 });
+    assert.equal(job?.payload, 'after the abort');
+    assert.equal(job?.attempt, 1, 'the job went to the aborted claim first');
+    assert.ok(Date.now() - started < 2_000);
+  });
+
+  test('jetstream queue: a claimer killed with -9 loses its job after ack_wait, not before, and a long lease outlives ack_wait', { timeout: 60_000 }, async () => {
+    const h = await harness();
+    const ackWaitMs = 1_500;
+    const child = spawn(process.execPath, [join(packageRoot, 'dist/src/queue/jetstream/testing/claim-and-die.js')], {
+      env: { ...process.env, HERALD_DATABASE_URL: h.db.url, NATS_URL: url, HERALD_STREAM_PREFIX: h.prefix, HERALD_TOPIC: topic,
+        HERALD_ACK_WAIT_MS: String(ackWaitMs) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      const queue = await h.make({ ackWaitMs });
+      await queue.enqueue(h.sql, [{ topic, payload: { n: 1 } }]);
+      const line = await Promise.race([
+        once(createInterface({ input: child.stdout! }), 'line').then(([l]) => String(l)),
+        exited.then(() => assert.fail('the claimer process exited before it claimed')),
+      ]);
+      const held = JSON.parse(line) as Job;
+      assert.equal(held.attempt, 1);
+      // Alive, the child keeps its 10-minute lease past ack_wait with +WPI.
+      assert.deepEqual(await queue.claim(topic, { ...claimNow, waitMs: ackWaitMs * 2 }), [], 'taken from a live claimer');
+      child.kill('SIGKILL');
+      await exited;
+      const killed = Date.now();
+      const [again] = await queue.claim(topic, { ...claimNow, waitMs: 10_000 });
+      assert.equal(again?.id, held.id);
+      assert.equal(again?.attempt, 2);
+      assert.ok(Date.now() - killed <= ackWaitMs + 1_000, `came back ${Date.now() - killed} ms after the kill`);
+      await queue.ack([again!]);
+    } finally {
+      child.kill('SIGKILL');
+      await h.close();
+    }
+  });
+
+  withHarness('dead-letters a job its claimers keep dying on, once it comes back past maxAttempts', async (h) => {
+    const queue = await h.make({ maxAttempts: 1 });
+    await queue.enqueue(h.sql, [{ topic, payload: 'poison' }]);
+    const attempts: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      // Each claimer "dies": its 1 ms lease runs out without an ack, retry or dead letter.
+      const jobs = await queue.claim(topic, { ...claimNow, leaseMs: 1, waitMs: 2_000 });
+      if (!jobs.length) break;
+      attempts.push(...jobs.map((j) => j.attempt));
+    }
+    assert.deepEqual(attempts, [1, 2, 3, 4]);
+    const [dead] = await h.sql<{ last_error: string; attempts: number }[]>`select last_error, attempts from dead_jobs`;
+    assert.match(dead?.last_error ?? '', /keep dying/);
+    assert.equal(dead?.attempts, 5);
+    assert.equal((await queue.stats()).find((s) => s.topic === topic)?.depth, 0);
+  });
+
+  withHarness('creates the stream and the known topics\' consumers at start, as the server version allows', async (h) => {
+    const queue = await h.make({ topics: [topic], ackWaitMs: 20_000 });
+    const names = jobNames(h.prefix);
+    const nc = await connect({ servers: url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const stream = (await jsm.streams.info(names.stream)).config;
+      assert.deepEqual([stream.storage, stream.retention, stream.discard, stream.duplicate_window], ['file', 'workqueue', 'new', 600e9]);
+      const consumer = (await jsm.consumers.info(names.stream, names.consumer(topic))).config;
+      assert.equal(consumer.ack_wait, 20e9);
+      assert.equal(consumer.ack_policy, AckPolicy.Explicit);
+      assert.equal(consumer.max_deliver, -1);
+      const v = nc.info!.version;
+      assert.equal(consumer.metadata?.['herald.topic'] === topic, atLeast(v, '2.10.0'), `metadata on nats-server ${v}`);
+      // A second start with another ack_wait updates the consumer in place.
+      await h.make({ topics: [topic], ackWaitMs: 25_000 });
+      assert.equal((await jsm.consumers.info(names.stream, names.consumer(topic))).config.ack_wait, 25e9);
+    } finally {
+      await nc.close();
+    }
+    assert.equal(await queue.ping(), true);
+  });
+
+  withHarness('refuses to start on a stream that would lose jobs', async (h) => {
+    const names = jobNames(h.prefix);
+    const nc = await connect({ servers: url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: names.stream, subjects: [names.streamSubjects], storage: StorageType.Memory,
+        retention: RetentionPolicy.Workqueue, discard: DiscardPolicy.New });
+      await assert.rejects(h.make(), /memory stream loses every job/);
+      await jsm.streams.delete(names.stream);
+      await jsm.streams.add({ name: names.stream, subjects: [names.streamSubjects], storage: StorageType.File,
+        retention: RetentionPolicy.Workqueue, discard: DiscardPolicy.Old });
+      await assert.rejects(h.make(), /discard is old/);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  // The server behaviour leases.ts's fencing exists for; if a nats-server upgrade changes it, this says so.
+  withHarness('nats-server applies a stale ack to the job, whichever delivery it came from', async (h) => {
+    const names = jobNames(h.prefix);
+    await h.make(); // creates the stream
+    const nc = await connect({ servers: url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const raw = 'raw.topic';
+      await jsm.consumers.add(names.stream, { durable_name: names.consumer(raw), filter_subject: names.subject(raw),
+        ack_policy: AckPolicy.Explicit, ack_wait: 30_000_000_000 });
+      const js = jetstream(nc);
+      await js.publish(names.subject(raw), 'x', { msgID: uuidv7() });
+      const next = async () => (await pull(nc, names.stream, names.consumer(raw), { max: 1, waitMs: 2_000 }))[0]!;
+      const first = await next();
+      await nc.request(first.reply!, '-NAK', { timeout: 2_000 });
+      const second = await next();
+      assert.equal(parseAckSubject(second.reply!).deliveryCount, 2);
+      // The first claimer's late ack, on its own (stale) reply subject.
+      await nc.request(first.reply!, '+ACK', { timeout: 2_000 });
+      const info = await jsm.consumers.info(names.stream, names.consumer(raw));
+      assert.equal(info.num_ack_pending, 0, 'this server fences stale acks itself; leases.ts could rely on it');
+    } finally {
+      await nc.close();
+    }
+  });
+
+}

@@ -1,0 +1,245 @@
+/**
+ * The work queue on NATS JetStream, with PostgreSQL as the record of truth (reliability.md §0: the
+ * 2.9.10 server cannot fsync before it acks).
+ *
+ * - `enqueue` writes the jobs to the PostgreSQL outbox inside the caller's transaction and NOTIFYs
+ *   the relay, which fires on commit; nothing reaches NATS before the commit.
+ * - The relay (relay/outbox-relay.ts, started here for now) publishes committed rows to the job
+ *   stream with Nats-Msg-Id = job id, waits for the PubAck, then deletes them. Delayed jobs wait in
+ *   the outbox until their run_at.
+ * - `claim` relays its topic's committed rows first (so work committed just before is visible at
+ *   once), then pulls from the topic's durable consumer (pull.ts) and starts a lease (leases.ts).
+ * - `ack` acks, `retry` naks with a delay, `deadLetter` writes dead_jobs (the PostgreSQL backend's
+ *   table) and then terms; each waits for the server's confirmation and is fenced by the lease.
+ *
+ * Streams and consumers: streams.ts. Server versions: features.ts. Connection: link.ts, job-stream.ts.
+ */
+import type { Sql, TransactionSql } from 'postgres';
+import type { Logger } from 'pino';
+import type { Msg } from '@nats-io/transport-node';
+import { uuidv7 } from '../../domain/ids.js';
+import type { ClaimOptions, Job, NewJob, QueueStats, WorkQueue } from '../queue.js';
+import { createOutboxRelay, type OutboxRelayOptions } from '../../relay/outbox-relay.js';
+import { insertOutbox } from '../../relay/outbox.js';
+import type { NatsConn } from './link.js';
+import { openJobStream, type JobStreamOptions } from './job-stream.js';
+import { createLeases, leaseKey } from './leases.js';
+import { confirm, nakBody, parseAckSubject, pull, PullError } from './pull.js';
+import { createdAtHeader, jobNames, msgIdHeader } from './names.js';
+import { defaultConsumerSettings, ensureTopicConsumer, topicConsumerConfig } from './streams.js';
+import { jetStreamPublisher } from './publisher.js';
+import { jetStreamStats } from './stats.js';
+
+export interface JetStreamQueueOptions extends JobStreamOptions {
+  /** The record of truth: the outbox and dead_jobs live here. */
+  sql: Sql;
+  log: Logger;
+  /** Claims of one job before its consumer must dead-letter it. */
+  maxAttempts: number;
+  /** The consumers' ack_wait: how soon a claimer that died is replaced (leases.ts); default 30 s. */
+  ackWaitMs?: number;
+  /** Topics whose consumers are created (or updated) at start and after every reconnect; any
+   *  other topic gets its consumer at its first claim. */
+  topics?: string[];
+  /** Run the outbox relay in this process (default true); false once a `relay` role runs it
+   *  (relay/jetstream-relay.ts). Claims relay their own topic's rows either way. */
+  relay?: boolean;
+  relayOptions?: Pick<OutboxRelayOptions, 'batchSize' | 'afterPublish'>;
+}
+
+/**
+ * A job handed out this many times past maxAttempts never got an ack, retry or dead letter: its
+ * claimers die on it (a poison job). The queue dead-letters it instead of handing it out again,
+ * the safety net a finite max_deliver would give without depending on an advisory (streams.ts).
+ */
+const crashLoopMargin = 3;
+/** What the server needs around a payload: the subject, our headers and JetStream's. */
+const headerRoomBytes = 4_096;
+
+/**
+ * The JetStream backend of the work queue. Resolves once NATS answered and the stream is in place,
+ * or after `connectWaitMs` without NATS (enqueue works, claims wait for it); rejects when the
+ * existing stream's configuration would lose jobs.
+ */
+export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise<WorkQueue> {
+  const { sql, maxAttempts } = opts;
+  const log = opts.log.child({ part: 'jetstream-queue' });
+  const ackWaitMs = opts.ackWaitMs ?? defaultConsumerSettings.ackWaitMs;
+  const names = jobNames(opts.streamPrefix ?? 'herald');
+  /** Consumers known to exist on the current connection (forgotten after every (re)connect). */
+  const consumers = new Map<string, Promise<void>>();
+  const ensureConsumer = (conn: NatsConn, topic: string): Promise<void> => {
+    let p = consumers.get(topic);
+    if (!p) {
+      p = ensureTopicConsumer(conn.jsm, names.stream, topicConsumerConfig(names, topic, { ackWaitMs }, conn.features));
+      consumers.set(topic, p);
+      p.catch(() => consumers.delete(topic));
+    }
+    return p;
+  };
+  for (const t of opts.topics ?? []) names.subject(t);
+
+  const { link, timeoutMs } = await openJobStream(opts, log, async (c) => {
+    consumers.clear();
+    await Promise.all((opts.topics ?? []).map((t) => ensureConsumer(c, t)));
+  });
+  const relay = createOutboxRelay({ sql, log, publisher: jetStreamPublisher(link, names, timeoutMs), ...opts.relayOptions });
+  const leases = createLeases({ nc: () => link.current()?.nc, ackWaitMs, log });
+  if (opts.relay !== false) relay.start();
+
+  const connected = (what: string): NatsConn => {
+    const conn = link.current();
+    if (!conn) throw new Error(`NATS is not connected: cannot ${what}; the jobs are handed out again after ack_wait`);
+    return conn;
+  };
+
+  /** dead_jobs first, then the term: a crash in between hands the job out again, and dead-lettering
+   *  it a second time changes nothing (on conflict do nothing). */
+  const bury = async (conn: NatsConn, reply: () => string | undefined, job: Job, createdAtMs: number, error: string) => {
+    await sql`
+      insert into dead_jobs (id, topic, payload, attempts, last_error, created_at)
+      values (${job.id}, ${job.topic}, ${JSON.stringify(job.payload)}::text::jsonb, ${job.attempt}, ${error}, ${new Date(createdAtMs)})
+      on conflict (id) do nothing`;
+    const r = reply();
+    if (r) await confirm(conn.nc, r, '+TERM', timeoutMs);
+  };
+
+  const deadLetter = async (job: Job, error: string): Promise<void> => {
+    const key = leaseKey(job);
+    const held = leases.peek(key);
+    if (!held) return log.debug({ id: job.id, attempt: job.attempt }, 'dead letter of a job whose lease ended: ignored');
+    // If the lease runs out during the insert, the job comes back and its next claimer dead-letters it again.
+    await bury(connected('dead-letter'), () => leases.take(key)?.reply, job, held.createdAtMs, error);
+  };
+
+  /** Turns pulled messages into jobs under one lease. */
+  const toJobs = async (conn: NatsConn, topic: string, msgs: Msg[], leaseMs: number): Promise<Job[]> => {
+    const batch = new Map<string, { reply: string; topic: string; createdAtMs: number }>();
+    const jobs: Job[] = [];
+    const poison: { job: Job; reply: string; createdAtMs: number }[] = [];
+    for (const m of msgs) {
+      const info = parseAckSubject(m.reply!);
+      const id = m.headers?.get(msgIdHeader);
+      if (!id) {
+        log.error({ subject: m.subject, seq: info.streamSeq }, 'a job without Nats-Msg-Id (not published by the relay): removed');
+        conn.nc.publish(m.reply!, '+TERM');
+        continue;
+      }
+      let payload: unknown;
+      try {
+        payload = JSON.parse(m.string());
+      } catch {
+        payload = m.string();
+      }
+      const job: Job = { id, topic, payload, attempt: info.deliveryCount, maxAttempts };
+      const createdAtMs = Number(m.headers?.get(createdAtHeader)) || info.timestampMs;
+      if (info.deliveryCount > maxAttempts + crashLoopMargin) poison.push({ job, reply: m.reply!, createdAtMs });
+      else {
+        jobs.push(job);
+        batch.set(leaseKey(job), { reply: m.reply!, topic, createdAtMs });
+      }
+    }
+    leases.hold(batch, leaseMs);
+    // Just delivered, so well inside ack_wait: no lease needed to bury them.
+    await Promise.all(poison.map((p) => bury(conn, () => p.reply, p.job, p.createdAtMs,
+      `handed out ${p.job.attempt} times (maxAttempts ${maxAttempts}) without an ack, retry or dead letter: its claimers keep dying on it`)));
+    return jobs;
+  };
+
+  return {
+    async enqueue(tx: Sql | TransactionSql, jobs: NewJob[]): Promise<void> {
+      if (!jobs.length) return;
+      const maxPayload = (link.current()?.nc.info?.max_payload ?? 1_048_576) - headerRoomBytes;
+      const rows = jobs.map((j) => {
+        names.subject(j.topic); // refuses a topic that cannot be a subject, before it is committed
+        const payloadJson = JSON.stringify(j.payload);
+        if (Buffer.byteLength(payloadJson) > maxPayload) {
+          throw new Error(`job payload for ${j.topic} is ${Buffer.byteLength(payloadJson)} bytes, over NATS max_payload (${maxPayload} usable)`);
+        }
+        return { id: uuidv7(), topic: j.topic, payloadJson, runAt: j.runAt };
+      });
+      await insertOutbox(tx, rows);
+    },
+
+    async claim(topic: string, o: ClaimOptions): Promise<Job[]> {
+      names.subject(topic);
+      if (o.max < 1) return []; // a pull for 0 messages is a server error, not an empty answer
+      const started = Date.now();
+      const conn = await link.ready(o.waitMs, o.signal);
+      if (!conn) {
+        if (o.signal?.aborted) return [];
+        throw new Error(`NATS JetStream is not reachable at ${String(opts.natsUrl)}; jobs wait in the PostgreSQL outbox`);
+      }
+      await relay.flush(topic).catch((err: unknown) => {
+        // The relay's back-off logs publish failures; this is a lock wait or a database blip.
+        log.debug({ err, topic }, 'claim could not relay its topic first; the background relay will');
+      });
+      await ensureConsumer(conn, topic);
+      const waitMs = Math.max(0, o.waitMs - (Date.now() - started));
+      let msgs: Msg[];
+      try {
+        msgs = await pull(conn.nc, names.stream, names.consumer(topic), { max: o.max, waitMs, signal: o.signal, lost: conn.lost });
+      } catch (err) {
+        // The consumer (or the stream) is gone: make sure of both before the next claim.
+        if (err instanceof PullError && (err.code === 503 || err.code === 409)) {
+          consumers.delete(topic);
+          if (err.code === 503) link.recheck();
+        }
+        throw err;
+      }
+      return toJobs(conn, topic, msgs, o.leaseMs);
+    },
+
+    async ack(jobs: Job[]): Promise<void> {
+      const held = jobs.map((j) => leases.take(leaseKey(j))).filter((h) => h !== undefined);
+      if (held.length < jobs.length) log.debug({ fenced: jobs.length - held.length }, 'acks of jobs whose lease ended: ignored');
+      if (!held.length) return;
+      const conn = connected('ack');
+      const results = await Promise.allSettled(held.map((h) => confirm(conn.nc, h.reply, '+ACK', timeoutMs)));
+      const failed = results.filter((r) => r.status === 'rejected');
+      if (failed.length) {
+        throw new Error(`${failed.length} of ${held.length} acks were not confirmed; those jobs are handed out again after ack_wait`,
+          { cause: failed[0]!.reason });
+      }
+    },
+
+    async retry(job: Job, delayMs: number, error: string): Promise<void> {
+      const h = leases.take(leaseKey(job));
+      if (!h) return log.debug({ id: job.id, attempt: job.attempt }, 'retry of a job whose lease ended: ignored');
+      // JetStream keeps no per-message note, so the reason goes to the log; dead_jobs keeps the last one.
+      log.debug({ id: job.id, topic: job.topic, attempt: job.attempt, delayMs, error }, 'job retry');
+      await confirm(connected('retry').nc, h.reply, nakBody(delayMs), timeoutMs);
+    },
+
+    deadLetter,
+
+    async stats(): Promise<QueueStats[]> {
+      const conn = link.current();
+      if (!conn) throw new Error('NATS JetStream is not reachable: the stream part of the backlog is unknown');
+      // Rows a relay is publishing right now would count twice (outbox and stream); wait for them.
+      await relay.flush().catch((err: unknown) => log.debug({ err }, 'stats could not flush the outbox'));
+      return jetStreamStats(sql, conn, names);
+    },
+
+    async ping(): Promise<boolean> {
+      const database = await sql`select 1`.then(() => true, () => false);
+      const conn = link.current();
+      if (!database || !conn) return false;
+      // An account info request answers only when JetStream (not just the NATS server) is up;
+      // 2 s because a readiness probe must answer before the load balancer's own timeout.
+      try {
+        const m = await conn.nc.request('$JS.API.INFO', '', { timeout: 2_000 });
+        return !m.json<{ error?: unknown }>().error;
+      } catch {
+        return false; // the answer is the point of a ping: down is false, not an exception
+      }
+    },
+
+    async close(): Promise<void> {
+      await relay.close();
+      // Jobs still held go back now instead of after ack_wait; the drain in link.close sends the naks.
+      leases.releaseAll();
+      await link.close();
+    },
+  };
+}

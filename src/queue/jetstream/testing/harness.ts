@@ -1,0 +1,46 @@
+/** What the JetStream backend's tests share: a database and a stream prefix per test, and waiting. */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Sql } from 'postgres';
+import type { Job } from '../../queue.js';
+import { createJetStreamQueue, type JetStreamQueueOptions } from '../queue.js';
+import { deleteStreams, sharedNatsUrl } from './nats.js';
+import { testDatabase } from '../../../../test/support/database.js';
+import { silentLogger } from '../../../observability/logger.js';
+
+export const ci = Boolean(process.env.CI);
+export const topic = 'jetstream.topic';
+export const claimNow = { max: 100, leaseMs: 30_000, waitMs: 0 };
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for a condition with a deadline instead of sleeping and hoping (style.md habit 9). */
+export async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting until ${what}`);
+    await sleep(25);
+  }
+}
+
+export const outboxRows = async (sql: Sql) => (await sql<{ n: number }[]>`select count(*)::int as n from job_outbox`)[0]!.n;
+export const payloads = (jobs: Job[]) => jobs.map((j) => j.payload);
+
+export type Harness = Awaited<ReturnType<typeof harness>>;
+
+/** A fresh database, a stream prefix of its own, and queues on them; close() removes all three. */
+export async function harness(natsUrl = sharedNatsUrl) {
+  const db = await testDatabase();
+  const prefix = 'herald_test_' + randomBytes(4).toString('hex');
+  const queues: { close(): Promise<void> }[] = [];
+  const make = async (extra: Partial<JetStreamQueueOptions> = {}) => {
+    const q = await createJetStreamQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 5, natsUrl, streamPrefix: prefix, ...extra });
+    queues.push(q);
+    return q;
+  };
+  const close = async () => {
+    await Promise.all(queues.map((q) => q.close()));
+    await deleteStreams(natsUrl, prefix).catch(() => undefined);
+    await db.close();
+  };
+  return { db, sql: db.sql, prefix, natsUrl, make, close };
+}

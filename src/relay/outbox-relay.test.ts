@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Sql } from 'postgres';
+import { testDatabase } from '../../test/support/database.js';
+import { silentLogger } from '../observability/logger.js';
+import { uuidv7 } from '../domain/ids.js';
+import { createOutboxRelay, type OutboxPublisher, type OutboxRelay, type PublishResult } from './outbox-relay.js';
+import { insertOutbox, type OutboxRow } from './outbox.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting until ${what}`);
+    await sleep(20);
+  }
+}
+
+/** A transport that records what it was given; `fail` decides per call whether it is down. */
+function fakePublisher(o: { ready?: boolean; fail?: (call: number) => boolean; delayMs?: () => number } = {}) {
+  let ready = o.ready ?? true;
+  let calls = 0;
+  const callbacks = new Set<() => void>();
+  const delivered: { id: string; at: number }[] = [];
+  const publisher: OutboxPublisher = {
+    ready: () => ready,
+    onReady: (cb) => {
+      callbacks.add(cb);
+      return () => callbacks.delete(cb);
+    },
+    async publish(rows: OutboxRow[]): Promise<PublishResult[]> {
+      const call = ++calls;
+      if (o.delayMs) await sleep(o.delayMs());
+      if (o.fail?.(call)) return rows.map((r) => ({ id: r.id, ok: false, error: new Error('transport down') }));
+      for (const r of rows) delivered.push({ id: r.id, at: Date.now() });
+      return rows.map((r) => ({ id: r.id, ok: true, duplicate: false }));
+    },
+  };
+  return {
+    publisher,
+    delivered,
+    calls: () => calls,
+    becomeReady() {
+      ready = true;
+      for (const cb of callbacks) cb();
+    },
+  };
+}
+
+const rowsLeft = async (sql: Sql) => (await sql<{ n: number }[]>`select count(*)::int as n from job_outbox`)[0]!.n;
+const newRows = (n: number, runAt?: Date) =>
+  Array.from({ length: n }, (_, i) => ({ id: uuidv7(), topic: 'relay.test', payloadJson: JSON.stringify({ i }), runAt }));
+
+async function withRelays(body: (sql: Sql, track: (r: OutboxRelay) => OutboxRelay) => Promise<void>): Promise<void> {
+  const db = await testDatabase();
+  const relays: OutboxRelay[] = [];
+  try {
+    await body(db.sql, (r) => (relays.push(r), r));
+  } finally {
+    await Promise.all(relays.map((r) => r.close()));
+    await db.close();
+  }
+}
+
+test('relays committed rows once each and deletes them, and never a rolled-back one', { timeout: 30_000 }, () => withRelays(async (sql, track) => {
+  const t = fakePublisher();
+  track(createOutboxRelay({ sql, log: silentLogger(), publisher: t.publisher })).start();
+  const committed = newRows(3);
+  await sql.begin((tx) => insertOutbox(tx, committed));
+  await assert.rejects(sql.begin(async (tx) => {
+    await insertOutbox(tx, newRows(2));
+    throw new Error('roll back');
+  }));
+  await eventually('the outbox is empty', async () => (await rowsLeft(sql)) === 0);
+  assert.deepEqual(t.delivered.map((d) => d.id).sort(), committed.map((r) => r.id).sort());
+}));
+
+test('keeps rows the transport refused and publishes them after a back-off', { timeout: 30_000 }, () => withRelays(async (sql, track) => {
+  const t = fakePublisher({ fail: (call) => call <= 2 });
+  track(createOutboxRelay({ sql, log: silentLogger(), publisher: t.publisher })).start();
+  const rows = newRows(5);
+  await insertOutbox(sql, rows);
+  await eventually('the outbox is empty', async () => (await rowsLeft(sql)) === 0);
+  assert.ok(t.calls() >= 3);
+  assert.deepEqual(t.delivered.map((d) => d.id).sort(), rows.map((r) => r.id).sort(), 'a row was lost or sent twice');
+}));
+
+test('several relays share the outbox without publishing a row twice', { timeout: 30_000 }, () => withRelays(async (sql, track) => {
+  const t = fakePublisher({ delayMs: () => Math.random() * 10 });
+  for (let i = 0; i < 3; i++) track(createOutboxRelay({ sql, log: silentLogger(), publisher: t.publisher, batchSize: 50 })).start();
+  const rows = newRows(600);
+  await insertOutbox(sql, rows);
+  await eventually('the outbox is empty', async () => (await rowsLeft(sql)) === 0, 20_000);
+  const ids = t.delivered.map((d) => d.id);
+  assert.equal(new Set(ids).size, ids.length, 'a row was published twice');
+  assert.equal(ids.length, 600);
+}));
+
+test('publishes a delayed row at its run_at, not before', { timeout: 30_000 }, () => withRelays(async (sql, track) => {
+  const t = fakePublisher();
+  track(createOutboxRelay({ sql, log: silentLogger(), publisher: t.publisher })).start();
+  const runAt = new Date(Date.now() + 600);
+  await insertOutbox(sql, newRows(1, runAt));
+  await sleep(300);
+  assert.equal(t.delivered.length, 0, 'published before its run_at');
+  await eventually('the delayed row was published', () => t.delivered.length === 1);
+  assert.ok(t.delivered[0]!.at >= runAt.getTime() - 20, 'published early');
+}));
+
+test('waits while the transport is down and drains the backlog when it is ready', { timeout: 30_000 }, () => withRelays(async (sql, track) => {
+  const t = fakePublisher({ ready: false });
+  track(createOutboxRelay({ sql, log: silentLogger(), publisher: t.publisher })).start();
+  await insertOutbox(sql, newRows(10));
+  await sleep(300);
+  assert.equal(t.calls(), 0, 'the relay tried a transport that said it was down');
+  t.becomeReady();
+  await eventually('the outbox is empty', async () => (await rowsLeft(sql)) === 0);
+  assert.equal(t.delivered.length, 10);
+}));
+
+test('a flush waits for rows another relay is publishing, so it returns with them in the transport', { timeout: 30_000 }, () => withRelays(async (sql, track) => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let taken!: () => void;
+  const busy = new Promise<void>((r) => (taken = r));
+  const slow: OutboxPublisher = {
+    ready: () => true,
+    onReady: () => () => undefined,
+    async publish(rows) {
+      taken();
+      await held;
+      return rows.map((r) => ({ id: r.id, ok: true }));
+    },
+  };
+  track(createOutboxRelay({ sql, log: silentLogger(), publisher: slow })).start();
+  await insertOutbox(sql, newRows(1));
+  await busy; // the other relay holds the row and is publishing it
+  const flusher = track(createOutboxRelay({ sql, log: silentLogger(), publisher: fakePublisher().publisher }));
+  let flushed = false;
+  const flush = flusher.flush('relay.test').then(() => (flushed = true));
+  await sleep(200);
+  const early = flushed;
+  release();
+  await flush;
+  assert.equal(early, false, 'the flush returned while the row was still being published');
+  assert.equal(await rowsLeft(sql), 0);
+}));
