@@ -43,8 +43,9 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
       ? await createJetStreamQueue({
         sql: db.sql, log, maxAttempts: config.maxAttempts, natsUrl: config.natsUrl, replicas: config.natsReplicas,
         streamPrefix: config.natsStreamPrefix,
-        // The outbox relay runs where the relay role does; claims still relay their own topic's rows.
-        relay: runs('relay'),
+        // The outbox relay runs beside the API that fills the outbox, and in relay processes; several
+        // relays are safe (each row is taken by one). Claims also relay their own topic's rows.
+        relay: runs('relay') || runs('api'),
       })
       : createPostgresQueue({ sql: db.sql, log, maxAttempts: config.maxAttempts });
     closers.push(() => queue.close());
