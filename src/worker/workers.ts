@@ -24,8 +24,13 @@ export interface WorkerDeps {
 
 /** Lanes per topic: enough that one lane's database round trips overlap another's sends. */
 const deliveryLanes = 4;
-/** A batch's sends, with their per-request timeouts and one token refresh, end well within this. */
-const leaseMs = 120_000;
+/**
+ * How long a claim holds before a crashed worker's jobs come back. It must outlast the slowest
+ * batch: a push gets at most three requests (one at once after a lost connection, one after a token
+ * refresh), each given up after the sender's 10 s timeout, so 45 s leaves room and still brings a
+ * killed worker's jobs back within a minute.
+ */
+const leaseMs = 45_000;
 
 export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   const sender = createApnsSender({ log: deps.log.child({ part: 'apns' }), ca: deps.sandbox?.caPem });

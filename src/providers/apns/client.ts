@@ -37,7 +37,8 @@ export interface ApnsSenderOptions {
   maxConnections?: number;
   /** Streams a connection carries before the pool opens another. */
   streamsPerConnection?: number;
-  /** A push without an answer by then is retried (on another connection if this one is stuck). */
+  /** A push without an answer by then is retried (on another connection if this one is stuck).
+   *  APNs answers in milliseconds; 10 s of silence means a stuck connection, not a slow Apple. */
   requestTimeoutMs?: number;
   clock?: () => number;
 }
@@ -60,7 +61,7 @@ export function createApnsSender(o: ApnsSenderOptions): ApnsSender {
     if (!pool) {
       pool = createConnectionPool({
         origin, ca: o.ca, log: o.log, maxConnections: o.maxConnections ?? 4,
-        streamsPerConnection: o.streamsPerConnection ?? 250, requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
+        streamsPerConnection: o.streamsPerConnection ?? 250, requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
       });
       pools.set(key, pool);
     }
