@@ -3,10 +3,16 @@
  * simulators running in this process (`--sandbox`) or in another one (`--sandbox-url`, the
  * inspection URL of `herald sandbox`).
  */
+import type { FcmServiceAccountJson } from './sandbox/fcm-auth.js';
+
 export interface SandboxLink {
   inspectionUrl: string;
-  endpoints: { apns: string };
-  credentials: { apns: { team_id: string; key_id: string; private_key_pem: string; topic: string } };
+  endpoints: { apns: string; fcm: string; webpush: string };
+  credentials: {
+    apns: { team_id: string; key_id: string; private_key_pem: string; topic: string };
+    /** The service account the FCM simulator issued; its token_uri is the simulator's OAuth endpoint. */
+    fcm: { service_account: FcmServiceAccountJson };
+  };
   /** The simulators' self-signed certificate, trusted for sandbox connections only. */
   caPem: string;
 }

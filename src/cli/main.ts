@@ -50,7 +50,8 @@ async function start(config: Config, log: Logger): Promise<void> {
   const herald = await startHerald(config, log);
   onShutdown(log, herald.close);
   if (herald.sandbox) {
-    process.stderr.write(`sandbox: inspection API ${herald.sandbox.inspectionUrl}, apns ${herald.sandbox.endpoints.apns}\n`);
+    const channels = Object.entries(herald.sandbox.endpoints).map(([c, url]) => `${c} ${url}`).join(', ');
+    process.stderr.write(`sandbox: inspection API ${herald.sandbox.inspectionUrl}; ${channels}\n`);
   }
   if (herald.url) process.stderr.write(`Herald is listening on ${herald.url} (API reference: ${herald.url}/docs)\n`);
 }

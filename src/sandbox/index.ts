@@ -11,6 +11,8 @@ import { createApnsSigningKey, createTlsIdentity } from './credentials.js';
 import { createDeliveryRecords, defaultMaxRecords } from './records.js';
 import { createFaults } from './faults.js';
 import { startApnsSimulator, urlHost } from './apns.js';
+import { startFcmSimulator } from './fcm.js';
+import { startWebPushSimulator } from './webpush.js';
 import { buildInspectionApp } from './inspection.js';
 
 export interface Sandbox extends SandboxLink {
@@ -38,16 +40,28 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const records = createDeliveryRecords(opts.maxRecords ?? defaultMaxRecords);
   const faults = createFaults();
 
-  const apns = await startApnsSimulator({ host, tls, key: apnsKey, records, faults, clock, log: opts.log });
-  const endpoints = { apns: apns.url };
-  const credentials = {
-    apns: { team_id: apnsKey.team_id, key_id: apnsKey.key_id, private_key_pem: apnsKey.private_key_pem, topic: apnsKey.topic },
-  };
-  const app = buildInspectionApp({ records, faults, endpoints, credentials, caPem: tls.certPem });
+  const shared = { host, tls, records, faults, clock, log: opts.log };
+  const simulators: { close(): Promise<void> }[] = [];
+  const closeSimulators = () => Promise.all(simulators.map((s) => s.close())).then(() => undefined);
+  let app: ReturnType<typeof buildInspectionApp> | undefined;
+  let endpoints: Sandbox['endpoints'];
+  let credentials: Sandbox['credentials'];
   try {
+    const apns = await startApnsSimulator({ ...shared, key: apnsKey });
+    simulators.push(apns);
+    const fcm = await startFcmSimulator(shared);
+    simulators.push(fcm);
+    const webpush = await startWebPushSimulator(shared);
+    simulators.push(webpush);
+    endpoints = { apns: apns.url, fcm: fcm.url, webpush: webpush.url };
+    credentials = {
+      apns: { team_id: apnsKey.team_id, key_id: apnsKey.key_id, private_key_pem: apnsKey.private_key_pem, topic: apnsKey.topic },
+      fcm: { service_account: fcm.serviceAccount },
+    };
+    app = buildInspectionApp({ records, faults, endpoints, credentials, caPem: tls.certPem });
     await app.listen({ host, port: opts.port });
   } catch (err) {
-    await apns.close();
+    await Promise.allSettled([closeSimulators(), app?.close()]);
     throw err;
   }
   const { port } = app.server.address() as AddressInfo;
@@ -60,6 +74,6 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     endpoints,
     credentials,
     caPem: tls.certPem,
-    close: () => (closing ??= Promise.all([apns.close(), app.close()]).then(() => undefined)),
+    close: () => (closing ??= Promise.all([closeSimulators(), app.close()]).then(() => undefined)),
   };
 }

@@ -24,13 +24,24 @@ after(async () => {
   await sandbox.close();
 });
 
-test('GET /_sandbox/endpoints names the APNs simulator, and only the simulators that run', async () => {
+test('GET /_sandbox/endpoints names each running simulator (APNs, FCM, Web Push), each on its own port', async () => {
   const r = await inspect(sandbox, 'GET', '/_sandbox/endpoints');
   assert.equal(r.status, 200);
-  assert.deepEqual(Object.keys(r.body), ['apns']);
-  assert.match(r.body.apns, /^https:\/\/127\.0\.0\.1:\d+$/);
-  assert.equal(r.body.apns, sandbox.endpoints.apns);
-  assert.notEqual(new URL(r.body.apns).port, new URL(sandbox.inspectionUrl).port);
+  assert.deepEqual(Object.keys(r.body).sort(), ['apns', 'fcm', 'webpush']);
+  for (const channel of ['apns', 'fcm', 'webpush'] as const) {
+    assert.match(r.body[channel], /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(r.body[channel], sandbox.endpoints[channel]);
+  }
+  const ports = new Set([r.body.apns, r.body.fcm, r.body.webpush, sandbox.inspectionUrl].map((u: string) => new URL(u).port));
+  assert.equal(ports.size, 4);
+});
+
+test('GET /_sandbox/credentials includes the FCM service account whose token_uri the simulator serves', async () => {
+  const r = await inspect(sandbox, 'GET', '/_sandbox/credentials');
+  const sa = r.body.fcm.service_account;
+  assert.equal(sa.type, 'service_account');
+  assert.equal(sa.token_uri, `${sandbox.endpoints.fcm}/oauth2/token`);
+  assert.match(sa.private_key, /^-----BEGIN PRIVATE KEY-----/);
 });
 
 test('GET /_sandbox/credentials gives a 10-character team and key id, a PKCS#8 P-256 key and the topic', async () => {

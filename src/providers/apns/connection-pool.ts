@@ -122,7 +122,7 @@ export function createConnectionPool(o: PoolOptions) {
     }
   };
 
-  const exchange = (c: Connection, headers: OutgoingHttpHeaders, body: string): Promise<Http2Answer> =>
+  const exchange = (c: Connection, headers: OutgoingHttpHeaders, body: string | Uint8Array): Promise<Http2Answer> =>
     new Promise<Http2Answer>((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
@@ -154,7 +154,7 @@ export function createConnectionPool(o: PoolOptions) {
      * Sends one request on a pooled connection; throws ConnectionError when no answer came.
      * `retireWhen` names answers after which that connection should carry nothing more.
      */
-    async request(headers: OutgoingHttpHeaders, body: string, retireWhen?: (a: Http2Answer) => string | undefined): Promise<Http2Answer> {
+    async request(headers: OutgoingHttpHeaders, body: string | Uint8Array, retireWhen?: (a: Http2Answer) => string | undefined): Promise<Http2Answer> {
       const c = await acquire();
       c.inflight++;
       try {

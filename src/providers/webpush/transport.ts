@@ -1,0 +1,133 @@
+/**
+ * How a push request reaches a push service: Web Push endpoints are arbitrary HTTPS URLs (FCM,
+ * Mozilla, Apple, the sandbox), some speaking HTTP/2 and some only HTTP/1.1. The first request to an
+ * origin asks TLS which one it speaks (ALPN, RFC 7301); HTTP/2 origins then get the long-lived
+ * connection pool the APNs client uses, HTTP/1.1 origins a keep-alive agent. Either way connections
+ * are kept per origin and reused, never opened per send.
+ */
+import https from 'node:https';
+import tls from 'node:tls';
+import { isIP } from 'node:net';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { Logger } from 'pino';
+import { ConnectionError, createConnectionPool, type ConnectionPool } from '../apns/connection-pool.js';
+
+export { ConnectionError };
+
+export interface PushAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface TransportOptions {
+  log: Logger;
+  /** A CA to trust besides the public roots (the sandbox's certificate). */
+  ca?: string | undefined;
+  maxConnectionsPerOrigin: number;
+  requestTimeoutMs: number;
+}
+
+export interface PushTransport {
+  /** POSTs `body` to `url`; throws ConnectionError when no answer came. */
+  post(url: URL, headers: Record<string, string>, body: Buffer): Promise<PushAnswer>;
+  close(): Promise<void>;
+}
+
+interface OriginTransport {
+  protocol: 'h2' | 'http/1.1';
+  post(url: URL, headers: Record<string, string>, body: Buffer): Promise<PushAnswer>;
+  close(): Promise<void>;
+}
+
+/** Streams an HTTP/2 connection carries before the pool opens another (up to the peer's limit). */
+const streamsPerConnection = 100;
+
+export function createPushTransport(o: TransportOptions): PushTransport {
+  // Passing `ca` replaces Node's trusted roots: a sender that also reaches real push services must
+  // keep them and add the sandbox's certificate.
+  const ca = o.ca ? [...tls.rootCertificates, o.ca].join('\n') : undefined;
+  const secureContext = ca ? tls.createSecureContext({ ca }) : undefined;
+  const origins = new Map<string, Promise<OriginTransport>>();
+  let closed = false;
+
+  const http2Origin = (origin: string): OriginTransport => {
+    const pool: ConnectionPool = createConnectionPool({
+      origin, ca, log: o.log, maxConnections: o.maxConnectionsPerOrigin, streamsPerConnection, requestTimeoutMs: o.requestTimeoutMs,
+    });
+    return {
+      protocol: 'h2',
+      post: (url, headers, body) => {
+        const h2: OutgoingHttpHeaders = { ':method': 'POST', ':path': url.pathname + url.search, ...headers };
+        return pool.request(h2, body);
+      },
+      close: () => pool.close(),
+    };
+  };
+
+  const http1Origin = (): OriginTransport => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: o.maxConnectionsPerOrigin, secureContext });
+    return {
+      protocol: 'http/1.1',
+      post: (url, headers, body) => new Promise<PushAnswer>((resolve, reject) => {
+        const req = https.request(url, { method: 'POST', agent, headers, timeout: o.requestTimeoutMs }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('error', (err) => reject(new ConnectionError(`answer from ${url.origin} cut off: ${err.message}`, true)));
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer within ${o.requestTimeoutMs} ms`)));
+        req.on('error', (err) => reject(new ConnectionError(`no answer from ${url.origin}: ${err.message}`, true)));
+        req.end(body);
+      }),
+      close: async () => agent.destroy(),
+    };
+  };
+
+  /** Which protocol the origin's TLS server picks when offered both (one handshake per origin). */
+  const negotiate = (url: URL): Promise<string> => new Promise((resolve, reject) => {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const socket = tls.connect({
+      host,
+      port: Number(url.port || 443),
+      // SNI carries host names only (RFC 6066 §3).
+      ...(isIP(host) ? {} : { servername: host }),
+      ALPNProtocols: ['h2', 'http/1.1'],
+      secureContext,
+    });
+    socket.setTimeout(o.requestTimeoutMs, () => socket.destroy(new Error(`no TLS handshake within ${o.requestTimeoutMs} ms`)));
+    socket.once('secureConnect', () => {
+      const protocol = socket.alpnProtocol;
+      socket.end();
+      resolve(typeof protocol === 'string' ? protocol : 'http/1.1');
+    });
+    socket.once('error', (err) => reject(new ConnectionError(`cannot connect to ${url.origin}: ${err.message}`, true)));
+  });
+
+  const originFor = (url: URL): Promise<OriginTransport> => {
+    let t = origins.get(url.origin);
+    if (!t) {
+      t = negotiate(url).then((protocol) => {
+        o.log.debug({ origin: url.origin, protocol }, 'push service protocol');
+        return protocol === 'h2' ? http2Origin(url.origin) : http1Origin();
+      });
+      origins.set(url.origin, t);
+      // An unreachable origin is asked again on the next send rather than remembered as broken.
+      t.catch(() => { if (origins.get(url.origin) === t) origins.delete(url.origin); });
+    }
+    return t;
+  };
+
+  return {
+    async post(url, headers, body) {
+      if (closed) throw new ConnectionError('the Web Push sender is closed', false);
+      return (await originFor(url)).post(url, headers, body);
+    },
+    async close() {
+      closed = true;
+      const all = [...origins.values()];
+      origins.clear();
+      await Promise.all(all.map((p) => p.then((t) => t.close(), () => undefined)));
+    },
+  };
+}

@@ -1,0 +1,323 @@
+/**
+ * The FCM simulator: FCM HTTP v1 and Google's OAuth token endpoint in one TLS server, answering as
+ * Google does (shared/reference/protocols.md §2 and its "Simulator checklist (FCM)"). It issues a
+ * service account at start; every send is recorded (records.ts, target = the registration token)
+ * and may be made to fail on purpose by a fault rule (faults.ts), as in the APNs simulator.
+ *
+ * HTTP/2 is the fast path and is handled on the raw stream API as in apns.ts: a send does no async
+ * work beyond reading its body (the bearer token is one map lookup, fcm-auth.ts) and nothing is
+ * logged per request. HTTP/1.1 is accepted too, as Google accepts it: Google's auth libraries fetch
+ * tokens that way, and firebase-admin can send that way (`enableLegacyHttpTransport`, §6).
+ */
+import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { checkSendBody, errorBody, faultRefusal, permissionDenied, quotaExceeded, reasonOf, refusals, sendProjectOf, type FcmRefusal } from './fcm-checks.js';
+import { createAccessTokenIssuer, createFcmSigningKey, issueFcmServiceAccount, type AccessTokenIssuer, type FcmServiceAccountJson } from './fcm-auth.js';
+import { urlHost } from './apns.js';
+import type { TlsIdentity } from './credentials.js';
+import type { DeliveryRecord, DeliveryRecords } from './records.js';
+import type { FaultRule, Faults } from './faults.js';
+
+export type { FcmServiceAccountJson } from './fcm-auth.js';
+
+export interface FcmSimulatorOptions {
+  host: string;
+  tls: TlsIdentity;
+  records: DeliveryRecords;
+  faults: Faults;
+  clock: () => number;
+  log: Logger;
+  /** The project's quota (§2.4): 600,000 messages a minute unless a test wants to reach it. */
+  messagesPerMinute?: number | undefined;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (see defaultMaxConcurrentStreams). */
+  maxConcurrentStreams?: number | undefined;
+}
+
+export interface FcmSimulator {
+  /** Base URL a client connects to, e.g. https://127.0.0.1:40112. */
+  url: string;
+  /** The account the simulator accepts; its token_uri is `${url}/oauth2/token`. */
+  serviceAccount: FcmServiceAccountJson;
+  /** HTTP/2 connections accepted since start (tests check that sends spread over several). */
+  readonly connectionsAccepted: number;
+  close(): Promise<void>;
+}
+
+/** FCM's default quota (§2.4 [F4]). */
+export const defaultMessagesPerMinute = 600_000;
+/**
+ * Google's front end allows about 100 streams per connection: firebase-admin's single session hits
+ * GOAWAY past ~100 concurrent sends (§6, firebase-admin #2943). The exact figure is K.
+ */
+export const defaultMaxConcurrentStreams = 100;
+/** A send body is refused past 4 KiB of payload; keeping up to 64 KiB of it shows what was sent. */
+const maxKeptBodyBytes = 65_536;
+/** The token endpoint's path; the account's token_uri points here. */
+export const tokenPath = '/oauth2/token';
+/** The reason a dropped request is listed with (it got no answer, so Google has no word for it). */
+export const droppedReason = 'ConnectionDropped';
+
+/** How an answer goes back, whichever HTTP version carried the request. */
+interface Reply {
+  send(status: number, body: string, retryAfterS?: number | null): void;
+  /** Drops the whole connection without answering (a drop_connection fault). */
+  drop(): void;
+}
+
+/** One request as both transports hand it over. */
+interface Exchange {
+  method: string | undefined;
+  path: string | undefined;
+  authorization: string | undefined;
+  rawHeaders: string[];
+  receivedAtMs: number;
+  body: Buffer;
+  size: number;
+}
+
+export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimulator> {
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  const delayed = new Set<NodeJS.Timeout>();
+  let connectionsAccepted = 0;
+  // Message ids look like Google's "0:1500415314455276%31bd1c9631bd1c96": a counter and a suffix.
+  const idSuffix = randomBytes(8).toString('hex');
+  let messageSeq = 0;
+
+  // The account names the token URL, known once the server listens; the key is made before, and
+  // until the account exists (between listen and the next line after it) a request is answered 503.
+  const key = await createFcmSigningKey();
+  let issuer: AccessTokenIssuer | undefined;
+  let serviceAccount: FcmServiceAccountJson | undefined;
+  const quota = createQuotaBucket(o.messagesPerMinute ?? defaultMessagesPerMinute);
+
+  const server = http2.createSecureServer({
+    key: o.tls.keyPem,
+    cert: o.tls.certPem,
+    allowHTTP1: true,
+    minVersion: 'TLSv1.2',
+    settings: { maxConcurrentStreams: o.maxConcurrentStreams ?? defaultMaxConcurrentStreams, enablePush: false },
+    // As in apns.ts: Node's default can refuse streams with ENHANCE_YOUR_CALM under benchmark load.
+    maxSessionMemory: 64,
+  });
+
+  const answer = (reply: Reply, record: DeliveryRecord, status: number, reason: string | null, body: string, retryAfterS: number | null = null) => {
+    record.status = status;
+    record.reason = reason;
+    reply.send(status, body, retryAfterS);
+  };
+  const refuse = (reply: Reply, record: DeliveryRecord, r: FcmRefusal, retryAfterS: number | null = null) =>
+    answer(reply, record, r.status, reasonOf(r), errorBody(r), retryAfterS);
+  const accept = (reply: Reply, record: DeliveryRecord, projectId: string, validateOnly: boolean) => {
+    // validate_only: checked but not sent; Google answers a fixed fake id (K).
+    const id = validateOnly ? 'fake_message_id' : `0:${record.receivedAtMs}${String(messageSeq++ % 1000).padStart(3, '0')}%${idSuffix}`;
+    answer(reply, record, 200, validateOnly ? 'validate_only' : null, JSON.stringify({ name: `projects/${projectId}/messages/${id}` }));
+  };
+
+  const applyFault = (reply: Reply, record: DeliveryRecord, projectId: string, validateOnly: boolean, rule: FaultRule) => {
+    if (rule.drop_connection) {
+      record.status = null;
+      record.reason = droppedReason;
+      reply.drop();
+    } else if (rule.status !== null) {
+      refuse(reply, record, faultRefusal(rule.status, rule.reason), rule.retry_after_s);
+    } else {
+      accept(reply, record, projectId, validateOnly); // a latency-only rule: delayed, then accepted
+    }
+  };
+
+  /** POST /v1/projects/{id}/messages:send, the checklist in order: auth, project, quota, message, faults. */
+  const onSend = (ex: Exchange, reply: Reply, projectId: string | undefined) => {
+    const checked = projectId === undefined ? undefined : checkSendBody(ex.body.subarray(0, Math.min(ex.size, maxKeptBodyBytes)));
+    const record = o.records.open('fcm', ex.receivedAtMs, checked?.target ?? '', ex.rawHeaders);
+    record.body = ex.body;
+    if (projectId === undefined || checked === undefined) return refuse(reply, record, refusals.notFound);
+    const denied = issuer!.check(ex.authorization);
+    if (denied) return refuse(reply, record, denied);
+    if (projectId !== serviceAccount!.project_id) return refuse(reply, record, permissionDenied(projectId));
+    // The project's bucket counts every message it answers, 4xx included, except the 429s (§2.4).
+    const waitS = quota.take(o.clock());
+    if (waitS !== undefined) return refuse(reply, record, quotaExceeded(projectId), waitS);
+    if (ex.size > maxKeptBodyBytes) return refuse(reply, record, refusals.bodyTooLarge);
+    if (checked.refusal) return refuse(reply, record, checked.refusal);
+    const rule = o.faults.match('fcm', record.target);
+    if (!rule) return accept(reply, record, projectId, checked.validateOnly);
+    if (rule.latency_ms === 0) return applyFault(reply, record, projectId, checked.validateOnly, rule);
+    const timer = setTimeout(() => {
+      delayed.delete(timer);
+      applyFault(reply, record, projectId, checked.validateOnly, rule);
+    }, rule.latency_ms);
+    delayed.add(timer);
+  };
+
+  /** POST /oauth2/token: not a delivery, so not recorded. */
+  const onToken = (ex: Exchange, reply: Reply) => {
+    if (ex.method !== 'POST') {
+      reply.send(405, JSON.stringify({ error: 'invalid_request', error_description: 'The token endpoint takes POST only.' }));
+      return;
+    }
+    issuer!.grant(ex.body.toString('utf8')).then(
+      (g) => reply.send(g.status, JSON.stringify(g.body)),
+      (err: unknown) => {
+        o.log.error({ err }, 'FCM simulator: token grant failed'); // a bug: grant() answers every expected failure
+        reply.send(500, JSON.stringify({ error: 'internal_failure' }));
+      },
+    );
+  };
+
+  const route = (ex: Exchange, reply: Reply) => {
+    if (!issuer) return reply.send(503, errorBody(faultRefusal(503, 'UNAVAILABLE')));
+    const path = ex.path?.split('?')[0];
+    if (path === tokenPath) return onToken(ex, reply);
+    onSend(ex, reply, sendProjectOf(ex.method, path));
+  };
+
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    connectionsAccepted++;
+    const interned = new Map<string, string>();
+    session.on('close', () => sessions.delete(session));
+    session.on('error', (err) => o.log.debug({ err }, 'FCM simulator: connection error'));
+    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, ...rest: unknown[]) => {
+      // Node passes the raw header list as a 4th argument (its typings stop at 3).
+      const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
+      internValues(interned, rawHeaders);
+      const receivedAtMs = o.clock();
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('error', () => undefined); // a client reset; nothing to answer
+      stream.on('data', (chunk: Buffer) => {
+        // Copied: Node may hand out slices of a larger socket buffer, which a kept record would pin.
+        if (size < maxKeptBodyBytes) chunks.push(Buffer.from(chunk.subarray(0, maxKeptBodyBytes - size)));
+        size += chunk.length;
+      });
+      stream.on('end', () => {
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        const auth = headers.authorization;
+        route({ method: headers[':method'], path: headers[':path'], authorization: auth, rawHeaders, receivedAtMs, body, size }, {
+          send(status, text, retryAfterS) {
+            if (stream.destroyed || stream.closed) return; // the client gave up; the record still shows the verdict
+            const h: Record<string, string | number> = { ':status': status, 'content-type': 'application/json; charset=UTF-8' };
+            if (retryAfterS !== undefined && retryAfterS !== null) h['retry-after'] = retryAfterS;
+            stream.respond(h);
+            stream.end(text);
+          },
+          drop: () => session.destroy(),
+        });
+      });
+    });
+  });
+
+  // HTTP/1.1 requests. Node also routes HTTP/2 streams to 'request' listeners through its
+  // compatibility layer, which would wrap every stream in two objects: that listener is removed, and
+  // HTTP/2 stays on the session handler above (the version check guards against a Node that differs).
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersionMajor !== 1) return;
+    const receivedAtMs = o.clock();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (size < maxKeptBodyBytes) chunks.push(Buffer.from(chunk.subarray(0, maxKeptBodyBytes - size)));
+      size += chunk.length;
+    });
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      // Listed like an HTTP/2 request: pseudo-headers first, names in lower case (records.ts).
+      const rawHeaders = [':method', req.method ?? '', ':path', req.url ?? ''];
+      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) rawHeaders.push(req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!);
+      route({ method: req.method, path: req.url, authorization: req.headers.authorization, rawHeaders, receivedAtMs, body: Buffer.concat(chunks), size }, {
+        send(status, text, retryAfterS) {
+          if (res.destroyed || res.writableEnded) return;
+          const h: Record<string, string | number> = { 'content-type': 'application/json; charset=UTF-8' };
+          if (retryAfterS !== undefined && retryAfterS !== null) h['retry-after'] = retryAfterS;
+          res.writeHead(status, h);
+          res.end(text);
+        },
+        drop: () => req.socket.destroy(),
+      });
+    });
+  });
+  for (const l of server.listeners('stream')) server.off('stream', l as (...args: unknown[]) => void);
+  server.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `https://${urlHost(o.host)}:${port}`;
+  const account = issueFcmServiceAccount(key, url + tokenPath);
+  serviceAccount = account.serviceAccount;
+  issuer = createAccessTokenIssuer({ account, clock: o.clock });
+
+  return {
+    url,
+    serviceAccount,
+    get connectionsAccepted() {
+      return connectionsAccepted;
+    },
+    close: async () => {
+      for (const t of delayed) clearTimeout(t);
+      delayed.clear();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sessions) s.destroy();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}
+
+/**
+ * The project's quota: a token bucket of `perMinute` refilled continuously (the minutes are "not
+ * clock-aligned", §2.4). Answers undefined when a message may pass (and counts it), else the seconds
+ * until the next token, sent as Retry-After.
+ */
+export function createQuotaBucket(perMinute: number) {
+  const perMs = perMinute / 60_000;
+  let tokens = perMinute;
+  let updatedAt: number | undefined;
+  return {
+    take(now: number): number | undefined {
+      if (updatedAt !== undefined && now > updatedAt) tokens = Math.min(perMinute, tokens + (now - updatedAt) * perMs);
+      if (updatedAt === undefined || now > updatedAt) updatedAt = now;
+      if (tokens < 1) return Math.max(1, Math.ceil((1 - tokens) / perMs / 1000));
+      tokens -= 1;
+      return undefined;
+    },
+  };
+}
+
+/**
+ * As in apns.ts: most header values repeat on every request of a connection (the bearer token, the
+ * path, which names the project, the authority), so a record points them all at one string per
+ * connection instead of keeping a copy each. The table stops growing at a small size.
+ */
+const maxInternedPerConnection = 64;
+
+function internValues(interned: Map<string, string>, rawHeaders: string[]): void {
+  for (let i = 1; i < rawHeaders.length; i += 2) {
+    const value = rawHeaders[i]!;
+    const same = interned.get(value);
+    if (same !== undefined) rawHeaders[i] = same;
+    else if (interned.size < maxInternedPerConnection) interned.set(value, value);
+  }
+}
+
+/** The header object as a raw list, for a Node that does not pass one. */
+function flatten(headers: IncomingHttpHeaders): string[] {
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.push(name, v);
+  }
+  return out;
+}

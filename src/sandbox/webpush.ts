@@ -1,0 +1,219 @@
+/**
+ * The Web Push simulator: a push service over HTTP/2 and TLS, answering as RFC 8030 asks and
+ * checking as strictly as the real services do (shared/reference/protocols.md §3 and its "Simulator
+ * checklist (Web Push)"). A push goes to `POST /push/{subscription-id}` for any URL-safe id: a test
+ * makes up a subscription by picking an id and generating its own P-256 key pair and auth secret
+ * (shared/reference/sandbox-api.md). Every request is recorded (records.ts), its encrypted body raw,
+ * and may be made to fail on purpose by a fault rule (faults.ts).
+ *
+ * Built for load, like apns.ts: a request does no async work beyond reading its body, the VAPID
+ * signature of a token is verified once (webpush-auth.ts), and nothing is logged per request.
+ */
+import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import type { Logger } from 'pino';
+import { checkBody, checkPushHeaders, checkRequestLine, hasDuplicateHeader, refusals, targetOf, type Refusal } from './webpush-checks.js';
+import { createVapidCheck } from './webpush-auth.js';
+import { droppedReason, urlHost } from './apns.js';
+import type { TlsIdentity } from './credentials.js';
+import type { DeliveryRecord, DeliveryRecords } from './records.js';
+import type { FaultRule, Faults } from './faults.js';
+
+export interface WebPushSimulatorOptions {
+  host: string;
+  tls: TlsIdentity;
+  records: DeliveryRecords;
+  faults: Faults;
+  /** The simulator's time: VAPID `exp` is judged by it, and received_at comes from it. */
+  clock: () => number;
+  log: Logger;
+}
+
+export interface WebPushSimulator {
+  /** Base URL of the push service, e.g. https://127.0.0.1:40113; subscriptions are {url}/push/{id}. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Web Push has no rule like APNs' one stream before authentication: the simulator offers 1,000
+ * concurrent streams from the start, enough for a benchmark's in-flight pushes on few connections.
+ */
+export const maxConcurrentStreams = 1000;
+
+/** A body is refused past 4,096 bytes; keeping up to 64 KiB of it is enough to show what was sent. */
+const maxKeptBodyBytes = 65_536;
+
+/** Text of a fault rule that names a status but no reason. */
+const defaultFaultReasons: Readonly<Record<number, string>> = {
+  400: 'bad request', 401: 'missing vapid authorization', 403: 'invalid JWT provided',
+  404: 'push subscription not found', 410: 'push subscription has unsubscribed or expired',
+  413: 'payload too large: at most 4096 bytes', 429: 'too many requests', 500: 'internal server error',
+  503: 'service unavailable',
+};
+
+interface Connection {
+  session: Http2Session;
+  /** Header values this connection repeats on every request, kept once (see internValues). */
+  interned: Map<string, string>;
+}
+
+export async function startWebPushSimulator(o: WebPushSimulatorOptions): Promise<WebPushSimulator> {
+  const vapid = createVapidCheck(o.clock);
+  const sessions = new Set<Http2Session>();
+  const delayed = new Set<NodeJS.Timeout>();
+
+  const server = http2.createSecureServer({
+    key: o.tls.keyPem,
+    cert: o.tls.certPem,
+    // Push services speak HTTPS (RFC 8030 §8); this one HTTP/2 only, which a client learns by ALPN.
+    allowHTTP1: false,
+    minVersion: 'TLSv1.2',
+    settings: { maxConcurrentStreams, enablePush: false },
+    // Node's default (10 MB) can refuse streams with ENHANCE_YOUR_CALM under a benchmark's load.
+    maxSessionMemory: 64,
+  });
+
+  let baseUrl = '';
+
+  const answer = (stream: ServerHttp2Stream, record: DeliveryRecord, status: number, reason: string | null,
+    retryAfterS: number | null = null, ttl = 0): void => {
+    record.status = status;
+    record.reason = reason;
+    if (stream.destroyed || stream.closed) return; // the client gave up; the record still shows the verdict
+    if (status === 201) {
+      // 201 Created, Location naming the push message resource, TTL as kept (RFC 8030 §5, §5.2).
+      stream.respond({ ':status': 201, location: `${baseUrl}/message/${randomUUID()}`, ttl }, { endStream: true });
+      return;
+    }
+    const headers: Record<string, string | number> = { ':status': status, 'content-type': 'text/plain; charset=utf-8' };
+    // "SHOULD also include a Retry-After" with a 429 (RFC 8030 §8.4); a fault rule sets it for any status.
+    if (retryAfterS !== null) headers['retry-after'] = retryAfterS;
+    stream.respond(headers);
+    stream.end(reason ?? '');
+  };
+
+  const refuse = (stream: ServerHttp2Stream, record: DeliveryRecord, r: Refusal) => answer(stream, record, r.status, r.reason);
+
+  const applyFault = (conn: Connection, stream: ServerHttp2Stream, record: DeliveryRecord, rule: FaultRule, ttl: number) => {
+    if (rule.drop_connection) {
+      record.status = null;
+      record.reason = droppedReason;
+      conn.session.destroy();
+    } else if (rule.status !== null) {
+      const reason = rule.reason ?? defaultFaultReasons[rule.status] ?? (STATUS_CODES[rule.status] ?? 'error').toLowerCase();
+      answer(stream, record, rule.status, reason, rule.retry_after_s);
+    } else {
+      answer(stream, record, 201, null, null, ttl); // a latency-only rule: delayed, then accepted
+    }
+  };
+
+  const onRequest = (conn: Connection, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[],
+    record: DeliveryRecord, body: Buffer, size: number): void => {
+    const early = checkRequestLine(headers[':method'], headers[':path'])
+      ?? (hasDuplicateHeader(rawHeaders) ? refusals.duplicateHeader : undefined);
+    if (early) return refuse(stream, record, early);
+    const ttl = checkPushHeaders(headers);
+    if (typeof ttl !== 'number') return refuse(stream, record, ttl);
+    const keyid = checkBody(headers, body, size);
+    if (keyid !== null && !Buffer.isBuffer(keyid)) return refuse(stream, record, keyid);
+    // `aud` must be the origin of the push resource as the client addressed it (RFC 8292 §2).
+    const denied = vapid.authorize(headers.authorization, originOf(headers[':authority'] ?? headers.host, baseUrl), keyid);
+    if (denied) return refuse(stream, record, denied);
+
+    const rule = o.faults.match('webpush', record.target);
+    if (!rule) return answer(stream, record, 201, null, null, ttl);
+    if (rule.latency_ms === 0) return applyFault(conn, stream, record, rule, ttl);
+    const timer = setTimeout(() => {
+      delayed.delete(timer);
+      applyFault(conn, stream, record, rule, ttl);
+    }, rule.latency_ms);
+    delayed.add(timer);
+  };
+
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    const conn: Connection = { session, interned: new Map() };
+    session.on('close', () => sessions.delete(session));
+    session.on('error', (err) => o.log.debug({ err }, 'Web Push simulator: connection error'));
+    // Node passes the raw header list as a 4th argument (its typings stop at 3): the only place a
+    // repeated header is still visible.
+    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, ...rest: unknown[]) => {
+      const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
+      internValues(conn.interned, rawHeaders);
+      const record = o.records.open('webpush', o.clock(), targetOf(headers[':path'] ?? ''), rawHeaders);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('error', () => undefined); // a client reset; nothing to answer
+      stream.on('data', (chunk: Buffer) => {
+        // Copied: Node may hand out slices of a larger socket buffer, which a kept record would pin.
+        if (size < maxKeptBodyBytes) chunks.push(Buffer.from(chunk.subarray(0, maxKeptBodyBytes - size)));
+        size += chunk.length;
+      });
+      stream.on('end', () => {
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        record.body = body;
+        onRequest(conn, stream, headers, rawHeaders, record, body, size);
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  baseUrl = `https://${urlHost(o.host)}:${port}`;
+
+  return {
+    url: baseUrl,
+    close: async () => {
+      for (const t of delayed) clearTimeout(t);
+      delayed.clear();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sessions) s.destroy();
+      await closed;
+    },
+  };
+}
+
+/** `https://` + the authority the client used, default port dropped as URL origins drop it. */
+function originOf(authority: string | string[] | undefined, fallback: string): string {
+  const a = typeof authority === 'string' ? authority : authority?.[0];
+  if (!a) return fallback;
+  const lower = a.toLowerCase();
+  return `https://${lower.endsWith(':443') ? lower.slice(0, -4) : lower}`;
+}
+
+/**
+ * As in apns.ts: most header values repeat on every request of a connection (the ~400-byte VAPID
+ * authorization above all), so records point them at one string per connection. Values unique per
+ * request are left alone, and the table stops growing at a small size.
+ */
+const maxInternedPerConnection = 64;
+const uniquePerRequest = new Set([':path', 'content-length', 'topic']);
+
+function internValues(interned: Map<string, string>, rawHeaders: string[]): void {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (uniquePerRequest.has(rawHeaders[i]!)) continue;
+    const value = rawHeaders[i + 1]!;
+    const same = interned.get(value);
+    if (same !== undefined) rawHeaders[i + 1] = same;
+    else if (interned.size < maxInternedPerConnection) interned.set(value, value);
+  }
+}
+
+/** The header object as a raw list, for a Node that does not pass one (then duplicates are already joined). */
+function flatten(headers: IncomingHttpHeaders): string[] {
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.push(name, v);
+  }
+  return out;
+}
