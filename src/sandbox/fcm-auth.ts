@@ -38,6 +38,9 @@ export const accessTokenLifetimeS = 3599;
 /** How far in the future an assertion's iat may be: clocks differ a little (K). */
 export const allowedClockSkewS = 300;
 
+/** Far more than any well-behaved set of clients holds at once (one token per account per hour). */
+const maxLiveTokens = 100_000;
+
 const generateRsaKeyPair = promisify(generateKeyPair);
 
 /** A fresh RSA 2048 key pair: Google's service-account keys are RSA 2048. */
@@ -85,8 +88,13 @@ export function createAccessTokenIssuer(o: { account: FcmIssuedAccount; clock: (
   /** Issued access token → expiry in ms. */
   const live = new Map<string, number>();
 
-  const forgetExpired = (now: number) => {
-    for (const [t, exp] of live) if (exp <= now) live.delete(t);
+  // Tokens live a fixed time, so the map's insertion order is expiry order: the expired ones are
+  // at its start, and a misbehaving client granting per send cannot grow it past maxLiveTokens.
+  const forget = (now: number) => {
+    for (const [t, exp] of live) {
+      if (exp > now && live.size < maxLiveTokens) break;
+      live.delete(t);
+    }
   };
 
   return {
@@ -120,7 +128,7 @@ export function createAccessTokenIssuer(o: { account: FcmIssuedAccount; clock: (
       if (!scopes.some((s) => sendScopes.includes(s))) {
         return grantError('invalid_scope', 'Invalid OAuth scope or ID token audience provided.');
       }
-      forgetExpired(now);
+      forget(now);
       // Google's access tokens start with "ya29." (K); the rest only has to be unguessable.
       const token = `ya29.sandbox-${randomBytes(32).toString('base64url')}`;
       live.set(token, now + accessTokenLifetimeS * 1000);

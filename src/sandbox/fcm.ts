@@ -83,12 +83,13 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
   const sockets = new Set<Socket>();
   const delayed = new Set<NodeJS.Timeout>();
   let connectionsAccepted = 0;
-  // Message ids look like Google's "0:1500415314455276%31bd1c9631bd1c96": a counter and a suffix.
+  // Message ids look like Google's "0:1500415314455276%31bd1c9631bd1c96": 16 digits of a counter
+  // (unique even under a test's frozen clock) and a suffix per simulator.
   const idSuffix = randomBytes(8).toString('hex');
   let messageSeq = 0;
 
-  // The account names the token URL, known once the server listens; the key is made before, and
-  // until the account exists (between listen and the next line after it) a request is answered 503.
+  // The account names the token URL, known only once the server listens; the key is made before.
+  // A request that could arrive in between is answered 503 (see route).
   const key = await createFcmSigningKey();
   let issuer: AccessTokenIssuer | undefined;
   let serviceAccount: FcmServiceAccountJson | undefined;
@@ -113,7 +114,7 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
     answer(reply, record, r.status, reasonOf(r), errorBody(r), retryAfterS);
   const accept = (reply: Reply, record: DeliveryRecord, projectId: string, validateOnly: boolean) => {
     // validate_only: checked but not sent; Google answers a fixed fake id (K).
-    const id = validateOnly ? 'fake_message_id' : `0:${record.receivedAtMs}${String(messageSeq++ % 1000).padStart(3, '0')}%${idSuffix}`;
+    const id = validateOnly ? 'fake_message_id' : `0:${String(messageSeq++).padStart(16, '0')}%${idSuffix}`;
     answer(reply, record, 200, validateOnly ? 'validate_only' : null, JSON.stringify({ name: `projects/${projectId}/messages/${id}` }));
   };
 
@@ -131,7 +132,9 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
 
   /** POST /v1/projects/{id}/messages:send, the checklist in order: auth, project, quota, message, faults. */
   const onSend = (ex: Exchange, reply: Reply, projectId: string | undefined) => {
-    const checked = projectId === undefined ? undefined : checkSendBody(ex.body.subarray(0, Math.min(ex.size, maxKeptBodyBytes)));
+    // A body past what is kept is not parsed (it is cut short): refused for size, after auth and quota.
+    const checked = projectId === undefined ? undefined
+      : ex.size > maxKeptBodyBytes ? { target: '', validateOnly: false, refusal: refusals.bodyTooLarge } : checkSendBody(ex.body);
     const record = o.records.open('fcm', ex.receivedAtMs, checked?.target ?? '', ex.rawHeaders);
     record.body = ex.body;
     if (projectId === undefined || checked === undefined) return refuse(reply, record, refusals.notFound);
@@ -141,7 +144,6 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
     // The project's bucket counts every message it answers, 4xx included, except the 429s (§2.4).
     const waitS = quota.take(o.clock());
     if (waitS !== undefined) return refuse(reply, record, quotaExceeded(projectId), waitS);
-    if (ex.size > maxKeptBodyBytes) return refuse(reply, record, refusals.bodyTooLarge);
     if (checked.refusal) return refuse(reply, record, checked.refusal);
     const rule = o.faults.match('fcm', record.target);
     if (!rule) return accept(reply, record, projectId, checked.validateOnly);
