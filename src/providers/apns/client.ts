@@ -31,7 +31,7 @@ export interface ApnsSendRequest {
 
 export interface ApnsSenderOptions {
   log: Logger;
-  /** A CA to trust besides the system's (the sandbox's certificate). */
+  /** The only CA to trust (the sandbox's certificate, for a sender used only for the sandbox); absent: the system's. */
   ca?: string | undefined;
   /** Connections per (team, key, environment). Apple: spread traffic over several (§1.1). */
   maxConnections?: number;
