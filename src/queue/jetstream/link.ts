@@ -75,9 +75,13 @@ export function startNatsLink(o: NatsLinkOptions): NatsLink {
     const mine = ++epoch;
     for (let failures = 0; !closing.signal.aborted && !c.isClosed() && mine === epoch; ) {
       try {
+        // Mid-reconnect the connection may not have the server's INFO yet: that is transient (retried
+        // below), never a reason to refuse NATS for good.
+        const version = c.info?.version;
+        if (!version) throw new Error('the NATS server has not told its version yet');
         let features: ServerFeatures;
         try {
-          features = serverFeatures(c.info?.version ?? '0.0.0');
+          features = serverFeatures(version);
         } catch (err) {
           throw new JetStreamConfigError((err as Error).message);
         }
