@@ -85,7 +85,16 @@ test('kill -9 at random moments loses no accepted message and shows none twice',
     await eventually(async () => {
       const [sent] = await db.sql<{ n: number }[]>`select count(*)::int as n from deliveries where status = 'sent'`;
       return sent?.n === messages ? true : undefined;
-    }, 120_000, `all ${messages} deliveries sent`);
+    }, 180_000, `all ${messages} deliveries sent`).catch(async (err: Error) => {
+      // The evidence for a failure: where the rest of the work is.
+      const deliveries = await db.sql`select status, reason, attempts, count(*)::int as n from deliveries
+                                      group by 1, 2, 3 order by 4 desc limit 10`;
+      const jobs = await db.sql`select topic, attempts, last_error, run_at > now() as later, count(*)::int as n from jobs
+                                group by 1, 2, 3, 4 order by 5 desc limit 10`;
+      const [unfanned] = await db.sql`select count(*)::int as n from messages where fanned_out_at is null`;
+      throw new Error(`${err.message}\ndeliveries: ${JSON.stringify(deliveries)}\njobs: ${JSON.stringify(jobs)}\n` +
+        `messages not fanned out: ${unfanned?.n}\nlast Herald output:\n${herald.output().slice(-3000)}`);
+    });
 
     const res = await fetch(`${sandbox.inspectionUrl}/_sandbox/deliveries?channel=apns&limit=10000`);
     const records = (await res.json()) as { target: string; headers: Record<string, string> }[];
