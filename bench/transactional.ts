@@ -25,7 +25,9 @@ import { createApnsSender } from '../src/providers/apns/client.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { uuidv7 } from '../src/domain/ids.js';
 import { createProjectKeys, descendants, freePort, peakRssMiB, spawnHerald, spawnSandbox, type SandboxProcess } from './support/processes.js';
-import { pool, summarize } from './support/stats.js';
+import { pool } from './support/stats.js';
+import { clearDeliveries, latencies, waitForDeliveries } from './support/sandbox-records.js';
+import { benchPush, newToken, sendBody } from './support/workload.js';
 import { printTable, saveResult, type Row } from './support/report.js';
 
 const { values } = parseArgs({
@@ -41,9 +43,7 @@ const sends = Number(values.sends);
 const ceilingPushes = Number(values['ceiling-pushes']);
 const acceptSeconds = Number(values['accept-seconds']);
 
-const push = { title: 'Benchmark', body: 'A push of the transactional benchmark', deeplink: 'bench://home' };
-let tokenCounter = 0;
-const newToken = () => (++tokenCounter).toString(16).padStart(16, '0') + uuidv7().replace(/-/g, '') + 'a'.repeat(16);
+const push = benchPush;
 
 async function tempDataDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'herald-bench-'));
@@ -99,53 +99,6 @@ async function acceptPhase(): Promise<Row[]> {
 
 // ---- (b) end to end through the pipeline --------------------------------------------------------
 
-interface Record_ { received_at: string; body_base64: string; id: string }
-
-/** Every accepted record since `since`, paged (overlapping by 1 ms and de-duplicated by id). */
-async function allRecords(sandboxUrl: string, expected: number): Promise<Record_[]> {
-  const seen = new Map<string, Record_>();
-  let since = '1970-01-01T00:00:00.000Z';
-  for (;;) {
-    const page = (await (await fetch(`${sandboxUrl}/_sandbox/deliveries?channel=apns&limit=10000&since=${since}`)).json()) as Record_[];
-    let fresh = 0;
-    for (const r of page) if (!seen.has(r.id)) { seen.set(r.id, r); fresh++; }
-    if (page.length < 10000 || fresh === 0 || seen.size >= expected) break;
-    since = new Date(Date.parse(page[page.length - 1]!.received_at) - 1).toISOString();
-  }
-  return [...seen.values()];
-}
-
-async function waitForDeliveries(sandboxUrl: string, expected: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = (await (await fetch(`${sandboxUrl}/_sandbox/deliveries?channel=apns&limit=1&since=${new Date(Date.now() - 1000).toISOString()}`)).json()) as unknown[];
-    // Cheap idle check first; the full count below only once deliveries stopped arriving.
-    if (!r.length) {
-      const all = await allRecords(sandboxUrl, expected);
-      if (all.length >= expected) return;
-    }
-    if (Date.now() > deadline) throw new Error(`only part of ${expected} deliveries arrived in ${timeoutMs} ms`);
-    await new Promise((res) => setTimeout(res, 500));
-  }
-}
-
-async function latencies(sandboxUrl: string, acceptedAt: Map<string, number>, expected: number) {
-  const records = await allRecords(sandboxUrl, expected);
-  const lat: number[] = [];
-  let first = Infinity;
-  let last = 0;
-  for (const r of records) {
-    const m = (JSON.parse(Buffer.from(r.body_base64, 'base64').toString('utf8')) as { herald: { m: string } }).herald.m;
-    const accepted = acceptedAt.get(m);
-    if (accepted === undefined) continue;
-    const at = Date.parse(r.received_at);
-    first = Math.min(first, at);
-    last = Math.max(last, at);
-    lat.push(at - accepted);
-  }
-  return { count: lat.length, latency: summarize(lat), first, last };
-}
-
 async function pipelinePhase(sandbox: SandboxProcess): Promise<{ rows: Row[]; rate: number }> {
   const dataDir = await tempDataDir();
   const port = await freePort();
@@ -158,7 +111,7 @@ async function pipelinePhase(sandbox: SandboxProcess): Promise<{ rows: Row[]; ra
       const res = await fetch(`${herald.url}/v1/transactional/send`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${rest_key}` },
-        body: JSON.stringify({ group_id: 'bench', recipients: { tokens: Array.from({ length: n }, () => ({ platform: 'ios', token: newToken() })) }, push }),
+        body: sendBody(n),
       });
       const body = (await res.json()) as { message_id?: string };
       if (res.status !== 202 || !body.message_id) throw new Error(`send answered ${res.status}: ${JSON.stringify(body)}`);
@@ -166,7 +119,7 @@ async function pipelinePhase(sandbox: SandboxProcess): Promise<{ rows: Row[]; ra
     };
 
     // Burst: all sends as fast as the API takes them.
-    await fetch(`${sandbox.url}/_sandbox/deliveries`, { method: 'DELETE' });
+    await clearDeliveries(sandbox.url);
     const burst = new Map<string, number>();
     const started = Date.now();
     await pool(sends, 4, () => send(recipients, burst));
@@ -180,7 +133,7 @@ async function pipelinePhase(sandbox: SandboxProcess): Promise<{ rows: Row[]; ra
     });
 
     // Paced at half the burst rate, in sends of 100 recipients: the latency of a loaded, not saturated, pipeline.
-    await fetch(`${sandbox.url}/_sandbox/deliveries`, { method: 'DELETE' });
+    await clearDeliveries(sandbox.url);
     const paced = new Map<string, number>();
     const per = 100;
     const intervalMs = (per / (rate / 2)) * 1000;
@@ -270,9 +223,9 @@ const sandbox = await spawnSandbox();
 try {
   const link = await linkSandbox(sandbox.url);
   const ceiling = await ceilingWithHeraldSender(link);
-  await fetch(`${sandbox.url}/_sandbox/deliveries`, { method: 'DELETE' });
+  await clearDeliveries(sandbox.url);
   const nodeApn = await ceilingWithNodeApn(link);
-  await fetch(`${sandbox.url}/_sandbox/deliveries`, { method: 'DELETE' });
+  await clearDeliveries(sandbox.url);
   const { rows: pipeline, rate } = await pipelinePhase(sandbox);
   rows.push(...pipeline);
   const burst = rows.find((r) => String(r.phase).includes('burst'))!;
