@@ -63,6 +63,9 @@ test('retries and dead letters work the same over JetStream', { skip }, async ()
   }, 30_000, 'the delivery failed after its attempts');
   assert.match(m.recipients[0].reason, /gave up after 2 attempts: InternalServerError/);
   assert.equal((await records(t, '&include=rejected')).length, 2);
-  const [dead] = await h.db.sql<{ n: number }[]>`select count(*)::int as n from dead_jobs where topic = 'delivery.apns'`;
-  assert.equal(dead!.n, 1);
+  // The outcome is recorded before the job is dead-lettered: wait for the dead letter itself.
+  await eventually(async () => {
+    const [dead] = await h.db.sql<{ n: number }[]>`select count(*)::int as n from dead_jobs where topic = 'delivery.apns'`;
+    return dead!.n === 1 ? true : undefined;
+  }, 10_000, 'the job in dead_jobs');
 });

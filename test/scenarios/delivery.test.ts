@@ -117,8 +117,12 @@ test('after max attempts the delivery fails with its last reason and the job is 
   await fault({ target_prefix: t, status: 500, reason: 'InternalServerError' });
   const m = await settled(await sendTo({ tokens: [{ platform: 'ios', token: t }] }), 'failed');
   assert.match(m.recipients[0].reason, /gave up after 3 attempts: InternalServerError/);
-  const metrics = await fetch(h.url + '/metrics').then((r) => r.text());
-  assert.match(metrics, /herald_queue_dead_letters\{topic="delivery\.apns"\} [1-9]/);
+  // The outcome is recorded before the job is dead-lettered: wait for the dead letter itself.
+  await eventually(async () => {
+    await new Promise((r) => setTimeout(r, 1_100)); // the queue gauges are read at most once a second
+    const metrics = await fetch(h.url + '/metrics').then((r) => r.text());
+    return /herald_queue_dead_letters\{topic="delivery\.apns"\} [1-9]/.test(metrics) ? true : undefined;
+  }, 10_000, 'the dead letter in /metrics');
 });
 
 test('a push whose ttl elapses while it waits to be retried expires instead of arriving late', async () => {
