@@ -19,6 +19,7 @@ import { createProviderTokenCheck, newConnectionTokens, type ConnectionTokens } 
 import type { ApnsSigningKey, TlsIdentity } from './credentials.js';
 import type { DeliveryRecord, DeliveryRecords } from './records.js';
 import type { FaultRule, Faults } from './faults.js';
+import { flatten, internValues } from './raw-headers.js';
 
 export interface ApnsSimulatorOptions {
   host: string;
@@ -170,7 +171,7 @@ export async function startApnsSimulator(o: ApnsSimulatorOptions): Promise<ApnsS
     // repeated header is still visible.
     session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, ...rest: unknown[]) => {
       const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
-      internValues(conn.interned, rawHeaders);
+      internValues(conn.interned, rawHeaders, uniquePerRequest);
       const record = o.records.open('apns', o.clock(), targetOf(headers[':path'] ?? ''), rawHeaders);
       const chunks: Buffer[] = [];
       let size = 0;
@@ -209,35 +210,8 @@ export async function startApnsSimulator(o: ApnsSimulatorOptions): Promise<ApnsS
   };
 }
 
-/**
- * A record keeps its request's header list, and most values repeat on every request of a connection
- * (the ~200-byte bearer token, topic, push type, authority): pointing them all at one string per
- * connection saves a few hundred bytes per record, which at a million records is the difference
- * between fitting in Node's default heap or not. Values unique per request (:path, apns-id) are left
- * alone, and the table stops growing at a small size so a client varying values costs nothing more.
- */
-const maxInternedPerConnection = 64;
+/** Values unique per request, never interned (raw-headers.ts). */
 const uniquePerRequest = new Set([':path', 'apns-id', 'apns-collapse-id', 'apns-expiration']);
-
-function internValues(interned: Map<string, string>, rawHeaders: string[]): void {
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (uniquePerRequest.has(rawHeaders[i]!)) continue;
-    const value = rawHeaders[i + 1]!;
-    const same = interned.get(value);
-    if (same !== undefined) rawHeaders[i + 1] = same;
-    else if (interned.size < maxInternedPerConnection) interned.set(value, value);
-  }
-}
-
-/** The header object as a raw list, for a Node that does not pass one (then duplicates are already joined). */
-function flatten(headers: IncomingHttpHeaders): string[] {
-  const out: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) out.push(name, v);
-  }
-  return out;
-}
 
 /** How a URL names the listening host: a wildcard address becomes loopback, IPv6 gets brackets. */
 export function urlHost(host: string): string {

@@ -20,6 +20,7 @@ import { urlHost } from './apns.js';
 import type { TlsIdentity } from './credentials.js';
 import type { DeliveryRecord, DeliveryRecords } from './records.js';
 import type { FaultRule, Faults } from './faults.js';
+import { flatten, internValues } from './raw-headers.js';
 
 export type { FcmServiceAccountJson } from './fcm-auth.js';
 
@@ -298,28 +299,3 @@ export function createQuotaBucket(perMinute: number) {
   };
 }
 
-/**
- * As in apns.ts: most header values repeat on every request of a connection (the bearer token, the
- * path, which names the project, the authority), so a record points them all at one string per
- * connection instead of keeping a copy each. The table stops growing at a small size.
- */
-const maxInternedPerConnection = 64;
-
-function internValues(interned: Map<string, string>, rawHeaders: string[]): void {
-  for (let i = 1; i < rawHeaders.length; i += 2) {
-    const value = rawHeaders[i]!;
-    const same = interned.get(value);
-    if (same !== undefined) rawHeaders[i] = same;
-    else if (interned.size < maxInternedPerConnection) interned.set(value, value);
-  }
-}
-
-/** The header object as a raw list, for a Node that does not pass one. */
-function flatten(headers: IncomingHttpHeaders): string[] {
-  const out: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) out.push(name, v);
-  }
-  return out;
-}

@@ -20,6 +20,7 @@ import { droppedReason, urlHost } from './apns.js';
 import type { TlsIdentity } from './credentials.js';
 import type { DeliveryRecord, DeliveryRecords } from './records.js';
 import type { FaultRule, Faults } from './faults.js';
+import { flatten, internValues } from './raw-headers.js';
 
 export interface WebPushSimulatorOptions {
   host: string;
@@ -142,7 +143,7 @@ export async function startWebPushSimulator(o: WebPushSimulatorOptions): Promise
     // repeated header is still visible.
     session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, ...rest: unknown[]) => {
       const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
-      internValues(conn.interned, rawHeaders);
+      internValues(conn.interned, rawHeaders, uniquePerRequest);
       const record = o.records.open('webpush', o.clock(), targetOf(headers[':path'] ?? ''), rawHeaders);
       const chunks: Buffer[] = [];
       let size = 0;
@@ -190,30 +191,5 @@ function originOf(authority: string | string[] | undefined, fallback: string): s
   return `https://${lower.endsWith(':443') ? lower.slice(0, -4) : lower}`;
 }
 
-/**
- * As in apns.ts: most header values repeat on every request of a connection (the ~400-byte VAPID
- * authorization above all), so records point them at one string per connection. Values unique per
- * request are left alone, and the table stops growing at a small size.
- */
-const maxInternedPerConnection = 64;
+/** Values unique per request, never interned (raw-headers.ts). */
 const uniquePerRequest = new Set([':path', 'content-length', 'topic']);
-
-function internValues(interned: Map<string, string>, rawHeaders: string[]): void {
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (uniquePerRequest.has(rawHeaders[i]!)) continue;
-    const value = rawHeaders[i + 1]!;
-    const same = interned.get(value);
-    if (same !== undefined) rawHeaders[i + 1] = same;
-    else if (interned.size < maxInternedPerConnection) interned.set(value, value);
-  }
-}
-
-/** The header object as a raw list, for a Node that does not pass one (then duplicates are already joined). */
-function flatten(headers: IncomingHttpHeaders): string[] {
-  const out: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) out.push(name, v);
-  }
-  return out;
-}
