@@ -9,7 +9,6 @@
  */
 import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import {
@@ -19,7 +18,7 @@ import { createProviderTokenCheck, newConnectionTokens, type ConnectionTokens } 
 import type { ApnsSigningKey, TlsIdentity } from './credentials.js';
 import type { DeliveryRecord, DeliveryRecords } from './records.js';
 import type { FaultRule, Faults } from './faults.js';
-import { flatten, internValues } from './raw-headers.js';
+import { flatten, internValues, listenOnFreePort, readBody } from './request-io.js';
 
 export interface ApnsSimulatorOptions {
   host: string;
@@ -45,8 +44,6 @@ export interface ApnsSimulator {
 export const initialMaxConcurrentStreams = 1;
 export const authorizedMaxConcurrentStreams = 1000;
 
-/** A body is refused past 5,120 bytes; keeping up to 64 KiB of it is enough to show what was sent. */
-const maxKeptBodyBytes = 65_536;
 
 /** Reason of a fault rule that names a status but no reason: Apple's usual reason for it (§1.5). */
 const defaultFaultReasons: Readonly<Record<number, string>> = {
@@ -173,30 +170,14 @@ export async function startApnsSimulator(o: ApnsSimulatorOptions): Promise<ApnsS
       const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
       internValues(conn.interned, rawHeaders, uniquePerRequest);
       const record = o.records.open('apns', o.clock(), targetOf(headers[':path'] ?? ''), rawHeaders);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('error', () => undefined); // a client reset; nothing to answer
-      stream.on('data', (chunk: Buffer) => {
-        // Copied: Node may hand out slices of a larger socket buffer, which a kept record would pin.
-        if (size < maxKeptBodyBytes) chunks.push(Buffer.from(chunk.subarray(0, maxKeptBodyBytes - size)));
-        size += chunk.length;
-      });
-      stream.on('end', () => {
-        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      readBody(stream, (body, size) => {
         record.body = body;
         onRequest(conn, stream, headers, rawHeaders, record, body, size);
       });
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnFreePort(server, o.host);
 
   return {
     url: `https://${urlHost(o.host)}:${port}`,
@@ -210,7 +191,7 @@ export async function startApnsSimulator(o: ApnsSimulatorOptions): Promise<ApnsS
   };
 }
 
-/** Values unique per request, never interned (raw-headers.ts). */
+/** Values unique per request, never interned (request-io.ts). */
 const uniquePerRequest = new Set([':path', 'apns-id', 'apns-collapse-id', 'apns-expiration']);
 
 /** How a URL names the listening host: a wildcard address becomes loopback, IPv6 gets brackets. */

@@ -11,7 +11,7 @@
  */
 import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { checkSendBody, errorBody, faultRefusal, permissionDenied, quotaExceeded, reasonOf, refusals, sendProjectOf, type FcmRefusal } from './fcm-checks.js';
@@ -20,7 +20,7 @@ import { urlHost } from './apns.js';
 import type { TlsIdentity } from './credentials.js';
 import type { DeliveryRecord, DeliveryRecords } from './records.js';
 import type { FaultRule, Faults } from './faults.js';
-import { flatten, internValues } from './raw-headers.js';
+import { flatten, internValues, listenOnFreePort, maxKeptBodyBytes, readBody } from './request-io.js';
 
 export type { FcmServiceAccountJson } from './fcm-auth.js';
 
@@ -54,8 +54,6 @@ export const defaultMessagesPerMinute = 600_000;
  * GOAWAY past ~100 concurrent sends (§6, firebase-admin #2943). The exact figure is K.
  */
 export const defaultMaxConcurrentStreams = 100;
-/** A send body is refused past 4 KiB of payload; keeping up to 64 KiB of it shows what was sent. */
-const maxKeptBodyBytes = 65_536;
 /** The token endpoint's path; the account's token_uri points here. */
 export const tokenPath = '/oauth2/token';
 /** The reason a dropped request is listed with (it got no answer, so Google has no word for it). */
@@ -189,16 +187,7 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
       const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
       internValues(interned, rawHeaders);
       const receivedAtMs = o.clock();
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('error', () => undefined); // a client reset; nothing to answer
-      stream.on('data', (chunk: Buffer) => {
-        // Copied: Node may hand out slices of a larger socket buffer, which a kept record would pin.
-        if (size < maxKeptBodyBytes) chunks.push(Buffer.from(chunk.subarray(0, maxKeptBodyBytes - size)));
-        size += chunk.length;
-      });
-      stream.on('end', () => {
-        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      readBody(stream, (body, size) => {
         const auth = headers.authorization;
         route({ method: headers[':method'], path: headers[':path'], authorization: auth, rawHeaders, receivedAtMs, body, size }, {
           send(status, text, retryAfterS) {
@@ -249,14 +238,7 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
     socket.on('close', () => sockets.delete(socket));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnFreePort(server, o.host);
   const url = `https://${urlHost(o.host)}:${port}`;
   const account = issueFcmServiceAccount(key, url + tokenPath);
   serviceAccount = account.serviceAccount;

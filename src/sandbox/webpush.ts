@@ -11,7 +11,6 @@
  */
 import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { checkBody, checkPushHeaders, checkRequestLine, hasDuplicateHeader, refusals, targetOf, type Refusal } from './webpush-checks.js';
@@ -20,7 +19,7 @@ import { droppedReason, urlHost } from './apns.js';
 import type { TlsIdentity } from './credentials.js';
 import type { DeliveryRecord, DeliveryRecords } from './records.js';
 import type { FaultRule, Faults } from './faults.js';
-import { flatten, internValues } from './raw-headers.js';
+import { flatten, internValues, listenOnFreePort, readBody } from './request-io.js';
 
 export interface WebPushSimulatorOptions {
   host: string;
@@ -44,8 +43,6 @@ export interface WebPushSimulator {
  */
 export const maxConcurrentStreams = 1000;
 
-/** A body is refused past 4,096 bytes; keeping up to 64 KiB of it is enough to show what was sent. */
-const maxKeptBodyBytes = 65_536;
 
 /** Text of a fault rule that names a status but no reason. */
 const defaultFaultReasons: Readonly<Record<number, string>> = {
@@ -145,30 +142,14 @@ export async function startWebPushSimulator(o: WebPushSimulatorOptions): Promise
       const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
       internValues(conn.interned, rawHeaders, uniquePerRequest);
       const record = o.records.open('webpush', o.clock(), targetOf(headers[':path'] ?? ''), rawHeaders);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('error', () => undefined); // a client reset; nothing to answer
-      stream.on('data', (chunk: Buffer) => {
-        // Copied: Node may hand out slices of a larger socket buffer, which a kept record would pin.
-        if (size < maxKeptBodyBytes) chunks.push(Buffer.from(chunk.subarray(0, maxKeptBodyBytes - size)));
-        size += chunk.length;
-      });
-      stream.on('end', () => {
-        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      readBody(stream, (body, size) => {
         record.body = body;
         onRequest(conn, stream, headers, rawHeaders, record, body, size);
       });
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnFreePort(server, o.host);
   baseUrl = `https://${urlHost(o.host)}:${port}`;
 
   return {
@@ -191,5 +172,5 @@ function originOf(authority: string | string[] | undefined, fallback: string): s
   return `https://${lower.endsWith(':443') ? lower.slice(0, -4) : lower}`;
 }
 
-/** Values unique per request, never interned (raw-headers.ts). */
+/** Values unique per request, never interned (request-io.ts). */
 const uniquePerRequest = new Set([':path', 'content-length', 'topic']);

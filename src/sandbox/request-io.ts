@@ -1,6 +1,6 @@
 /**
- * The raw header list every simulator records with a request, shared by apns.ts, fcm.ts and
- * webpush.ts.
+ * What the simulators share: the raw header list a record keeps, the request body as read, and
+ * listening (apns.ts, fcm.ts, webpush.ts).
  */
 import type { IncomingHttpHeaders } from 'node:http2';
 
@@ -32,4 +32,34 @@ export function flatten(headers: IncomingHttpHeaders): string[] {
     for (const v of Array.isArray(value) ? value : [value]) out.push(name, v);
   }
   return out;
+}
+
+/** Body bytes a record keeps: every simulator refuses far smaller bodies, so this is plenty to show. */
+export const maxKeptBodyBytes = 65_536;
+
+/**
+ * Reads a request body as it streams in, keeping at most `maxKeptBodyBytes` but counting all of it,
+ * then calls `done` with the kept bytes and the full size.
+ */
+export function readBody(stream: NodeJS.ReadableStream, done: (body: Buffer, size: number) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  stream.on('error', () => undefined); // a client reset; nothing to answer
+  stream.on('data', (chunk: Buffer) => {
+    // Copied: Node may hand out slices of a larger socket buffer, which a kept record would pin.
+    if (size < maxKeptBodyBytes) chunks.push(Buffer.from(chunk.subarray(0, maxKeptBodyBytes - size)));
+    size += chunk.length;
+  });
+  stream.on('end', () => done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), size));
+}
+
+/** Listens on a free port of `host` and resolves with it. */
+export function listenOnFreePort(server: import('node:net').Server, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as import('node:net').AddressInfo).port);
+    });
+  });
 }
