@@ -10,24 +10,17 @@
 import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import type { Logger } from 'pino';
 import {
   checkApnsHeaders, checkPayload, checkRequestLine, findDuplicateHeader, isApnsId, refusals, targetOf, type Refusal,
 } from './apns-checks.js';
 import { createProviderTokenCheck, newConnectionTokens, type ConnectionTokens } from './apns-auth.js';
-import type { ApnsSigningKey, TlsIdentity } from './credentials.js';
-import type { DeliveryRecord, DeliveryRecords } from './records.js';
-import type { FaultRule, Faults } from './faults.js';
-import { flatten, internValues, listenOnFreePort, readBody } from './request-io.js';
+import type { ApnsSigningKey } from './credentials.js';
+import type { DeliveryRecord } from './records.js';
+import type { FaultRule } from './faults.js';
+import { listenOnFreePort, onHttp2Streams, readBody, type SimulatorContext } from './request-io.js';
 
-export interface ApnsSimulatorOptions {
-  host: string;
-  tls: TlsIdentity;
+export interface ApnsSimulatorOptions extends SimulatorContext {
   key: ApnsSigningKey;
-  records: DeliveryRecords;
-  faults: Faults;
-  clock: () => number;
-  log: Logger;
 }
 
 export interface ApnsSimulator {
@@ -59,8 +52,6 @@ interface Connection {
   tokens: ConnectionTokens;
   /** Whether the stream limit was already raised after a valid token (§1.1). */
   raised: boolean;
-  /** Header values this connection repeats on every request, kept once (see internValues). */
-  interned: Map<string, string>;
 }
 
 export async function startApnsSimulator(o: ApnsSimulatorOptions): Promise<ApnsSimulator> {
@@ -159,22 +150,16 @@ export async function startApnsSimulator(o: ApnsSimulatorOptions): Promise<ApnsS
     else authorized(verdict);
   };
 
-  server.on('session', (session: Http2Session) => {
-    sessions.add(session);
-    const conn: Connection = { session, tokens: newConnectionTokens(), raised: false, interned: new Map() };
-    session.on('close', () => sessions.delete(session));
-    session.on('error', (err) => o.log.debug({ err }, 'APNs simulator: connection error'));
-    // Node passes the raw header list as a 4th argument (its typings stop at 3): the only place a
-    // repeated header is still visible.
-    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, ...rest: unknown[]) => {
-      const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
-      internValues(conn.interned, rawHeaders, uniquePerRequest);
+  onHttp2Streams<Connection>(server, {
+    name: 'APNs', log: o.log, sessions, uniquePerRequest,
+    connection: (session) => ({ session, tokens: newConnectionTokens(), raised: false }),
+    onStream: (conn, stream, headers, rawHeaders) => {
       const record = o.records.open('apns', o.clock(), targetOf(headers[':path'] ?? ''), rawHeaders);
       readBody(stream, (body, size) => {
         record.body = body;
         onRequest(conn, stream, headers, rawHeaders, record, body, size);
       });
-    });
+    },
   });
 
   const port = await listenOnFreePort(server, o.host);

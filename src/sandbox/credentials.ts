@@ -3,7 +3,7 @@
  * signing key (shared/reference/sandbox-api.md, GET /_sandbox/credentials and /_sandbox/ca.pem).
  * Fresh on every start, so nothing secret is ever shipped or stored.
  */
-import { generateKeyPairSync, randomInt, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomInt, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 
@@ -71,5 +71,35 @@ export function createApnsSigningKey(): ApnsSigningKey {
     private_key_pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     topic: sandboxTopic,
     publicKey,
+  };
+}
+
+/** What the SMTP simulator issues: a submission login and a DKIM key for its mail domain. */
+export interface EmailCredentials {
+  username: string;
+  password: string;
+  dkim: { domain: string; selector: string; private_key_pem: string };
+  /** The TXT record the simulator answers for `{selector}._domainkey.{domain}` (RFC 6376 §3.6.1). */
+  dkimTxtRecord: string;
+}
+
+/** The mail domain the sandbox signs for: From addresses must be in it (DMARC alignment). .test is reserved (RFC 2606). */
+export const sandboxMailDomain = 'sandbox.herald.test';
+
+/**
+ * RSA 2048: what RFC 8301 §3.2 asks of signers (1024 at the very least) and what nodemailer's
+ * signer supports (RSA only). Made once per start, in about 100 ms.
+ */
+export function createEmailCredentials(): EmailCredentials {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    username: `sandbox-${randomBytes(4).toString('hex')}`,
+    password: randomBytes(18).toString('base64url'),
+    dkim: {
+      domain: sandboxMailDomain,
+      selector: `herald${randomBytes(3).toString('hex')}`,
+      private_key_pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    },
+    dkimTxtRecord: `v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`,
   };
 }

@@ -13,24 +13,16 @@ import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Str
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
 import { checkSendBody, errorBody, faultRefusal, permissionDenied, quotaExceeded, reasonOf, refusals, sendProjectOf, type FcmRefusal } from './fcm-checks.js';
 import { createAccessTokenIssuer, createFcmSigningKey, issueFcmServiceAccount, type AccessTokenIssuer, type FcmServiceAccountJson } from './fcm-auth.js';
 import { urlHost } from './apns.js';
-import type { TlsIdentity } from './credentials.js';
-import type { DeliveryRecord, DeliveryRecords } from './records.js';
-import type { FaultRule, Faults } from './faults.js';
-import { flatten, internValues, listenOnFreePort, maxKeptBodyBytes, readBody } from './request-io.js';
+import type { DeliveryRecord } from './records.js';
+import type { FaultRule } from './faults.js';
+import { listenOnFreePort, maxKeptBodyBytes, onHttp2Streams, readBody, type SimulatorContext } from './request-io.js';
 
 export type { FcmServiceAccountJson } from './fcm-auth.js';
 
-export interface FcmSimulatorOptions {
-  host: string;
-  tls: TlsIdentity;
-  records: DeliveryRecords;
-  faults: Faults;
-  clock: () => number;
-  log: Logger;
+export interface FcmSimulatorOptions extends SimulatorContext {
   /** The project's quota (§2.4): 600,000 messages a minute unless a test wants to reach it. */
   messagesPerMinute?: number | undefined;
   /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (see defaultMaxConcurrentStreams). */
@@ -176,16 +168,13 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
     onSend(ex, reply, sendProjectOf(ex.method, path));
   };
 
-  server.on('session', (session: Http2Session) => {
-    sessions.add(session);
-    connectionsAccepted++;
-    const interned = new Map<string, string>();
-    session.on('close', () => sessions.delete(session));
-    session.on('error', (err) => o.log.debug({ err }, 'FCM simulator: connection error'));
-    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, ...rest: unknown[]) => {
-      // Node passes the raw header list as a 4th argument (its typings stop at 3).
-      const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
-      internValues(interned, rawHeaders);
+  onHttp2Streams<Http2Session>(server, {
+    name: 'FCM', log: o.log, sessions,
+    connection: (session) => {
+      connectionsAccepted++;
+      return session;
+    },
+    onStream: (session, stream, headers, rawHeaders) => {
       const receivedAtMs = o.clock();
       readBody(stream, (body, size) => {
         const auth = headers.authorization;
@@ -200,7 +189,7 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
           drop: () => session.destroy(),
         });
       });
-    });
+    },
   });
 
   // HTTP/1.1 requests. Node also routes HTTP/2 streams to 'request' listeners through its

@@ -7,12 +7,14 @@
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import type { SandboxLink } from '../sandbox-link.js';
-import { createApnsSigningKey, createTlsIdentity } from './credentials.js';
+import { createApnsSigningKey, createEmailCredentials, createTlsIdentity } from './credentials.js';
 import { createDeliveryRecords, defaultMaxRecords } from './records.js';
 import { createFaults } from './faults.js';
 import { startApnsSimulator, urlHost } from './apns.js';
 import { startFcmSimulator } from './fcm.js';
 import { startWebPushSimulator } from './webpush.js';
+import { startSmtpSimulator } from './smtp.js';
+import { startSmsSimulator } from './sms.js';
 import { buildInspectionApp } from './inspection.js';
 
 export interface Sandbox extends SandboxLink {
@@ -53,12 +55,19 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     simulators.push(fcm);
     const webpush = await startWebPushSimulator(shared);
     simulators.push(webpush);
-    endpoints = { apns: apns.url, fcm: fcm.url, webpush: webpush.url };
+    const emailCredentials = createEmailCredentials();
+    const smtp = await startSmtpSimulator({ ...shared, credentials: emailCredentials });
+    simulators.push(smtp);
+    const sms = await startSmsSimulator(shared);
+    simulators.push(sms);
+    endpoints = { apns: apns.url, fcm: fcm.url, webpush: webpush.url, email: smtp.url, sms: sms.url };
     credentials = {
       apns: { team_id: apnsKey.team_id, key_id: apnsKey.key_id, private_key_pem: apnsKey.private_key_pem, topic: apnsKey.topic },
       fcm: { service_account: fcm.serviceAccount },
+      email: { username: emailCredentials.username, password: emailCredentials.password, dkim: emailCredentials.dkim },
+      sms: sms.credentials,
     };
-    app = buildInspectionApp({ records, faults, endpoints, credentials, caPem: tls.certPem });
+    app = buildInspectionApp({ records, faults, endpoints, credentials, caPem: tls.certPem, smsInbound: sms.sendInbound });
     await app.listen({ host, port: opts.port });
   } catch (err) {
     await Promise.allSettled([closeSimulators(), app?.close()]);

@@ -24,16 +24,17 @@ after(async () => {
   await sandbox.close();
 });
 
-test('GET /_sandbox/endpoints names each running simulator (APNs, FCM, Web Push), each on its own port', async () => {
+test('GET /_sandbox/endpoints names each running simulator (APNs, FCM, Web Push, email, SMS), each on its own port', async () => {
   const r = await inspect(sandbox, 'GET', '/_sandbox/endpoints');
   assert.equal(r.status, 200);
-  assert.deepEqual(Object.keys(r.body).sort(), ['apns', 'fcm', 'webpush']);
-  for (const channel of ['apns', 'fcm', 'webpush'] as const) {
+  assert.deepEqual(Object.keys(r.body).sort(), ['apns', 'email', 'fcm', 'sms', 'webpush']);
+  assert.match(r.body.email, /^smtp:\/\/127\.0\.0\.1:\d+$/);
+  for (const channel of ['apns', 'fcm', 'webpush', 'sms'] as const) {
     assert.match(r.body[channel], /^https:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(r.body[channel], sandbox.endpoints[channel]);
   }
-  const ports = new Set([r.body.apns, r.body.fcm, r.body.webpush, sandbox.inspectionUrl].map((u: string) => new URL(u).port));
-  assert.equal(ports.size, 4);
+  const ports = new Set([r.body.apns, r.body.fcm, r.body.webpush, r.body.email, r.body.sms, sandbox.inspectionUrl].map((u: string) => new URL(u).port));
+  assert.equal(ports.size, 6);
 });
 
 test('GET /_sandbox/credentials includes the FCM service account whose token_uri the simulator serves', async () => {

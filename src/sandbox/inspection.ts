@@ -8,6 +8,7 @@ import {
   channels, defaultListLimit, isChannel, maxListLimit, type Channel, type DeliveryRecords, type ListQuery,
 } from './records.js';
 import { InvalidFault, type Faults } from './faults.js';
+import { parseInboundRequest, type InboundMessage, type InboundResult } from './sms-inbound.js';
 
 export interface InspectionDeps {
   records: DeliveryRecords;
@@ -16,6 +17,8 @@ export interface InspectionDeps {
   endpoints: Partial<Record<Channel, string>>;
   credentials: Record<string, unknown>;
   caPem: string;
+  /** Posts a signed inbound-SMS webhook (the SMS simulator's sendInbound); absent without it. */
+  smsInbound?: ((m: InboundMessage) => Promise<InboundResult>) | undefined;
 }
 
 /** Every `error.code` this API answers, with its status. */
@@ -24,6 +27,8 @@ const errorStatus = {
   invalid_request: 400,
   invalid_query: 400,
   invalid_fault: 400,
+  invalid_inbound: 400,
+  webhook_unreachable: 502,
   not_found: 404,
   fault_not_found: 404,
   internal_error: 500,
@@ -78,6 +83,19 @@ export function buildInspectionApp(d: InspectionDeps): FastifyInstance {
     return reply.code(201).send({ id: rule.id });
   });
   app.get('/_sandbox/faults', async () => d.faults.list());
+
+  const smsInbound = d.smsInbound;
+  if (smsInbound) {
+    app.post('/_sandbox/sms/inbound', async (req) => {
+      const m = parseInboundRequest(req.body);
+      if (typeof m === 'string') throw new InspectionError('invalid_inbound', m);
+      try {
+        return await smsInbound(m);
+      } catch (err) {
+        throw new InspectionError('webhook_unreachable', `no answer from ${m.url}: ${(err as Error).message}`);
+      }
+    });
+  }
   app.delete('/_sandbox/faults', async (_req, reply) => {
     d.faults.clear();
     return reply.code(204).send();

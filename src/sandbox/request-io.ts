@@ -1,8 +1,12 @@
 /**
  * What the simulators share: the raw header list a record keeps, the request body as read, and
- * listening (apns.ts, fcm.ts, webpush.ts).
+ * listening, HTTP/2 connection plumbing (apns.ts, fcm.ts, webpush.ts).
  */
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { Http2SecureServer, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Logger } from 'pino';
+import type { TlsIdentity } from './credentials.js';
+import type { DeliveryRecords } from './records.js';
+import type { Faults } from './faults.js';
 
 /**
  * A record keeps its request's header list, and most values repeat on every request of a connection
@@ -60,6 +64,50 @@ export function listenOnFreePort(server: import('node:net').Server, host: string
     server.listen(0, host, () => {
       server.off('error', reject);
       resolve((server.address() as import('node:net').AddressInfo).port);
+    });
+  });
+}
+
+/** What every simulator is started with: where to listen, its TLS identity, the shared records and
+ *  fault rules, its clock and its logger (sandbox/index.ts builds one and hands it to each). */
+export interface SimulatorContext {
+  host: string;
+  tls: TlsIdentity;
+  records: DeliveryRecords;
+  faults: Faults;
+  clock: () => number;
+  log: Logger;
+}
+
+/**
+ * The HTTP/2 simulators' connection plumbing: keeps `sessions` (so close() can drop them), logs a
+ * connection's errors, and hands every request its raw header list, with the values the connection
+ * repeats interned (internValues), to `onStream` along with the per-connection state `connection`
+ * made for it.
+ */
+export function onHttp2Streams<C>(
+  server: Http2SecureServer,
+  o: {
+    name: string;
+    log: Logger;
+    sessions: Set<Http2Session>;
+    connection(session: Http2Session): C;
+    uniquePerRequest?: ReadonlySet<string>;
+    onStream(conn: C, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void;
+  },
+): void {
+  server.on('session', (session: Http2Session) => {
+    o.sessions.add(session);
+    const conn = o.connection(session);
+    const interned = new Map<string, string>();
+    session.on('close', () => o.sessions.delete(session));
+    session.on('error', (err) => o.log.debug({ err }, `${o.name} simulator: connection error`));
+    // Node passes the raw header list as a 4th argument (its typings stop at 3): the only place a
+    // repeated header is still visible.
+    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, ...rest: unknown[]) => {
+      const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
+      internValues(interned, rawHeaders, o.uniquePerRequest);
+      o.onStream(conn, stream, headers, rawHeaders);
     });
   });
 }

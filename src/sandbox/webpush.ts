@@ -12,24 +12,15 @@
 import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import type { Logger } from 'pino';
 import { checkBody, checkPushHeaders, checkRequestLine, hasDuplicateHeader, refusals, targetOf, type Refusal } from './webpush-checks.js';
 import { createVapidCheck } from './webpush-auth.js';
 import { droppedReason, urlHost } from './apns.js';
-import type { TlsIdentity } from './credentials.js';
-import type { DeliveryRecord, DeliveryRecords } from './records.js';
-import type { FaultRule, Faults } from './faults.js';
-import { flatten, internValues, listenOnFreePort, readBody } from './request-io.js';
+import type { DeliveryRecord } from './records.js';
+import type { FaultRule } from './faults.js';
+import { listenOnFreePort, onHttp2Streams, readBody, type SimulatorContext } from './request-io.js';
 
-export interface WebPushSimulatorOptions {
-  host: string;
-  tls: TlsIdentity;
-  records: DeliveryRecords;
-  faults: Faults;
-  /** The simulator's time: VAPID `exp` is judged by it, and received_at comes from it. */
-  clock: () => number;
-  log: Logger;
-}
+/** The simulator's clock judges VAPID `exp` and stamps received_at. */
+export type WebPushSimulatorOptions = SimulatorContext;
 
 export interface WebPushSimulator {
   /** Base URL of the push service, e.g. https://127.0.0.1:40113; subscriptions are {url}/push/{id}. */
@@ -54,8 +45,6 @@ const defaultFaultReasons: Readonly<Record<number, string>> = {
 
 interface Connection {
   session: Http2Session;
-  /** Header values this connection repeats on every request, kept once (see internValues). */
-  interned: Map<string, string>;
 }
 
 export async function startWebPushSimulator(o: WebPushSimulatorOptions): Promise<WebPushSimulator> {
@@ -131,22 +120,16 @@ export async function startWebPushSimulator(o: WebPushSimulatorOptions): Promise
     delayed.add(timer);
   };
 
-  server.on('session', (session: Http2Session) => {
-    sessions.add(session);
-    const conn: Connection = { session, interned: new Map() };
-    session.on('close', () => sessions.delete(session));
-    session.on('error', (err) => o.log.debug({ err }, 'Web Push simulator: connection error'));
-    // Node passes the raw header list as a 4th argument (its typings stop at 3): the only place a
-    // repeated header is still visible.
-    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, ...rest: unknown[]) => {
-      const rawHeaders = Array.isArray(rest[0]) ? (rest[0] as string[]) : flatten(headers);
-      internValues(conn.interned, rawHeaders, uniquePerRequest);
+  onHttp2Streams<Connection>(server, {
+    name: 'Web Push', log: o.log, sessions, uniquePerRequest,
+    connection: (session) => ({ session }),
+    onStream: (conn, stream, headers, rawHeaders) => {
       const record = o.records.open('webpush', o.clock(), targetOf(headers[':path'] ?? ''), rawHeaders);
       readBody(stream, (body, size) => {
         record.body = body;
         onRequest(conn, stream, headers, rawHeaders, record, body, size);
       });
-    });
+    },
   });
 
   const port = await listenOnFreePort(server, o.host);
