@@ -2,7 +2,7 @@
  * Builds what APNs receives for one push: the JSON payload and the header values
  * (shared/reference/protocols.md §1.2–§1.3). Pure: no I/O, no clock of its own.
  */
-import type { PushMessage } from './push.js';
+import type { PushFields } from './push.js';
 
 /** APNs refuses larger payloads with 413 PayloadTooLarge (protocols.md §1.3; VoIP is not sent). */
 export const apnsMaxPayloadBytes = 4096;
@@ -23,7 +23,7 @@ export interface ApnsPushParts {
 /** Keys Herald owns in the payload; custom `data` may not overwrite them. */
 export const reservedDataKeys = ['aps', 'herald'] as const;
 
-export function buildApnsPush(push: PushMessage, messageId: string, createdAtMs: number): ApnsPushParts {
+export function buildApnsPush(push: PushFields, messageId: string, createdAtMs: number): ApnsPushParts {
   const aps: Record<string, unknown> = { alert: { title: push.title, body: push.body } };
   if (push.badge !== undefined) aps.badge = push.badge;
   if (push.sound !== undefined) aps.sound = push.sound;

@@ -5,7 +5,7 @@
  * A problem with the push is answered as data (`{ok: false, code, message}`), so the API edge can
  * refuse it with a clear error before anything is queued, as it does for APNs payloads.
  */
-import type { PushMessage } from '../../domain/push.js';
+import type { PushFields } from '../../domain/push.js';
 
 /** "4096 bytes for most messages and 2048 bytes for topic messages, counting keys and values" (§2.2, [F2]). */
 export const fcmMaxPayloadBytes = 4096;
@@ -99,7 +99,7 @@ const durationPattern = /^\d+(\.\d{1,9})?s$/;
 
 const fail = (code: FcmMessageErrorCode, message: string): FcmBuildResult => ({ ok: false, code, message });
 
-export function buildFcmMessage(token: string, push: PushMessage, o: FcmBuildOptions = {}): FcmBuildResult {
+export function buildFcmMessage(token: string, push: PushFields, o: FcmBuildOptions = {}): FcmBuildResult {
   if (!tokenPattern.test(token)) return fail('invalid_token', 'an FCM registration token is URL-safe text and not empty');
 
   const data: Record<string, string> = {};

@@ -1,0 +1,64 @@
+/**
+ * The token of a one-click unsubscribe link (RFC 8058): it binds a project and an email address,
+ * so `POST /v1/email/unsubscribe/{token}` needs no API key and no lookup table, and a token cannot
+ * be forged or edited to unsubscribe someone else.
+ *
+ * Layout, URL-safe and compact (well under the 998-byte line limit of a mail header, RFC 5322 §2.1.1):
+ *   base64url(version ‖ project uuid (16 bytes) ‖ address, UTF-8) "." base64url(tag)
+ * where tag is HMAC-SHA256 under the caller's secret, truncated to 128 bits (NIST SP 800-107 §5.3.4:
+ * a 128-bit tag keeps forgery at 2^-128 a try). Pure apart from node:crypto, like ids.ts.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { normalizeEmailAddress } from './email-address.js';
+
+const version = 1;
+const tagBytes = 16;
+/** Keeps tags of this use apart from any other HMAC made with the same secret. */
+const context = 'herald/email-unsubscribe/v1\0';
+/** Below this the secret could be guessed; a caller passing one is a bug. */
+export const minSecretBytes = 16;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface UnsubscribeSubject {
+  projectId: string;
+  /** Lower-cased, as the suppression list stores it. */
+  address: string;
+}
+
+function tagOf(secret: string | Buffer, payload: Buffer): Buffer {
+  return createHmac('sha256', secret).update(context).update(payload).digest().subarray(0, tagBytes);
+}
+
+function checkSecret(secret: string | Buffer): void {
+  if (Buffer.byteLength(secret) < minSecretBytes) throw new Error(`the unsubscribe secret must be at least ${minSecretBytes} bytes`);
+}
+
+/** A token for (project, address). The project id must be a UUID, as Herald's are. */
+export function signUnsubscribeToken(secret: string | Buffer, projectId: string, address: string): string {
+  checkSecret(secret);
+  const id = projectId.toLowerCase();
+  if (!uuidPattern.test(id)) throw new Error('the project id must be a UUID');
+  const payload = Buffer.concat([
+    Buffer.from([version]), Buffer.from(id.replace(/-/g, ''), 'hex'), Buffer.from(normalizeEmailAddress(address), 'utf8'),
+  ]);
+  return `${payload.toString('base64url')}.${tagOf(secret, payload).toString('base64url')}`;
+}
+
+/** The project and address a token binds, or undefined for anything not signed under `secret`. */
+export function verifyUnsubscribeToken(secret: string | Buffer, token: string): UnsubscribeSubject | undefined {
+  checkSecret(secret);
+  const parts = token.split('.');
+  if (parts.length !== 2) return undefined;
+  const [p, t] = parts as [string, string];
+  if (!/^[A-Za-z0-9_-]+$/.test(p) || !/^[A-Za-z0-9_-]+$/.test(t)) return undefined;
+  const payload = Buffer.from(p, 'base64url');
+  const tag = Buffer.from(t, 'base64url');
+  // Re-encoding must give the same text: base64url has several spellings of the last character.
+  if (payload.toString('base64url') !== p || tag.toString('base64url') !== t) return undefined;
+  if (tag.length !== tagBytes || payload.length < 1 + 16 + 1) return undefined;
+  if (!timingSafeEqual(tag, tagOf(secret, payload))) return undefined;
+  if (payload[0] !== version) return undefined;
+  const hex = payload.subarray(1, 17).toString('hex');
+  const projectId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return { projectId, address: payload.subarray(17).toString('utf8') };
+}
