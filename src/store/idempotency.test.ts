@@ -2,13 +2,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabase, type TestDatabase } from '../../test/support/database.js';
 import { createProject } from './projects.js';
+import { testMasterKey } from '../../test/support/keyring.js';
 import { claimIdempotencyKeys, deleteExpiredIdempotencyKeys, requestHash } from './idempotency.js';
 
 let db: TestDatabase;
 let projectId: string;
 before(async () => {
   db = await testDatabase();
-  projectId = (await createProject(db.sql, 'keys')).project_id;
+  projectId = (await createProject(db.sql, 'keys', testMasterKey().keyring)).project_id;
 });
 after(async () => { await db.close(); });
 

@@ -1,5 +1,6 @@
 /** Installations: one per app install or browser, registered (and re-registered) by the SDK or API. */
-import type { Sql } from 'postgres';
+import type { JSONValue, Sql } from 'postgres';
+import type { WebPushSubscription } from '../domain/web-push-subscription.js';
 
 export interface InstallationInput {
   install_id: string;
@@ -10,6 +11,8 @@ export interface InstallationInput {
   language?: string | undefined;
   app_version?: string | undefined;
   apns_environment?: 'production' | 'sandbox' | undefined;
+  /** Web only, checked (domain/web-push-subscription.ts): its endpoint becomes the push token. */
+  web_push_subscription?: WebPushSubscription | null | undefined;
 }
 
 export interface Installation {
@@ -21,6 +24,7 @@ export interface Installation {
   language: string | null;
   app_version: string | null;
   apns_environment: string | null;
+  web_push_subscription: WebPushSubscription | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -31,15 +35,24 @@ export interface Installation {
  * 410's timestamp, protocols.md §1.5).
  */
 export async function upsertInstallation(sql: Sql, projectId: string, i: InstallationInput): Promise<Installation> {
+  // A web installation's token is its subscription's endpoint, so fan-out, invalidation and
+  // re-registration treat it as any token; a new token (or none) replaces the subscription too.
+  const subscription = i.web_push_subscription;
+  const token = subscription !== undefined ? subscription?.endpoint ?? null : i.push_token;
+  const tokenGiven = token !== undefined;
+  const subscriptionJson = subscription ? sql.json(subscription as unknown as JSONValue) : null;
   return sql.begin(async (tx) => {
     const [row] = await tx<Installation[]>`
       insert into installations (project_id, install_id, platform, push_token, custom_id, timezone, language,
-                                 app_version, apns_environment)
-      values (${projectId}, ${i.install_id}, ${i.platform}, ${i.push_token ?? null}, ${i.custom_id ?? null},
-              ${i.timezone ?? null}, ${i.language ?? null}, ${i.app_version ?? null}, ${i.apns_environment ?? null})
+                                 app_version, apns_environment, web_push_subscription)
+      values (${projectId}, ${i.install_id}, ${i.platform}, ${token ?? null}, ${i.custom_id ?? null},
+              ${i.timezone ?? null}, ${i.language ?? null}, ${i.app_version ?? null}, ${i.apns_environment ?? null},
+              ${subscriptionJson})
       on conflict (project_id, install_id) do update set
         platform = excluded.platform,
-        push_token = case when ${i.push_token !== undefined} then excluded.push_token else installations.push_token end,
+        push_token = case when ${tokenGiven} then excluded.push_token else installations.push_token end,
+        web_push_subscription = case when ${tokenGiven} then excluded.web_push_subscription
+                                     else installations.web_push_subscription end,
         custom_id = case when ${i.custom_id !== undefined} then excluded.custom_id else installations.custom_id end,
         timezone = coalesce(excluded.timezone, installations.timezone),
         language = coalesce(excluded.language, installations.language),
@@ -47,11 +60,21 @@ export async function upsertInstallation(sql: Sql, projectId: string, i: Install
         apns_environment = coalesce(excluded.apns_environment, installations.apns_environment),
         updated_at = now()
       returning install_id, platform, push_token, custom_id, timezone, language, app_version, apns_environment,
-                created_at, updated_at`;
-    if (i.push_token) {
+                web_push_subscription, created_at, updated_at`;
+    if (token) {
       await tx`delete from invalidated_tokens
-               where project_id = ${projectId} and platform = ${i.platform} and token = ${i.push_token}`;
+               where project_id = ${projectId} and platform = ${i.platform} and token = ${token}`;
     }
     return row!;
   });
+}
+
+/** The subscriptions behind web push tokens (endpoints) of one project, for the worker to encrypt to. */
+export async function webPushSubscriptions(sql: Sql, projectId: string, endpoints: string[]): Promise<Map<string, WebPushSubscription>> {
+  const rows = await sql<{ push_token: string; web_push_subscription: WebPushSubscription }[]>`
+    select distinct on (push_token) push_token, web_push_subscription from installations
+    where project_id = ${projectId} and platform = 'web' and push_token = any(${endpoints})
+      and web_push_subscription is not null
+    order by push_token, updated_at desc`;
+  return new Map(rows.map((r) => [r.push_token, r.web_push_subscription]));
 }

@@ -1,11 +1,14 @@
 /** Transactional messages and how each recipient fared. */
 import type { Sql, TransactionSql } from 'postgres';
 import type { PushMessage } from '../domain/push.js';
+import type { EmailContent, SmsContent } from '../domain/channels.js';
 
 export interface Recipients {
   custom_ids?: string[] | undefined;
   install_ids?: string[] | undefined;
-  tokens?: { platform: 'ios' | 'android' | 'web'; token: string }[] | undefined;
+  tokens?: { platform: 'ios' | 'android'; token: string }[] | undefined;
+  emails?: string[] | undefined;
+  phones?: string[] | undefined;
 }
 
 export interface NewMessage {
@@ -13,21 +16,30 @@ export interface NewMessage {
   projectId: string;
   groupId: string;
   recipients: Recipients;
-  push: PushMessage;
+  push: PushMessage | null;
+  email: EmailContent | null;
+  sms: SmsContent | null;
   createdAt: Date;
   expiresAt: Date | null;
 }
 
 export async function insertMessages(tx: TransactionSql, ms: NewMessage[]): Promise<void> {
   if (!ms.length) return;
-  await tx`insert into messages (id, project_id, group_id, recipients, push, created_at, expires_at)
+  const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
+  await tx`insert into messages (id, project_id, group_id, recipients, push, email, sms, created_at, expires_at)
     select * from unnest(${ms.map((m) => m.id)}::uuid[], ${ms.map((m) => m.projectId)}::uuid[], ${ms.map((m) => m.groupId)}::text[],
-                         ${ms.map((m) => JSON.stringify(m.recipients))}::text[]::jsonb[], ${ms.map((m) => JSON.stringify(m.push))}::text[]::jsonb[],
+                         ${ms.map((m) => JSON.stringify(m.recipients))}::text[]::jsonb[], ${ms.map((m) => json(m.push)) as string[]}::text[]::jsonb[],
+                         ${ms.map((m) => json(m.email)) as string[]}::text[]::jsonb[], ${ms.map((m) => json(m.sms)) as string[]}::text[]::jsonb[],
                          ${ms.map((m) => m.createdAt.toISOString())}::timestamptz[],
                          ${ms.map((m) => m.expiresAt?.toISOString() ?? null) as string[]}::timestamptz[])`;
 }
 
-export const deliveryStatuses = ['queued', 'sent', 'failed', 'invalidated', 'expired'] as const;
+/** `delivered`/`undelivered` come from providers that confirm delivery (SMS status callbacks);
+ *  `unknown` from a crash that lost a send's outcome on a channel that cannot re-send safely;
+ *  `skipped` when the recipient is suppressed, opted out or unsubscribed. */
+export const deliveryStatuses = [
+  'queued', 'sent', 'delivered', 'undelivered', 'failed', 'invalidated', 'expired', 'unknown', 'skipped',
+] as const;
 export type DeliveryStatus = (typeof deliveryStatuses)[number];
 
 export interface MessageView {

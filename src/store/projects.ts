@@ -1,6 +1,8 @@
 /** Projects and their API keys. Keys are shown once, at creation, and stored only as SHA-256. */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
+import { ensureVapidKeys } from './provider-credentials.js';
+import type { Keyring } from './sealed.js';
 
 export type KeyKind = 'rest' | 'sdk';
 
@@ -21,7 +23,8 @@ function newKey(kind: KeyKind): string {
   return keyPrefix[kind] + randomBytes(32).toString('base64url');
 }
 
-export async function createProject(sql: Sql, name: string): Promise<CreatedProject> {
+/** A project, its two keys, and its VAPID pair (private half sealed with `keyring`), in one transaction. */
+export async function createProject(sql: Sql, name: string, keyring: Keyring): Promise<CreatedProject> {
   const project_id = randomUUID();
   const rest_key = newKey('rest');
   const sdk_key = newKey('sdk');
@@ -29,6 +32,7 @@ export async function createProject(sql: Sql, name: string): Promise<CreatedProj
     await tx`insert into projects (id, name) values (${project_id}, ${name})`;
     await tx`insert into api_keys (key_hash, project_id, kind) values
       (${hashKey(rest_key)}, ${project_id}, 'rest'), (${hashKey(sdk_key)}, ${project_id}, 'sdk')`;
+    await ensureVapidKeys(tx, keyring, project_id);
   });
   return { project_id, rest_key, sdk_key };
 }

@@ -1,0 +1,78 @@
+/**
+ * Everything Herald holds on one person (custom_id), to export or to erase. The two walk the same
+ * tables: the profile, its events, the installations attached to it and their events, and the
+ * messages addressed to it with their deliveries. A message also addressed to others is kept for
+ * them: only this person is taken out of its recipients, and only their deliveries are removed.
+ * Kept on purpose: event_ids (random client ids, no personal data; they stop an SDK retry from
+ * storing an erased event again) and import chunks already applied (emptied once applied).
+ */
+import type { Sql, TransactionSql } from 'postgres';
+import { findProfile, type Profile } from './profiles.js';
+
+export interface ProfileExport {
+  custom_id: string;
+  profile: Profile | null;
+  installations: Record<string, unknown>[];
+  events: Record<string, unknown>[];
+  messages: Record<string, unknown>[];
+  deliveries: Record<string, unknown>[];
+}
+
+/** Installations of the person, locked against a concurrent identify while erasing. */
+async function installIds(sql: Sql | TransactionSql, projectId: string, customId: string): Promise<string[]> {
+  const rows = await sql<{ install_id: string }[]>`
+    select install_id from installations where project_id = ${projectId} and custom_id = ${customId}`;
+  return rows.map((r) => r.install_id);
+}
+
+export async function exportProfile(sql: Sql, projectId: string, customId: string): Promise<ProfileExport> {
+  return sql.begin('isolation level repeatable read', async (tx) => {
+    const installs = await installIds(tx, projectId, customId);
+    const profile = (await findProfile(tx, projectId, customId)) ?? null;
+    const installations = await tx`select * from installations where project_id = ${projectId} and install_id = any(${installs})
+                                   order by created_at`;
+    const events = await tx`select id, client_id, custom_id, install_id, name, time, attributes, received_at from events
+      where project_id = ${projectId} and (custom_id = ${customId} or install_id = any(${installs})) order by time`;
+    const messages = await tx`select id, kind, group_id, recipients, push, created_at from messages
+      where project_id = ${projectId} and recipients -> 'custom_ids' ? ${customId} order by created_at`;
+    const deliveries = await tx`select d.* from deliveries d where d.project_id = ${projectId} and d.install_id = any(${installs})
+      order by d.created_at`;
+    return {
+      custom_id: customId, profile, installations: [...installations], events: [...events], messages: [...messages],
+      deliveries: [...deliveries],
+    };
+  });
+}
+
+export interface ErasureCounts {
+  profiles: number;
+  installations: number;
+  events: number;
+  messages: number;
+  deliveries: number;
+}
+
+export async function eraseProfile(sql: Sql, projectId: string, customId: string): Promise<ErasureCounts> {
+  return sql.begin(async (tx) => {
+    const installs = (await tx<{ install_id: string }[]>`
+      select install_id from installations where project_id = ${projectId} and custom_id = ${customId} for update`)
+      .map((r) => r.install_id);
+    await tx`select 1 from profiles where project_id = ${projectId} and custom_id = ${customId} for update`;
+    const events = await tx`delete from events
+      where project_id = ${projectId} and (custom_id = ${customId} or install_id = any(${installs}))`;
+    // Messages to this person alone go entirely (deliveries cascade); others lose this recipient only.
+    const solo = await tx`delete from messages
+      where project_id = ${projectId} and recipients -> 'custom_ids' = jsonb_build_array(${customId}::text)
+        and coalesce(jsonb_array_length(recipients -> 'install_ids'), 0) = 0
+        and coalesce(jsonb_array_length(recipients -> 'tokens'), 0) = 0`;
+    await tx`update messages set recipients = jsonb_set(recipients, '{custom_ids}', (recipients -> 'custom_ids') - ${customId}::text)
+      where project_id = ${projectId} and recipients -> 'custom_ids' ? ${customId}`;
+    const deliveries = await tx`delete from deliveries where project_id = ${projectId} and install_id = any(${installs})`;
+    const installations = await tx`delete from installations where project_id = ${projectId} and install_id = any(${installs})`;
+    const profiles = await tx`delete from profiles where project_id = ${projectId} and custom_id = ${customId}`;
+    return {
+      profiles: profiles.count, installations: installations.count, events: events.count, messages: solo.count,
+      deliveries: deliveries.count,
+    };
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * Events, stored at most once per client id: the id is claimed in `event_ids` and the event is
+ * inserted in the same statement, only when the claim is new. A concurrent batch with the same id
+ * waits on the claim's index slot, then finds it taken; so duplicates, even concurrent ones, are
+ * acknowledged and never stored twice. Claims outlive the events (eventIdRetentionDays).
+ */
+import type { Sql, TransactionSql } from 'postgres';
+import { uuidv7 } from '../domain/ids.js';
+
+/** The dedupe window: the promise is 7 days; a day more covers an upkeep that ran late. */
+export const eventIdRetentionDays = 8;
+
+export interface NewEvent {
+  projectId: string;
+  /** The client's id; null: no dedupe. */
+  clientId: string | null;
+  /** Null: the installation's custom_id at the time of storing, if it has one. */
+  customId: string | null;
+  installId: string | null;
+  name: string;
+  time: string;
+  attributes: Record<string, unknown>;
+}
+
+/** Stores events in one statement; one boolean per event: true if stored, false if a duplicate. */
+export async function storeEvents(tx: TransactionSql, events: NewEvent[]): Promise<boolean[]> {
+  if (!events.length) return [];
+  // A repeated id within the call: the first occurrence counts, the others are duplicates.
+  const firstOf = new Map<string, number>();
+  const rows: (NewEvent & { id: string; index: number })[] = [];
+  events.forEach((e, index) => {
+    if (e.clientId !== null) {
+      const key = e.projectId + '\0' + e.clientId;
+      if (firstOf.has(key)) return;
+      firstOf.set(key, index);
+    }
+    rows.push({ ...e, id: uuidv7(), index });
+  });
+  // Claims are taken in a fixed order so two overlapping batches cannot deadlock.
+  const input = rows
+    .map((r) => ({ id: r.id, project_id: r.projectId, client_id: r.clientId, custom_id: r.customId, install_id: r.installId,
+      name: r.name, time: r.time, attributes: r.attributes }))
+    .sort((a, b) => (a.project_id + (a.client_id ?? '') < b.project_id + (b.client_id ?? '') ? -1 : 1));
+  const stored = await tx<{ id: string }[]>`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::text::jsonb)
+        as e(id uuid, project_id uuid, client_id text, custom_id text, install_id text, name text, time timestamptz, attributes jsonb)
+    ),
+    claimed as (
+      insert into event_ids (project_id, client_id)
+      select project_id, client_id from input where client_id is not null
+      on conflict do nothing
+      returning project_id, client_id
+    )
+    insert into events (project_id, id, client_id, custom_id, install_id, name, time, attributes)
+    select i.project_id, i.id, i.client_id,
+           coalesce(i.custom_id, (select s.custom_id from installations s
+                                  where s.project_id = i.project_id and s.install_id = i.install_id)),
+           i.install_id, i.name, i.time, i.attributes
+    from input i
+    where i.client_id is null
+       or exists (select 1 from claimed c where c.project_id = i.project_id and c.client_id = i.client_id)
+    returning id`;
+  const storedIds = new Set(stored.map((s) => s.id));
+  const result = events.map(() => false);
+  for (const r of rows) result[r.index] = storedIds.has(r.id);
+  return result;
+}
+
+/**
+ * Claims one client id outside an event (an SDK attribute change): true if new. Shares the
+ * events' namespace and window.
+ */
+export async function claimClientId(tx: TransactionSql, projectId: string, clientId: string): Promise<boolean> {
+  const r = await tx`insert into event_ids (project_id, client_id) values (${projectId}, ${clientId})
+                     on conflict do nothing returning client_id`;
+  return r.count === 1;
+}
+
+export interface StoredEvent {
+  id: string;
+  client_id: string | null;
+  custom_id: string | null;
+  install_id: string | null;
+  name: string;
+  time: Date;
+  attributes: Record<string, unknown>;
+  received_at: Date;
+}
+
+/** The latest events of a profile, newest first. */
+export async function recentEvents(sql: Sql | TransactionSql, projectId: string, customId: string, limit: number): Promise<StoredEvent[]> {
+  return sql<StoredEvent[]>`
+    select id, client_id, custom_id, install_id, name, time, attributes, received_at from events
+    where project_id = ${projectId} and custom_id = ${customId}
+    order by time desc limit ${limit}`;
+}
+
+export async function deleteExpiredEventIds(sql: Sql): Promise<number> {
+  const r = await sql`delete from event_ids where seen_at < now() - make_interval(days => ${eventIdRetentionDays})`;
+  return r.count;
+}
+
+/** SDK delivery feedback: stamps received_at / opened_at on the matching deliveries (first report wins). */
+export async function recordPushFeedback(
+  tx: TransactionSql,
+  projectId: string,
+  installId: string,
+  feedback: { type: 'received' | 'opened'; deliveryId: string | null; messageId: string | null; time: string }[],
+): Promise<void> {
+  const rows = feedback.filter((f) => f.deliveryId || f.messageId)
+    .map((f) => ({ type: f.type, delivery_id: f.deliveryId, message_id: f.messageId, time: f.time }));
+  if (!rows.length) return;
+  await tx`
+    with f as (
+      select d.id,
+             min(u.time) filter (where u.type = 'received') as received,
+             min(u.time) filter (where u.type = 'opened') as opened
+      from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as u(type text, delivery_id uuid, message_id uuid, time timestamptz)
+      join deliveries d on d.project_id = ${projectId}
+        and (d.id = u.delivery_id or (u.delivery_id is null and d.message_id = u.message_id and d.install_id = ${installId}))
+      group by d.id
+    )
+    update deliveries d set received_at = coalesce(d.received_at, f.received), opened_at = coalesce(d.opened_at, f.opened)
+    from f where d.id = f.id`;
+}

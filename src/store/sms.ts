@@ -1,0 +1,92 @@
+/**
+ * SMS state in PostgreSQL: what each send came to at Twilio (its message SID, segments, encoding),
+ * the statuses Twilio's callbacks report (kept monotonic: a final status never moves back), and the
+ * numbers that opted out. Every statement is scoped to its project.
+ */
+import type { Sql, TransactionSql } from 'postgres';
+import type { SmsEncoding } from '../domain/sms-segments.js';
+import { replaceableBy, type SmsCallbackStatus } from '../providers/sms/status.js';
+
+type Db = Sql | TransactionSql;
+
+/** What one accepted send is recorded with, beside its status (recordOutcomes in deliveries.ts). */
+export interface SmsSendRecord {
+  deliveryId: string;
+  providerMessageId: string;
+  segments: number;
+  encoding: SmsEncoding;
+}
+
+/** Stamps accepted sends with their message SID, segments and encoding, in one statement. */
+export async function recordSmsSends(sql: Db, projectId: string, sends: SmsSendRecord[]): Promise<void> {
+  if (!sends.length) return;
+  await sql`
+    update deliveries d set provider_message_id = u.sid, segments = u.segments, encoding = u.encoding, updated_at = now()
+    from unnest(${sends.map((s) => s.deliveryId)}::uuid[], ${sends.map((s) => s.providerMessageId)}::text[],
+                ${sends.map((s) => s.segments)}::int[], ${sends.map((s) => s.encoding)}::text[])
+         as u(id, sid, segments, encoding)
+    where d.id = u.id and d.project_id = ${projectId}`;
+}
+
+export interface SmsStatusUpdate {
+  /** Twilio's MessageSid. */
+  providerMessageId: string;
+  /**
+   * The delivery, when the callback URL names it (smsStatusCallbackUrl does): found even if the
+   * callback beats the worker's recording of the SID. Without it, the SID finds the delivery.
+   */
+  deliveryId?: string | undefined;
+  status: SmsCallbackStatus;
+  reason: string | null;
+}
+
+/**
+ * Records one callback's status. `updated`: the delivery moved; `unchanged`: it is already at that
+ * status or further (an out-of-order `sent` after `delivered`, a repeated callback); `unknown`: no
+ * delivery of this project has that SID (or id).
+ */
+export async function recordSmsStatus(sql: Db, projectId: string, u: SmsStatusUpdate): Promise<'updated' | 'unchanged' | 'unknown'> {
+  const from = [...replaceableBy(u.status)];
+  const match = u.deliveryId !== undefined
+    // The SID must agree once known, so a signed callback for one message cannot move another.
+    ? sql`d.id = ${u.deliveryId} and (d.provider_message_id is null or d.provider_message_id = ${u.providerMessageId})`
+    : sql`d.provider_message_id = ${u.providerMessageId}`;
+  const rows = await sql<{ moved: boolean }[]>`
+    with target as (
+      select d.id, d.status from deliveries d where d.project_id = ${projectId} and ${match} for update
+    ), moved as (
+      update deliveries d set status = ${u.status}, reason = ${u.reason},
+             provider_message_id = coalesce(d.provider_message_id, ${u.providerMessageId}), updated_at = now()
+      from target t where d.id = t.id and t.status = any(${from}::text[])
+      returning d.id
+    )
+    select exists (select 1 from moved) as moved from target limit 1`;
+  if (!rows.length) return 'unknown';
+  return rows[0]!.moved ? 'updated' : 'unchanged';
+}
+
+/** Where an opt-out came from: a keyword the user sent, or the provider refusing with 21610. */
+export type OptOutSource = 'inbound_keyword' | 'provider_21610' | 'api';
+
+/** Opts numbers out; a number already out keeps its first source and time. */
+export async function optOutPhones(sql: Db, projectId: string, phones: string[], source: OptOutSource): Promise<void> {
+  if (!phones.length) return;
+  await sql`
+    insert into sms_opt_outs (project_id, phone, source)
+    select ${projectId}, p, ${source} from unnest(${phones}::text[]) as p
+    on conflict (project_id, phone) do nothing`;
+}
+
+/** Opts numbers back in (START, UNSTOP, YES). */
+export async function optInPhones(sql: Db, projectId: string, phones: string[]): Promise<void> {
+  if (!phones.length) return;
+  await sql`delete from sms_opt_outs where project_id = ${projectId} and phone = any(${phones}::text[])`;
+}
+
+/** Which of `phones` are opted out of this project, in one statement. */
+export async function optedOutPhones(sql: Db, projectId: string, phones: string[]): Promise<Set<string>> {
+  if (!phones.length) return new Set();
+  const rows = await sql<{ phone: string }[]>`
+    select phone from sms_opt_outs where project_id = ${projectId} and phone = any(${phones}::text[])`;
+  return new Set(rows.map((r) => r.phone));
+}
