@@ -50,6 +50,12 @@ export interface QueueStats {
 }
 
 export interface WorkQueue {
+  /**
+   * True when a job can vanish after the transaction that enqueued it committed: a backend outside
+   * PostgreSQL that may lose a write it acknowledged (JetStream on nats-server 2.9 acks before
+   * fsync: reliability.md §2). The reconciler then re-enqueues work PostgreSQL shows unfinished.
+   */
+  readonly mayLoseJobs: boolean;
   /** Adds jobs inside the caller's transaction. */
   enqueue(tx: Sql | TransactionSql, jobs: NewJob[]): Promise<void>;
   claim(topic: string, opts: ClaimOptions): Promise<Job[]>;

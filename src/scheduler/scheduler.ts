@@ -1,19 +1,25 @@
 /**
- * The scheduler role: periodic upkeep. Today it expires idempotency keys past their retention;
- * campaigns and automations will start here too.
+ * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
+ * retention and runs the reconciler (reconciler.ts); campaigns and automations will start here too.
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
+import type { WorkQueue } from '../queue/queue.js';
 import { deleteExpiredIdempotencyKeys } from '../store/idempotency.js';
+import { startReconciler } from './reconciler.js';
+import { deleteExpiredEventIds } from '../store/events.js';
 
 /** Hourly is plenty: keys are kept 48 h, the promise is 24 h. */
 const upkeepEveryMs = 3_600_000;
 
-export function startScheduler(deps: { sql: Sql; log: Logger }): { stop(): Promise<void> } {
+export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; reconcileAfterMs: number }): { stop(): Promise<void> } {
+  const reconciler = startReconciler({ sql: deps.sql, queue: deps.queue, log: deps.log, graceMs: deps.reconcileAfterMs });
   const upkeep = async () => {
     try {
       const n = await deleteExpiredIdempotencyKeys(deps.sql);
       if (n) deps.log.info({ deleted: n }, 'expired idempotency keys removed');
+      const ids = await deleteExpiredEventIds(deps.sql);
+      if (ids) deps.log.info({ deleted: ids }, 'expired event ids removed');
     } catch (err) {
       deps.log.warn({ err }, 'upkeep failed; will try again');
     }
@@ -21,5 +27,10 @@ export function startScheduler(deps: { sql: Sql; log: Logger }): { stop(): Promi
   const timer = setInterval(upkeep, upkeepEveryMs);
   timer.unref();
   void upkeep();
-  return { stop: async () => clearInterval(timer) };
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await reconciler.stop();
+    },
+  };
 }

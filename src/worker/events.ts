@@ -10,6 +10,8 @@ export interface HeraldEventMap {
   'delivery:attempt': [{ channel: string; outcome: OutcomeKind; latencyMs: number }];
   /** A delivery reached its final status. */
   'delivery:final': [{ channel: string; status: string }];
+  /** A delivery's earlier provider call ended in a crash before its outcome was recorded. */
+  'delivery:ambiguous': [{ channel: string; resent: boolean }];
   'message:accepted': [{ projectId: string }];
 }
 

@@ -5,7 +5,7 @@
 import type { Sql } from 'postgres';
 import type { Job, WorkQueue } from '../queue/queue.js';
 import { fanOutMessage } from '../store/deliveries.js';
-import { topics, type FanoutPayload, type DeliveryPayload } from './topics.js';
+import { deliveryTopic, type FanoutPayload, type DeliveryPayload } from './topics.js';
 
 export function fanoutHandler(deps: { sql: Sql; queue: WorkQueue }) {
   return async (jobs: Job[]): Promise<void> => {
@@ -16,7 +16,7 @@ export function fanoutHandler(deps: { sql: Sql; queue: WorkQueue }) {
         if (result?.queued.length) {
           await deps.queue.enqueue(
             tx,
-            result.queued.map((id) => ({ topic: topics.apns, payload: { delivery_id: id } satisfies DeliveryPayload })),
+            result.queued.map((q) => ({ topic: deliveryTopic(q.platform), payload: { delivery_id: q.id } satisfies DeliveryPayload })),
           );
         }
       });

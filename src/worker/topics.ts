@@ -1,10 +1,26 @@
 /** The work-queue topics and their payloads. */
+import { channelOf } from '../domain/channels.js';
 export const topics = {
   /** A committed transactional message, to resolve into deliveries. */
   fanout: 'message.fanout',
   /** One push to one APNs token. */
   apns: 'delivery.apns',
+  /** One push to one FCM registration token. */
+  fcm: 'delivery.fcm',
+  /** One push to one browser's push subscription. */
+  webpush: 'delivery.webpush',
+  /** One email to one address. */
+  email: 'delivery.email',
+  /** One SMS to one number. */
+  sms: 'delivery.sms',
+  /** A stored bulk profile import, to apply chunk by chunk. */
+  importProfiles: 'profiles.import',
 } as const;
+
+/** The delivery topic of a recipient's platform (the channel that reaches it). */
+export function deliveryTopic(platform: string): string {
+  return topics[channelOf(platform)];
+}
 
 export interface FanoutPayload {
   message_id: string;
@@ -12,4 +28,8 @@ export interface FanoutPayload {
 
 export interface DeliveryPayload {
   delivery_id: string;
+}
+
+export interface ImportPayload {
+  import_id: string;
 }

@@ -1,15 +1,32 @@
-/** The worker role: the fan-out and APNs delivery consumers, and the APNs connection pools. */
+/**
+ * The worker role: the fan-out consumer, one delivery consumer per channel with its provider
+ * sender (connection pools, rate limits), the bulk profile import, and the circuit breakers the
+ * channels share.
+ */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import type { WorkQueue } from '../queue/queue.js';
-import { createApnsSender, type ApnsCredentials } from '../providers/apns/client.js';
+import { createApnsSender } from '../providers/apns/client.js';
+import { createFcmSender } from '../providers/fcm/client.js';
+import { createWebPushSender } from '../providers/webpush/client.js';
+import { createEmailSender } from '../providers/email/client.js';
+import { createSmsSender } from '../providers/sms/client.js';
 import type { SandboxLink } from '../sandbox-link.js';
+import type { CredentialsCache } from '../store/credentials-cache.js';
 import { startConsumer } from './consume.js';
 import { fanoutHandler } from './fanout.js';
-import { apnsDeliveryHandler } from './deliver-apns.js';
+import { deliveryHandler, type ChannelSender } from './deliver.js';
+import { apnsChannel } from './deliver-apns.js';
+import { fcmChannel } from './deliver-fcm.js';
+import { webPushChannel } from './deliver-webpush.js';
+import { emailChannel } from './deliver-email.js';
+import { smsChannel } from './deliver-sms.js';
+import { channelAccounts } from './channel-accounts.js';
 import { topics } from './topics.js';
+import { importHandler } from './import-profiles.js';
 import type { HeraldEvents } from './events.js';
 import type { BackoffPolicy } from '../domain/retry.js';
+import { createCircuitBreakers } from '../domain/circuit-breaker.js';
 
 export interface WorkerDeps {
   sql: Sql;
@@ -17,13 +34,19 @@ export interface WorkerDeps {
   log: Logger;
   events: HeraldEvents;
   sandbox: SandboxLink | undefined;
-  /** Provider requests kept in flight by this process. */
+  /** The projects' stored provider credentials. */
+  credentials: CredentialsCache;
+  /** Herald's public URL: one-click unsubscribe links and SMS status callbacks point there. */
+  publicUrl: string;
+  /** Where providers post callbacks (SMS status). */
+  callbackUrl: string;
+  /** Signs one-click unsubscribe links (api/routes/email.ts verifies them). */
+  unsubscribeSecret: Buffer;
+  /** Provider requests kept in flight by this process, per channel. */
   concurrency: number;
   backoff?: BackoffPolicy | undefined;
 }
 
-/** Lanes per topic: enough that one lane's database round trips overlap another's sends. */
-const deliveryLanes = 4;
 /**
  * How long a claim holds before a crashed worker's jobs come back. It must outlast the slowest
  * batch: a push gets at most three requests (one at once after a lost connection, one after a token
@@ -31,38 +54,49 @@ const deliveryLanes = 4;
  * killed worker's jobs back within a minute.
  */
 const leaseMs = 45_000;
+/** An email may take two SMTP transactions (a pooled connection found closed), 30 s each. */
+const emailLeaseMs = 90_000;
 
 export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
-  const sender = createApnsSender({ log: deps.log.child({ part: 'apns' }), ca: deps.sandbox?.caPem });
-  const sandboxCreds: ApnsCredentials | undefined = deps.sandbox && {
-    teamId: deps.sandbox.credentials.apns.team_id,
-    keyId: deps.sandbox.credentials.apns.key_id,
-    privateKeyPem: deps.sandbox.credentials.apns.private_key_pem,
-    topic: deps.sandbox.credentials.apns.topic,
-    endpoint: { production: deps.sandbox.endpoints.apns, sandbox: deps.sandbox.endpoints.apns },
-  };
+  const ca = deps.sandbox?.caPem;
+  const logFor = (part: string) => deps.log.child({ part });
+  const apns = createApnsSender({ log: logFor('apns'), ca });
+  const fcm = createFcmSender({ log: logFor('fcm'), ca });
+  const webpush = createWebPushSender({ log: logFor('webpush'), ca });
+  const email = createEmailSender({ log: logFor('email'), ca });
+  const sms = createSmsSender({ log: logFor('sms'), ca });
+  const accounts = channelAccounts({ credentials: deps.credentials, sandbox: deps.sandbox, publicUrl: deps.publicUrl });
+  const breakers = createCircuitBreakers();
+
+  const deliveries = <C>(topic: string, lanes: number, sender: ChannelSender<C>, lease = leaseMs) =>
+    startConsumer({
+      queue: deps.queue, topic, log: deps.log, lanes, batchSize: Math.max(1, Math.ceil(deps.concurrency / lanes)), leaseMs: lease,
+      handle: deliveryHandler({
+        sql: deps.sql, queue: deps.queue, log: deps.log, events: deps.events, claimMs: lease, backoff: deps.backoff, breakers, sender,
+      }),
+    });
   const consumers = [
     startConsumer({
       queue: deps.queue, topic: topics.fanout, log: deps.log, lanes: 2, batchSize: 8, leaseMs,
       handle: fanoutHandler({ sql: deps.sql, queue: deps.queue }),
     }),
+    // Several lanes per channel, so one lane's database round trips overlap another's sends.
+    deliveries(topics.apns, 4, apnsChannel({ credentialsFor: accounts.apns, send: (c, r) => apns.send(c, r) })),
+    deliveries(topics.fcm, 2, fcmChannel({ credentialsFor: accounts.fcm, send: (c, r) => fcm.send(c, r) })),
+    deliveries(topics.webpush, 2, webPushChannel({ credentialsFor: accounts.webpush, send: (c, r) => webpush.send(c, r) })),
+    deliveries(topics.email, 2, emailChannel({
+      credentialsFor: accounts.email, send: (c, m) => email.send(c, m), publicUrl: deps.publicUrl, unsubscribeSecret: deps.unsubscribeSecret,
+    }), emailLeaseMs),
+    deliveries(topics.sms, 2, smsChannel({ credentialsFor: accounts.sms, send: (c, m) => sms.send(c, m), callbackUrl: deps.callbackUrl })),
     startConsumer({
-      queue: deps.queue, topic: topics.apns, log: deps.log, lanes: deliveryLanes,
-      batchSize: Math.max(1, Math.ceil(deps.concurrency / deliveryLanes)), leaseMs,
-      handle: apnsDeliveryHandler({
-        sql: deps.sql, queue: deps.queue, log: deps.log, events: deps.events,
-        // Per-project credentials arrive with the provider-settings API; until then a project
-        // delivers to the sandbox when one is linked, and fails with apns_not_configured otherwise.
-        credentialsFor: async () => sandboxCreds,
-        send: (creds, req) => sender.send(creds, req),
-        backoff: deps.backoff,
-      }),
+      queue: deps.queue, topic: topics.importProfiles, log: deps.log, lanes: 1, batchSize: 1, leaseMs,
+      handle: importHandler({ sql: deps.sql, queue: deps.queue }),
     }),
   ];
   return {
     stop: async () => {
       await Promise.all(consumers.map((c) => c.stop()));
-      await sender.close();
+      await Promise.all([apns, fcm, webpush, email, sms].map((s) => s.close()));
     },
   };
 }

@@ -1,0 +1,93 @@
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDatabase, type TestDatabase } from '../../test/support/database.js';
+import { createPostgresQueue } from '../queue/postgres/queue.js';
+import type { WorkQueue } from '../queue/queue.js';
+import { silentLogger } from '../observability/logger.js';
+import { uuidv7 } from '../domain/ids.js';
+import { createProject } from '../store/projects.js';
+import { insertMessages } from '../store/messages.js';
+import { claimDeliveries } from '../store/deliveries.js';
+import { reconcileOnce } from './reconciler.js';
+import { topics } from '../worker/topics.js';
+import { testMasterKey } from '../../test/support/keyring.js';
+
+const { keyring } = testMasterKey();
+
+let db: TestDatabase;
+let queue: WorkQueue;
+let projectId: string;
+before(async () => {
+  db = await testDatabase();
+  queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 5 });
+  projectId = (await createProject(db.sql, 'reconcile', keyring)).project_id;
+});
+after(async () => { await queue.close(); await db.close(); });
+beforeEach(async () => {
+  await db.sql`delete from jobs`;
+  await db.sql`delete from job_outbox`;
+  await db.sql`delete from messages`;
+});
+
+const graceMs = 60_000;
+const sweep = () => reconcileOnce({ sql: db.sql, queue, log: silentLogger(), graceMs });
+
+/** A message accepted `agoMs` ago whose job the queue no longer has. */
+async function message(agoMs: number, fannedOut = false): Promise<string> {
+  const id = uuidv7();
+  await db.sql.begin((tx) => insertMessages(tx, [{
+    id, projectId, groupId: 'g', recipients: { tokens: [] }, push: { title: 't', body: 'b' }, email: null, sms: null,
+    createdAt: new Date(Date.now() - agoMs), expiresAt: null,
+  }]));
+  if (fannedOut) await db.sql`update messages set fanned_out_at = now() where id = ${id}`;
+  return id;
+}
+
+async function delivery(messageId: string, dueAgoMs: number): Promise<string> {
+  const id = uuidv7();
+  await db.sql`insert into deliveries (id, message_id, project_id, platform, token, due_at)
+    values (${id}, ${messageId}, ${projectId}, 'ios', ${'tok-' + id}, now() - ${dueAgoMs} * interval '1 millisecond')`;
+  return id;
+}
+
+const jobs = async () =>
+  (await db.sql<{ topic: string; payload: Record<string, string> }[]>`select topic, payload from jobs order by topic`)
+    .map((j) => [j.topic, Object.values(j.payload)[0]]);
+
+test('a message never fanned out long after its acceptance gets a fan-out job again, once per grace period', async () => {
+  const lost = await message(graceMs * 2);
+  await message(graceMs / 2); // recent: its job may still be on its way
+  await message(graceMs * 2, true); // done
+  assert.deepEqual(await sweep(), { fanouts: 1, deliveries: 0 });
+  assert.deepEqual(await jobs(), [[topics.fanout, lost]]);
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0 }, 'not again within the grace period');
+});
+
+test('a queued delivery long past due with no call under way gets a delivery job again', async () => {
+  const m = await message(graceMs * 3, true);
+  const lost = await delivery(m, graceMs * 2);
+  await delivery(m, graceMs / 2); // recently due
+  const sending = await delivery(m, graceMs * 2);
+  await claimDeliveries(db.sql, [sending], 30_000); // a live call holds it
+  const done = await delivery(m, graceMs * 2);
+  await db.sql`update deliveries set status = 'sent' where id = ${done}`;
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 1 });
+  assert.deepEqual(await jobs(), [[topics.apns, lost]]);
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0 }, 'its due time moved: not again within the grace period');
+});
+
+test('work whose job still waits in the outbox (NATS away) is left alone', async () => {
+  const m = await message(graceMs * 2);
+  const d = await delivery(await message(graceMs * 3, true), graceMs * 2);
+  await db.sql`insert into job_outbox (id, topic, payload) values
+    (${uuidv7()}, ${topics.fanout}, ${db.sql.json({ message_id: m })}),
+    (${uuidv7()}, ${topics.apns}, ${db.sql.json({ delivery_id: d })})`;
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0 });
+});
+
+test('two sweeps at once take disjoint work', async () => {
+  const lost = await Promise.all(Array.from({ length: 50 }, () => message(graceMs * 2)));
+  const [a, b] = await Promise.all([sweep(), sweep()]);
+  assert.equal(a.fanouts + b.fanouts, lost.length);
+  assert.equal((await jobs()).length, lost.length);
+});

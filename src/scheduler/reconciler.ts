@@ -1,0 +1,75 @@
+/**
+ * The reconciler: PostgreSQL is the record of truth, so work it shows unfinished long after it was
+ * due, with no job left for it, gets a new job. Only a queue that can lose acknowledged jobs needs
+ * this (JetStream on nats-server 2.9: a cluster killed at once forgets what it had not written to
+ * disk); on PostgreSQL's queue the jobs share the database's durability and the sweep never runs.
+ *
+ * A job re-enqueued by mistake (its original was only slow) does no harm: a fan-out is stamped
+ * once, and a delivery is claimed in PostgreSQL before each provider call (worker/deliver.ts), so
+ * the extra job finds the work done or under way. The grace period only bounds that waste.
+ */
+import type { Sql } from 'postgres';
+import type { Logger } from 'pino';
+import type { WorkQueue } from '../queue/queue.js';
+import { takeLostDeliveries, takeLostFanouts } from '../store/reconcile.js';
+import { deliveryTopic, topics, type DeliveryPayload, type FanoutPayload } from '../worker/topics.js';
+
+export interface ReconcilerOptions {
+  sql: Sql;
+  queue: WorkQueue;
+  log: Logger;
+  /** How long past due unfinished work must be before it is presumed to have lost its job. */
+  graceMs: number;
+}
+
+/** Rows per statement: a sweep after a large loss takes several short transactions, not one long one. */
+const batch = 2_000;
+
+/** One sweep; returns how many jobs it re-enqueued. */
+export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: number; deliveries: number }> {
+  let fanouts = 0;
+  let deliveries = 0;
+  for (;;) {
+    const n = await o.sql.begin(async (tx) => {
+      const ids = await takeLostFanouts(tx, topics.fanout, o.graceMs, batch);
+      await o.queue.enqueue(tx, ids.map((id) => ({ topic: topics.fanout, payload: { message_id: id } satisfies FanoutPayload })));
+      return ids.length;
+    });
+    fanouts += n;
+    if (n < batch) break;
+  }
+  for (;;) {
+    const n = await o.sql.begin(async (tx) => {
+      const rows = await takeLostDeliveries(tx, o.graceMs, batch);
+      await o.queue.enqueue(tx, rows.map((r) => ({ topic: deliveryTopic(r.platform), payload: { delivery_id: r.id } satisfies DeliveryPayload })));
+      return rows.length;
+    });
+    deliveries += n;
+    if (n < batch) break;
+  }
+  return { fanouts, deliveries };
+}
+
+export function startReconciler(o: ReconcilerOptions): { stop(): Promise<void> } {
+  if (!o.queue.mayLoseJobs) return { stop: async () => {} };
+  let running: Promise<void> | undefined;
+  const sweep = () => {
+    running ??= reconcileOnce(o)
+      .then((r) => {
+        if (r.fanouts || r.deliveries) {
+          o.log.warn(r, 'reconciler: work whose job the queue lost was enqueued again');
+        }
+      })
+      .catch((err: unknown) => o.log.warn({ err }, 'reconciler sweep failed; will try again'))
+      .finally(() => (running = undefined));
+  };
+  // A few sweeps per grace period: lost work waits at most about 1.25 × grace.
+  const timer = setInterval(sweep, Math.max(1_000, Math.min(60_000, o.graceMs / 4)));
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Email's part of the delivery step (worker/deliver.ts): a delivery row becomes one message over
+ * the project's SMTP account, DKIM-signed, with RFC 8058 one-click unsubscribe headers. Its
+ * Message-ID is made from the delivery id, the same on every attempt, so a copy sent again after a
+ * crash is recognised as the same message by receivers that de-duplicate on it: re-sending is
+ * accepted. A hard bounce puts the address on the project's suppression list.
+ */
+import type { DeliveryOutcome } from '../domain/outcome.js';
+import { unsubscribeUrl } from '../domain/email-message.js';
+import { signUnsubscribeToken } from '../domain/unsubscribe-token.js';
+import type { EmailToSend } from '../providers/email/client.js';
+import type { SmtpAccount } from '../providers/email/client.js';
+import { addSuppressions, type NewSuppression } from '../store/email-suppressions.js';
+import type { EmailAccount } from './channel-accounts.js';
+import { noContent, type ChannelSender } from './deliver.js';
+
+export function emailChannel(deps: {
+  credentialsFor(projectId: string): Promise<EmailAccount | undefined>;
+  send(account: SmtpAccount, msg: EmailToSend): Promise<DeliveryOutcome>;
+  /** Where one-click unsubscribe links point (https), and the key that signs them. */
+  publicUrl: string;
+  unsubscribeSecret: Buffer;
+}): ChannelSender<EmailAccount> {
+  return {
+    channel: 'email',
+    resendIsSafe: true,
+    credentialsFor: deps.credentialsFor,
+    accountOf: (a) => ('unsupported' in a.smtp ? 'unsupported' : `${a.smtp.host}:${a.smtp.port}/${a.smtp.username}`),
+    send: async (account, d) => {
+      const content = d.email;
+      if (!content) return noContent('email');
+      if ('unsupported' in account.smtp) return { kind: 'credentials_invalid', reason: account.smtp.unsupported };
+      const from = (content.from && account.identities.find((i) => i.address.toLowerCase() === content.from!.toLowerCase()))
+        ?? (content.from ? undefined : account.identities[0]);
+      if (!from) return { kind: 'rejected', reason: `from ${content.from ?? '(none)'} is not one of the project's sender identities` };
+      return deps.send(account.smtp, {
+        deliveryId: d.id,
+        from,
+        to: d.token,
+        replyTo: content.reply_to,
+        subject: content.subject,
+        html: content.html,
+        text: content.text,
+        unsubscribeUrl: unsubscribeUrl(deps.publicUrl, signUnsubscribeToken(deps.unsubscribeSecret, d.project_id, d.token)),
+      });
+    },
+    async recordExtra(tx, results) {
+      // One statement per project with bounces, not one per bounce.
+      const byProject = new Map<string, NewSuppression[]>();
+      for (const { delivery: d, outcome: o } of results) {
+        if (o.kind !== 'token_invalid') continue;
+        const list = byProject.get(d.project_id) ?? [];
+        list.push({ address: d.token, reason: 'hard_bounce', detail: o.reason });
+        byProject.set(d.project_id, list);
+      }
+      for (const [projectId, list] of byProject) await addSuppressions(tx, projectId, list);
+    },
+  };
+}

@@ -1,0 +1,156 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDatabase, type TestDatabase } from '../../test/support/database.js';
+import { createPostgresQueue } from '../queue/postgres/queue.js';
+import type { Job, WorkQueue } from '../queue/queue.js';
+import { silentLogger } from '../observability/logger.js';
+import { uuidv7 } from '../domain/ids.js';
+import type { DeliveryOutcome } from '../domain/outcome.js';
+import { createProject } from '../store/projects.js';
+import { claimDeliveries, type DeliveryToSend } from '../store/deliveries.js';
+import { insertMessages } from '../store/messages.js';
+import { deliveryHandler, type ChannelSender } from './deliver.js';
+import { createEvents } from './events.js';
+import { createCircuitBreakers } from '../domain/circuit-breaker.js';
+import { testMasterKey } from '../../test/support/keyring.js';
+
+const { keyring } = testMasterKey();
+
+let db: TestDatabase;
+let queue: WorkQueue;
+let projectId: string;
+before(async () => {
+  db = await testDatabase();
+  queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 5 });
+  projectId = (await createProject(db.sql, 'deliver', keyring)).project_id;
+});
+after(async () => { await queue.close(); await db.close(); });
+
+const topic = 'delivery.test';
+
+/** A message with one queued delivery, and that delivery's job claimed as a worker would. */
+async function queuedDelivery(): Promise<{ id: string; job: () => Promise<Job> }> {
+  const messageId = uuidv7();
+  const id = uuidv7();
+  await db.sql.begin(async (tx) => {
+    await insertMessages(tx, [{ id: messageId, projectId, groupId: 'g', recipients: { tokens: [] }, push: { title: 't', body: 'b' }, email: null, sms: null, createdAt: new Date(), expiresAt: null }]);
+    await tx`insert into deliveries (id, message_id, project_id, platform, token) values (${id}, ${messageId}, ${projectId}, 'ios', ${'tok-' + id})`;
+  });
+  const job = async () => {
+    await db.sql.begin((tx) => queue.enqueue(tx, [{ topic, payload: { delivery_id: id } }]));
+    const [j] = await queue.claim(topic, { max: 1, leaseMs: 30_000, waitMs: 0 });
+    assert.ok(j);
+    return j;
+  };
+  return { id, job };
+}
+
+/** A sender that records what it was asked to send and answers `outcome`. */
+function recordingSender(resendIsSafe: boolean, outcome: DeliveryOutcome = { kind: 'delivered' }) {
+  const sent: DeliveryToSend[] = [];
+  const sender: ChannelSender<string> = {
+    channel: 'test', resendIsSafe,
+    credentialsFor: async () => 'creds',
+    accountOf: () => 'account',
+    send: async (_c, d) => { sent.push(d); return outcome; },
+  };
+  return { sender, sent };
+}
+
+const handler = (sender: ChannelSender<string>) =>
+  deliveryHandler({ sql: db.sql, queue, log: silentLogger(), events: createEvents(), sender, claimMs: 30_000, breakers: createCircuitBreakers() });
+
+const row = async (id: string) =>
+  (await db.sql<{ status: string; attempts: number; sending_until: Date | null; reason: string | null }[]>`
+    select status, attempts, sending_until, reason from deliveries where id = ${id}`)[0]!;
+const jobsLeft = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from jobs where topic = ${topic}`)[0]!.n;
+
+test('a delivery is sent once, its outcome recorded and its claim ended', async () => {
+  const d = await queuedDelivery();
+  const { sender, sent } = recordingSender(true);
+  await handler(sender)([await d.job()]);
+  assert.equal(sent.length, 1);
+  assert.deepEqual(await row(d.id), { status: 'sent', attempts: 1, sending_until: null, reason: null });
+  assert.equal(await jobsLeft(), 0);
+  // A redelivered job for a final delivery sends nothing.
+  await handler(sender)([await d.job()]);
+  assert.equal(sent.length, 1);
+  assert.equal(await jobsLeft(), 0);
+});
+
+test('while one call holds the claim, a second job for the same delivery waits instead of sending', async () => {
+  const d = await queuedDelivery();
+  const first = await claimDeliveries(db.sql, [d.id], 30_000); // a live worker's call under way
+  assert.equal(first.get(d.id)?.kind, 'claimed');
+  const { sender, sent } = recordingSender(true);
+  await handler(sender)([await d.job()]);
+  assert.equal(sent.length, 0, 'nothing sent concurrently');
+  assert.equal((await row(d.id)).status, 'queued');
+  const [waiting] = await db.sql<{ run_at: Date; last_error: string }[]>`select run_at, last_error from jobs where topic = ${topic}`;
+  assert.ok(waiting, 'the job is kept for later');
+  assert.ok(waiting.run_at.getTime() > Date.now() + 20_000, 'and due after the claim ends');
+  await db.sql`delete from jobs where topic = ${topic}`;
+});
+
+test('a claim that ended without an outcome is ambiguous: re-sent with the same delivery when re-sending is safe', async () => {
+  const d = await queuedDelivery();
+  await claimDeliveries(db.sql, [d.id], 30_000);
+  await db.sql`update deliveries set sending_until = now() - interval '1 second' where id = ${d.id}`; // its worker died
+  const events = createEvents();
+  const seen: unknown[] = [];
+  events.on('delivery:ambiguous', (e) => seen.push(e));
+  const { sender, sent } = recordingSender(true);
+  await deliveryHandler({ sql: db.sql, queue, log: silentLogger(), events, sender, claimMs: 30_000, breakers: createCircuitBreakers() })([await d.job()]);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.id, d.id, 'the same delivery id, hence the same provider key');
+  assert.equal((await row(d.id)).status, 'sent');
+  assert.deepEqual(seen, [{ channel: 'test', resent: true }]);
+});
+
+test('an ambiguous delivery on a channel that cannot re-send safely becomes unknown, never sent twice', async () => {
+  const d = await queuedDelivery();
+  await claimDeliveries(db.sql, [d.id], 30_000);
+  await db.sql`update deliveries set sending_until = now() - interval '1 second' where id = ${d.id}`;
+  const { sender, sent } = recordingSender(false);
+  await handler(sender)([await d.job()]);
+  assert.equal(sent.length, 0);
+  const r = await row(d.id);
+  assert.equal(r.status, 'unknown');
+  assert.match(r.reason ?? '', /crash/);
+  assert.equal(await jobsLeft(), 0);
+});
+
+test('a transient failure keeps the delivery queued, ends the claim and schedules the job and the row alike', async () => {
+  const d = await queuedDelivery();
+  const { sender } = recordingSender(true, { kind: 'retry', reason: 'busy', retryAfterMs: 60_000 });
+  await handler(sender)([await d.job()]);
+  const r = await row(d.id);
+  assert.equal(r.status, 'queued');
+  assert.equal(r.sending_until, null, 'a later attempt is not mistaken for a crashed one');
+  const [due] = await db.sql<{ due_at: Date }[]>`select due_at from deliveries where id = ${d.id}`;
+  const [job] = await db.sql<{ run_at: Date }[]>`select run_at from jobs where topic = ${topic}`;
+  assert.ok(job && due);
+  assert.ok(Math.abs(due.due_at.getTime() - job.run_at.getTime()) < 5_000, 'due_at follows the retry');
+  await db.sql`delete from jobs where topic = ${topic}`;
+});
+
+test('while the account\'s breaker is open, deliveries are parked: claim released, attempts kept, a fresh job later', async () => {
+  const breakers = createCircuitBreakers({ failureThreshold: 1, openMs: 60_000, maxOpenMs: 60_000 });
+  const { sender, sent } = recordingSender(true, { kind: 'provider_down', reason: 'HTTP 503' });
+  const run = deliveryHandler({ sql: db.sql, queue, log: silentLogger(), events: createEvents(), sender, claimMs: 30_000, breakers });
+  const first = await queuedDelivery();
+  await run([await first.job()]); // the failure that opens the breaker
+  assert.equal(sent.length, 1);
+  await db.sql`delete from jobs where topic = ${topic}`;
+
+  const d = await queuedDelivery();
+  await run([await d.job()]);
+  assert.equal(sent.length, 1, 'no call while open');
+  const r = await row(d.id);
+  assert.deepEqual([r.status, r.attempts, r.sending_until], ['queued', 0, null]);
+  const waiting = await db.sql<{ attempts: number; run_at: Date }[]>`select attempts, run_at from jobs where topic = ${topic}`;
+  assert.equal(waiting.length, 1, 'the old job is acked, one fresh job waits');
+  assert.equal(waiting[0]!.attempts, 0, 'a fresh job: no attempt spent');
+  assert.ok(waiting[0]!.run_at.getTime() > Date.now() + 50_000);
+  await db.sql`delete from jobs where topic = ${topic}`;
+});

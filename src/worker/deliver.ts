@@ -1,0 +1,195 @@
+/**
+ * The delivery step, the same for every channel: a batch of delivery jobs is claimed in PostgreSQL
+ * (one statement; the claim is committed before any provider call), sent concurrently through the
+ * channel's sender, and every outcome is recorded in one transaction before its job is acked.
+ *
+ * A crash at any point leaves a job that is handed out again and finds one of:
+ * - the delivery final → acked, nothing sent;
+ * - the delivery claimed by a live call → the job waits for that claim to end;
+ * - a claim that ended with no outcome (the worker died during the call): the outcome is unknown.
+ *   A channel whose requests carry a key that makes a second copy replace the first (APNs apns-id
+ *   and apns-collapse-id, an email's Message-ID...) sends again with the same key; a channel
+ *   without one (SMS) records `unknown` rather than risk a second message (reliability.md §1.4).
+ *
+ * A circuit breaker per provider account (domain/circuit-breaker.ts) parks deliveries while their
+ * provider is down: the claim is released and a fresh job is enqueued for when the breaker lets a
+ * probe through, so an outage spends neither the deliveries' attempts nor the jobs'.
+ */
+import type { Sql, TransactionSql } from 'postgres';
+import type { Logger } from 'pino';
+import type { Job, WorkQueue } from '../queue/queue.js';
+import { assertNever, type DeliveryOutcome } from '../domain/outcome.js';
+import { retryDelayMs, type BackoffPolicy } from '../domain/retry.js';
+import type { CircuitBreakers } from '../domain/circuit-breaker.js';
+import {
+  claimDeliveries, invalidateTokens, recordOutcomes, type DeliveryToSend, type OutcomeRecord,
+} from '../store/deliveries.js';
+import type { DeliveryPayload } from './topics.js';
+import type { HeraldEvents } from './events.js';
+
+/** One channel's part of the delivery step. */
+export interface ChannelSender<C> {
+  channel: string;
+  /** True when a re-sent request is recognised as the same message by the provider or the device. */
+  resendIsSafe: boolean;
+  /** The project's credentials for this channel, or undefined when it has none. */
+  credentialsFor(projectId: string): Promise<C | undefined>;
+  /** The provider account a call is made on: one circuit breaker each. */
+  accountOf(creds: C, delivery: DeliveryToSend): string;
+  send(creds: C, delivery: DeliveryToSend): Promise<DeliveryOutcome>;
+  /** True for a failure after which the provider may still have the message (a timeout after the
+   *  request left): recorded `unknown` instead of retried, where re-sending is not safe. */
+  outcomeIsAmbiguous?(outcome: DeliveryOutcome): boolean;
+  /** The channel's own records of its calls' outcomes (a provider message id, a suppression),
+   *  written in the transaction that records them. */
+  recordExtra?(tx: TransactionSql, results: { delivery: DeliveryToSend; outcome: DeliveryOutcome }[]): Promise<void>;
+}
+
+/** A delivery whose message lacks its channel's part (cannot happen through the API): refused, not thrown. */
+export function noContent(part: 'push' | 'email' | 'sms'): DeliveryOutcome {
+  return { kind: 'rejected', reason: `the message has no ${part} content` };
+}
+
+export interface DeliveryDeps<C> {
+  sql: Sql;
+  queue: WorkQueue;
+  log: Logger;
+  events: HeraldEvents;
+  sender: ChannelSender<C>;
+  breakers: CircuitBreakers;
+  /** How long a claim holds: longer than the slowest provider call (the sender's own timeouts). */
+  claimMs: number;
+  now?: () => number;
+  backoff?: BackoffPolicy | undefined;
+}
+
+type Decision =
+  | { kind: 'final'; record: OutcomeRecord; invalidate?: string }
+  | { kind: 'retry'; record: OutcomeRecord; delayMs: number }
+  /** Out of attempts: the delivery fails and its job goes to the dead-letter table. */
+  | { kind: 'dead'; record: OutcomeRecord }
+  /** Another call for this delivery is under way: run the job again after it. */
+  | { kind: 'wait'; delayMs: number }
+  /** The provider account's breaker is open: release the claim, a fresh job runs after `delayMs`. */
+  | { kind: 'park'; record: OutcomeRecord; delayMs: number }
+  | { kind: 'done' };
+
+export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
+  const now = deps.now ?? Date.now;
+  const { channel } = deps.sender;
+  return async (jobs: Job[]): Promise<void> => {
+    const found = await claimDeliveries(deps.sql, jobs.map((j) => (j.payload as DeliveryPayload).delivery_id), deps.claimMs);
+    const creds = new Map<string, Promise<C | undefined>>();
+    const results: { delivery: DeliveryToSend; outcome: DeliveryOutcome }[] = [];
+    const decisions = await Promise.all(
+      jobs.map(async (job): Promise<Decision> => {
+        const claim = found.get((job.payload as DeliveryPayload).delivery_id);
+        if (!claim || claim.kind === 'done') return { kind: 'done' };
+        if (claim.kind === 'busy') return { kind: 'wait', delayMs: claim.retryInMs };
+        const d = claim.delivery;
+        const final = (status: OutcomeRecord['status'], reason: string | null): Decision => ({
+          kind: 'final', record: { id: d.id, status, reason, attempts: d.attempts },
+        });
+        if (claim.ambiguous) {
+          deps.events.emit('delivery:ambiguous', { channel, resent: deps.sender.resendIsSafe });
+          if (!deps.sender.resendIsSafe) return final('unknown', 'a crash lost the provider call\'s outcome; not sent again');
+        }
+        if (d.token_invalidated) return final('invalidated', 'token was invalidated by the provider');
+        if (d.expires_at && d.expires_at.getTime() <= now()) return final('expired', 'ttl elapsed before delivery');
+        if (!creds.has(d.project_id)) creds.set(d.project_id, deps.sender.credentialsFor(d.project_id));
+        const c = await creds.get(d.project_id);
+        if (!c) return final('failed', `${channel}_not_configured: the project has no ${channel} credentials`);
+        const account = `${channel}:${deps.sender.accountOf(c, d)}`;
+        const admission = deps.breakers.admit(account, now());
+        if (admission.kind === 'park') {
+          return { kind: 'park', delayMs: admission.forMs,
+            record: { id: d.id, status: 'queued', reason: 'provider down: waiting for its circuit breaker', attempts: d.attempts, retryInMs: admission.forMs } };
+        }
+        const started = performance.now();
+        let outcome: DeliveryOutcome | undefined;
+        try {
+          outcome = await deps.sender.send(c, d);
+        } finally {
+          deps.breakers.record(account, outcome?.kind, now());
+        }
+        deps.events.emit('delivery:attempt', { channel, outcome: outcome.kind, latencyMs: performance.now() - started });
+        results.push({ delivery: d, outcome });
+        if (!deps.sender.resendIsSafe && deps.sender.outcomeIsAmbiguous?.(outcome)) {
+          deps.events.emit('delivery:ambiguous', { channel, resent: false });
+          return { kind: 'final', record: { id: d.id, status: 'unknown', reason: `${outcome.kind === 'delivered' ? '' : outcome.reason}; not sent again`, attempts: d.attempts + 1 } };
+        }
+        return decide(d, outcome, job);
+      }),
+    );
+
+    const records: OutcomeRecord[] = [];
+    const invalid: Parameters<typeof invalidateTokens>[1] = [];
+    for (const dec of decisions) {
+      if (dec.kind === 'done' || dec.kind === 'wait') continue;
+      records.push(dec.record);
+      if (dec.kind === 'park') continue;
+      if (dec.kind === 'final' && dec.invalidate) {
+        const d = claimed(dec.record.id);
+        invalid.push({ projectId: d.project_id, platform: d.platform, token: d.token, reason: dec.invalidate });
+      }
+    }
+    const parked = decisions.flatMap((dec) => (dec.kind === 'park' ? [dec] : []));
+    await deps.sql.begin(async (tx) => {
+      await invalidateTokens(tx, invalid);
+      await recordOutcomes(tx, records);
+      if (results.length) await deps.sender.recordExtra?.(tx, results);
+      await deps.queue.enqueue(tx, parked.map((p) => ({
+        topic: jobs[0]!.topic, payload: { delivery_id: p.record.id } satisfies DeliveryPayload, runAt: new Date(Date.now() + p.delayMs),
+      })));
+    });
+
+    const acks: Job[] = [];
+    const later: Promise<void>[] = [];
+    for (const [i, dec] of decisions.entries()) {
+      const job = jobs[i]!;
+      if (dec.kind === 'retry' || dec.kind === 'wait') {
+        later.push(deps.queue.retry(job, dec.delayMs, dec.kind === 'retry' ? dec.record.reason ?? 'retry' : 'another attempt is under way'));
+        continue;
+      }
+      if (dec.kind === 'park') {
+        acks.push(job); // its fresh job is committed
+        continue;
+      }
+      if (dec.kind !== 'done') deps.events.emit('delivery:final', { channel, status: dec.record.status });
+      if (dec.kind === 'dead') later.push(deps.queue.deadLetter(job, dec.record.reason ?? 'out of attempts'));
+      else acks.push(job);
+    }
+    await Promise.all([deps.queue.ack(acks), ...later]);
+
+    function claimed(id: string): DeliveryToSend {
+      const c = found.get(id);
+      if (c?.kind !== 'claimed') throw new Error(`delivery ${id} was not claimed`);
+      return c.delivery;
+    }
+  };
+
+  function decide(d: DeliveryToSend, o: DeliveryOutcome, job: Job): Decision {
+    const attempts = d.attempts + 1;
+    const rec = (status: OutcomeRecord['status'], reason: string | null, retryInMs?: number): OutcomeRecord =>
+      ({ id: d.id, status, reason, attempts, retryInMs });
+    switch (o.kind) {
+      case 'delivered':
+        return { kind: 'final', record: rec('sent', null) };
+      case 'token_invalid':
+        return { kind: 'final', record: rec('invalidated', o.reason), invalidate: o.reason };
+      case 'rejected':
+      case 'credentials_invalid':
+        return { kind: 'final', record: rec('failed', o.reason) };
+      case 'retry':
+      case 'provider_down': {
+        if (job.attempt >= job.maxAttempts) {
+          return { kind: 'dead', record: rec('failed', `gave up after ${attempts} attempts: ${o.reason}`) };
+        }
+        const delayMs = retryDelayMs(job.attempt, o.retryAfterMs, deps.backoff);
+        return { kind: 'retry', record: rec('queued', o.reason, delayMs), delayMs };
+      }
+      default:
+        return assertNever(o);
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The bulk-import step: applies an import's pending chunks in order, each once (store/import-jobs.ts
+ * stamps a chunk in the transaction that applies it). A long import is worked in slices: after
+ * `sliceMs` the job enqueues its own continuation and acks, so no claim outlives its lease and the
+ * attempt count (which dead-letters) only grows on real failures.
+ */
+import type { Sql } from 'postgres';
+import type { Job, WorkQueue } from '../queue/queue.js';
+import { applyChunk, pendingChunks } from '../store/import-jobs.js';
+import { topics, type ImportPayload } from './topics.js';
+
+/** Well inside the 45 s lease: a chunk of 1,000 operations takes a fraction of a second. */
+export const importSliceMs = 15_000;
+
+export function importHandler(deps: { sql: Sql; queue: WorkQueue; sliceMs?: number }) {
+  const sliceMs = deps.sliceMs ?? importSliceMs;
+  return async (jobs: Job[]): Promise<void> => {
+    for (const job of jobs) {
+      const { import_id } = job.payload as ImportPayload;
+      const started = Date.now();
+      const pending = await pendingChunks(deps.sql, import_id);
+      for (const [i, chunkNo] of pending.entries()) {
+        await applyChunk(deps.sql, import_id, chunkNo);
+        if (Date.now() - started > sliceMs && i < pending.length - 1) {
+          await deps.queue.enqueue(deps.sql, [{ topic: topics.importProfiles, payload: { import_id } satisfies ImportPayload }]);
+          break;
+        }
+      }
+      await deps.queue.ack([job]);
+    }
+  };
+}
