@@ -12,6 +12,8 @@ export interface Config {
   dataDir: string;
   /** An external PostgreSQL; when absent Herald runs its own embedded one in dataDir. */
   databaseUrl: string | undefined;
+  /** 32 bytes (base64 or hex) sealing provider secrets; `<dataDir>/master.key` when absent. One key per deployment. */
+  masterKey: string | undefined;
   host: string;
   port: number;
   role: Role;
@@ -32,9 +34,17 @@ export interface Config {
   natsReplicas: number;
   /** Names this deployment's stream and subjects, so several Heralds can share one NATS cluster. */
   natsStreamPrefix: string;
+  /** The URL the world reaches this deployment's API at: one-click unsubscribe links and SMS status callbacks point there. */
+  publicUrl: string;
+  /** The URL providers call back (SMS status and inbound webhooks); the public URL unless they reach Herald another way. */
+  callbackUrl: string;
+  /** How long past due unfinished work waits before the reconciler presumes its job lost (JetStream only). */
+  reconcileAfterSeconds: number;
+  /** Per-project rates of the profile and SDK data endpoints (src/api/rate-limit.ts). */
+  rateLimits: { profileOperationsPerSecond: number; sdkEventsPerSecond: number };
 }
 
-export const secretKeys = ['databaseUrl', 'natsUrl'] as const;
+export const secretKeys = ['databaseUrl', 'natsUrl', 'masterKey'] as const;
 
 export class ConfigError extends Error {}
 
@@ -68,6 +78,7 @@ export function loadConfig(flags: Source = {}, env: Source = process.env): Reado
   const config: Config = {
     dataDir: resolve(pick('data-dir', 'HERALD_DATA_DIR') ?? './.herald'),
     databaseUrl: pick('database-url', 'DATABASE_URL'),
+    masterKey: pick('master-key', 'HERALD_MASTER_KEY'),
     host: pick('host', 'HERALD_HOST') ?? '127.0.0.1',
     port: int('port', 'HERALD_PORT', 8080, 0, 65535),
     role,
@@ -81,7 +92,18 @@ export function loadConfig(flags: Source = {}, env: Source = process.env): Reado
     natsUrl: pick('nats-url', 'NATS_URL')?.split(',').map((u) => u.trim()).filter(Boolean),
     natsReplicas: int('nats-replicas', 'HERALD_NATS_REPLICAS', 1, 1, 5),
     natsStreamPrefix: pick('nats-stream-prefix', 'HERALD_NATS_STREAM_PREFIX') ?? 'herald',
+    publicUrl: (pick('public-url', 'HERALD_PUBLIC_URL') ?? `https://localhost:${int('port', 'HERALD_PORT', 8080, 0, 65535)}`).replace(/\/$/, ''),
+    callbackUrl: '',
+    reconcileAfterSeconds: int('reconcile-after', 'HERALD_RECONCILE_AFTER', 600, 10, 86_400),
+    rateLimits: {
+      profileOperationsPerSecond: int('rate-profile-operations', 'HERALD_RATE_PROFILE_OPERATIONS', 10_000, 1, 10_000_000),
+      sdkEventsPerSecond: int('rate-sdk-events', 'HERALD_RATE_SDK_EVENTS', 100_000, 1, 10_000_000),
+    },
   };
+  config.callbackUrl = (pick('callback-url', 'HERALD_CALLBACK_URL') ?? config.publicUrl).replace(/\/$/, '');
+  for (const [flag, url] of [['public-url', config.publicUrl], ['callback-url', config.callbackUrl]] as const) {
+    if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError(`--${flag} must be an http(s) URL, got "${url}"`);
+  }
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(config.natsStreamPrefix)) {
     throw new ConfigError(`--nats-stream-prefix must be 1 to 32 letters, digits, _ or -, got "${config.natsStreamPrefix}"`);
   }

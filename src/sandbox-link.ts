@@ -7,11 +7,15 @@ import type { FcmServiceAccountJson } from './sandbox/fcm-auth.js';
 
 export interface SandboxLink {
   inspectionUrl: string;
-  endpoints: { apns: string; fcm: string; webpush: string };
+  endpoints: { apns: string; fcm: string; webpush: string; email: string; sms: string };
   credentials: {
     apns: { team_id: string; key_id: string; private_key_pem: string; topic: string };
     /** The service account the FCM simulator issued; its token_uri is the simulator's OAuth endpoint. */
     fcm: { service_account: FcmServiceAccountJson };
+    /** The SMTP simulator's login, and the DKIM key it verifies mail from `dkim.domain` against. */
+    email: { username: string; password: string; dkim: { domain: string; selector: string; private_key_pem: string } };
+    /** The Twilio account the SMS simulator issued (`AC` + 32 hex) and its auth token. */
+    sms: { account_sid: string; auth_token: string };
   };
   /** The simulators' self-signed certificate, trusted for sandbox connections only. */
   caPem: string;

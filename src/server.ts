@@ -14,9 +14,11 @@ import { createMetrics } from './observability/metrics.js';
 import { createEvents } from './worker/events.js';
 import { startWorkers } from './worker/workers.js';
 import { startScheduler } from './scheduler/scheduler.js';
+import { createCredentialsCache } from './store/credentials-cache.js';
 import { startSandbox } from './sandbox/index.js';
 import { linkSandbox, type SandboxLink } from './sandbox-link.js';
 import type { BackoffPolicy } from './domain/retry.js';
+import { openKeyring } from './store/master-key.js';
 
 export interface Herald {
   /** The API's base URL, when this process serves it. */
@@ -39,6 +41,13 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, max: 20 });
     closers.push(db.close);
     const runs = (r: string) => config.role === 'all' || config.role === r;
+    // The processes that open provider secrets need the master key; a relay or scheduler does not.
+    const keyring = runs('api') || runs('worker')
+      ? await openKeyring({ masterKey: config.masterKey, dataDir: config.dataDir, sql: db.sql, log, shared: config.databaseUrl !== undefined })
+      : undefined;
+    // One cache and one derived key per process, shared by its API and workers.
+    const credentials = keyring && createCredentialsCache({ sql: db.sql, keyring });
+    const unsubscribeSecret = keyring?.secret('unsubscribe links');
     const queue: WorkQueue = config.natsUrl
       ? await createJetStreamQueue({
         sql: db.sql, log, maxAttempts: config.maxAttempts, natsUrl: config.natsUrl, replicas: config.natsReplicas,
@@ -67,17 +76,29 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     }
 
     if (runs('worker')) {
-      const workers = startWorkers({ sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency,
-        backoff: overrides.backoff });
+      const workers = startWorkers({
+        sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency, backoff: overrides.backoff,
+        credentials: credentials!, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!,
+      });
       closers.push(workers.stop);
     }
     if (runs('scheduler')) {
-      const scheduler = startScheduler({ sql: db.sql, log });
+      const scheduler = startScheduler({ sql: db.sql, log, queue, reconcileAfterMs: config.reconcileAfterSeconds * 1000 });
       closers.push(scheduler.stop);
+      log.info({ reconciler: queue.mayLoseJobs ? `after ${config.reconcileAfterSeconds} s` : 'not needed on this queue' },
+        'scheduler running');
     }
     let url: string | undefined;
     if (runs('api')) {
-      const app = await buildApp({ sql: db.sql, queue, log, metrics });
+      const app = await buildApp({
+        sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits,
+        unsubscribeSecret,
+        smsWebhooks: {
+          publicBaseUrl: config.callbackUrl,
+          // The account that sent the message signs its callbacks: the project's, or the sandbox's.
+          authTokenFor: async (projectId) => (await credentials!.get(projectId, 'sms'))?.auth_token ?? sandbox?.credentials.sms.auth_token,
+        },
+      });
       url = await app.listen({ host: config.host, port: config.port });
       closers.push(() => app.close());
       log.info({ url, docs: url + '/docs', role: config.role }, 'Herald API listening');

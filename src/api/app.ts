@@ -18,12 +18,31 @@ import { installationRoutes } from './routes/installations.js';
 import { transactionalRoutes } from './routes/transactional.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationsRoutes } from './routes/operations.js';
+import { profileRoutes } from './routes/profiles.js';
+import { importJobRoutes } from './routes/import-jobs.js';
+import { sdkDataRoutes } from './routes/sdk-data.js';
+import { registerSdkCors } from './sdk-cors.js';
+import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
+import { emailRoutes } from './routes/email.js';
+import { sdkAssetRoutes } from './routes/sdk-assets.js';
+import { smsWebhookRoutes, type SmsWebhookOptions } from './routes/sms-webhooks.js';
+import { providerRoutes } from './routes/providers.js';
+import { sdkConfigRoutes } from './routes/sdk-config.js';
+import type { Keyring } from '../store/sealed.js';
 
 export interface ApiDeps {
   sql: Sql;
   queue: WorkQueue;
   log: Logger;
   metrics: Metrics;
+  /** Per-project rates of the profile and SDK data endpoints; defaultRateLimits when absent. */
+  rateLimits?: RateLimits | undefined;
+  /** Signs and verifies one-click unsubscribe links; without it POST/GET /v1/email/unsubscribe are absent. */
+  unsubscribeSecret?: string | Buffer | undefined;
+  /** Twilio webhooks: each project's auth token, and the public URL Twilio calls. Without it every webhook is refused (403). */
+  smsWebhooks?: Omit<SmsWebhookOptions, 'sql'> | undefined;
+  /** Seals provider secrets (src/store/sealed.ts). */
+  keyring: Keyring;
 }
 
 /** Large enough for 10,000 recipients with long ids; anything bigger is a 413. */
@@ -46,6 +65,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     void reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
   app.addSchema(ErrorBody);
+  // Before authentication, so a refused SDK call still carries the CORS headers a browser needs to read it.
+  await registerSdkCors(app);
   app.addHook('onRequest', authenticator(deps.sql));
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -71,6 +92,15 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(installationRoutes(deps.sql));
   await app.register(transactionalRoutes(deps));
   await app.register(messageRoutes(deps.sql));
+  await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret }));
+  await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring }));
+  await app.register(sdkConfigRoutes({ sql: deps.sql, keyring: deps.keyring }));
   await app.register(operationsRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry }));
+  await app.register(sdkAssetRoutes());
+  const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits);
+  await app.register(profileRoutes({ sql: deps.sql, limiter }));
+  await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue }));
+  await app.register(sdkDataRoutes({ sql: deps.sql, limiter }));
+  await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, ...deps.smsWebhooks }));
   return app;
 }

@@ -3,7 +3,8 @@
  *   herald start [--role R] [--sandbox | --sandbox-url URL] [--port N] [--data-dir D]
  *   herald sandbox [--sandbox-port N]
  *   herald project create --name NAME
- * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL.
+ * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL; start and
+ * project create take --master-key / HERALD_MASTER_KEY (else the data folder's master.key).
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, type Config } from '../config.js';
@@ -12,19 +13,23 @@ import { startHerald } from '../server.js';
 import { openDatabase } from '../store/database.js';
 import { createProject } from '../store/projects.js';
 import { startSandbox } from '../sandbox/index.js';
+import { openKeyring } from '../store/master-key.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
                [--host H] [--port N] [--data-dir DIR] [--database-url URL] [--nats-url URL[,URL...]]
+               [--master-key KEY (better: HERALD_MASTER_KEY)]
   herald sandbox [--sandbox-host H] [--sandbox-port N]
   herald project create --name NAME [--data-dir DIR] [--database-url URL]`;
 
 const options = {
+  'master-key': { type: 'string' },
   role: { type: 'string' }, sandbox: { type: 'boolean' }, 'sandbox-url': { type: 'string' },
   'sandbox-port': { type: 'string' }, 'sandbox-host': { type: 'string' }, host: { type: 'string' },
   port: { type: 'string' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
   'log-level': { type: 'string' }, 'worker-concurrency': { type: 'string' }, 'max-attempts': { type: 'string' },
   'nats-url': { type: 'string' }, 'nats-replicas': { type: 'string' }, 'nats-stream-prefix': { type: 'string' },
+  'reconcile-after': { type: 'string' }, 'public-url': { type: 'string' }, 'callback-url': { type: 'string' },
   name: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -67,7 +72,9 @@ async function projectCreate(config: Config, log: Logger, name: string | undefin
   if (!name) throw new ConfigError('project create needs --name NAME');
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, max: 2 });
   try {
-    process.stdout.write(JSON.stringify(await createProject(db.sql, name)) + '\n');
+    const keyring = await openKeyring({ masterKey: config.masterKey, dataDir: config.dataDir, sql: db.sql, log,
+      shared: config.databaseUrl !== undefined });
+    process.stdout.write(JSON.stringify(await createProject(db.sql, name, keyring)) + '\n');
   } finally {
     await db.close();
   }

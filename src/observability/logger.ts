@@ -1,5 +1,5 @@
 /** Structured JSON logs through pino, with secrets redacted wherever they appear. */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -7,11 +7,16 @@ const redact = [
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
   'password', '*.password', 'databaseUrl', '*.databaseUrl', 'natsUrl', '*.natsUrl', 'privateKeyPem', '*.privateKeyPem',
   'private_key', '*.private_key', 'rest_key', 'sdk_key', '*.rest_key', '*.sdk_key',
+  // Provider credentials (src/domain/provider-credentials.ts), wherever a body might be logged.
+  'masterKey', '*.masterKey', 'private_key_pem', '*.private_key_pem', '*.*.private_key_pem', '*.*.*.private_key_pem',
+  '*.*.private_key', '*.*.*.private_key',
+  'auth_token', '*.auth_token', '*.*.auth_token', '*.*.password', 'sealed', '*.sealed',
 ];
 
 /** `toStderr` keeps stdout for a command's result (`herald project create` prints JSON there). */
-export function createLogger(level = 'info', opts: { toStderr?: boolean } = {}): Logger {
+export function createLogger(level = 'info', opts: { toStderr?: boolean; destination?: DestinationStream } = {}): Logger {
   const options = { name: 'herald', level, redact: { paths: redact, censor: '[redacted]' } };
+  if (opts.destination) return pino(options, opts.destination);
   return opts.toStderr ? pino(options, pino.destination(2)) : pino(options);
 }
 

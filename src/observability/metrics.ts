@@ -41,6 +41,13 @@ export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue }):
     labelNames: ['channel', 'status'],
     registers: [registry],
   });
+  const ambiguous = new Counter({
+    name: 'herald_deliveries_ambiguous_total',
+    help: 'Deliveries whose earlier provider call was cut off by a crash: re-sent with the same provider key, or marked unknown',
+    labelNames: ['channel', 'action'],
+    registers: [registry],
+  });
+  deps.events.on('delivery:ambiguous', (e) => ambiguous.inc({ channel: e.channel, action: e.resent ? 'resent' : 'unknown' }));
   deps.events.on('delivery:attempt', (e) => {
     attempts.inc({ channel: e.channel, outcome: e.outcome });
     latency.observe({ channel: e.channel }, e.latencyMs / 1000);

@@ -34,11 +34,74 @@ test('the REST key may register installations too; a bad platform is a 400 namin
 
 test('installations are scoped to their project', async () => {
   const { createProject } = await import('../../store/projects.js');
-  const other = await createProject(h.db.sql, 'other');
+  const other = await createProject(h.db.sql, 'other', h.keyring);
   await h.call('POST', '/v1/sdk/installations', { install_id: 'shared-id', platform: 'ios', custom_id: 'a' });
   await h.call('POST', '/v1/sdk/installations', { install_id: 'shared-id', platform: 'ios', custom_id: 'b' },
     { authorization: `Bearer ${other.rest_key}` });
   const rows = await h.db.sql`select project_id, custom_id from installations where install_id = 'shared-id' order by custom_id`;
   assert.equal(rows.length, 2);
   assert.notEqual(rows[0]!.project_id, rows[1]!.project_id);
+});
+
+test('a browser registers with its PushSubscription: the endpoint is its token, the keys are kept', async () => {
+  const { webPushSubscription } = await import('../../../test/support/provider-inputs.js');
+  const sdk = { authorization: `Bearer ${h.project.sdk_key}` };
+  const sub = webPushSubscription('https://push.example.net/push/web-1');
+  await h.db.sql`insert into invalidated_tokens (project_id, platform, token, reason)
+                 values (${h.project.project_id}, 'web', ${sub.endpoint}, 'Gone')`;
+  const res = await h.call('POST', '/v1/sdk/installations', { install_id: 'w-1', platform: 'web', web_push_subscription: sub }, sdk);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.installation.push_token, sub.endpoint);
+  assert.deepEqual(res.body.installation.web_push_subscription, sub);
+  const dead = await h.db.sql`select 1 from invalidated_tokens where token = ${sub.endpoint}`;
+  assert.equal(dead.length, 0, 'subscribing again revives an invalidated endpoint');
+
+  // The browser re-subscribed (new endpoint and keys): the new subscription replaces the old one.
+  const next = webPushSubscription('https://push.example.net/push/web-1-renewed');
+  const again = await h.call('POST', '/v1/sdk/installations', { install_id: 'w-1', platform: 'web', web_push_subscription: next, language: 'de' }, sdk);
+  assert.equal(again.status, 200);
+  const [row] = await h.db.sql`select push_token, web_push_subscription from installations where install_id = 'w-1'`;
+  assert.equal(row!.push_token, next.endpoint);
+  assert.deepEqual(row!.web_push_subscription, next);
+
+  const { webPushSubscriptions } = await import('../../store/installations.js');
+  const found = await webPushSubscriptions(h.db.sql, h.project.project_id, [next.endpoint, sub.endpoint]);
+  assert.deepEqual([...found.keys()], [next.endpoint], 'the worker finds the keys by endpoint');
+
+  const kept = await h.call('POST', '/v1/sdk/installations', { install_id: 'w-1', platform: 'web', language: 'fr' }, sdk);
+  assert.equal(kept.body.installation.push_token, next.endpoint, 'leaving it out keeps it');
+  const gone = await h.call('POST', '/v1/sdk/installations', { install_id: 'w-1', platform: 'web', web_push_subscription: null }, sdk);
+  assert.equal(gone.body.installation.push_token, null, 'null unsubscribes');
+  assert.equal(gone.body.installation.web_push_subscription, null);
+});
+
+test('a malformed subscription, or one on the wrong platform, is a 400 and changes nothing', async () => {
+  const { webPushSubscription } = await import('../../../test/support/provider-inputs.js');
+  const good = webPushSubscription('https://push.example.net/push/w-2');
+  await h.call('POST', '/v1/sdk/installations', { install_id: 'w-2', platform: 'web', web_push_subscription: good });
+  const offCurve = Buffer.alloc(65, 1);
+  offCurve[0] = 0x04;
+  const cases: [unknown, string, RegExp][] = [
+    [{ ...good, endpoint: 'http://push.example.net/x' }, 'invalid_web_push_subscription', /https/],
+    [{ ...good, endpoint: 'not a url' }, 'invalid_web_push_subscription', /endpoint/],
+    [{ ...good, keys: { ...good.keys, p256dh: Buffer.alloc(33, 2).toString('base64url') } }, 'invalid_web_push_subscription', /p256dh/],
+    [{ ...good, keys: { ...good.keys, p256dh: offCurve.toString('base64url') } }, 'invalid_web_push_subscription', /curve/],
+    [{ ...good, keys: { ...good.keys, auth: Buffer.alloc(8).toString('base64url') } }, 'invalid_web_push_subscription', /auth/],
+    [{ ...good, keys: { ...good.keys, auth: 'not base64url!' } }, 'invalid_web_push_subscription', /auth/],
+    [{ endpoint: good.endpoint, keys: { p256dh: good.keys.p256dh } }, 'missing_field', /keys\.auth/],
+    [{ ...good, extra: 1 }, 'unknown_field', /extra/],
+  ];
+  for (const [sub, code, message] of cases) {
+    const res = await h.call('POST', '/v1/sdk/installations', { install_id: 'w-2', platform: 'web', web_push_subscription: sub });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, code);
+    assert.match(res.body.error.message, message);
+  }
+  const ios = await h.call('POST', '/v1/sdk/installations', { install_id: 'w-2', platform: 'ios', web_push_subscription: good });
+  assert.equal(ios.body.error.code, 'invalid_web_push_subscription');
+  const token = await h.call('POST', '/v1/sdk/installations', { install_id: 'w-2', platform: 'web', push_token: 'abc' });
+  assert.equal(token.body.error.code, 'invalid_web_push_subscription');
+  const [row] = await h.db.sql`select platform, push_token, web_push_subscription from installations where install_id = 'w-2'`;
+  assert.equal(row!.platform, 'web');
+  assert.deepEqual(row!.web_push_subscription, good, 'unchanged');
 });

@@ -1,9 +1,30 @@
-/** POST /v1/sdk/installations: an app install or browser registers (again) with its push token. */
+/**
+ * POST /v1/sdk/installations: an app install or browser registers (again) with its push token. A
+ * browser (platform "web") sends its PushSubscription JSON as web_push_subscription instead.
+ */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Sql } from 'postgres';
 import { upsertInstallation } from '../../store/installations.js';
 import { Platform } from '../schemas.js';
+import { ApiError } from '../errors.js';
+import { checkWebPushSubscription, InvalidWebPushSubscription } from '../../domain/web-push-subscription.js';
+
+/** PushSubscription.toJSON() as browsers give it (RFC 8030 §4, RFC 8291 §3). */
+const WebPushSubscriptionBody = Type.Object(
+  {
+    endpoint: Type.String({ minLength: 1, maxLength: 4096, description: 'The push resource URL (https).' }),
+    expirationTime: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+    keys: Type.Object(
+      {
+        p256dh: Type.String({ minLength: 1, maxLength: 200, description: 'Base64url 65-byte uncompressed P-256 point.' }),
+        auth: Type.String({ minLength: 1, maxLength: 100, description: 'Base64url 16-byte secret.' }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
 
 const Body = Type.Object(
   {
@@ -15,6 +36,9 @@ const Body = Type.Object(
     language: Type.Optional(Type.String({ minLength: 2, maxLength: 35 })),
     app_version: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     apns_environment: Type.Optional(Type.Union([Type.Literal('production'), Type.Literal('sandbox')])),
+    web_push_subscription: Type.Optional(Type.Union([WebPushSubscriptionBody, Type.Null()], {
+      description: 'Web only, in place of push_token; null unsubscribes.',
+    })),
   },
   { additionalProperties: false },
 );
@@ -27,6 +51,24 @@ export const installationRoutes = (sql: Sql): FastifyPluginAsync => async (app) 
       tags: ['sdk'],
       body: Body,
     },
-    handler: async (req) => ({ installation: await upsertInstallation(sql, req.caller.projectId, req.body) }),
+    handler: async (req) => {
+      const body = req.body;
+      const subscription = body.web_push_subscription;
+      if (subscription !== undefined && body.platform !== 'web') {
+        throw new ApiError('invalid_web_push_subscription', 'web_push_subscription is for platform "web" only');
+      }
+      if (body.platform === 'web' && body.push_token) {
+        throw new ApiError('invalid_web_push_subscription',
+          'a web installation registers with web_push_subscription (its endpoint becomes the push token), not push_token');
+      }
+      let checked = subscription;
+      try {
+        if (subscription) checked = checkWebPushSubscription(subscription);
+      } catch (err) {
+        if (err instanceof InvalidWebPushSubscription) throw new ApiError('invalid_web_push_subscription', err.message);
+        throw err;
+      }
+      return { installation: await upsertInstallation(sql, req.caller.projectId, { ...body, web_push_subscription: checked }) };
+    },
   });
 };

@@ -43,7 +43,7 @@ test('no key is 401, a wrong key is 401, the SDK key on a REST endpoint is 403',
 test('one project cannot read another project\'s message', async () => {
   const r = await h.call('POST', '/v1/transactional/send', send());
   const { createProject } = await import('../../store/projects.js');
-  const other = await createProject(h.db.sql, 'other');
+  const other = await createProject(h.db.sql, 'other', h.keyring);
   const m = await h.call('GET', `/v1/messages/${r.body.message_id}`, undefined, { authorization: `Bearer ${other.rest_key}` });
   assert.equal(m.status, 404);
   assert.equal(m.body.error.code, 'message_not_found');
@@ -78,7 +78,12 @@ const badInputs: [string, unknown, number, string][] = [
   ['a wrong type', send({ group_id: 42 }), 400, 'invalid_field'],
   ['an unknown field', send({ colour: 'red' }), 400, 'unknown_field'],
   ['an unknown nested field', send({ push: { title: 't', body: 'b', urgent: true } }), 400, 'unknown_field'],
-  ['a missing field', { group_id: 'g', recipients: { custom_ids: ['u'] } }, 400, 'missing_field'],
+  ['a missing field', { group_id: 'g', push: { title: 't', body: 'b' } }, 400, 'missing_field'],
+  ['no content for any channel', { group_id: 'g', recipients: { custom_ids: ['u'] } }, 400, 'no_content'],
+  ['emails without email content', send({ recipients: { emails: ['a@example.org'] } }), 400, 'no_content'],
+  ['an email with neither html nor text', send({ recipients: { emails: ['a@example.org'] }, email: { subject: 's' } }), 400, 'invalid_field'],
+  ['a phone that is not E.164', send({ recipients: { phones: ['0612345678'] }, sms: { text: 'hi' } }), 400, 'invalid_field'],
+  ['an unknown push override field', send({ push: { title: 't', body: 'b', android: { color: 'red' } } }), 400, 'unknown_field'],
   ['no recipients', send({ recipients: {} }), 400, 'no_recipients'],
   ['too many recipients', send({ recipients: { custom_ids: Array.from({ length: 10_001 }, (_, i) => 'u' + i) } }), 400, 'too_many_recipients'],
   ['too many recipients across lists', send({ recipients: {

@@ -13,24 +13,47 @@ import { acceptMessages, type AcceptRequest, type AcceptResult } from '../../sto
 import { createGroupCommit } from '../../store/group-commit.js';
 import { topics } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
-import { Platform } from '../schemas.js';
+import { pushFor, pushPlatforms, type PushMessage } from '../../domain/push.js';
+import { buildFcmMessage } from '../../providers/fcm/message.js';
+import { buildWebPushPayload, webPushMaxPayloadBytes } from '../../domain/webpush-payload.js';
 
 /** Recipients per call, all lists together: large enough for any transactional use, small enough
  *  that the fan-out of one message stays one short transaction. Campaigns reach more. */
 export const maxRecipients = 10_000;
 
+const pushFields = {
+  title: Type.String({ minLength: 1, maxLength: 1024 }),
+  body: Type.String({ minLength: 1, maxLength: 4096 }),
+  deeplink: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  data: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), { description: 'Custom keys delivered in the payload.' })),
+  priority: Type.Optional(Type.Union([Type.Literal('high'), Type.Literal('normal')])),
+  ttl_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 28 * 24 * 3600 })),
+  collapse_id: Type.Optional(Type.String({ minLength: 1, maxLength: apnsMaxCollapseIdBytes })),
+  badge: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  sound: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+};
+const PushOverride = Type.Partial(Type.Object(pushFields, { additionalProperties: false }), {
+  additionalProperties: false,
+  description: 'Fields that differ on this platform; `data` keys are added to the common ones.',
+});
 const Push = Type.Object(
+  { ...pushFields, ios: Type.Optional(PushOverride), android: Type.Optional(PushOverride), web: Type.Optional(PushOverride) },
+  { additionalProperties: false },
+);
+
+const emailAddress = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$' });
+const Email = Type.Object(
   {
-    title: Type.String({ minLength: 1, maxLength: 1024 }),
-    body: Type.String({ minLength: 1, maxLength: 4096 }),
-    deeplink: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
-    data: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), { description: 'Custom keys delivered in the payload.' })),
-    priority: Type.Optional(Type.Union([Type.Literal('high'), Type.Literal('normal')])),
-    ttl_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 24 * 3600 })),
-    collapse_id: Type.Optional(Type.String({ minLength: 1, maxLength: apnsMaxCollapseIdBytes })),
-    badge: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-    sound: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    subject: Type.String({ minLength: 1, maxLength: 998 }),
+    html: Type.Optional(Type.String({ minLength: 1, maxLength: 512 * 1024 })),
+    text: Type.Optional(Type.String({ minLength: 1, maxLength: 512 * 1024 })),
+    from: Type.Optional({ ...emailAddress, description: 'One of the project\'s sender identities; the first when absent.' }),
+    reply_to: Type.Optional(emailAddress),
   },
+  { additionalProperties: false },
+);
+const Sms = Type.Object(
+  { text: Type.String({ minLength: 1, maxLength: 1600, description: 'Up to 1,600 characters (10 segments of UCS-2, more of GSM-7).' }) },
   { additionalProperties: false },
 );
 
@@ -39,18 +62,24 @@ const Body = Type.Object(
     group_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'Analytics key grouping sends (not unique).' }),
     recipients: Type.Object(
       {
-        custom_ids: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: maxRecipients })),
+        custom_ids: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 512 }), {
+          maxItems: maxRecipients, description: 'Profiles: their installations (push), email address and phone number.' })),
         install_ids: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: maxRecipients })),
         tokens: Type.Optional(
           Type.Array(
-            Type.Object({ platform: Platform, token: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
-            { maxItems: maxRecipients },
+            Type.Object({ platform: Type.Union([Type.Literal('ios'), Type.Literal('android')]), token: Type.String({ minLength: 1, maxLength: 4096 }) },
+              { additionalProperties: false }),
+            { maxItems: maxRecipients, description: 'Device tokens. Browsers are reached through their installation (install_ids or custom_ids).' },
           ),
         ),
+        emails: Type.Optional(Type.Array(emailAddress, { maxItems: maxRecipients })),
+        phones: Type.Optional(Type.Array(Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'E.164' }), { maxItems: maxRecipients })),
       },
       { additionalProperties: false },
     ),
-    push: Push,
+    push: Type.Optional(Push),
+    email: Type.Optional(Email),
+    sms: Type.Optional(Sms),
   },
   { additionalProperties: false },
 );
@@ -74,7 +103,7 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue }): Fasti
   app.post<{ Body: SendBody; Headers: { 'idempotency-key'?: string } }>('/v1/transactional/send', {
     config: { auth: 'rest' },
     schema: {
-      summary: 'Send a push to explicit recipients',
+      summary: 'Send a push, an email and/or an SMS to explicit recipients',
       description:
         'Answers 202 once the message is durably stored. With an `Idempotency-Key` header, the same key and body ' +
         'replay the first answer for at least 24 h; the same key with another body is a 422.',
@@ -85,13 +114,17 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue }): Fasti
     handler: async (req, reply) => {
       const body = req.body;
       const r = body.recipients;
-      const count = (r.custom_ids?.length ?? 0) + (r.install_ids?.length ?? 0) + (r.tokens?.length ?? 0);
-      if (count === 0) throw new ApiError('no_recipients', 'recipients must name at least one custom_id, install_id or token');
+      const count = recipientLists.reduce((n, k) => n + (r[k]?.length ?? 0), 0);
+      if (count === 0) throw new ApiError('no_recipients', 'recipients must name at least one custom_id, install_id, token, email or phone');
       if (count > maxRecipients) throw new ApiError('too_many_recipients', `recipients name ${count}; the limit is ${maxRecipients} per call`);
-      const reserved = reservedDataKeys.find((k) => body.push.data && k in body.push.data);
-      if (reserved) throw new ApiError('reserved_data_key', `push.data.${reserved} is reserved by Herald`);
-      if (body.push.collapse_id && Buffer.byteLength(body.push.collapse_id) > apnsMaxCollapseIdBytes) {
-        throw new ApiError('invalid_field', `push.collapse_id must be at most ${apnsMaxCollapseIdBytes} bytes in UTF-8`);
+      if (!body.push && !body.email && !body.sms) throw new ApiError('no_content', 'a send needs push, email or sms content');
+      if ((r.tokens?.length || r.install_ids?.length) && !body.push) {
+        throw new ApiError('no_content', 'tokens and install_ids are reached by push: the send needs push content');
+      }
+      if (r.emails?.length && !body.email) throw new ApiError('no_content', 'recipients.emails needs email content');
+      if (r.phones?.length && !body.sms) throw new ApiError('no_content', 'recipients.phones needs sms content');
+      if (body.email && !body.email.html && !body.email.text) {
+        throw new ApiError('invalid_field', 'email needs html, text or both');
       }
       const key = req.headers['idempotency-key'];
       if (key !== undefined && (key.length === 0 || key.length > 255)) {
@@ -100,16 +133,13 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue }): Fasti
 
       const id = uuidv7();
       const createdAt = new Date();
-      // The size check uses the real builder on a worst-case-length id, so what passes here fits later.
-      const size = apnsPayloadBytes(buildApnsPush(body.push, id, createdAt.getTime()));
-      if (size > apnsMaxPayloadBytes) {
-        throw new ApiError('push_payload_too_large', `the push payload would be ${size} bytes; APNs accepts ${apnsMaxPayloadBytes}`);
-      }
+      if (body.push) checkPush(body.push, id, createdAt);
 
       const result = await accept({
         message: {
-          id, projectId: req.caller.projectId, groupId: body.group_id, recipients: r, push: body.push, createdAt,
-          expiresAt: body.push.ttl_seconds !== undefined ? new Date(createdAt.getTime() + body.push.ttl_seconds * 1000) : null,
+          id, projectId: req.caller.projectId, groupId: body.group_id, recipients: r,
+          push: body.push ?? null, email: body.email ?? null, sms: body.sms ?? null, createdAt,
+          expiresAt: body.push?.ttl_seconds !== undefined ? new Date(createdAt.getTime() + body.push.ttl_seconds * 1000) : null,
         },
         idempotency: key === undefined ? undefined : { key, hash: requestHash('POST', '/v1/transactional/send', body) },
       });
@@ -121,3 +151,35 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue }): Fasti
     },
   });
 };
+
+const recipientLists = ['custom_ids', 'install_ids', 'tokens', 'emails', 'phones'] as const;
+
+/** Refuses a push any platform's provider would refuse: reserved keys, and sizes checked with the
+ *  real builders on each platform's fields, so what passes here fits later. */
+function checkPush(push: PushMessage, id: string, createdAt: Date): void {
+  for (const platform of pushPlatforms) {
+    const p = pushFor(push, platform);
+    const where = push[platform] ? `push (with push.${platform})` : 'push';
+    const reserved = reservedDataKeys.find((k) => p.data && k in p.data);
+    if (reserved) throw new ApiError('reserved_data_key', `${where}.data.${reserved} is reserved by Herald`);
+    if (p.collapse_id && Buffer.byteLength(p.collapse_id) > apnsMaxCollapseIdBytes) {
+      throw new ApiError('invalid_field', `${where}.collapse_id must be at most ${apnsMaxCollapseIdBytes} bytes in UTF-8`);
+    }
+    if (platform === 'ios') {
+      const size = apnsPayloadBytes(buildApnsPush(p, id, createdAt.getTime()));
+      if (size > apnsMaxPayloadBytes) {
+        throw new ApiError('push_payload_too_large', `the iOS push payload would be ${size} bytes; APNs accepts ${apnsMaxPayloadBytes}`);
+      }
+    } else if (platform === 'android') {
+      const built = buildFcmMessage('size-check', p, { messageId: id });
+      if (!built.ok) {
+        throw new ApiError(built.code === 'payload_too_large' ? 'push_payload_too_large' : 'invalid_field', `${where}: ${built.message}`);
+      }
+    } else {
+      const size = Buffer.byteLength(buildWebPushPayload(p, id, id));
+      if (size > webPushMaxPayloadBytes) {
+        throw new ApiError('push_payload_too_large', `the web push payload would be ${size} bytes; push services accept ${webPushMaxPayloadBytes} once encrypted`);
+      }
+    }
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Email routes: the project's suppression list (REST key), and the RFC 8058 one-click unsubscribe
+ * endpoint that the `List-Unsubscribe` header of every message points to (no key: the signed token
+ * in the URL is the authority, domain/unsubscribe-token.ts).
+ *
+ * RFC 8058 §3.2: a mail client POSTs `List-Unsubscribe=One-Click` (form-encoded or multipart), with
+ * no cookies and without following redirects, so the POST answers 200 itself. The GET of the same
+ * URL only shows a page with a button that POSTs: link scanners and prefetchers issue GETs, and must
+ * never unsubscribe anyone (§1, last paragraph).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { Sql } from 'postgres';
+import { isEmailAddress, normalizeEmailAddress } from '../../domain/email-address.js';
+import { verifyUnsubscribeToken, type UnsubscribeSubject } from '../../domain/unsubscribe-token.js';
+import { addSuppressions, listSuppressions, removeSuppression } from '../../store/email-suppressions.js';
+import { ApiError } from '../errors.js';
+
+export interface EmailRouteDeps {
+  sql: Sql;
+  /** The secret unsubscribe tokens are signed with; without it the unsubscribe routes are absent. */
+  unsubscribeSecret?: string | Buffer | undefined;
+}
+
+const ListQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 400, pattern: '^[A-Za-z0-9_-]+$' })),
+  },
+  { additionalProperties: false },
+);
+
+/** Form bodies are tiny ("List-Unsubscribe=One-Click"); anything bigger is not a one-click POST. */
+const formBodyLimit = 4096;
+const tokenParams = Type.Object({ token: Type.String({ maxLength: 2048 }) });
+
+export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsync => async (app) => {
+  const { sql } = deps;
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/email/suppressions', {
+    config: { auth: 'rest' },
+    schema: {
+      summary: 'The addresses this project does not email (hard bounces, unsubscribes, complaints, manual), paged by address',
+      tags: ['email'],
+      querystring: ListQuery,
+    },
+    handler: async (req) => listSuppressions(sql, req.caller.projectId, { limit: req.query.limit ?? 100, cursor: req.query.cursor }),
+  });
+
+  app.delete<{ Params: { address: string } }>('/v1/email/suppressions/:address', {
+    config: { auth: 'rest' },
+    schema: {
+      summary: 'Take an address off the suppression list, so mail goes to it again',
+      tags: ['email'],
+      params: Type.Object({ address: Type.String({ maxLength: 320 }) }),
+    },
+    handler: async (req, reply) => {
+      const address = normalizeEmailAddress(req.params.address);
+      if (!isEmailAddress(address) || !(await removeSuppression(sql, req.caller.projectId, address))) {
+        throw new ApiError('suppression_not_found', `${address} is not on this project's suppression list`);
+      }
+      return reply.code(204).send();
+    },
+  });
+
+  const secret = deps.unsubscribeSecret;
+  if (secret === undefined) return;
+
+  const subjectOf = (token: string): UnsubscribeSubject => {
+    const subject = verifyUnsubscribeToken(secret, token);
+    if (!subject) throw new ApiError('invalid_unsubscribe_token', 'this unsubscribe link is not valid');
+    return subject;
+  };
+
+  // Scoped to this plugin: the rest of the API takes JSON only.
+  for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data']) {
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: formBodyLimit }, (_req, body, done) => done(null, body));
+  }
+
+  app.get<{ Params: { token: string } }>('/v1/email/unsubscribe/:token', {
+    schema: { summary: 'The page behind an unsubscribe link: a button that POSTs (a GET changes nothing)', tags: ['email'], params: tokenParams, security: [] },
+    handler: async (req, reply) => {
+      subjectOf(req.params.token);
+      return page(reply, 200, 'Unsubscribe', `
+<h1>Unsubscribe?</h1>
+<p>You will no longer receive these emails at this address.</p>
+<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`);
+    },
+  });
+
+  app.post<{ Params: { token: string }; Body: string | undefined }>('/v1/email/unsubscribe/:token', {
+    schema: { summary: 'RFC 8058 one-click unsubscribe: body List-Unsubscribe=One-Click', tags: ['email'], params: tokenParams, security: [] },
+    handler: async (req, reply) => {
+      const subject = subjectOf(req.params.token);
+      if (!isOneClick(req.headers['content-type'], req.body)) {
+        throw new ApiError('invalid_unsubscribe_request', 'the body must be List-Unsubscribe=One-Click (RFC 8058 section 3.2)');
+      }
+      await addSuppressions(sql, subject.projectId, [{ address: subject.address, reason: 'unsubscribed', detail: 'one-click unsubscribe (RFC 8058)' }]);
+      return page(reply, 200, 'Unsubscribed', '<h1>You are unsubscribed</h1>\n<p>You will no longer receive these emails at this address.</p>');
+    },
+  });
+};
+
+/** RFC 8058 §3.2: `List-Unsubscribe=One-Click` as a form field, urlencoded or multipart. */
+export function isOneClick(contentType: string | undefined, body: unknown): boolean {
+  if (typeof body !== 'string') return false;
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') return new URLSearchParams(body).getAll('List-Unsubscribe').includes('One-Click');
+  if (type === 'multipart/form-data') {
+    // One part named List-Unsubscribe whose content is One-Click (RFC 7578 §4.2).
+    return /content-disposition:\s*form-data;\s*name="?List-Unsubscribe"?\s*\r?\n(?:[^\r\n]+\r?\n)*\r?\nOne-Click\r?\n--/i.test(body);
+  }
+  return false;
+}
+
+/** A tiny self-contained page: no scripts, no external resources, never cached or indexed. */
+function page(reply: FastifyReply, status: number, title: string, body: string) {
+  return reply
+    .code(status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+    .header('cache-control', 'no-store')
+    .header('referrer-policy', 'no-referrer')
+    .header('x-robots-tag', 'noindex')
+    .send(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title><style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}</style></head>
+<body>${body}
+</body></html>
+`);
+}

@@ -1,0 +1,137 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { startTestHerald, type TestHerald } from '../../../test/support/herald.js';
+import { createPostgresQueue } from '../../queue/postgres/queue.js';
+import { silentLogger } from '../../observability/logger.js';
+import { applyChunk, pendingChunks } from '../../store/import-jobs.js';
+import { importHandler } from '../../worker/import-profiles.js';
+import { topics } from '../../worker/topics.js';
+
+// The API alone: no worker runs, so each test drives the import job itself through the real queue.
+let h: TestHerald;
+before(async () => { h = await startTestHerald({ sandbox: false, env: { HERALD_ROLE: 'api' } }); });
+after(async () => { await h.close(); });
+
+const bad = new Map<number, string>([
+  [7, 'not json at all'],
+  [1234, JSON.stringify({ identifiers: { custom_id: 'x' }, attributes: { $email: 'nope' } })],
+  [40_000, JSON.stringify({ identifiers: {} })],
+]);
+
+/** Line n (1-based): a valid operation with an event without id (so a chunk applied twice would show). */
+function line(n: number, tag: string): string {
+  return bad.get(n) ?? JSON.stringify({ identifiers: { custom_id: `${tag}-${n % 5000}` }, attributes: { n }, events: [{ name: 'imported' }] });
+}
+
+/** Streams `count` lines in many small pieces, so lines straddle network chunks. */
+async function upload(count: number, tag: string): Promise<{ status: number; body: any }> {
+  async function* body() {
+    let piece = '';
+    for (let n = 1; n <= count; n++) {
+      piece += line(n, tag) + '\n';
+      if (piece.length > 3000) {
+        yield piece.slice(0, 1500);
+        yield piece.slice(1500);
+        piece = '';
+      }
+    }
+    yield piece;
+  }
+  const res = await fetch(h.url + '/v1/profiles/bulk', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${h.project.rest_key}`, 'content-type': 'application/x-ndjson' },
+    body: Readable.toWeb(Readable.from(body())) as ReadableStream,
+    duplex: 'half',
+  } as RequestInit);
+  return { status: res.status, body: await res.json() };
+}
+
+async function count(sqlText: string, tag: string): Promise<number> {
+  const [r] = await h.db.sql.unsafe(sqlText, [tag + '-%']);
+  return (r as unknown as { n: number }).n;
+}
+
+test('50,000 streamed lines with a few bad ones: 202, then every chunk applied once, errors per line', async () => {
+  const r = await upload(50_000, 'big');
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  assert.equal(r.body.total_lines, 50_000);
+  const queued = await h.call('GET', `/v1/jobs/${r.body.job_id}`);
+  assert.equal(queued.body.state, 'queued');
+  assert.equal(queued.body.processed_lines, 0);
+
+  const queue = createPostgresQueue({ sql: h.db.sql, log: silentLogger(), maxAttempts: 5 });
+  try {
+    const jobs = await queue.claim(topics.importProfiles, { max: 1, leaseMs: 60_000, waitMs: 0 });
+    assert.equal(jobs.length, 1);
+    await importHandler({ sql: h.db.sql, queue })(jobs);
+  } finally {
+    await queue.close();
+  }
+  const done = await h.call('GET', `/v1/jobs/${r.body.job_id}`);
+  assert.equal(done.body.state, 'done');
+  assert.equal(done.body.processed_lines, 50_000);
+  assert.equal(done.body.failed_lines, 3);
+  assert.deepEqual(done.body.errors.map((e: { line: number; field: string }) => [e.line, e.field]),
+    [[7, 'line'], [1234, 'attributes.$email'], [40_000, 'identifiers.custom_id']]);
+  assert.equal(done.body.errors_truncated, false);
+  assert.equal(await count(`select count(*)::int as n from events where custom_id like $1`, 'big'), 50_000 - 3);
+  assert.equal(await count(`select count(*)::int as n from profiles where custom_id like $1`, 'big'), 5000);
+  const sample = await h.call('GET', '/v1/profiles/big-42');
+  assert.deepEqual(sample.body.profile.attributes, { n: 45_042 }, 'the last line for a profile wins');
+  const [left] = await h.db.sql`select count(*)::int as n from import_chunks where import_id = ${r.body.job_id} and body <> ''`;
+  assert.equal(left!.n, 0, 'applied chunks keep no personal data');
+});
+
+test('a worker that dies mid-import, inside a chunk, loses nothing and applies no chunk twice', async () => {
+  const r = await upload(5_500, 'crash');
+  assert.equal(r.status, 202);
+  const id = r.body.job_id as string;
+  const queue = createPostgresQueue({ sql: h.db.sql, log: silentLogger(), maxAttempts: 5 });
+  try {
+    const [first] = await queue.claim(topics.importProfiles, { max: 1, leaseMs: 300, waitMs: 0 });
+    assert.ok(first);
+    // The first worker applies two chunks, then dies inside the third chunk's transaction, unacked.
+    const chunks = await pendingChunks(h.db.sql, id);
+    assert.equal(chunks.length, 6);
+    await applyChunk(h.db.sql, id, chunks[0]!);
+    await applyChunk(h.db.sql, id, chunks[1]!);
+    await assert.rejects(applyChunk(h.db.sql, id, chunks[2]!, { beforeCommit: async () => { throw new Error('killed'); } }));
+    const mid = await h.call('GET', `/v1/jobs/${id}`);
+    assert.equal(mid.body.state, 'running');
+    assert.equal(mid.body.processed_lines, 2000);
+
+    // Its lease runs out; the job is handed out again and finishes the rest.
+    let again: Awaited<ReturnType<typeof queue.claim>> = [];
+    for (let i = 0; i < 100 && !again.length; i++) {
+      again = await queue.claim(topics.importProfiles, { max: 1, leaseMs: 60_000, waitMs: 100 });
+    }
+    assert.equal(again[0]?.id, first.id);
+    assert.equal(again[0]?.attempt, 2);
+    await importHandler({ sql: h.db.sql, queue })(again);
+    // The first worker's chunk calls replayed late change nothing.
+    assert.equal(await applyChunk(h.db.sql, id, chunks[0]!), false);
+  } finally {
+    await queue.close();
+  }
+  const done = await h.call('GET', `/v1/jobs/${id}`);
+  assert.equal(done.body.state, 'done');
+  assert.equal(done.body.processed_lines, 5_500);
+  assert.equal(done.body.failed_lines, 2);
+  assert.equal(await count(`select count(*)::int as n from events where custom_id like $1`, 'crash'), 5_500 - 2);
+});
+
+test('bulk refusals: not NDJSON, empty, a line over 64 KiB; an unknown job is a 404', async () => {
+  const json = await h.call('POST', '/v1/profiles/bulk', [{ identifiers: { custom_id: 'x' } }]);
+  assert.equal(json.status, 415);
+  const empty = await h.call('POST', '/v1/profiles/bulk', '', { 'content-type': 'application/x-ndjson' });
+  assert.equal(empty.status, 400);
+  const [before] = await h.db.sql`select count(*)::int as n from import_jobs`;
+  const long = await h.call('POST', '/v1/profiles/bulk', line(1, 'l') + '\n' + 'x'.repeat(70_000) + '\n', { 'content-type': 'application/x-ndjson' });
+  assert.equal(long.status, 400);
+  assert.match(long.body.error.message, /line 2/);
+  const [after] = await h.db.sql`select count(*)::int as n from import_jobs`;
+  assert.equal(after!.n, before!.n, 'a refused upload leaves no import behind');
+  assert.equal((await h.call('GET', '/v1/jobs/00000000-0000-7000-8000-000000000000')).body.error.code, 'import_job_not_found');
+  assert.equal((await h.call('GET', '/v1/jobs/nope')).status, 404);
+});

@@ -1,0 +1,112 @@
+/**
+ * The profile API (REST key): update in batches, read, set the contact fields, erase and export.
+ * Every change commits before its 2xx; operations follow src/domain/profile-operations.ts.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Sql } from 'postgres';
+import { checkCustomId, nativeValue, parseOperations, type NativeColumn } from '../../domain/profile-operations.js';
+import { applyOperations, changeProfiles, ensureProfiles, findProfile, viewProfile } from '../../store/profiles.js';
+import { eraseProfile, exportProfile } from '../../store/erasure.js';
+import { ApiError } from '../errors.js';
+import { parseOrRefuse } from '../input-errors.js';
+import type { RateLimiter } from '../rate-limit.js';
+
+const Params = Type.Object({ custom_id: Type.String() });
+type ParamsT = Static<typeof Params>;
+
+const Subscription = Type.Union([Type.Literal('subscribed'), Type.Literal('unsubscribed'), Type.Null()]);
+const PutBody = Type.Object(
+  {
+    email: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Lower-cased; null clears it.' })),
+    phone: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'E.164, such as +33612345678; null clears it.' })),
+    email_subscription: Type.Optional(Subscription),
+    sms_subscription: Type.Optional(Subscription),
+  },
+  { additionalProperties: false },
+);
+type PutBodyT = Static<typeof PutBody>;
+const putFields = { email: '$email', phone: '$phone', email_subscription: '$email_subscription', sms_subscription: '$sms_subscription' } as const;
+
+function customIdParam(raw: string): string {
+  return parseOrRefuse(() => checkCustomId(raw, 'custom_id'));
+}
+
+export const profileRoutes = (deps: { sql: Sql; limiter: RateLimiter }): FastifyPluginAsync => async (app) => {
+  const { sql, limiter } = deps;
+
+  app.post<{ Body: unknown[] }>('/v1/profiles/update', {
+    config: { auth: 'rest' },
+    schema: {
+      summary: 'Apply up to 200 profile operations',
+      description:
+        'A JSON array of operations `{identifiers: {custom_id}, attributes?, events?}` (docs/profiles.md). A profile is created ' +
+        'by its first write. The whole batch is applied in one transaction, in order, or refused naming the field.',
+      tags: ['profiles'],
+      body: Type.Array(Type.Unknown()),
+    },
+    handler: async (req) => {
+      const ops = parseOrRefuse(() => parseOperations(req.body, new Date()));
+      limiter.take('profiles', req.caller.projectId, ops.length);
+      const result = await sql.begin((tx) => applyOperations(tx, req.caller.projectId, ops));
+      return { operations: ops.length, profiles: result.profiles, events: result.events };
+    },
+  });
+
+  app.get<{ Params: ParamsT }>('/v1/profiles/:custom_id', {
+    config: { auth: 'rest' },
+    schema: { summary: 'A profile with its installations and latest events', tags: ['profiles'], params: Params },
+    handler: async (req) => {
+      const view = await viewProfile(sql, req.caller.projectId, customIdParam(req.params.custom_id));
+      if (!view) throw new ApiError('profile_not_found', 'no profile with this custom_id');
+      return view;
+    },
+  });
+
+  app.put<{ Params: ParamsT; Body: PutBodyT }>('/v1/profiles/:custom_id', {
+    config: { auth: 'rest' },
+    schema: { summary: 'Set a profile\'s email, phone and subscription states', tags: ['profiles'], params: Params, body: PutBody },
+    handler: async (req) => {
+      const customId = customIdParam(req.params.custom_id);
+      const native: Partial<Record<NativeColumn, string | null>> = {};
+      for (const [field, key] of Object.entries(putFields) as [keyof typeof putFields, (typeof putFields)[keyof typeof putFields]][]) {
+        if (req.body[field] !== undefined) native[field] = parseOrRefuse(() => nativeValue(key, req.body[field], field));
+      }
+      limiter.take('profiles', req.caller.projectId, 1);
+      const profile = await sql.begin(async (tx) => {
+        await ensureProfiles(tx, req.caller.projectId, [customId]);
+        await changeProfiles(tx, req.caller.projectId, [{ customId, native, attributes: { set: {}, unset: [], add: {}, remove: {} } }]);
+        return findProfile(tx, req.caller.projectId, customId);
+      });
+      return { profile };
+    },
+  });
+
+  app.delete<{ Params: ParamsT }>('/v1/profiles/:custom_id', {
+    config: { auth: 'rest' },
+    schema: {
+      summary: 'Erase everything held on a person',
+      description: 'In one transaction: the profile, its installations, their events, and the messages addressed to it with their deliveries.',
+      tags: ['profiles'], params: Params,
+    },
+    handler: async (req) => {
+      const erased = await eraseProfile(sql, req.caller.projectId, customIdParam(req.params.custom_id));
+      if (!erased.profiles && !erased.installations && !erased.events) {
+        throw new ApiError('profile_not_found', 'nothing is held on this custom_id');
+      }
+      return { erased };
+    },
+  });
+
+  app.get<{ Params: ParamsT }>('/v1/profiles/:custom_id/export', {
+    config: { auth: 'rest' },
+    schema: { summary: 'Everything held on a person (the set DELETE erases)', tags: ['profiles'], params: Params },
+    handler: async (req) => {
+      const data = await exportProfile(sql, req.caller.projectId, customIdParam(req.params.custom_id));
+      if (!data.profile && !data.installations.length && !data.events.length) {
+        throw new ApiError('profile_not_found', 'nothing is held on this custom_id');
+      }
+      return data;
+    },
+  });
+};

@@ -1,0 +1,122 @@
+/**
+ * A project's provider credentials (REST key only):
+ *   PUT    /v1/providers/{apns|fcm|webpush|smtp|sms}  check, seal and store (replacing)
+ *   GET    /v1/providers                              what is stored, as summaries
+ *   GET    /v1/providers/{provider}                   one summary
+ *   DELETE /v1/providers/{provider}                   back to the sandbox (or unconfigured)
+ * Secrets go in and never come out: answers carry the summary and keyed fingerprints only. A
+ * failed check stores nothing.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Sql } from 'postgres';
+import {
+  CredentialProblem, checkApns, checkFcm, checkSms, checkSmtp, checkWebPush, generateVapidKeyPair,
+} from '../../domain/credential-checks.js';
+import {
+  isProvider, providers, type CredentialsByProvider, type CredentialsInputByProvider, type Provider,
+} from '../../domain/provider-credentials.js';
+import { SmtpProblem, verifySmtp, type VerifyOptions } from '../../providers/email/verify-smtp.js';
+import {
+  deleteCredentials, getCredentialsSummary, listCredentials, loadCredentials, saveCredentials,
+} from '../../store/provider-credentials.js';
+import type { Keyring } from '../../store/sealed.js';
+import { ApiError } from '../errors.js';
+import { bodyByProvider } from './provider-schemas.js';
+
+export interface ProviderRouteDeps {
+  sql: Sql;
+  keyring: Keyring;
+  /** How SMTP settings are proven (tests trust their own CA). */
+  smtp?: VerifyOptions;
+}
+
+function providerOf(name: string): Provider {
+  if (!isProvider(name)) throw new ApiError('unknown_provider', `no provider "${name}"; the providers are ${providers.join(', ')}`);
+  return name;
+}
+
+/** Runs the provider's checks; the result is what gets sealed. */
+async function checked<P extends Provider>(deps: ProviderRouteDeps, projectId: string, provider: P,
+  input: CredentialsInputByProvider[P]): Promise<CredentialsByProvider[P]> {
+  try {
+    switch (provider) {
+      case 'apns': return checkApns(input as CredentialsInputByProvider['apns']) as CredentialsByProvider[P];
+      case 'fcm': return checkFcm(input as CredentialsInputByProvider['fcm']) as CredentialsByProvider[P];
+      case 'webpush': {
+        const current = await loadCredentials(deps.sql, deps.keyring, projectId, 'webpush')
+          ?? generateVapidKeyPair();
+        return checkWebPush(input as CredentialsInputByProvider['webpush'], current) as CredentialsByProvider[P];
+      }
+      case 'smtp': {
+        const smtp = checkSmtp(input as CredentialsInputByProvider['smtp']);
+        await verifySmtp(smtp, deps.smtp);
+        return smtp as CredentialsByProvider[P];
+      }
+      case 'sms': return checkSms(input as CredentialsInputByProvider['sms']) as CredentialsByProvider[P];
+      default: throw new Error(`unhandled provider ${String(provider satisfies never)}`);
+    }
+  } catch (err) {
+    if (err instanceof CredentialProblem || err instanceof SmtpProblem) throw new ApiError(err.code, err.message);
+    throw err;
+  }
+}
+
+export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => async (app) => {
+  for (const provider of providers) {
+    app.put<{ Body: CredentialsInputByProvider[typeof provider] }>(`/v1/providers/${provider}`, {
+      config: { auth: 'rest' },
+      schema: {
+        summary: `Set the project's ${provider} credentials (checked before they are stored; secrets are never returned)`,
+        tags: ['providers'],
+        body: bodyByProvider[provider],
+      },
+      handler: async (req) => {
+        const projectId = req.caller.projectId;
+        const credentials = await checked(deps, projectId, provider, req.body);
+        const stored = await saveCredentials(deps.sql, deps.keyring, projectId, provider, credentials);
+        req.log.info({ projectId, provider }, 'provider credentials saved');
+        return stored;
+      },
+    });
+  }
+
+  // Any other name under PUT: a precise 404 rather than "no route".
+  app.put<{ Params: { provider: string } }>('/v1/providers/:provider', {
+    config: { auth: 'rest' },
+    schema: { hide: true },
+    handler: async (req) => { providerOf(req.params.provider); },
+  });
+
+  app.get('/v1/providers', {
+    config: { auth: 'rest' },
+    schema: { summary: 'The providers this project has credentials for, as summaries', tags: ['providers'] },
+    handler: async (req) => ({ providers: await listCredentials(deps.sql, req.caller.projectId) }),
+  });
+
+  app.get<{ Params: { provider: string } }>('/v1/providers/:provider', {
+    config: { auth: 'rest' },
+    schema: { summary: 'One provider\'s credentials, as a summary', tags: ['providers'] },
+    handler: async (req) => {
+      const provider = providerOf(req.params.provider);
+      const stored = await getCredentialsSummary(deps.sql, req.caller.projectId, provider);
+      if (!stored) throw new ApiError('provider_not_configured', `this project has no ${provider} credentials`);
+      return stored;
+    },
+  });
+
+  app.delete<{ Params: { provider: string } }>('/v1/providers/:provider', {
+    config: { auth: 'rest' },
+    schema: { summary: 'Delete one provider\'s credentials', tags: ['providers'] },
+    handler: async (req, reply) => {
+      const provider = providerOf(req.params.provider);
+      if (provider === 'webpush') {
+        throw new ApiError('vapid_keys_required', 'browsers subscribed with this project\'s VAPID public key; PUT /v1/providers/webpush with a new pair to replace it');
+      }
+      if (!(await deleteCredentials(deps.sql, req.caller.projectId, provider))) {
+        throw new ApiError('provider_not_configured', `this project has no ${provider} credentials`);
+      }
+      req.log.info({ projectId: req.caller.projectId, provider }, 'provider credentials deleted');
+      return reply.code(204).send();
+    },
+  });
+};

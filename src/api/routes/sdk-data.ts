@@ -1,0 +1,187 @@
+/**
+ * The SDK's data endpoints (SDK key, CORS open): events, attribute changes, identify/logout and
+ * push feedback. Every item carries a client-generated id; an id seen again within the dedupe window
+ * (at least 7 days) is acknowledged and not stored twice. A 200 follows the commit.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Sql } from 'postgres';
+import { checkClientId, checkCustomId, limits, parseEvent, parseSdkChanges, parseTime } from '../../domain/profile-operations.js';
+import { claimClientId, recordPushFeedback, storeEvents, type NewEvent } from '../../store/events.js';
+import { changeInstallationAttributes, identify, logout } from '../../store/identity.js';
+import { createGroupCommit } from '../../store/group-commit.js';
+import { ApiError } from '../errors.js';
+import { parseOrRefuse } from '../input-errors.js';
+import type { RateLimiter } from '../rate-limit.js';
+
+const InstallId = Type.String({ minLength: 1, maxLength: 128 });
+const ClientId = Type.String({ minLength: 1, maxLength: limits.clientIdLength, description: 'Client-generated, unique per project.' });
+
+const EventsBody = Type.Object(
+  {
+    install_id: InstallId,
+    events: Type.Array(
+      Type.Object(
+        { id: ClientId, name: Type.String(), time: Type.String({ description: 'ISO-8601 with offset' }), attributes: Type.Optional(Type.Object({})) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const AttributesBody = Type.Object(
+  {
+    install_id: InstallId,
+    id: ClientId,
+    time: Type.String(),
+    set: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    unset: Type.Optional(Type.Array(Type.String(), { maxItems: limits.attributesPerOperation })),
+    add: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    remove: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+
+const IdentifyBody = Type.Object({ install_id: InstallId, custom_id: Type.String() }, { additionalProperties: false });
+const LogoutBody = Type.Object({ install_id: InstallId }, { additionalProperties: false });
+
+const PushEventsBody = Type.Object(
+  {
+    install_id: InstallId,
+    events: Type.Array(
+      Type.Object(
+        {
+          id: ClientId,
+          type: Type.Union([Type.Literal('received'), Type.Literal('opened')]),
+          message_id: Type.Optional(Type.String({ format: 'uuid' })),
+          delivery_id: Type.Optional(Type.String({ format: 'uuid' })),
+          time: Type.String(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Counts = Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer() });
+
+function checkBatchSize(n: number): void {
+  if (n > limits.sdkEventsPerBatch) {
+    throw new ApiError('too_many_events', `events has ${n} items; the limit is ${limits.sdkEventsPerBatch} per call`);
+  }
+}
+
+const count = (stored: boolean[]) => {
+  const accepted = stored.filter(Boolean).length;
+  return { accepted, duplicates: stored.length - accepted };
+};
+
+export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): FastifyPluginAsync => async (app) => {
+  const { sql, limiter } = deps;
+  // Concurrent batches share a transaction (one fsync for many), each answered after its commit.
+  const store = createGroupCommit<NewEvent[], boolean[]>({
+    sql, maxBatch: 64, maxConcurrent: 2,
+    run: async (tx, batches) => {
+      const stored = await storeEvents(tx, batches.flat());
+      let at = 0;
+      return batches.map((b) => stored.slice(at, (at += b.length)));
+    },
+  });
+
+  app.post<{ Body: Static<typeof EventsBody> }>('/v1/sdk/events', {
+    config: { auth: 'sdk' },
+    schema: { summary: 'Track a batch of up to 100 events', tags: ['sdk'], body: EventsBody, response: { 200: Counts } },
+    handler: async (req) => {
+      const { install_id, events } = req.body;
+      checkBatchSize(events.length);
+      const now = new Date();
+      const parsed = parseOrRefuse(() =>
+        events.map((e, i) => parseEvent(e, `events[${i}]`, now, { idRequired: true, timeRequired: true })));
+      limiter.take('sdk', req.caller.projectId, parsed.length);
+      if (!parsed.length) return { accepted: 0, duplicates: 0 };
+      const stored = await store(parsed.map((e) => ({ ...e, projectId: req.caller.projectId, customId: null, installId: install_id })));
+      return count(stored);
+    },
+  });
+
+  app.post<{ Body: Static<typeof AttributesBody> }>('/v1/sdk/attributes', {
+    config: { auth: 'sdk' },
+    schema: {
+      summary: 'Change custom attributes of the installation\'s profile',
+      description: 'Applied to the profile when the installation is identified; otherwise kept on the installation until identify.',
+      tags: ['sdk'], body: AttributesBody,
+    },
+    handler: async (req) => {
+      const b = req.body;
+      const changes = parseOrRefuse(() => {
+        parseTime(b.time, 'time', new Date());
+        return parseSdkChanges(b);
+      });
+      limiter.take('sdk', req.caller.projectId, 1);
+      const duplicate = await sql.begin(async (tx) => {
+        if (!(await claimClientId(tx, req.caller.projectId, b.id))) return true;
+        if (!(await changeInstallationAttributes(tx, req.caller.projectId, b.install_id, changes))) {
+          throw new ApiError('installation_not_found', 'no installation with this install_id; register it first');
+        }
+        return false;
+      });
+      return { duplicate };
+    },
+  });
+
+  app.post<{ Body: Static<typeof IdentifyBody> }>('/v1/sdk/identify', {
+    config: { auth: 'sdk' },
+    schema: { summary: 'Attach the installation to a custom_id (creating the profile)', tags: ['sdk'], body: IdentifyBody },
+    handler: async (req) => {
+      const { install_id } = req.body;
+      const customId = parseOrRefuse(() => checkCustomId(req.body.custom_id, 'custom_id'));
+      limiter.take('sdk', req.caller.projectId, 1);
+      const found = await sql.begin((tx) => identify(tx, req.caller.projectId, install_id, customId));
+      if (!found) throw new ApiError('installation_not_found', 'no installation with this install_id; register it first');
+      return { install_id, custom_id: customId };
+    },
+  });
+
+  app.post<{ Body: Static<typeof LogoutBody> }>('/v1/sdk/logout', {
+    config: { auth: 'sdk' },
+    schema: { summary: 'Detach the installation from its custom_id', tags: ['sdk'], body: LogoutBody },
+    handler: async (req) => {
+      limiter.take('sdk', req.caller.projectId, 1);
+      const found = await sql.begin((tx) => logout(tx, req.caller.projectId, req.body.install_id));
+      if (!found) throw new ApiError('installation_not_found', 'no installation with this install_id; register it first');
+      return { install_id: req.body.install_id, custom_id: null };
+    },
+  });
+
+  app.post<{ Body: Static<typeof PushEventsBody> }>('/v1/sdk/push-events', {
+    config: { auth: 'sdk' },
+    schema: {
+      summary: 'Report pushes received and opened',
+      description: 'Stored as events $push_received / $push_opened; a known delivery gets received_at / opened_at (the first report wins).',
+      tags: ['sdk'], body: PushEventsBody, response: { 200: Counts },
+    },
+    handler: async (req) => {
+      const { install_id, events } = req.body;
+      checkBatchSize(events.length);
+      const now = new Date();
+      const parsed = parseOrRefuse(() => events.map((e, i) => ({
+        ...e, id: checkClientId(e.id, `events[${i}].id`), time: parseTime(e.time, `events[${i}].time`, now),
+      })));
+      limiter.take('sdk', req.caller.projectId, parsed.length);
+      const stored = await sql.begin(async (tx) => {
+        const s = await storeEvents(tx, parsed.map((e) => ({
+          projectId: req.caller.projectId, clientId: e.id, customId: null, installId: install_id,
+          name: e.type === 'received' ? '$push_received' : '$push_opened', time: e.time,
+          attributes: { ...(e.message_id ? { message_id: e.message_id } : {}), ...(e.delivery_id ? { delivery_id: e.delivery_id } : {}) },
+        })));
+        await recordPushFeedback(tx, req.caller.projectId, install_id, parsed.map((e) => ({
+          type: e.type, deliveryId: e.delivery_id ?? null, messageId: e.message_id ?? null, time: e.time,
+        })));
+        return s;
+      });
+      return count(stored);
+    },
+  });
+};
