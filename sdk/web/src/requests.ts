@@ -1,0 +1,56 @@
+/** Which outbox entries travel together, and the request that carries them. */
+import type { OutboxEntry } from './outbox.js';
+import type { OutboxItem } from './types.js';
+
+/** Herald takes at most 100 events per call. */
+export const maxBatch = 100;
+
+export interface OutboxRequest {
+  path: string;
+  body: unknown;
+  entries: OutboxEntry[];
+}
+
+/**
+ * The request for the oldest entries: a run of events (or of push events) up to `limit` becomes one
+ * batch; anything else goes alone. Order is kept: nothing is sent before an older entry is settled,
+ * so the installation is registered before its first event and an identify precedes what follows it.
+ */
+export function nextRequest(entries: OutboxEntry[], installId: string, limit = maxBatch): OutboxRequest | undefined {
+  const first = entries[0];
+  if (!first) return undefined;
+  const kind = first.item.kind;
+  if (kind === 'event' || kind === 'push_event') {
+    const run: OutboxEntry[] = [];
+    for (const e of entries) {
+      if (e.item.kind !== kind || run.length >= limit) break;
+      run.push(e);
+    }
+    const path = kind === 'event' ? '/v1/sdk/events' : '/v1/sdk/push-events';
+    return { path, body: { install_id: installId, events: run.map((e) => wireEvent(e.item)) }, entries: run };
+  }
+  return { ...single(first.item, installId), entries: [first] };
+}
+
+function wireEvent(item: OutboxItem): unknown {
+  const { kind: _kind, ...rest } = item;
+  return rest;
+}
+
+function single(item: OutboxItem, installId: string): { path: string; body: unknown } {
+  switch (item.kind) {
+    case 'attributes': {
+      const { kind: _kind, ...edit } = item;
+      return { path: '/v1/sdk/attributes', body: { install_id: installId, ...edit } };
+    }
+    case 'identify':
+      return { path: '/v1/sdk/identify', body: { install_id: installId, custom_id: item.custom_id } };
+    case 'logout':
+      return { path: '/v1/sdk/logout', body: { install_id: installId } };
+    case 'installation':
+      return { path: '/v1/sdk/installations', body: { install_id: installId, ...item.body } };
+    case 'event':
+    case 'push_event':
+      return { path: item.kind === 'event' ? '/v1/sdk/events' : '/v1/sdk/push-events', body: { install_id: installId, events: [wireEvent(item)] } };
+  }
+}

@@ -1,0 +1,52 @@
+/** One POST to Herald's SDK endpoints, and what the answer means for the outbox entries it carried. */
+import { retryAfterMs } from './backoff.js';
+
+export type SendResult =
+  /** Stored (or already stored: Herald deduplicates by id). Delete the entries. */
+  | { kind: 'acknowledged' }
+  /** Not stored this time (network error, 408, 429, 5xx): send again later. */
+  | { kind: 'retry'; afterMs?: number; reason: string }
+  /** Refused for good (any other 4xx): sending again would be refused again. */
+  | { kind: 'rejected'; status: number; code?: string }
+  /** The SDK key is unknown or revoked (401/403): a setup problem, not the entries' fault. */
+  | { kind: 'unauthorized'; status: number };
+
+export interface Endpoint {
+  endpoint: string;
+  sdkKey: string;
+}
+
+export async function post(to: Endpoint, path: string, body: unknown): Promise<SendResult> {
+  let res: Response;
+  try {
+    res = await fetch(to.endpoint.replace(/\/+$/, '') + path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${to.sdkKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      mode: 'cors',
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch (err) {
+    // fetch rejects only when no answer came: offline, refused, reset, CORS failure.
+    return { kind: 'retry', reason: err instanceof Error ? err.message : String(err) };
+  }
+  if (res.ok) return { kind: 'acknowledged' };
+  const code = await errorCode(res);
+  const status = res.status;
+  if (status === 408 || status === 429 || status >= 500) {
+    const afterMs = retryAfterMs(res.headers.get('retry-after'));
+    return { kind: 'retry', reason: `HTTP ${status}${code ? ` ${code}` : ''}`, ...(afterMs !== undefined ? { afterMs } : {}) };
+  }
+  if (status === 401 || status === 403) return { kind: 'unauthorized', status };
+  return { kind: 'rejected', status, ...(code !== undefined ? { code } : {}) };
+}
+
+async function errorCode(res: Response): Promise<string | undefined> {
+  try {
+    const body = (await res.json()) as { error?: { code?: unknown } };
+    return typeof body.error?.code === 'string' ? body.error.code : undefined;
+  } catch {
+    return undefined; // not Herald's JSON error (a proxy's page, say): the status says enough
+  }
+}

@@ -1,0 +1,62 @@
+/** The SDK's public types, and the shapes it keeps in IndexedDB. */
+
+/** What `Herald.init` takes. */
+export interface HeraldOptions {
+  /** The project's public SDK key (never the secret REST key). */
+  sdkKey: string;
+  /** Herald's base URL, e.g. `https://push.example.com`. */
+  endpoint: string;
+  /** The service worker script, on this page's origin. Default `/herald-sw.js`. */
+  serviceWorkerUrl?: string;
+  /** The service worker's scope. Default `/`. */
+  serviceWorkerScope?: string;
+  /** Your site's version, stored on the installation. */
+  appVersion?: string;
+  /** The most entries the outbox keeps; past it the oldest are dropped and counted. Default 1000. */
+  outboxLimit?: number;
+  /** The first retry waits up to this long (full jitter). Default 1000 ms. */
+  retryBaseMs?: number;
+  /** No retry waits longer than this. Default 30000 ms. */
+  retryCapMs?: number;
+}
+
+export type AttributeValue = string | number | boolean | string[] | null;
+
+/** One change to the profile's attributes, as POST /v1/sdk/attributes takes it. */
+export interface AttributeEdit {
+  set?: Record<string, AttributeValue>;
+  unset?: string[];
+  /** Values added to array attributes. */
+  add?: Record<string, string[]>;
+  /** Values removed from array attributes. */
+  remove?: Record<string, string[]>;
+}
+
+export type EventAttributes = Record<string, unknown>;
+
+/** The configuration the page stores for the service worker. */
+export interface StoredConfig {
+  sdkKey: string;
+  endpoint: string;
+  retryBaseMs: number;
+  retryCapMs: number;
+  outboxLimit: number;
+}
+
+/** What one outbox entry asks the server to do. Every entry carries its own client id. */
+export type OutboxItem =
+  | { kind: 'event'; id: string; name: string; time: string; attributes?: EventAttributes }
+  | { kind: 'push_event'; id: string; type: 'received' | 'opened'; message_id?: string; delivery_id?: string; time: string }
+  | ({ kind: 'attributes'; id: string; time: string } & AttributeEdit)
+  | { kind: 'identify'; id: string; custom_id: string }
+  | { kind: 'logout'; id: string }
+  | { kind: 'installation'; id: string; body: InstallationBody };
+
+export interface InstallationBody {
+  platform: 'web';
+  custom_id?: string | null;
+  language?: string;
+  timezone?: string;
+  app_version?: string;
+  web_push_subscription?: { endpoint: string; keys: { p256dh: string; auth: string } };
+}
