@@ -41,6 +41,7 @@ import { deleteStreams } from '../src/queue/jetstream/testing/nats.js';
 import { jobNames } from '../src/queue/jetstream/names.js';
 import { openDatabase } from '../src/store/database.js';
 import { createProject } from '../src/store/projects.js';
+import { createKeyring } from '../src/store/sealed.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { freePort, peakRssMiB, spawnHerald, spawnSandbox, type SandboxProcess } from './support/processes.js';
 import { pool } from './support/stats.js';
@@ -175,7 +176,7 @@ async function heraldRun(round: number, workers: number, sandbox: SandboxProcess
   try {
     const api = await spawnHerald(['--port', String(await freePort()), '--role', 'api', ...common]);
     stops.push(api.stop);
-    const { rest_key } = await createProjectAt(db.url);
+    const { rest_key } = await createProjectAt(db.url, dataDir);
     const ws = [];
     for (let i = 0; i < workers; i++) {
       const w = await spawnHeraldRole(['--role', 'worker', '--worker-concurrency', String(concurrency), ...common], 'using an external sandbox');
@@ -239,7 +240,8 @@ async function bullmqRun(round: number, workers: number, sandbox: SandboxProcess
   try {
     // Herald's schema and a project, so that the baseline writes the very tables Herald writes.
     const schema = await openDatabase({ databaseUrl: db.url, dataDir, log: silentLogger(), max: 2 });
-    const { project_id } = await createProject(schema.sql, 'bench').finally(() => schema.close());
+    // The baseline never reads the project's sealed VAPID key: any master key will do.
+    const { project_id } = await createProject(schema.sql, 'bench', createKeyring(randomBytes(32))).finally(() => schema.close());
 
     const common = ['--database-url', db.url, '--redis-url', redisUrl, '--prefix', prefix];
     const port = await freePort();

@@ -9,6 +9,8 @@ declare module 'autocannon' {
     pipelining?: number;
     duration?: number;
     amount?: number;
+    /** Per-request hooks; setupRequest may give each request its own body. */
+    requests?: { method?: string; setupRequest?: (req: { body?: string; headers?: Record<string, string> }) => { body?: string } }[];
   }
   interface Histogram {
     average: number;

@@ -55,8 +55,12 @@ export async function spawnHeraldRole(args: string[], readyLine: string, timeout
   };
 }
 
-/** `herald project create` against an external database; its REST key. */
-export async function createProjectAt(databaseUrl: string): Promise<{ project_id: string; rest_key: string }> {
-  const { stdout } = await promisify(execFile)(process.execPath, [cli, 'project', 'create', '--name', 'bench', '--database-url', databaseUrl]);
+/**
+ * `herald project create` against an external database; its REST key. `dataDir` is the Herald
+ * processes' data folder, whose master key the project's VAPID pair is sealed with.
+ */
+export async function createProjectAt(databaseUrl: string, dataDir: string): Promise<{ project_id: string; rest_key: string }> {
+  const { stdout } = await promisify(execFile)(process.execPath,
+    [cli, 'project', 'create', '--name', 'bench', '--database-url', databaseUrl, '--data-dir', dataDir]);
   return JSON.parse(stdout) as { project_id: string; rest_key: string };
 }

@@ -55,6 +55,25 @@ test('two accepted records for one token are a duplicate, under one apns-id or s
   assert.equal(r.pass, false);
 });
 
+test('a second copy under one apns-id is a crash re-send only when a worker kill explains it', () => {
+  const history = [
+    call('k1', 'aa', 0), call('k2', 'bb', 0), call('k3', 'cc', 0), call('k4', 'dd', 0),
+    ...fault('kill -9 worker-1 and api-1', 1_000, 3_000),
+  ];
+  const r = check(history, [
+    record('aa', 990), record('aa', 50_000), // cut off by the kill, re-sent after it: explained
+    record('bb', 200_000), record('bb', 260_000), // long after the kill: a blind re-send
+    record('cc', 500), record('cc', 400), // both before the kill
+    record('dd', 990), record('dd', 40_000), record('dd', 60_000), // three copies
+  ]);
+  assert.deepEqual(r.crashResends.map((d) => d.key), ['k1']);
+  assert.deepEqual(r.duplicates.map((d) => d.key).sort(), ['k2', 'k3', 'k4']);
+  assert.equal(r.pass, false);
+  const only = check([call('k1', 'aa', 0), ...fault('kill -9 worker-1 and api-1', 1_000, 3_000)], [record('aa', 990), record('aa', 50_000)]);
+  assert.equal(only.pass, true, only.failures.join('; '));
+  assert.match(formatReport(only), /re-sent after a worker crash = 1/);
+});
+
 test('a delivery no call asked for is unexpected', () => {
   const r = check([call('k1', 'aa', 0)], [record('aa', 50), record('zz', 60)]);
   assert.deepEqual(r.unexpected, [{ token: 'zz', copies: 1 }]);

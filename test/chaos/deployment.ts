@@ -120,10 +120,15 @@ export async function deployHerald(o: DeploymentOptions): Promise<Deployment> {
       // Logged just before the consumers start (src/server.ts).
       ready: logReady('using an external sandbox'),
     }));
-    cleanups.push(() => Promise.all([...apis, ...workers].map((p) => p.stop())).then(() => undefined));
+    // Upkeep and the reconciler, which re-enqueues work whose job a cluster killed at once forgot.
+    const scheduler = managedProcess({
+      name: 'scheduler', args: ['start', '--role', 'scheduler', ...common], env: o.env,
+      logPath: join(o.logDir, 'scheduler.log'), ready: logReady('scheduler running'),
+    });
+    cleanups.push(() => Promise.all([...apis, ...workers, scheduler].map((p) => p.stop())).then(() => undefined));
     // The first API creates the R3 stream; the others then find it.
     await apis[0]!.start();
-    await Promise.all([...apis.slice(1), ...workers].map((p) => p.start()));
+    await Promise.all([...apis.slice(1), ...workers, scheduler].map((p) => p.start()));
 
     return {
       databaseName, databaseUrl, sql, nats, prefix, stream: `${prefix}_jobs`, sandbox, sandboxUrl, apis, workers,

@@ -64,8 +64,11 @@ const schedule = {
  *   make on its own). With the default backoff, 100 attempts are hours of retrying.
  * - HERALD_LOG_LEVEL=info: low volume (no request logs), and the reconnects and relay back-offs
  *   in the logs are the evidence a failing run needs.
+ * - HERALD_RECONCILE_AFTER=60: a 2.9 cluster killed at once can forget jobs it acknowledged; the
+ *   scheduler re-enqueues their work from PostgreSQL after this many seconds (default 600, longer
+ *   than the whole run).
  */
-const heraldEnv = { HERALD_MAX_ATTEMPTS: '100', HERALD_LOG_LEVEL: 'info' };
+const heraldEnv = { HERALD_MAX_ATTEMPTS: '100', HERALD_LOG_LEVEL: 'info', HERALD_RECONCILE_AFTER: '60' };
 
 /** Mulberry32: a small seeded generator, so a failing run's choices can be replayed with CHAOS_SEED. */
 function seededRandom(s: number): () => number {

@@ -12,6 +12,7 @@ import { eventually } from '../support/herald.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createProject } from '../../src/store/projects.js';
+import { testMasterKey } from '../support/keyring.js';
 
 const messages = 2_000;
 const clientConcurrency = 16;
@@ -22,8 +23,10 @@ test('kill -9 at random moments loses no accepted message and shows none twice',
   const sandbox = await startSandbox({ port: 0, log: silentLogger() });
   const port = await freePort();
   const args = ['--port', String(port), '--database-url', db.url, '--sandbox-url', sandbox.inspectionUrl];
-  let herald: HeraldProcess = await spawnHerald(args);
-  const project = await createProject(db.sql, 'kill9');
+  const masterKey = testMasterKey();
+  const env = { HERALD_MASTER_KEY: masterKey.text };
+  let herald: HeraldProcess = await spawnHerald(args, env);
+  const project = await createProject(db.sql, 'kill9', masterKey.keyring);
   const url = herald.url;
 
   const tokenOf = (i: number) => i.toString(16).padStart(64, '0');
@@ -69,7 +72,7 @@ test('kill -9 at random moments loses no accepted message and shows none twice',
     for (let k = 0; k < kills; k++) {
       await new Promise((r) => setTimeout(r, 300 + Math.random() * 1_200));
       await herald.kill9();
-      herald = await spawnHerald(args);
+      herald = await spawnHerald(args, env);
     }
   })();
   await Promise.all([client, killer]);

@@ -4,40 +4,64 @@
  */
 import { loadConfig } from '../../src/config.js';
 import { startHerald, type Herald, type HeraldOverrides } from '../../src/server.js';
-import { silentLogger } from '../../src/observability/logger.js';
+import { silentLogger, type Logger } from '../../src/observability/logger.js';
 import { createProject, type CreatedProject } from '../../src/store/projects.js';
 import { testDatabase, type TestDatabase } from './database.js';
+import { testMasterKey } from './keyring.js';
+import type { Keyring } from '../../src/store/sealed.js';
+import { createServer, type AddressInfo } from 'node:net';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 export interface TestHerald {
   herald: Herald;
   url: string;
   db: TestDatabase;
   project: CreatedProject;
+  /** The keyring of the Herald's master key, to create more projects or open sealed rows. */
+  keyring: Keyring;
   /** fetch against the API with the project's REST key (or `key`). */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 
 export async function startTestHerald(
-  opts: { env?: Record<string, string>; overrides?: HeraldOverrides; sandbox?: boolean } = {},
+  opts: { env?: Record<string, string>; overrides?: HeraldOverrides; sandbox?: boolean; log?: Logger } = {},
 ): Promise<TestHerald> {
   const db = await testDatabase();
+  const masterKey = testMasterKey();
+  // A port known before listening, so the public URL (SMS status callbacks) can name it.
+  const port = opts.env?.HERALD_PORT ?? String(await freePort());
   const config = loadConfig({}, {
     DATABASE_URL: db.url,
-    HERALD_PORT: '0',
+    HERALD_PORT: port,
+    // People's links (one-click unsubscribe) need https; the simulators call back over plain HTTP.
+    HERALD_PUBLIC_URL: 'https://herald.example.com',
+    HERALD_CALLBACK_URL: `http://127.0.0.1:${port}`,
     HERALD_SANDBOX: opts.sandbox === false ? 'false' : 'true',
     HERALD_SANDBOX_PORT: '0',
     HERALD_DATA_DIR: '/nonexistent-herald-test-dir',
+    HERALD_MASTER_KEY: masterKey.text,
     ...opts.env,
   });
-  const herald = await startHerald(config, silentLogger(), opts.overrides);
-  const project = await createProject(db.sql, 'test');
+  const herald = await startHerald(config, opts.log ?? silentLogger(), opts.overrides);
+  const project = await createProject(db.sql, 'test', masterKey.keyring);
   const url = herald.url!;
   return {
     herald,
     url,
     db,
     project,
+    keyring: masterKey.keyring,
     call: async (method, path, body, headers = {}) => {
       const res = await fetch(url + path, {
         method,
