@@ -13,6 +13,7 @@ import { buildApp } from './api/app.js';
 import { createMetrics } from './observability/metrics.js';
 import { createEvents } from './worker/events.js';
 import { startWorkers } from './worker/workers.js';
+import { startProcessShare } from './worker/process-share.js';
 import { startScheduler } from './scheduler/scheduler.js';
 import { createCredentialsCache } from './store/credentials-cache.js';
 import { startSandbox } from './sandbox/index.js';
@@ -76,8 +77,10 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     }
 
     if (runs('worker')) {
+      const processShare = await startProcessShare({ sql: db.sql, log });
+      closers.push(processShare.stop);
       const workers = startWorkers({
-        sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency, backoff: overrides.backoff,
+        sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency, backoff: overrides.backoff, share: processShare.share,
         credentials: credentials!, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!,
       });
       closers.push(workers.stop);

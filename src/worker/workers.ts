@@ -27,6 +27,7 @@ import { importHandler } from './import-profiles.js';
 import type { HeraldEvents } from './events.js';
 import type { BackoffPolicy } from '../domain/retry.js';
 import { createCircuitBreakers } from '../domain/circuit-breaker.js';
+import type { Share } from '../domain/process-share.js';
 
 export interface WorkerDeps {
   sql: Sql;
@@ -44,6 +45,8 @@ export interface WorkerDeps {
   unsubscribeSecret: Buffer;
   /** Provider requests kept in flight by this process, per channel. */
   concurrency: number;
+  /** This process's share of each provider account's rate and connections (process-share.ts). */
+  share: Share;
   backoff?: BackoffPolicy | undefined;
 }
 
@@ -60,11 +63,12 @@ const emailLeaseMs = 90_000;
 export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   const ca = deps.sandbox?.caPem;
   const logFor = (part: string) => deps.log.child({ part });
-  const apns = createApnsSender({ log: logFor('apns'), ca });
-  const fcm = createFcmSender({ log: logFor('fcm'), ca });
-  const webpush = createWebPushSender({ log: logFor('webpush'), ca });
-  const email = createEmailSender({ log: logFor('email'), ca });
-  const sms = createSmsSender({ log: logFor('sms'), ca });
+  const share = deps.share;
+  const apns = createApnsSender({ log: logFor('apns'), ca, share });
+  const fcm = createFcmSender({ log: logFor('fcm'), ca, share });
+  const webpush = createWebPushSender({ log: logFor('webpush'), ca, share });
+  const email = createEmailSender({ log: logFor('email'), ca, share });
+  const sms = createSmsSender({ log: logFor('sms'), ca, share });
   const accounts = channelAccounts({ credentials: deps.credentials, sandbox: deps.sandbox, publicUrl: deps.publicUrl });
   const breakers = createCircuitBreakers();
 

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../../domain/outcome.js';
+import type { Share } from '../../domain/process-share.js';
 import { createConnectionPool, ConnectionError, type ConnectionPool, type Http2Answer } from './connection-pool.js';
 import { createProviderTokens, type ProviderToken, type SigningKey } from './provider-token.js';
 import { apnsOutcome, parseRetryAfter, reasonsThatRetireTheConnection } from './outcome.js';
@@ -37,6 +38,8 @@ export interface ApnsSenderOptions {
   maxConnections?: number;
   /** Streams a connection carries before the pool opens another. */
   streamsPerConnection?: number;
+  /** This process's share of each account's connections and rate, as worker processes come and go (domain/process-share.ts). */
+  share?: Share | undefined;
   /** A push without an answer by then is retried (on another connection if this one is stuck).
    *  APNs answers in milliseconds; 10 s of silence means a stuck connection, not a slow Apple. */
   requestTimeoutMs?: number;
@@ -60,7 +63,7 @@ export function createApnsSender(o: ApnsSenderOptions): ApnsSender {
     let pool = pools.get(key);
     if (!pool) {
       pool = createConnectionPool({
-        origin, ca: o.ca, log: o.log, maxConnections: o.maxConnections ?? 4,
+        origin, ca: o.ca, log: o.log, maxConnections: o.maxConnections ?? 4, share: o.share,
         streamsPerConnection: o.streamsPerConnection ?? 250, requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
       });
       pools.set(key, pool);

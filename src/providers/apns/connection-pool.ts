@@ -11,6 +11,7 @@
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
+import { budgetShare, type Share } from '../../domain/process-share.js';
 
 export interface PoolOptions {
   /** https://host:port */
@@ -18,7 +19,10 @@ export interface PoolOptions {
   /** Extra CA to trust (the sandbox's self-signed certificate); absent for Apple. */
   ca?: string | undefined;
   log: Logger;
+  /** Connections the account may have open, across every worker process. */
   maxConnections: number;
+  /** This process's share of them (domain/process-share.ts); all of them by default. */
+  share?: Share | undefined;
   /** Open another connection once every open one carries this many streams. */
   streamsPerConnection: number;
   requestTimeoutMs: number;
@@ -104,7 +108,8 @@ export function createConnectionPool(o: PoolOptions) {
       let best: Connection | undefined;
       for (const c of connections) if (!best || c.inflight < best.inflight) best = c;
       const busy = !best || best.inflight >= Math.min(limitOf(best), o.streamsPerConnection);
-      if (busy && connections.length + opening.size < o.maxConnections) {
+      const budget = o.share ? budgetShare(o.maxConnections, o.share()) : o.maxConnections;
+      if (busy && connections.length + opening.size < budget) {
         const p = open();
         opening.add(p);
         try {

@@ -13,7 +13,8 @@ import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../../domain/outcome.js';
 import { buildEmail, dkimSignedHeaders, type BuiltEmail, type EmailToSend } from '../../domain/email-message.js';
-import { createProjectThrottle, type ProjectThrottle } from '../fcm/throttle.js';
+import { createProjectThrottle, type ProjectThrottle } from '../../domain/provider-throttle.js';
+import { budgetShare, type Share } from '../../domain/process-share.js';
 import { smtpOutcome, type SmtpFailure } from './outcome.js';
 
 export type { EmailToSend } from '../../domain/email-message.js';
@@ -39,7 +40,7 @@ export interface EmailSenderOptions {
   log: Logger;
   /** A CA to trust instead of the system's (the sandbox's certificate): give it to the sandbox's sender only. */
   ca?: string | undefined;
-  /** Connections per account (nodemailer's default is 5). */
+  /** Connections per account across every worker process (nodemailer's default is 5). */
   maxConnections?: number | undefined;
   /** Messages a connection carries before it is renewed (nodemailer's default is 100). */
   maxMessages?: number | undefined;
@@ -49,6 +50,8 @@ export interface EmailSenderOptions {
   maxThrottleWaitMs?: number | undefined;
   /** One send, queueing in the pool included, gives up after this long (provider_down). */
   sendTimeoutMs?: number | undefined;
+  /** This process's share of each account's connections and rate, as worker processes come and go (domain/process-share.ts). */
+  share?: Share | undefined;
   clock?: (() => number) | undefined;
 }
 
@@ -94,7 +97,8 @@ export function createEmailSender(o: EmailSenderOptions): EmailSender {
         // Never send the password in clear: with 'starttls' a server that does not offer it is refused.
         requireTLS: a.security === 'starttls',
         auth: { user: a.username, pass: a.password },
-        maxConnections: o.maxConnections ?? 5,
+        // A pool's size is fixed when it is made: this process's share at that time.
+        maxConnections: budgetShare(o.maxConnections ?? 5, o.share?.() ?? 1),
         maxMessages: o.maxMessages ?? 100,
         // One more try on a fresh connection when a pooled one closes under a message (the server
         // dropped an idle connection); more would hide an outage and send the same message again.
@@ -119,7 +123,7 @@ export function createEmailSender(o: EmailSenderOptions): EmailSender {
     let t = throttles.get(key);
     if (!t) {
       t = createProjectThrottle({
-        messagesPerMinute: a.messagesPerMinute ?? o.messagesPerMinute ?? defaultMessagesPerMinute, maxWaitMs: o.maxThrottleWaitMs ?? 5_000,
+        messagesPerMinute: a.messagesPerMinute ?? o.messagesPerMinute ?? defaultMessagesPerMinute, maxWaitMs: o.maxThrottleWaitMs ?? 5_000, share: o.share,
       });
       throttles.set(key, t);
     }

@@ -9,11 +9,12 @@
  */
 import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../../domain/outcome.js';
+import type { Share } from '../../domain/process-share.js';
 import { createConnectionPool, ConnectionError, type ConnectionPool, type Http2Answer } from '../apns/connection-pool.js';
 import { parseRetryAfter } from '../apns/outcome.js';
 import { AccessTokenError, createAccessTokens, type AccessToken, type FcmServiceAccount } from './access-token.js';
 import { fcmOutcome, minQuotaRetryMs, needsFreshAccessToken, quotaScope, readFcmAnswer, type FcmAnswer } from './outcome.js';
-import { createProjectThrottle, defaultMessagesPerMinute, type ProjectThrottle } from './throttle.js';
+import { createProjectThrottle, defaultMessagesPerMinute, type ProjectThrottle } from '../../domain/provider-throttle.js';
 
 export type { FcmServiceAccount } from './access-token.js';
 
@@ -44,6 +45,8 @@ export interface FcmSenderOptions {
   burst?: number | undefined;
   /** A send the rate limit would hold longer than this goes back to the queue as a retry instead. */
   maxThrottleWaitMs?: number | undefined;
+  /** This process's share of each account's connections and rate, as worker processes come and go (domain/process-share.ts). */
+  share?: Share | undefined;
   clock?: (() => number) | undefined;
 }
 
@@ -72,7 +75,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
     let pool = pools.get(origin);
     if (!pool) {
       pool = createConnectionPool({
-        origin, ca: o.ca, log: o.log, maxConnections: o.maxConnections ?? defaultMaxConnections,
+        origin, ca: o.ca, log: o.log, maxConnections: o.maxConnections ?? defaultMaxConnections, share: o.share,
         streamsPerConnection: o.streamsPerConnection ?? defaultStreamsPerConnection, requestTimeoutMs,
       });
       pools.set(origin, pool);
@@ -84,7 +87,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
     let t = throttles.get(projectId);
     if (!t) {
       t = createProjectThrottle({
-        messagesPerMinute: o.messagesPerMinute ?? defaultMessagesPerMinute, burst: o.burst, maxWaitMs: o.maxThrottleWaitMs ?? 5_000,
+        messagesPerMinute: o.messagesPerMinute ?? defaultMessagesPerMinute, burst: o.burst, maxWaitMs: o.maxThrottleWaitMs ?? 5_000, share: o.share,
       });
       throttles.set(projectId, t);
     }

@@ -12,8 +12,9 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../../domain/outcome.js';
 import { parseRetryAfter } from '../apns/outcome.js';
-import { createProjectThrottle, type ProjectThrottle } from '../fcm/throttle.js';
+import { createProjectThrottle, type ProjectThrottle } from '../../domain/provider-throttle.js';
 import { createSemaphore, type Semaphore } from './concurrency.js';
+import { budgetShare, type Share } from '../../domain/process-share.js';
 import { defaultRateLimitRetryMs, readTwilioAnswer, twilioOutcome } from './outcome.js';
 
 /** Twilio's REST host (§5.1). */
@@ -51,8 +52,10 @@ export interface SmsSenderOptions {
   ca?: string | undefined;
   /** A request without an answer by then is given up (provider_down). */
   requestTimeoutMs?: number | undefined;
-  /** Requests one account may have open at once. */
+  /** Requests one account may have open at once, across every worker process. */
   maxConcurrentPerAccount?: number | undefined;
+  /** This process's share of each account's connections and rate, as worker processes come and go (domain/process-share.ts). */
+  share?: Share | undefined;
   /** Client-side rate per account unless the account sets its own. */
   messagesPerMinute?: number | undefined;
   /** Sends an account may make at once after a quiet spell (default: one second of its rate). */
@@ -117,7 +120,7 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
     if (!agent) {
       agent = new https.Agent({
         keepAlive: true,
-        maxSockets: maxConcurrent,
+        maxSockets: maxConcurrent, // the semaphore below holds this process to its share
         ...(origin !== twilioOrigin && sandboxContext ? { secureContext: sandboxContext } : {}),
       });
       agents.set(origin, agent);
@@ -134,8 +137,9 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
           messagesPerMinute: account.messagesPerMinute ?? o.messagesPerMinute ?? defaultMessagesPerMinute,
           burst: o.burst,
           maxWaitMs: o.maxThrottleWaitMs ?? 5_000,
+          share: o.share,
         }),
-        slots: createSemaphore(maxConcurrent),
+        slots: createSemaphore(() => budgetShare(maxConcurrent, o.share?.() ?? 1)),
       };
       accounts.set(key, s);
     }

@@ -24,3 +24,22 @@ test('at most `limit` holders; waiters get slots in arrival order; a double rele
   assert.deepEqual([s.inUse, s.waiting], [0, 0]);
   assert.throws(() => createSemaphore(0), RangeError);
 });
+
+test('a limit read on every use: a shrunk limit is honoured as slots come back, a grown one wakes waiters', async () => {
+  let limit = 2;
+  const s = createSemaphore(() => limit);
+  const r1 = await s.acquire();
+  const r2 = await s.acquire();
+  const woken: number[] = [];
+  const waiters = [3, 4, 5].map((n) => s.acquire().then((r) => { woken.push(n); return r; }));
+  limit = 1; // another worker process joined: this one's share halves
+  r1();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([s.inUse, woken], [1, []], 'the released slot was given up, not passed on');
+  limit = 3; // two processes left
+  r2();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([s.inUse, woken], [3, [3, 4, 5]]);
+  for (const r of await Promise.all(waiters)) r();
+  assert.deepEqual([s.inUse, s.waiting], [0, 0]);
+});

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../../domain/outcome.js';
+import type { Share } from '../../domain/process-share.js';
 import { parseRetryAfter } from '../apns/outcome.js';
 import { InvalidSubscriptionKey, encryptPayload, maxPlaintextBytes, type SubscriptionKeys } from './encrypt.js';
 import { InvalidVapidCredentials, createVapidTokens, type VapidCredentials } from './vapid.js';
@@ -46,6 +47,8 @@ export interface WebPushSenderOptions {
   ca?: string | undefined;
   /** Connections per push service origin (HTTP/2 connections, or HTTP/1.1 sockets). */
   maxConnectionsPerOrigin?: number;
+  /** This process's share of each account's connections and rate, as worker processes come and go (domain/process-share.ts). */
+  share?: Share | undefined;
   /** A push without an answer by then counts as a failed connection. */
   requestTimeoutMs?: number;
   clock?: () => number;
@@ -89,6 +92,7 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
     ca: o.ca,
     // A few connections per origin: one origin (fcm.googleapis.com) carries most subscriptions.
     maxConnectionsPerOrigin: o.maxConnectionsPerOrigin ?? 4,
+    share: o.share,
     requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
   });
 

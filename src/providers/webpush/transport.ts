@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Logger } from 'pino';
 import { ConnectionError, createConnectionPool, type ConnectionPool } from '../apns/connection-pool.js';
+import { budgetShare, type Share } from '../../domain/process-share.js';
 
 export { ConnectionError };
 
@@ -25,6 +26,8 @@ export interface TransportOptions {
   /** A CA to trust besides the public roots (the sandbox's certificate). */
   ca?: string | undefined;
   maxConnectionsPerOrigin: number;
+  /** This process's share of those connections (domain/process-share.ts). */
+  share?: Share | undefined;
   requestTimeoutMs: number;
 }
 
@@ -53,7 +56,7 @@ export function createPushTransport(o: TransportOptions): PushTransport {
 
   const http2Origin = (origin: string): OriginTransport => {
     const pool: ConnectionPool = createConnectionPool({
-      origin, ca, log: o.log, maxConnections: o.maxConnectionsPerOrigin, streamsPerConnection, requestTimeoutMs: o.requestTimeoutMs,
+      origin, ca, log: o.log, maxConnections: o.maxConnectionsPerOrigin, share: o.share, streamsPerConnection, requestTimeoutMs: o.requestTimeoutMs,
     });
     return {
       protocol: 'h2',
@@ -66,7 +69,9 @@ export function createPushTransport(o: TransportOptions): PushTransport {
   };
 
   const http1Origin = (): OriginTransport => {
-    const agent = new https.Agent({ keepAlive: true, maxSockets: o.maxConnectionsPerOrigin, secureContext });
+    // An agent's socket limit is fixed: the share at the time the origin is first used.
+    const maxSockets = budgetShare(o.maxConnectionsPerOrigin, o.share?.() ?? 1);
+    const agent = new https.Agent({ keepAlive: true, maxSockets, secureContext });
     return {
       protocol: 'http/1.1',
       post: (url, headers, body) => new Promise<PushAnswer>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createProjectThrottle, minRateShare, recoveryPerMinute } from './throttle.js';
+import { createProjectThrottle, minRateShare, recoveryPerMinute } from './provider-throttle.js';
 
 test('a burst goes at once, then each send reserves the next slot at the configured rate', () => {
   const t = createProjectThrottle({ messagesPerMinute: 600, burst: 3, maxWaitMs: 10_000 }); // 10 a second
@@ -62,4 +62,33 @@ test('many 429s in a row never stop the project for good', () => {
   }
   assert.ok(t.rateAt(now) >= 600_000 * minRateShare);
   assert.equal(t.admit(now).kind, 'go');
+});
+
+test('two processes at half share each admit, together, the account rate and not twice it', () => {
+  const share = () => 0.5;
+  const a = createProjectThrottle({ messagesPerMinute: 600, burst: 10, maxWaitMs: 0, share }); // 10 a second for the account
+  const b = createProjectThrottle({ messagesPerMinute: 600, burst: 10, maxWaitMs: 0, share });
+  let admitted = 0;
+  // Each process offers far more than the rate for 10 s, one attempt per ms.
+  for (let now = 0; now < 10_000; now++) {
+    for (const t of [a, b]) if (t.admit(now).kind === 'go') admitted++;
+  }
+  // 10 s at 10 a second, plus each bucket's initial burst (half of 10 each).
+  assert.ok(admitted >= 100 && admitted <= 110, `admitted ${admitted}`);
+  assert.equal(a.rateAt(0), 600, 'the figure reported stays the account rate');
+});
+
+test('the share is read on every admission: a process left alone takes the whole rate again', () => {
+  let share = 0.5;
+  const t = createProjectThrottle({ messagesPerMinute: 600, burst: 1, maxWaitMs: 0, share: () => share });
+  const count = (from: number, to: number) => {
+    let n = 0;
+    for (let now = from; now < to; now++) if (t.admit(now).kind === 'go') n++;
+    return n;
+  };
+  const halved = count(0, 10_000);
+  share = 1;
+  const whole = count(10_000, 20_000);
+  assert.ok(halved >= 49 && halved <= 51, `at half share: ${halved}`);
+  assert.ok(whole >= 99 && whole <= 101, `at full share: ${whole}`);
 });

@@ -1,10 +1,14 @@
 /**
- * Client-side throttling per Firebase project (shared/reference/protocols.md §2.4): FCM meters each
- * project with a token bucket of 600,000 messages a minute, and its scale guidance asks senders to
- * throttle themselves when they see 429s. So every send first takes a token from the project's
- * bucket here, and a 429 slows the whole project, not just the message it refused: nothing is sent
- * for the Retry-After pause, then the rate restarts at half and climbs back (additive increase,
- * multiplicative decrease, as TCP does).
+ * Client-side throttling per provider account. FCM first (shared/reference/protocols.md §2.4): it
+ * meters each project with a token bucket of 600,000 messages a minute, and its scale guidance asks
+ * senders to throttle themselves when they see 429s; SMTP relays and Twilio meter accounts the same
+ * way. So every send first takes a token from the account's bucket here, and a 429 slows the whole
+ * account, not just the message it refused: nothing is sent for the Retry-After pause, then the rate
+ * restarts at half and climbs back (additive increase, multiplicative decrease, as TCP does).
+ *
+ * The account's rate holds across processes: each worker process passes the share of the account
+ * it may use (worker/process-share.ts: 1 / the live worker processes), and its bucket fills at that
+ * share of the rate. Figures the throttle reports (rateAt) stay the account's.
  *
  * Pure: time is passed in, nothing sleeps here; the client does the waiting.
  */
@@ -22,6 +26,8 @@ export interface ThrottleOptions {
   burst?: number | undefined;
   /** A send that would wait longer than this is handed back to the queue instead of holding its worker. */
   maxWaitMs: number;
+  /** The share of the account's rate this process may use, in (0, 1]; all of it by default. */
+  share?: (() => number) | undefined;
 }
 
 export type Admission =
@@ -58,7 +64,7 @@ export function createProjectThrottle(o: ThrottleOptions): ProjectThrottle {
     rateAt,
     admit(now) {
       if (now < pausedUntil) return { kind: 'hold', retryAfterMs: pausedUntil - now, paused: true };
-      const rate = rateAt(now);
+      const rate = rateAt(now) * (o.share?.() ?? 1);
       const capacity = Math.max(1, rate * burstShare);
       const perMs = rate / 60_000;
       if (now > updatedAt) {
