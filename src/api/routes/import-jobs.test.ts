@@ -60,14 +60,22 @@ test('50,000 streamed lines with a few bad ones: 202, then every chunk applied o
   assert.equal(queued.body.state, 'queued');
   assert.equal(queued.body.processed_lines, 0);
 
+  // Slices of one chunk each (sliceMs 0): every slice enqueues the next and acks, as a long import
+  // does every 15 s; the import finishes through 50 jobs with each chunk applied once.
   const queue = createPostgresQueue({ sql: h.db.sql, log: silentLogger(), maxAttempts: 5 });
+  let slices = 0;
   try {
-    const jobs = await queue.claim(topics.importProfiles, { max: 1, leaseMs: 60_000, waitMs: 0 });
-    assert.equal(jobs.length, 1);
-    await importHandler({ sql: h.db.sql, queue })(jobs);
+    for (;;) {
+      const jobs = await queue.claim(topics.importProfiles, { max: 1, leaseMs: 60_000, waitMs: 0 });
+      if (!jobs.length) break;
+      slices++;
+      await importHandler({ sql: h.db.sql, queue, sliceMs: 0 })(jobs);
+      if (slices === 1) assert.equal((await h.call('GET', `/v1/jobs/${r.body.job_id}`)).body.state, 'running');
+    }
   } finally {
     await queue.close();
   }
+  assert.equal(slices, 50, 'one slice per chunk of 1,000 lines');
   const done = await h.call('GET', `/v1/jobs/${r.body.job_id}`);
   assert.equal(done.body.state, 'done');
   assert.equal(done.body.processed_lines, 50_000);
@@ -108,7 +116,7 @@ test('a worker that dies mid-import, inside a chunk, loses nothing and applies n
     }
     assert.equal(again[0]?.id, first.id);
     assert.equal(again[0]?.attempt, 2);
-    await importHandler({ sql: h.db.sql, queue })(again);
+    await importHandler({ sql: h.db.sql, queue, sliceMs: Infinity })(again);
     // The first worker's chunk calls replayed late change nothing.
     assert.equal(await applyChunk(h.db.sql, id, chunks[0]!), false);
   } finally {
