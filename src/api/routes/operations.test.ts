@@ -33,6 +33,20 @@ test('the OpenAPI document describes the API with the schemas that validate it, 
   assert.ok(send.requestBody.content['application/json'].schema.properties.push.properties.ttl_seconds);
   assert.ok(doc.paths['/v1/sdk/installations'].post);
   assert.ok(doc.paths['/v1/messages/{id}'].get);
+  // The reference covers every public endpoint: profiles, imports, the SDK's, providers and email.
+  const documented = [
+    ['post', '/v1/profiles/update'], ['post', '/v1/profiles/bulk'], ['get', '/v1/jobs/{id}'],
+    ['get', '/v1/profiles/{custom_id}'], ['delete', '/v1/profiles/{custom_id}'], ['get', '/v1/profiles/{custom_id}/export'],
+    ['post', '/v1/sdk/events'], ['post', '/v1/sdk/attributes'], ['post', '/v1/sdk/identify'], ['post', '/v1/sdk/logout'],
+    ['post', '/v1/sdk/push-events'], ['get', '/v1/sdk/config'],
+    ...['apns', 'fcm', 'webpush', 'smtp', 'sms'].map((p) => ['put', `/v1/providers/${p}`]), ['get', '/v1/providers/{provider}'], ['delete', '/v1/providers/{provider}'],
+    ['get', '/v1/email/suppressions'], ['delete', '/v1/email/suppressions/{address}'],
+  ];
+  for (const [method, path] of documented) {
+    const op = doc.paths[path!]?.[method!];
+    assert.ok(op, `${method!.toUpperCase()} ${path} is in the OpenAPI document`);
+    assert.ok(op.summary || op.description, `${method!.toUpperCase()} ${path} is described`);
+  }
   assert.match(doc.info.description, /idempotency_key_reused/);
   const page = await fetch(h.url + '/docs/');
   assert.equal(page.status, 200);
