@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
-import { freePort, spawnHerald } from '../support/process.js';
+import { freePort, spawnHerald, testStreamPrefix } from '../support/process.js';
+import { deleteStreams } from '../../src/queue/jetstream/testing/nats.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
@@ -73,5 +74,6 @@ test('embedded mode: create a project offline and online, send, stop on SIGTERM,
     assert.ok(existsSync(join(dataDir, 'postgres', 'PG_VERSION')));
   } finally {
     await rm(dataDir, { recursive: true, force: true });
+    if (process.env.NATS_URL) await deleteStreams(process.env.NATS_URL, testStreamPrefix);
   }
 });

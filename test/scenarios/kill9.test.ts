@@ -2,12 +2,14 @@
  * The promise under kill -9: while a client sends 2,000 messages with idempotency keys and retries
  * every failed call, the Herald process is killed at random moments and restarted. Afterwards every
  * message that got a 202 is delivered at the simulator, none twice: all copies a crash may have
- * caused carry one apns-id and one apns-collapse-id, so the device shows it once.
+ * caused carry one apns-id and one apns-collapse-id, so the device shows it once. It runs on the
+ * queue the environment names: PostgreSQL's, or JetStream when NATS_URL is set (as in CI).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabase } from '../support/database.js';
-import { freePort, spawnHerald, type HeraldProcess } from '../support/process.js';
+import { freePort, spawnHerald, testStreamPrefix, type HeraldProcess } from '../support/process.js';
+import { deleteStreams } from '../../src/queue/jetstream/testing/nats.js';
 import { eventually } from '../support/herald.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -94,8 +96,11 @@ test('kill -9 at random moments loses no accepted message and shows none twice',
                                       group by 1, 2, 3 order by 4 desc limit 10`;
       const jobs = await db.sql`select topic, attempts, last_error, run_at > now() as later, count(*)::int as n from jobs
                                 group by 1, 2, 3, 4 order by 5 desc limit 10`;
+      const outbox = await db.sql`select topic, count(*)::int as n from job_outbox group by 1`;
+      const dead = await db.sql`select topic, attempts, last_error, count(*)::int as n from dead_jobs group by 1, 2, 3 limit 10`;
       const [unfanned] = await db.sql`select count(*)::int as n from messages where fanned_out_at is null`;
       throw new Error(`${err.message}\ndeliveries: ${JSON.stringify(deliveries)}\njobs: ${JSON.stringify(jobs)}\n` +
+        `outbox: ${JSON.stringify(outbox)}\ndead jobs: ${JSON.stringify(dead)}\n` +
         `messages not fanned out: ${unfanned?.n}\nlast Herald output:\n${herald.output().slice(-3000)}`);
     });
 
@@ -123,5 +128,6 @@ test('kill -9 at random moments loses no accepted message and shows none twice',
     await herald.stop();
     await sandbox.close();
     await db.close();
+    if (process.env.NATS_URL) await deleteStreams(process.env.NATS_URL, testStreamPrefix);
   }
 });

@@ -1,7 +1,9 @@
 /**
  * One provider down for a minute while 5,000 deliveries go out on four channels: FCM answers 503 to
- * everything for at least 60 s. The other channels finish meanwhile; FCM's deliveries wait (its
- * circuit breaker parks them) and all go out once it recovers; nothing is sent twice anywhere.
+ * everything for at least 60 s, and for as long as the other channels take to finish (so a slow
+ * machine makes the outage longer, never the test wrong). The other channels finish meanwhile;
+ * FCM's deliveries wait (its circuit breaker parks them) and all go out once it recovers; nothing
+ * is sent twice anywhere.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,7 +64,7 @@ test('FCM down for 60 s: the other channels deliver meanwhile, FCM catches up af
   const sentAfterMs = Date.now() - started;
   // While FCM is down, every other channel finishes.
   await eventually(async () => ((await unfinished(['ios', 'email', 'sms'])) === 0 ? true : undefined),
-    Math.max(5_000, outageMs - (Date.now() - started) - 2_000), 'the other channels to finish during the outage')
+    240_000, 'the other channels to finish during the outage')
     .catch(async (err: Error) => {
       const state = Object.fromEntries(await Promise.all(['ios', 'email', 'sms', 'android'].map(async (p) => [p, await byStatus(p)])));
       throw new Error(`${err.message}; sends took ${sentAfterMs} ms; deliveries: ${JSON.stringify(state)}`);

@@ -26,11 +26,19 @@ export interface HeraldProcess {
   stop(): Promise<number | null>;
 }
 
+/**
+ * The JetStream stream prefix of the Herald processes this test file spawns. They inherit NATS_URL
+ * (set in CI), so they run on the shared server, where two test files using the default names
+ * would consume each other's jobs. One prefix per test-file process: a restarted Herald finds its
+ * own stream again.
+ */
+export const testStreamPrefix = `herald_test_p${process.pid}`;
+
 /** Starts `herald start ARGS` and resolves once /readyz answers 200. */
 export async function spawnHerald(args: string[], env: Record<string, string> = {}): Promise<HeraldProcess> {
   const port = Number(args[args.indexOf('--port') + 1]);
   const child = spawn(process.execPath, [...(process.env.HERALD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--enable-source-maps', cli, 'start', ...args], {
-    env: { ...process.env, HERALD_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, HERALD_LOG_LEVEL: 'warn', HERALD_NATS_STREAM_PREFIX: testStreamPrefix, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
