@@ -76,11 +76,12 @@ export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue }):
   perTopic('herald_queue_dead_letters', 'Jobs in the dead-letter table', (s) => s.deadLettered);
   new Gauge({
     name: 'herald_queue_up',
-    help: '1 when the queue backend answered at the last scrape',
+    help: '1 when the queue backend (PostgreSQL, and NATS JetStream when configured) answered at the last scrape',
     registers: [registry],
     async collect() {
-      // While the store is down the backlog is unknown: the per-topic gauges are empty and this says 0.
-      this.set((await queueStats()) ? 1 : 0);
+      // With NATS down the per-topic gauges still show the backlog piling up in the PostgreSQL
+      // outbox; with PostgreSQL down they are empty. Either way this says 0.
+      this.set((await deps.queue.ping().catch(() => false)) ? 1 : 0);
     },
   });
 

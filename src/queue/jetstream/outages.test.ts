@@ -52,6 +52,11 @@ serverTest('keeps accepting while NATS is down and drains the backlog once it is
     await h.sql.begin((t) => queue.enqueue(t, Array.from({ length: 20 }, (_, n) => ({ topic, payload: n + 1 }))));
     await sleep(300);
     assert.equal(await outboxRows(h.sql), 20, 'rows left the outbox while NATS was down');
+    // The operator still sees the backlog (PostgreSQL's part of it) and its age while NATS is down.
+    const down = (await queue.stats()).find((s) => s.topic === topic);
+    assert.equal(down?.depth, 20);
+    assert.ok(down.oldestAgeSeconds >= 0.3 && down.oldestAgeSeconds < 60, `oldest ${down.oldestAgeSeconds} s`);
+    assert.equal(await queue.ping(), false);
     await nats.start();
     await eventually('the relay drained the outbox after the restart', async () => (await outboxRows(h.sql)) === 0, 20_000);
     const got: Job[] = [];
