@@ -8,7 +8,8 @@
  *  (b) end to end: 100 sends of 1,000 recipients through API → PostgreSQL → queue → worker → APNs
  *      simulator; deliveries/s and accept→delivered latency; then the same pipeline paced at half
  *      that rate for its latency.
- *  (c) the simulator's ceiling driven directly by Herald's HTTP/2 sender, and by @parse/node-apn.
+ *  (c) the simulator's ceiling driven directly by Herald's HTTP/2 sender, and by @parse/node-apn
+ *      (as bench/channels.ts drives them: bench/support/herald-senders.ts, library-senders.ts).
  *
  * Options: --recipients N (1000) --sends N (100) --ceiling-pushes N (50000) --accept-seconds N (10)
  */
@@ -17,17 +18,16 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import { packageRoot } from '../src/paths.js';
-import { linkSandbox, type SandboxLink } from '../src/sandbox-link.js';
-import { createApnsSender } from '../src/providers/apns/client.js';
-import { silentLogger } from '../src/observability/logger.js';
-import { uuidv7 } from '../src/domain/ids.js';
+import { linkSandbox } from '../src/sandbox-link.js';
 import { createProjectKeys, descendants, freePort, peakRssMiB, spawnHerald, spawnSandbox, type SandboxProcess } from './support/processes.js';
 import { pool } from './support/stats.js';
 import { clearDeliveries, latencies, waitForDeliveries } from './support/sandbox-records.js';
 import { benchPush, newToken, sendBody } from './support/workload.js';
+import { heraldSender } from './support/herald-senders.js';
+import { librarySender } from './support/library-senders.js';
+import type { BenchSender } from './support/channel-workload.js';
 import { printTable, saveResult, type Row } from './support/report.js';
 
 const { values } = parseArgs({
@@ -163,53 +163,20 @@ async function pipelinePhase(sandbox: SandboxProcess): Promise<{ rows: Row[]; ra
 
 // ---- (c) the simulator's ceiling ----------------------------------------------------------------
 
-async function ceilingWithHeraldSender(link: SandboxLink): Promise<number> {
-  const sender = createApnsSender({ log: silentLogger(), ca: link.caPem });
-  const c = link.credentials.apns;
-  const creds = {
-    teamId: c.team_id, keyId: c.key_id, privateKeyPem: c.private_key_pem, topic: c.topic,
-    endpoint: { production: link.endpoints.apns, sandbox: link.endpoints.apns },
-  };
-  const payload = JSON.stringify({ aps: { alert: push } });
+/** Pushes/s of `ceilingPushes` straight to the simulator, 500 in flight, and the failures with the first reason. */
+async function ceilingWith(sender: BenchSender): Promise<{ rate: number; failures: number; first?: string | undefined }> {
   let failures = 0;
+  let first: string | undefined;
   const started = performance.now();
-  await pool(ceilingPushes, 500, async () => {
-    const o = await sender.send(creds, {
-      token: newToken(), environment: 'production', apnsId: uuidv7(), collapseId: 'c', priority: 10, pushType: 'alert',
-      expiration: Math.floor(Date.now() / 1000) + 3600, payload,
-    });
-    if (o.kind !== 'delivered') failures++;
+  await pool(ceilingPushes, 500, async (i) => {
+    const why = await sender.send(i);
+    if (why === undefined) return;
+    failures++;
+    first ??= why;
   });
   const rate = ceilingPushes / ((performance.now() - started) / 1000);
   await sender.close();
-  if (failures) throw new Error(`${failures} pushes failed in the ceiling run`);
-  return rate;
-}
-
-async function ceilingWithNodeApn(link: SandboxLink): Promise<number> {
-  const apn = createRequire(import.meta.url)('@parse/node-apn') as {
-    Provider: new (o: object) => { send(n: object, t: string): Promise<{ failed: unknown[] }>; shutdown(): Promise<void> | void };
-    Notification: new (o: object) => object & { topic: string };
-  };
-  const c = link.credentials.apns;
-  const provider = new apn.Provider({
-    token: { key: c.private_key_pem, keyId: c.key_id, teamId: c.team_id },
-    // node-apn connects to https://${address} with its `port` option passed on to TLS.
-    address: new URL(link.endpoints.apns).hostname, port: Number(new URL(link.endpoints.apns).port),
-    ca: link.caPem, production: true,
-  });
-  const note = new apn.Notification({ alert: push, topic: c.topic, expiry: Math.floor(Date.now() / 1000) + 3600 });
-  note.topic = c.topic;
-  let failures = 0;
-  const started = performance.now();
-  await pool(ceilingPushes, 500, async () => {
-    const r = await provider.send(note, newToken());
-    failures += r.failed.length;
-  });
-  const rate = ceilingPushes / ((performance.now() - started) / 1000);
-  await provider.shutdown();
-  if (failures) console.error(`note: ${failures} node-apn pushes failed`);
-  return rate;
+  return { rate, failures, first };
 }
 
 // ---- the run --------------------------------------------------------------------------------------
@@ -222,9 +189,13 @@ rows.push(...(await acceptPhase()));
 const sandbox = await spawnSandbox();
 try {
   const link = await linkSandbox(sandbox.url);
-  const ceiling = await ceilingWithHeraldSender(link);
+  const herald = await ceilingWith(await heraldSender('apns', link));
+  if (herald.failures) throw new Error(`${herald.failures} pushes failed in the ceiling run, the first: ${herald.first}`);
+  const ceiling = herald.rate;
   await clearDeliveries(sandbox.url);
-  const nodeApn = await ceilingWithNodeApn(link);
+  const library = await ceilingWith(await librarySender('apns', link));
+  if (library.failures) console.error(`note: ${library.failures} node-apn pushes failed, the first: ${library.first}`);
+  const nodeApn = library.rate;
   await clearDeliveries(sandbox.url);
   const { rows: pipeline, rate } = await pipelinePhase(sandbox);
   rows.push(...pipeline);

@@ -1,7 +1,8 @@
 /**
- * What the sandbox's APNs simulator received (docs/sandbox.md, GET /_sandbox/deliveries), read back
+ * What the sandbox's simulators received (docs/sandbox.md, GET /_sandbox/deliveries), read back
  * as a benchmark's delivery count and accept→delivered latencies: the helpers of
  * bench/transactional.ts phase (b), here so that every benchmark measures deliveries the same way.
+ * The APNs simulator unless a channel is named.
  */
 import { summarize } from './stats.js';
 
@@ -12,12 +13,12 @@ export async function clearDeliveries(sandboxUrl: string): Promise<void> {
   await fetch(`${sandboxUrl}/_sandbox/deliveries`, { method: 'DELETE' });
 }
 
-/** Every accepted record since `since`, paged (overlapping by 1 ms and de-duplicated by id). */
-export async function allRecords(sandboxUrl: string, expected: number): Promise<SandboxRecord[]> {
+/** Every accepted record of `channel`, paged (overlapping by 1 ms and de-duplicated by id). */
+export async function allRecords(sandboxUrl: string, expected: number, channel = 'apns'): Promise<SandboxRecord[]> {
   const seen = new Map<string, SandboxRecord>();
   let since = '1970-01-01T00:00:00.000Z';
   for (;;) {
-    const page = (await (await fetch(`${sandboxUrl}/_sandbox/deliveries?channel=apns&limit=10000&since=${since}`)).json()) as SandboxRecord[];
+    const page = (await (await fetch(`${sandboxUrl}/_sandbox/deliveries?channel=${channel}&limit=10000&since=${since}`)).json()) as SandboxRecord[];
     let fresh = 0;
     for (const r of page) if (!seen.has(r.id)) { seen.set(r.id, r); fresh++; }
     if (page.length < 10000 || fresh === 0 || seen.size >= expected) break;

@@ -10,7 +10,6 @@
  * tokens that way, and firebase-admin can send that way (`enableLegacyHttpTransport`, §6).
  */
 import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { checkSendBody, errorBody, faultRefusal, permissionDenied, quotaExceeded, reasonOf, refusals, sendProjectOf, type FcmRefusal } from './fcm-checks.js';
@@ -18,7 +17,7 @@ import { createAccessTokenIssuer, createFcmSigningKey, issueFcmServiceAccount, t
 import { urlHost } from './apns.js';
 import type { DeliveryRecord } from './records.js';
 import type { FaultRule } from './faults.js';
-import { listenOnFreePort, maxKeptBodyBytes, onHttp2Streams, readBody, type SimulatorContext } from './request-io.js';
+import { listenOnFreePort, maxKeptBodyBytes, onHttp1Requests, onHttp2Streams, readBody, type SimulatorContext } from './request-io.js';
 
 export type { FcmServiceAccountJson } from './fcm-auth.js';
 
@@ -192,39 +191,23 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
     },
   });
 
-  // HTTP/1.1 requests. Node also routes HTTP/2 streams to 'request' listeners through its
-  // compatibility layer, which would wrap every stream in two objects: that listener is removed, and
-  // HTTP/2 stays on the session handler above (the version check guards against a Node that differs).
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (req.httpVersionMajor !== 1) return;
-    const receivedAtMs = o.clock();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (size < maxKeptBodyBytes) chunks.push(Buffer.from(chunk.subarray(0, maxKeptBodyBytes - size)));
-      size += chunk.length;
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      // Listed like an HTTP/2 request: pseudo-headers first, names in lower case (records.ts).
-      const rawHeaders = [':method', req.method ?? '', ':path', req.url ?? ''];
-      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) rawHeaders.push(req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!);
-      route({ method: req.method, path: req.url, authorization: req.headers.authorization, rawHeaders, receivedAtMs, body: Buffer.concat(chunks), size }, {
-        send(status, text, retryAfterS) {
-          if (res.destroyed || res.writableEnded) return;
-          const h: Record<string, string | number> = { 'content-type': 'application/json; charset=UTF-8' };
-          if (retryAfterS !== undefined && retryAfterS !== null) h['retry-after'] = retryAfterS;
-          res.writeHead(status, h);
-          res.end(text);
-        },
-        drop: () => req.socket.destroy(),
+  onHttp1Requests(server, {
+    sockets,
+    onRequest: (req, res, rawHeaders) => {
+      const receivedAtMs = o.clock();
+      readBody(req, (body, size) => {
+        route({ method: req.method, path: req.url, authorization: req.headers.authorization, rawHeaders, receivedAtMs, body, size }, {
+          send(status, text, retryAfterS) {
+            if (res.destroyed || res.writableEnded) return;
+            const h: Record<string, string | number> = { 'content-type': 'application/json; charset=UTF-8' };
+            if (retryAfterS !== undefined && retryAfterS !== null) h['retry-after'] = retryAfterS;
+            res.writeHead(status, h);
+            res.end(text);
+          },
+          drop: () => req.socket.destroy(),
+        });
       });
-    });
-  });
-  for (const l of server.listeners('stream')) server.off('stream', l as (...args: unknown[]) => void);
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    },
   });
 
   const port = await listenOnFreePort(server, o.host);

@@ -1,8 +1,11 @@
 /**
  * What the simulators share: the raw header list a record keeps, the request body as read, and
- * listening, HTTP/2 connection plumbing (apns.ts, fcm.ts, webpush.ts).
+ * listening, HTTP/2 connection plumbing (apns.ts, fcm.ts, webpush.ts) and HTTP/1.1 beside it on
+ * the same port (fcm.ts, webpush.ts).
  */
 import type { Http2SecureServer, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { TlsIdentity } from './credentials.js';
 import type { DeliveryRecords } from './records.js';
@@ -109,5 +112,36 @@ export function onHttp2Streams<C>(
       internValues(interned, rawHeaders, o.uniquePerRequest);
       o.onStream(conn, stream, headers, rawHeaders);
     });
+  });
+}
+
+/**
+ * HTTP/1.1 requests on an HTTP/2 server made with `allowHTTP1`, as the services whose clients still
+ * speak it accept them (Google's token endpoint and FCM, push services). `onRequest` gets the raw
+ * header list laid out as an HTTP/2 request's (pseudo-headers first, names in lower case, records.ts)
+ * and reads the body itself (readBody), as onHttp2Streams' `onStream` does. The connections are
+ * kept in `sockets`, so close() can drop the kept-alive ones that would otherwise hold server.close() open.
+ *
+ * Node also routes HTTP/2 streams to 'request' listeners through its compatibility layer, which
+ * would wrap every stream in two objects: that listener is removed, and HTTP/2 stays on the
+ * onHttp2Streams handler (the version check guards against a Node that differs).
+ */
+export function onHttp1Requests(
+  server: Http2SecureServer,
+  o: {
+    sockets: Set<Socket>;
+    onRequest(req: IncomingMessage, res: ServerResponse, rawHeaders: string[]): void;
+  },
+): void {
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersionMajor !== 1) return;
+    const rawHeaders = [':method', req.method ?? '', ':path', req.url ?? ''];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) rawHeaders.push(req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!);
+    o.onRequest(req, res, rawHeaders);
+  });
+  for (const l of server.listeners('stream')) server.off('stream', l as (...args: unknown[]) => void);
+  server.on('secureConnection', (socket: Socket) => {
+    o.sockets.add(socket);
+    socket.on('close', () => o.sockets.delete(socket));
   });
 }

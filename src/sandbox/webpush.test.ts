@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import https from 'node:https';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { createECDH, createPrivateKey, randomBytes, type ECDH } from 'node:crypto';
@@ -21,6 +22,9 @@ import { generateVapidKeys, vapidRenewBeforeMs, vapidTokenLifetimeMs, type Vapid
 import { decryptPayload, encryptPayload, maxPlaintextBytes } from '../providers/webpush/encrypt.js';
 
 const ece = createRequire(import.meta.url)('http_ece') as { decrypt(buf: Buffer, params: Record<string, unknown>): Buffer };
+const webpush = createRequire(import.meta.url)('web-push') as {
+  sendNotification(sub: PushSubscription, payload: string, o: Record<string, unknown>): Promise<{ statusCode: number; headers: Record<string, string> }>;
+};
 
 let tls: TlsIdentity;
 let records: DeliveryRecords;
@@ -424,4 +428,46 @@ test('a body sent raw is recorded byte for byte: http_ece decrypts it with the s
   assert.equal(a.status, 201);
   const body = Buffer.from(recordsOf(s.id)[0]!.body_base64, 'base64');
   assert.equal(ece.decrypt(body, { version: 'aes128gcm', privateKey: s.ecdh, authSecret: s.authSecret }).toString(), 'via raw');
+});
+
+// ---- HTTP/1.1, as the web-push package speaks it ----
+
+test('HTTP/1.1 works too: a push from the web-push package is accepted, recorded raw, and decrypts', async () => {
+  const s = subscriber('http1');
+  // web-push takes the raw private scalar, not a PEM.
+  const privateKey = createPrivateKey(vapid.privateKeyPem).export({ format: 'jwk' }).d!;
+  const agent = new https.Agent({ keepAlive: true, ca: tls.certPem });
+  try {
+    const r = await webpush.sendNotification(s.subscription, 'over HTTP/1.1',
+      { vapidDetails: { subject: vapid.subject, publicKey: vapid.publicKey, privateKey }, TTL: 60, agent });
+    assert.equal(r.statusCode, 201);
+    assert.match(r.headers.location!, new RegExp(`^${sim.url}/message/[0-9a-f-]{36}$`));
+  } finally {
+    agent.destroy();
+  }
+  const [rec, ...more] = recordsOf(s.id, false);
+  assert.equal(more.length, 0);
+  assert.deepEqual([rec!.status, rec!.headers[':method'], rec!.headers[':path'], rec!.headers.ttl], [201, 'POST', `/push/${s.id}`, '60']);
+  assert.match(rec!.headers.authorization!, new RegExp(`^vapid t=[\\w-]+\\.[\\w-]+\\.[\\w-]+, k=${vapid.publicKey}$`));
+  const body = Buffer.from(rec!.body_base64, 'base64');
+  assert.equal(ece.decrypt(body, { version: 'aes128gcm', privateKey: s.ecdh, authSecret: s.authSecret.toString('base64url') }).toString(), 'over HTTP/1.1');
+});
+
+test('over HTTP/1.1 the checklist answers as over HTTP/2: a push without TTL gets 400 and the reason', async () => {
+  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    // ALPNProtocols reaches tls.connect; Node's RequestOptions typing leaves it out.
+    const options = {
+      method: 'POST', ca: tls.certPem, agent: false, ALPNProtocols: ['http/1.1'],
+      headers: { 'content-encoding': 'aes128gcm' },
+    } as https.RequestOptions;
+    const req = https.request(`${sim.url}/push/${receiver.id}`, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s')));
+    req.end(validBody());
+  });
+  assert.deepEqual(answer, { status: 400, body: 'TTL header is missing' });
 });

@@ -8,8 +8,13 @@
  *
  * Built for load, like apns.ts: a request does no async work beyond reading its body, the VAPID
  * signature of a token is verified once (webpush-auth.ts), and nothing is logged per request.
+ *
+ * HTTP/2 is the fast path, on the raw stream API. HTTP/1.1 is accepted too, as FCM's, Mozilla's and
+ * Apple's push services accept it: the `web-push` package, the library most servers use, speaks
+ * nothing else (protocols.md §6).
  */
-import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import http2, { type IncomingHttpHeaders, type Http2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { checkBody, checkPushHeaders, checkRequestLine, hasDuplicateHeader, refusals, targetOf, type Refusal } from './webpush-checks.js';
@@ -17,7 +22,7 @@ import { createVapidCheck } from './webpush-auth.js';
 import { droppedReason, urlHost } from './apns.js';
 import type { DeliveryRecord } from './records.js';
 import type { FaultRule } from './faults.js';
-import { listenOnFreePort, onHttp2Streams, readBody, type SimulatorContext } from './request-io.js';
+import { listenOnFreePort, onHttp1Requests, onHttp2Streams, readBody, type SimulatorContext } from './request-io.js';
 
 /** The simulator's clock judges VAPID `exp` and stamps received_at. */
 export type WebPushSimulatorOptions = SimulatorContext;
@@ -43,20 +48,25 @@ const defaultFaultReasons: Readonly<Record<number, string>> = {
   503: 'service unavailable',
 };
 
-interface Connection {
-  session: Http2Session;
+/** How an answer goes back, whichever HTTP version carried the request. */
+interface Reply {
+  /** Answers unless the client gave up; the record still shows the verdict then. */
+  send(status: number, headers: Record<string, string | number>, body: string | undefined): void;
+  /** Drops the whole connection without answering (a drop_connection fault). */
+  drop(): void;
 }
 
 export async function startWebPushSimulator(o: WebPushSimulatorOptions): Promise<WebPushSimulator> {
   const vapid = createVapidCheck(o.clock);
   const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
   const delayed = new Set<NodeJS.Timeout>();
 
   const server = http2.createSecureServer({
     key: o.tls.keyPem,
     cert: o.tls.certPem,
-    // Push services speak HTTPS (RFC 8030 §8); this one HTTP/2 only, which a client learns by ALPN.
-    allowHTTP1: false,
+    // Push services speak HTTPS (RFC 8030 §8); HTTP/2 or HTTP/1.1, whichever the client offers by ALPN.
+    allowHTTP1: true,
     minVersion: 'TLSv1.2',
     settings: { maxConcurrentStreams, enablePush: false },
     // Node's default (10 MB) can refuse streams with ENHANCE_YOUR_CALM under a benchmark's load.
@@ -65,69 +75,94 @@ export async function startWebPushSimulator(o: WebPushSimulatorOptions): Promise
 
   let baseUrl = '';
 
-  const answer = (stream: ServerHttp2Stream, record: DeliveryRecord, status: number, reason: string | null,
+  const answer = (reply: Reply, record: DeliveryRecord, status: number, reason: string | null,
     retryAfterS: number | null = null, ttl = 0): void => {
     record.status = status;
     record.reason = reason;
-    if (stream.destroyed || stream.closed) return; // the client gave up; the record still shows the verdict
     if (status === 201) {
       // 201 Created, Location naming the push message resource, TTL as kept (RFC 8030 §5, §5.2).
-      stream.respond({ ':status': 201, location: `${baseUrl}/message/${randomUUID()}`, ttl }, { endStream: true });
+      reply.send(201, { location: `${baseUrl}/message/${randomUUID()}`, ttl }, undefined);
       return;
     }
-    const headers: Record<string, string | number> = { ':status': status, 'content-type': 'text/plain; charset=utf-8' };
+    const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8' };
     // "SHOULD also include a Retry-After" with a 429 (RFC 8030 §8.4); a fault rule sets it for any status.
     if (retryAfterS !== null) headers['retry-after'] = retryAfterS;
-    stream.respond(headers);
-    stream.end(reason ?? '');
+    reply.send(status, headers, reason ?? '');
   };
 
-  const refuse = (stream: ServerHttp2Stream, record: DeliveryRecord, r: Refusal) => answer(stream, record, r.status, r.reason);
+  const refuse = (reply: Reply, record: DeliveryRecord, r: Refusal) => answer(reply, record, r.status, r.reason);
 
-  const applyFault = (conn: Connection, stream: ServerHttp2Stream, record: DeliveryRecord, rule: FaultRule, ttl: number) => {
+  const applyFault = (reply: Reply, record: DeliveryRecord, rule: FaultRule, ttl: number) => {
     if (rule.drop_connection) {
       record.status = null;
       record.reason = droppedReason;
-      conn.session.destroy();
+      reply.drop();
     } else if (rule.status !== null) {
       const reason = rule.reason ?? defaultFaultReasons[rule.status] ?? (STATUS_CODES[rule.status] ?? 'error').toLowerCase();
-      answer(stream, record, rule.status, reason, rule.retry_after_s);
+      answer(reply, record, rule.status, reason, rule.retry_after_s);
     } else {
-      answer(stream, record, 201, null, null, ttl); // a latency-only rule: delayed, then accepted
+      answer(reply, record, 201, null, null, ttl); // a latency-only rule: delayed, then accepted
     }
   };
 
-  const onRequest = (conn: Connection, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[],
-    record: DeliveryRecord, body: Buffer, size: number): void => {
-    const early = checkRequestLine(headers[':method'], headers[':path'])
-      ?? (hasDuplicateHeader(rawHeaders) ? refusals.duplicateHeader : undefined);
-    if (early) return refuse(stream, record, early);
+  /** `method`, `path` and `authority` are the pseudo-headers of HTTP/2, or the request line and Host of HTTP/1.1. */
+  const onRequest = (reply: Reply, method: string | undefined, path: string | undefined, authority: string | string[] | undefined,
+    headers: IncomingHttpHeaders, rawHeaders: readonly string[], record: DeliveryRecord, body: Buffer, size: number): void => {
+    const early = checkRequestLine(method, path) ?? (hasDuplicateHeader(rawHeaders) ? refusals.duplicateHeader : undefined);
+    if (early) return refuse(reply, record, early);
     const ttl = checkPushHeaders(headers);
-    if (typeof ttl !== 'number') return refuse(stream, record, ttl);
+    if (typeof ttl !== 'number') return refuse(reply, record, ttl);
     const keyid = checkBody(headers, body, size);
-    if (keyid !== null && !Buffer.isBuffer(keyid)) return refuse(stream, record, keyid);
+    if (keyid !== null && !Buffer.isBuffer(keyid)) return refuse(reply, record, keyid);
     // `aud` must be the origin of the push resource as the client addressed it (RFC 8292 §2).
-    const denied = vapid.authorize(headers.authorization, originOf(headers[':authority'] ?? headers.host, baseUrl), keyid);
-    if (denied) return refuse(stream, record, denied);
+    const denied = vapid.authorize(headers.authorization, originOf(authority, baseUrl), keyid);
+    if (denied) return refuse(reply, record, denied);
 
     const rule = o.faults.match('webpush', record.target);
-    if (!rule) return answer(stream, record, 201, null, null, ttl);
-    if (rule.latency_ms === 0) return applyFault(conn, stream, record, rule, ttl);
+    if (!rule) return answer(reply, record, 201, null, null, ttl);
+    if (rule.latency_ms === 0) return applyFault(reply, record, rule, ttl);
     const timer = setTimeout(() => {
       delayed.delete(timer);
-      applyFault(conn, stream, record, rule, ttl);
+      applyFault(reply, record, rule, ttl);
     }, rule.latency_ms);
     delayed.add(timer);
   };
 
-  onHttp2Streams<Connection>(server, {
+  onHttp2Streams<Http2Session>(server, {
     name: 'Web Push', log: o.log, sessions, uniquePerRequest,
-    connection: (session) => ({ session }),
-    onStream: (conn, stream, headers, rawHeaders) => {
+    connection: (session) => session,
+    onStream: (session, stream, headers, rawHeaders) => {
       const record = o.records.open('webpush', o.clock(), targetOf(headers[':path'] ?? ''), rawHeaders);
+      const reply: Reply = {
+        send(status, h, body) {
+          if (stream.destroyed || stream.closed) return;
+          stream.respond({ ':status': status, ...h }, { endStream: body === undefined });
+          if (body !== undefined) stream.end(body);
+        },
+        drop: () => session.destroy(),
+      };
       readBody(stream, (body, size) => {
         record.body = body;
-        onRequest(conn, stream, headers, rawHeaders, record, body, size);
+        onRequest(reply, headers[':method'], headers[':path'], headers[':authority'] ?? headers.host, headers, rawHeaders, record, body, size);
+      });
+    },
+  });
+
+  onHttp1Requests(server, {
+    sockets,
+    onRequest: (req, res, rawHeaders) => {
+      const record = o.records.open('webpush', o.clock(), targetOf(req.url ?? ''), rawHeaders);
+      const reply: Reply = {
+        send(status, h, body) {
+          if (res.destroyed || res.writableEnded) return;
+          res.writeHead(status, h);
+          res.end(body);
+        },
+        drop: () => req.socket.destroy(),
+      };
+      readBody(req, (body, size) => {
+        record.body = body;
+        onRequest(reply, req.method, req.url, req.headers.host, req.headers, rawHeaders, record, body, size);
       });
     },
   });
@@ -142,6 +177,7 @@ export async function startWebPushSimulator(o: WebPushSimulatorOptions): Promise
       delayed.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sessions) s.destroy();
+      for (const s of sockets) s.destroy();
       await closed;
     },
   };
