@@ -4,9 +4,9 @@
  *
  * - `enqueue` writes the jobs to the PostgreSQL outbox inside the caller's transaction and NOTIFYs
  *   the relay, which fires on commit; nothing reaches NATS before the commit.
- * - The relay (relay/outbox-relay.ts, started here for now) publishes committed rows to the job
- *   stream with Nats-Msg-Id = job id, waits for the PubAck, then deletes them. Delayed jobs wait in
- *   the outbox until their run_at.
+ * - The relay (relay/outbox-relay.ts, started here for now) publishes a batch of committed rows to
+ *   the job stream at once (publisher.ts) with Nats-Msg-Id = job id, waits for the PubAcks, then
+ *   deletes the acknowledged rows in one statement. Delayed jobs wait in the outbox until their run_at.
  * - `claim` relays its topic's committed rows first (so work committed just before is visible at
  *   once), then pulls from the topic's durable consumer (pull.ts) and starts a lease (leases.ts).
  * - `ack` acks, `retry` naks with a delay, `deadLetter` writes dead_jobs (the PostgreSQL backend's
