@@ -21,7 +21,7 @@
  */
 import type { Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { nakBody } from './pull.js';
+import { nakBody } from './acks.js';
 
 export interface Held {
   reply: string;

@@ -9,8 +9,9 @@
  *   deletes the acknowledged rows in one statement. Delayed jobs wait in the outbox until their run_at.
  * - `claim` relays its topic's committed rows first (so work committed just before is visible at
  *   once), then pulls from the topic's durable consumer (pull.ts) and starts a lease (leases.ts).
- * - `ack` acks, `retry` naks with a delay, `deadLetter` writes dead_jobs (the PostgreSQL backend's
- *   table) and then terms; each waits for the server's confirmation and is fenced by the lease.
+ * - `ack` acks (plain publishes and one PING per batch: acks.ts says why that is enough), `retry`
+ *   naks with a delay, `deadLetter` writes dead_jobs (the PostgreSQL backend's table) and then
+ *   terms; naks and terms wait for the server's confirmation. All three are fenced by the lease.
  *
  * Streams and consumers: streams.ts. Server versions: features.ts. Connection: link.ts, job-stream.ts.
  */
@@ -24,7 +25,8 @@ import { insertOutbox } from '../../relay/outbox.js';
 import type { NatsConn } from './link.js';
 import { openJobStream, type JobStreamOptions } from './job-stream.js';
 import { createLeases, leaseKey } from './leases.js';
-import { confirm, nakBody, parseAckSubject, pull, PullError } from './pull.js';
+import { parseAckSubject, pull, PullError } from './pull.js';
+import { ackAll, confirm, nakBody } from './acks.js';
 import { createdAtHeader, jobNames, msgIdHeader } from './names.js';
 import { defaultConsumerSettings, ensureTopicConsumer, topicConsumerConfig } from './streams.js';
 import { jetStreamPublisher } from './publisher.js';
@@ -196,12 +198,9 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
       if (held.length < jobs.length) log.debug({ fenced: jobs.length - held.length }, 'acks of jobs whose lease ended: ignored');
       if (!held.length) return;
       const conn = connected('ack');
-      const results = await Promise.allSettled(held.map((h) => confirm(conn.nc, h.reply, '+ACK', timeoutMs)));
-      const failed = results.filter((r) => r.status === 'rejected');
-      if (failed.length) {
-        throw new Error(`${failed.length} of ${held.length} acks were not confirmed; those jobs are handed out again after ack_wait`,
-          { cause: failed[0]!.reason });
-      }
+      await ackAll(conn.nc, held.map((h) => h.reply), timeoutMs).catch((err: unknown) => {
+        throw new Error(`${held.length} acks may not have reached NATS; those it missed are handed out again after ack_wait`, { cause: err });
+      });
     },
 
     async retry(job: Job, delayMs: number, error: string): Promise<void> {
