@@ -7,8 +7,9 @@
  * - The relay (relay/outbox-relay.ts, started here for now) publishes a batch of committed rows to
  *   the job stream at once (publisher.ts) with Nats-Msg-Id = job id, waits for the PubAcks, then
  *   deletes the acknowledged rows in one statement. Delayed jobs wait in the outbox until their run_at.
- * - `claim` relays its topic's committed rows first (so work committed just before is visible at
- *   once), then pulls from the topic's durable consumer (pull.ts) and starts a lease (leases.ts).
+ * - `claim` pulls from the topic's durable consumer (pull.ts) and starts a lease (leases.ts). When
+ *   the stream cannot fill the claim, it relays its topic's committed rows (so work committed just
+ *   before is visible at once) and pulls again.
  * - `ack` acks (plain publishes and one PING per batch: acks.ts says why that is enough), `retry`
  *   naks with a delay, `deadLetter` writes dead_jobs (the PostgreSQL backend's table) and then
  *   terms; naks and terms wait for the server's confirmation. All three are fenced by the lease.
@@ -114,8 +115,22 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
     await bury(connected('dead-letter'), () => leases.take(key)?.reply, job, held.createdAtMs, error);
   };
 
-  /** Turns pulled messages into jobs under one lease. */
-  const toJobs = async (conn: NatsConn, topic: string, msgs: Msg[], leaseMs: number): Promise<Job[]> => {
+  /** Up to `max` messages of the topic, waiting up to `waitMs` for the first. */
+  const pullJobs = async (conn: NatsConn, topic: string, max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Msg[]> => {
+    try {
+      return await pull(conn.nc, names.stream, names.consumer(topic), { max, waitMs, signal, lost: conn.lost });
+    } catch (err) {
+      // The consumer (or the stream) is gone: make sure of both before the next claim.
+      if (err instanceof PullError && (err.code === 503 || err.code === 409)) {
+        consumers.delete(topic);
+        if (err.code === 503) link.recheck();
+      }
+      throw err;
+    }
+  };
+
+  /** Turns pulled messages into jobs under one lease; `receivedAt` is when the pull returned them. */
+  const toJobs = async (conn: NatsConn, topic: string, msgs: Msg[], leaseMs: number, receivedAt: number): Promise<Job[]> => {
     const batch = new Map<string, { reply: string; topic: string; createdAtMs: number }>();
     const jobs: Job[] = [];
     const poison: { job: Job; reply: string; createdAtMs: number }[] = [];
@@ -141,7 +156,7 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
         batch.set(leaseKey(job), { reply: m.reply!, topic, createdAtMs });
       }
     }
-    leases.hold(batch, leaseMs);
+    leases.hold(batch, leaseMs, receivedAt);
     // Just delivered, so well inside ack_wait: no lease needed to bury them.
     await Promise.all(poison.map((p) => bury(conn, () => p.reply, p.job, p.createdAtMs,
       `handed out ${p.job.attempt} times (maxAttempts ${maxAttempts}) without an ack, retry or dead letter: its claimers keep dying on it`)));
@@ -173,24 +188,30 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
         if (o.signal?.aborted) return [];
         throw new Error(`NATS JetStream is not reachable at ${String(opts.natsUrl)}; jobs wait in the PostgreSQL outbox`);
       }
+      await ensureConsumer(conn, topic);
+      // Jobs already in the stream first, as the PostgreSQL queue hands out the oldest ready jobs
+      // first: a claim they fill needs nothing from the outbox. Under load that is every claim, which
+      // then costs one pull and no PostgreSQL round trip; the background relays keep the stream filled.
+      const first = await pullJobs(conn, topic, o.max, 0, o.signal);
+      const firstAt = Date.now();
+      if (first.length >= o.max || o.signal?.aborted) return toJobs(conn, topic, first, o.leaseMs, firstAt);
+      // Short: relay the topic's committed rows (so work committed before this claim is visible to
+      // it), then take the rest, waiting for the first job only if there was none.
       await relay.flush(topic).catch((err: unknown) => {
         // The relay's back-off logs publish failures; this is a lock wait or a database blip.
         log.debug({ err, topic }, 'claim could not relay its topic first; the background relay will');
       });
-      await ensureConsumer(conn, topic);
-      const waitMs = Math.max(0, o.waitMs - (Date.now() - started));
-      let msgs: Msg[];
+      let more: Msg[] = [];
       try {
-        msgs = await pull(conn.nc, names.stream, names.consumer(topic), { max: o.max, waitMs, signal: o.signal, lost: conn.lost });
+        more = await pullJobs(conn, topic, o.max - first.length, first.length ? 0 : Math.max(0, o.waitMs - (Date.now() - started)), o.signal);
       } catch (err) {
-        // The consumer (or the stream) is gone: make sure of both before the next claim.
-        if (err instanceof PullError && (err.code === 503 || err.code === 409)) {
-          consumers.delete(topic);
-          if (err.code === 503) link.recheck();
-        }
-        throw err;
+        if (!first.length) throw err;
+        log.warn({ err, topic }, 'the second pull of a claim failed; returning the jobs of the first');
       }
-      return toJobs(conn, topic, msgs, o.leaseMs);
+      // Both leases start now, so that none can run out (and hand its job out again) before the
+      // second pull; the first batch's ack_wait counts from when it arrived.
+      const jobs = await toJobs(conn, topic, first, o.leaseMs, firstAt);
+      return jobs.concat(await toJobs(conn, topic, more, o.leaseMs, Date.now()));
     },
 
     async ack(jobs: Job[]): Promise<void> {
