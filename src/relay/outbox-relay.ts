@@ -104,8 +104,17 @@ export function createOutboxRelay(o: OutboxRelayOptions): OutboxRelay {
   const relayOnce = async (take: TakeOptions): Promise<number> => {
     let failed: PublishResult[] = [];
     const taken = await sql.begin(async (tx) => {
-      if (take.waitForLocked) await tx`select set_config('lock_timeout', ${`${lockWaitMs}ms`}, true)`;
-      const rows = await takeDue(tx, take);
+      // This transaction only deletes rows the transport has acknowledged, so its commit need not
+      // wait for the WAL flush (an fsync per pass): a delete PostgreSQL loses in a crash brings its
+      // rows back, and the next pass publishes them again under the same message ids, which the
+      // stream drops (or, past its duplicate window, the idempotent consumer). Sent in one round
+      // trip with the take: postgres.js pipelines queries issued together.
+      const [, rows] = await Promise.all([
+        take.waitForLocked
+          ? tx`select set_config('synchronous_commit', 'off', true), set_config('lock_timeout', ${`${lockWaitMs}ms`}, true)`
+          : tx`select set_config('synchronous_commit', 'off', true)`,
+        takeDue(tx, take),
+      ]);
       if (!rows.length) return 0;
       const results = await publisher.publish(rows);
       await o.afterPublish?.(results);
