@@ -172,6 +172,27 @@ if (missing && !ci) {
     }
   });
 
+  withHarness('a claim takes what the stream holds first and relays the outbox only when that falls short', async (h) => {
+    const queue = await h.make({ relay: false }); // only claims relay here
+    const enqueue = (...ns: number[]) => h.sql.begin((t) => queue.enqueue(t, ns.map((n) => ({ topic, payload: n }))));
+    // Jobs committed together may go out in any order among themselves (their ids are random past
+    // the millisecond), so the claims are compared as sets.
+    const claim = async (max: number) => (await queue.claim(topic, { ...claimNow, max })).map((j) => j.payload as number).sort();
+    await enqueue(1, 2, 3);
+    const first = await claim(1);
+    assert.equal(first.length, 1, 'an empty stream: the claim relays, then pulls');
+    await enqueue(4, 5);
+    assert.deepEqual([...first, ...(await claim(2))].sort(), [1, 2, 3], 'older jobs in the stream come first');
+    assert.equal(await outboxRows(h.sql), 2, 'a claim the stream filled relayed the outbox');
+    await enqueue(6);
+    assert.deepEqual(await claim(2), [4, 5]);
+    await enqueue(7);
+    assert.deepEqual(await claim(10), [6, 7], 'a short stream: the claim took its job, relayed, and took the rest');
+    assert.equal(await outboxRows(h.sql), 0);
+    assert.equal((await queue.stats()).find((s) => s.topic === topic)?.depth, 7, 'a job was stored twice');
+    assert.deepEqual(await claim(10), [], 'a job was handed out twice');
+  });
+
   withHarness('a relay running on its own moves jobs for queues that run none', async (h) => {
     const queue = await h.make({ relay: false });
     const relay = await startJetStreamRelay({ sql: h.sql, log: silentLogger(), natsUrl: url, streamPrefix: h.prefix });
