@@ -54,7 +54,8 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
         sql: db.sql, log, maxAttempts: config.maxAttempts, natsUrl: config.natsUrl, replicas: config.natsReplicas,
         streamPrefix: config.natsStreamPrefix,
         // The outbox relay runs beside the API that fills the outbox, and in relay processes; several
-        // relays are safe (each row is taken by one). Claims also relay their own topic's rows.
+        // relays are safe (each row is taken by one). A claim the stream cannot fill also relays
+        // its topic's rows.
         relay: runs('relay') || runs('api'),
       })
       : createPostgresQueue({ sql: db.sql, log, maxAttempts: config.maxAttempts });

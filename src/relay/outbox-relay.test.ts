@@ -4,7 +4,7 @@ import type { Sql } from 'postgres';
 import { testDatabase } from '../../test/support/database.js';
 import { silentLogger } from '../observability/logger.js';
 import { uuidv7 } from '../domain/ids.js';
-import { createOutboxRelay, type OutboxPublisher, type OutboxRelay, type PublishResult } from './outbox-relay.js';
+import { createOutboxRelay, RelayPublishError, type OutboxPublisher, type OutboxRelay, type PublishResult } from './outbox-relay.js';
 import { insertOutbox, type OutboxRow } from './outbox.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -17,8 +17,11 @@ async function eventually(what: string, check: () => Promise<boolean> | boolean,
   }
 }
 
-/** A transport that records what it was given; `fail` decides per call whether it is down. */
-function fakePublisher(o: { ready?: boolean; fail?: (call: number) => boolean; delayMs?: () => number } = {}) {
+/** A transport that records what it was given; `fail` decides per call whether it is down,
+ *  `refuse` per row and call whether that one publish fails. */
+function fakePublisher(o: {
+  ready?: boolean; fail?: (call: number) => boolean; refuse?: (id: string, call: number) => boolean; delayMs?: () => number;
+} = {}) {
   let ready = o.ready ?? true;
   let calls = 0;
   const callbacks = new Set<() => void>();
@@ -33,8 +36,11 @@ function fakePublisher(o: { ready?: boolean; fail?: (call: number) => boolean; d
       const call = ++calls;
       if (o.delayMs) await sleep(o.delayMs());
       if (o.fail?.(call)) return rows.map((r) => ({ id: r.id, ok: false, error: new Error('transport down') }));
-      for (const r of rows) delivered.push({ id: r.id, at: Date.now() });
-      return rows.map((r) => ({ id: r.id, ok: true, duplicate: false }));
+      return rows.map((r) => {
+        if (o.refuse?.(r.id, call)) return { id: r.id, ok: false, error: new Error('maximum bytes exceeded') };
+        delivered.push({ id: r.id, at: Date.now() });
+        return { id: r.id, ok: true, duplicate: false };
+      });
     },
   };
   return {
@@ -84,6 +90,23 @@ test('keeps rows the transport refused and publishes them after a back-off', { t
   await eventually('the outbox is empty', async () => (await rowsLeft(sql)) === 0);
   assert.ok(t.calls() >= 3);
   assert.deepEqual(t.delivered.map((d) => d.id).sort(), rows.map((r) => r.id).sort(), 'a row was lost or sent twice');
+}));
+
+test('a publish that fails in a batch leaves exactly its row, and a later pass publishes it once', { timeout: 30_000 }, () => withRelays(async (sql, track) => {
+  const rows = newRows(20);
+  const unlucky = rows[7]!.id;
+  const t = fakePublisher({ refuse: (id, call) => id === unlucky && call === 1 });
+  const relay = track(createOutboxRelay({ sql, log: silentLogger(), publisher: t.publisher }));
+  await insertOutbox(sql, rows);
+  await assert.rejects(relay.flush('relay.test'), RelayPublishError);
+  const left = await sql<{ id: string }[]>`select id from job_outbox`;
+  assert.deepEqual(left.map((r) => r.id), [unlucky], 'only the row whose publish failed stays in the outbox');
+  await eventually('a pass after the back-off published the row', async () => (await relay.flush('relay.test').catch(() => 0)) === 1);
+  assert.equal(await rowsLeft(sql), 0);
+  const ids = t.delivered.map((d) => d.id);
+  assert.equal(new Set(ids).size, ids.length, 'a row was published twice');
+  assert.deepEqual([...ids].sort(), rows.map((r) => r.id).sort());
+  assert.equal(ids.at(-1), unlucky);
 }));
 
 test('several relays share the outbox without publishing a row twice', { timeout: 30_000 }, () => withRelays(async (sql, track) => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { serverFeatures, atLeast } from './features.js';
 import { consumerName, jobNames } from './names.js';
 import { checkStreamSettings, defaultStreamSettings, jobStreamConfig, streamSafetyProblems, topicConsumerConfig } from './streams.js';
-import { nakBody, parseAckSubject } from './pull.js';
+import { nakBody } from './acks.js';
+import { parseAckSubject } from './pull.js';
 
 const names = jobNames('herald');
 const v2_9 = serverFeatures('2.9.10');

@@ -21,7 +21,7 @@
  */
 import type { Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { nakBody } from './pull.js';
+import { nakBody } from './acks.js';
 
 export interface Held {
   reply: string;
@@ -35,8 +35,9 @@ export interface Held {
 }
 
 export interface Leases {
-  /** Starts the lease of a batch just claimed. Keys are `leaseKey(job)`. */
-  hold(batch: Map<string, Omit<Held, 'leaseEnd' | 'touchedAt'>>, leaseMs: number): void;
+  /** Starts the lease of a batch just claimed. Keys are `leaseKey(job)`; `receivedAt` (default now)
+   *  is when the batch arrived, since the server's ack_wait timer runs from then. */
+  hold(batch: Map<string, Omit<Held, 'leaseEnd' | 'touchedAt'>>, leaseMs: number, receivedAt?: number): void;
   /** The held delivery if this process still holds its lease, without giving it up. */
   peek(key: string): Held | undefined;
   /** Gives the lease up and returns the delivery to ack, nak or term, or undefined when fenced. */
@@ -93,11 +94,11 @@ export function createLeases(deps: { nc: () => NatsConnection | undefined; ackWa
   };
 
   return {
-    hold(batch, leaseMs) {
+    hold(batch, leaseMs, receivedAt) {
       if (!batch.size) return;
       const now = Date.now();
       const leaseEnd = now + Math.max(1, leaseMs);
-      for (const [key, h] of batch) held.set(key, { ...h, leaseEnd, touchedAt: now });
+      for (const [key, h] of batch) held.set(key, { ...h, leaseEnd, touchedAt: Math.min(now, receivedAt ?? now) });
       const end = setTimeout(() => {
         for (const key of batch.keys()) {
           const h = held.get(key);

@@ -151,6 +151,11 @@ export function startNatsLink(o: NatsLinkOptions): NatsLink {
           servers: o.servers, name: o.name, timeout,
           // After the first connect nats.js reconnects by itself, for ever.
           maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: pingIntervalMs, maxPingOut,
+          // By default nats.js builds two Error objects (each capturing a stack) for every request
+          // up front, in case it fails; with a request per job (a retry's nak) that is garbage for
+          // nothing. A failed request still rejects with an error; it lacks only our frames in its
+          // stack, and our callers say what they were doing.
+          noAsyncTraces: true,
         });
       } catch (err) {
         failures++;

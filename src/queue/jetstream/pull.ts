@@ -1,7 +1,7 @@
 /**
- * Pull requests and acks at the protocol level, because a claim needs what nats.js's `fetch` does not
- * offer: waits under its 1 s floor (a 0 ms or 300 ms claim), returning as soon as the first jobs are
- * there, and an abort that cannot strand a job in an inbox nobody reads.
+ * Pull requests at the protocol level (acks are in acks.ts), because a claim needs what nats.js's
+ * `fetch` does not offer: waits under its 1 s floor (a 0 ms or 300 ms claim), returning as soon as
+ * the first jobs are there, and an abort that cannot strand a job in an inbox nobody reads.
  *
  * A claim sends one request `{batch: max, no_wait: true, expires: waitMs}` to
  * `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`. With both flags the server waits up to `expires`
@@ -111,19 +111,4 @@ export function pull(nc: NatsConnection, stream: string, consumer: string, o: Pu
     if (o.waitMs > 0) request.expires = Math.round(o.waitMs * 1_000_000);
     nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify(request), { reply: inbox });
   });
-}
-
-/** The body of a nak that asks for redelivery after `delayMs` (nats-server 2.7.1+). */
-export function nakBody(delayMs: number): string {
-  const ms = Math.max(0, Math.round(delayMs));
-  return ms > 0 ? `-NAK ${JSON.stringify({ delay: ms * 1_000_000 })}` : '-NAK';
-}
-
-/**
- * Sends `+ACK`, `-NAK…` or `+TERM` and waits for the server's empty reply, so the caller knows it was
- * applied ("double ack", reliability.md §1): an ack that resolved is never undone by a reconnect, and
- * a retry's nak is in place before the next claim looks.
- */
-export async function confirm(nc: NatsConnection, reply: string, body: string, timeoutMs: number): Promise<void> {
-  await nc.request(reply, body, { timeout: timeoutMs });
 }

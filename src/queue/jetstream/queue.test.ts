@@ -17,6 +17,7 @@ import type { Job } from '../queue.js';
 import { jobNames } from './names.js';
 import { atLeast } from './features.js';
 import { parseAckSubject, pull } from './pull.js';
+import { publishAll } from './publish-all.js';
 import { jetStreamProblem, sharedNatsUrl } from './testing/nats.js';
 import { ci, claimNow, eventually, harness, outboxRows, payloads, sleep, topic, type Harness } from './testing/harness.js';
 import type { PublishResult } from '../../relay/outbox-relay.js';
@@ -106,6 +107,90 @@ if (missing && !ci) {
     await eventually('the relay published the row again', async () => (await outboxRows(h.sql)) === 0);
     assert.equal(seen.at(-1)?.[0]?.duplicate, true);
     assert.deepEqual(await queue.claim(topic, { ...claimNow, waitMs: 500 }), [], 'a done job came back');
+  });
+
+  withHarness('a full stream refuses part of a batch: those rows wait in the outbox and go once there is room, each once', async (h) => {
+    const names = jobNames(h.prefix);
+    const queue = await h.make();
+    const nc = await connect({ servers: url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      // What one job takes in the stream, from a job like the ones below.
+      await queue.enqueue(h.sql, [{ topic, payload: { n: 0 } }]);
+      await eventually('the probe job is in the stream', async () => (await outboxRows(h.sql)) === 0);
+      const jobBytes = (await jsm.streams.info(names.stream)).state.bytes;
+      assert.ok(jobBytes > 0);
+      await queue.ack(await queue.claim(topic, claimNow));
+      await eventually('the probe job left the stream', async () => (await jsm.streams.info(names.stream)).state.messages === 0);
+
+      // Room for three jobs: one relay pass of five publishes three and is refused two (discard: new).
+      const full = await h.make({ maxBytes: Math.floor(jobBytes * 3.5), relay: false });
+      assert.equal((await jsm.streams.info(names.stream)).config.max_bytes, Math.floor(jobBytes * 3.5));
+      await h.sql.begin((t) => queue.enqueue(t, [1, 2, 3, 4, 5].map((n) => ({ topic, payload: { n } }))));
+      await eventually('three jobs are in the stream and two wait in the outbox', async () =>
+        (await outboxRows(h.sql)) === 2 && (await jsm.streams.info(names.stream)).state.messages === 3);
+      const got = await full.claim(topic, claimNow);
+      assert.equal(got.length, 3);
+      await full.ack(got);
+      await eventually('the refused rows were published once there was room', async () => (await outboxRows(h.sql)) === 0, 20_000);
+      got.push(...(await full.claim(topic, { ...claimNow, waitMs: 5_000 })));
+      assert.deepEqual(got.map((j) => (j.payload as { n: number }).n).sort(), [1, 2, 3, 4, 5]);
+      assert.equal(new Set(got.map((j) => j.id)).size, 5, 'a job was handed out twice');
+      assert.ok(got.every((j) => j.attempt === 1));
+      await full.ack(got.slice(3));
+      assert.deepEqual(await full.claim(topic, { ...claimNow, waitMs: 500 }), [], 'a job was stored twice');
+    } finally {
+      await nc.close();
+    }
+  });
+
+  withHarness('a batch publish reports each message on its own: stored, duplicate, refused, no stream', async (h) => {
+    const names = jobNames(h.prefix);
+    await h.make(); // creates the stream
+    const nc = await connect({ servers: url });
+    try {
+      const message = (subject: string, id: string, stream = names.stream) => {
+        const hdrs = headers();
+        hdrs.set('Nats-Msg-Id', id);
+        hdrs.set('Nats-Expected-Stream', stream);
+        return { subject, payload: '{}', headers: hdrs };
+      };
+      const id = uuidv7();
+      const results = await publishAll(nc, [
+        message(names.subject(topic), id),
+        message(names.subject(topic), id),
+        message(names.subject(topic), uuidv7(), 'another_stream'),
+        message(`${h.prefix}_nowhere.x`, uuidv7()),
+        message(names.subject(topic), uuidv7()),
+      ], 5_000);
+      assert.deepEqual(results.map((r) => (r.ok ? `stored${r.duplicate ? ' duplicate' : ''}` : r.noResponders ? 'no stream' : 'refused')),
+        ['stored', 'stored duplicate', 'refused', 'no stream', 'stored']);
+      assert.match(String(results[2]!.ok ? '' : results[2]!.error.message), /stream/i);
+      assert.equal((await (await jetstreamManager(nc)).streams.info(names.stream)).state.messages, 2);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  withHarness('a claim takes what the stream holds first and relays the outbox only when that falls short', async (h) => {
+    const queue = await h.make({ relay: false }); // only claims relay here
+    const enqueue = (...ns: number[]) => h.sql.begin((t) => queue.enqueue(t, ns.map((n) => ({ topic, payload: n }))));
+    // Jobs committed together may go out in any order among themselves (their ids are random past
+    // the millisecond), so the claims are compared as sets.
+    const claim = async (max: number) => (await queue.claim(topic, { ...claimNow, max })).map((j) => j.payload as number).sort();
+    await enqueue(1, 2, 3);
+    const first = await claim(1);
+    assert.equal(first.length, 1, 'an empty stream: the claim relays, then pulls');
+    await enqueue(4, 5);
+    assert.deepEqual([...first, ...(await claim(2))].sort(), [1, 2, 3], 'older jobs in the stream come first');
+    assert.equal(await outboxRows(h.sql), 2, 'a claim the stream filled relayed the outbox');
+    await enqueue(6);
+    assert.deepEqual(await claim(2), [4, 5]);
+    await enqueue(7);
+    assert.deepEqual(await claim(10), [6, 7], 'a short stream: the claim took its job, relayed, and took the rest');
+    assert.equal(await outboxRows(h.sql), 0);
+    assert.equal((await queue.stats()).find((s) => s.topic === topic)?.depth, 7, 'a job was stored twice');
+    assert.deepEqual(await claim(10), [], 'a job was handed out twice');
   });
 
   withHarness('a relay running on its own moves jobs for queues that run none', async (h) => {

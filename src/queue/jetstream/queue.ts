@@ -4,13 +4,15 @@
  *
  * - `enqueue` writes the jobs to the PostgreSQL outbox inside the caller's transaction and NOTIFYs
  *   the relay, which fires on commit; nothing reaches NATS before the commit.
- * - The relay (relay/outbox-relay.ts, started here for now) publishes committed rows to the job
- *   stream with Nats-Msg-Id = job id, waits for the PubAck, then deletes them. Delayed jobs wait in
- *   the outbox until their run_at.
- * - `claim` relays its topic's committed rows first (so work committed just before is visible at
- *   once), then pulls from the topic's durable consumer (pull.ts) and starts a lease (leases.ts).
- * - `ack` acks, `retry` naks with a delay, `deadLetter` writes dead_jobs (the PostgreSQL backend's
- *   table) and then terms; each waits for the server's confirmation and is fenced by the lease.
+ * - The relay (relay/outbox-relay.ts, started here for now) publishes a batch of committed rows to
+ *   the job stream at once (publisher.ts) with Nats-Msg-Id = job id, waits for the PubAcks, then
+ *   deletes the acknowledged rows in one statement. Delayed jobs wait in the outbox until their run_at.
+ * - `claim` pulls from the topic's durable consumer (pull.ts) and starts a lease (leases.ts). When
+ *   the stream cannot fill the claim, it relays its topic's committed rows (so work committed just
+ *   before is visible at once) and pulls again.
+ * - `ack` acks (plain publishes and one PING per batch: acks.ts says why that is enough), `retry`
+ *   naks with a delay, `deadLetter` writes dead_jobs (the PostgreSQL backend's table) and then
+ *   terms; naks and terms wait for the server's confirmation. All three are fenced by the lease.
  *
  * Streams and consumers: streams.ts. Server versions: features.ts. Connection: link.ts, job-stream.ts.
  */
@@ -24,7 +26,8 @@ import { insertOutbox } from '../../relay/outbox.js';
 import type { NatsConn } from './link.js';
 import { openJobStream, type JobStreamOptions } from './job-stream.js';
 import { createLeases, leaseKey } from './leases.js';
-import { confirm, nakBody, parseAckSubject, pull, PullError } from './pull.js';
+import { parseAckSubject, pull, PullError } from './pull.js';
+import { ackAll, confirm, nakBody } from './acks.js';
 import { createdAtHeader, jobNames, msgIdHeader } from './names.js';
 import { defaultConsumerSettings, ensureTopicConsumer, topicConsumerConfig } from './streams.js';
 import { jetStreamPublisher } from './publisher.js';
@@ -42,7 +45,8 @@ export interface JetStreamQueueOptions extends JobStreamOptions {
    *  other topic gets its consumer at its first claim. */
   topics?: string[];
   /** Run the outbox relay in this process (default true); false once a `relay` role runs it
-   *  (relay/jetstream-relay.ts). Claims relay their own topic's rows either way. */
+   *  (relay/jetstream-relay.ts). A claim the stream cannot fill relays its own topic's rows
+   *  either way. */
   relay?: boolean;
   relayOptions?: Pick<OutboxRelayOptions, 'batchSize' | 'afterPublish'>;
 }
@@ -112,8 +116,22 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
     await bury(connected('dead-letter'), () => leases.take(key)?.reply, job, held.createdAtMs, error);
   };
 
-  /** Turns pulled messages into jobs under one lease. */
-  const toJobs = async (conn: NatsConn, topic: string, msgs: Msg[], leaseMs: number): Promise<Job[]> => {
+  /** Up to `max` messages of the topic, waiting up to `waitMs` for the first. */
+  const pullJobs = async (conn: NatsConn, topic: string, max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Msg[]> => {
+    try {
+      return await pull(conn.nc, names.stream, names.consumer(topic), { max, waitMs, signal, lost: conn.lost });
+    } catch (err) {
+      // The consumer (or the stream) is gone: make sure of both before the next claim.
+      if (err instanceof PullError && (err.code === 503 || err.code === 409)) {
+        consumers.delete(topic);
+        if (err.code === 503) link.recheck();
+      }
+      throw err;
+    }
+  };
+
+  /** Turns pulled messages into jobs under one lease; `receivedAt` is when the pull returned them. */
+  const toJobs = async (conn: NatsConn, topic: string, msgs: Msg[], leaseMs: number, receivedAt: number): Promise<Job[]> => {
     const batch = new Map<string, { reply: string; topic: string; createdAtMs: number }>();
     const jobs: Job[] = [];
     const poison: { job: Job; reply: string; createdAtMs: number }[] = [];
@@ -139,7 +157,7 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
         batch.set(leaseKey(job), { reply: m.reply!, topic, createdAtMs });
       }
     }
-    leases.hold(batch, leaseMs);
+    leases.hold(batch, leaseMs, receivedAt);
     // Just delivered, so well inside ack_wait: no lease needed to bury them.
     await Promise.all(poison.map((p) => bury(conn, () => p.reply, p.job, p.createdAtMs,
       `handed out ${p.job.attempt} times (maxAttempts ${maxAttempts}) without an ack, retry or dead letter: its claimers keep dying on it`)));
@@ -171,24 +189,30 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
         if (o.signal?.aborted) return [];
         throw new Error(`NATS JetStream is not reachable at ${String(opts.natsUrl)}; jobs wait in the PostgreSQL outbox`);
       }
+      await ensureConsumer(conn, topic);
+      // Jobs already in the stream first, as the PostgreSQL queue hands out the oldest ready jobs
+      // first: a claim they fill needs nothing from the outbox. Under load that is every claim, which
+      // then costs one pull and no PostgreSQL round trip; the background relays keep the stream filled.
+      const first = await pullJobs(conn, topic, o.max, 0, o.signal);
+      const firstAt = Date.now();
+      if (first.length >= o.max || o.signal?.aborted) return toJobs(conn, topic, first, o.leaseMs, firstAt);
+      // Short: relay the topic's committed rows (so work committed before this claim is visible to
+      // it), then take the rest, waiting for the first job only if there was none.
       await relay.flush(topic).catch((err: unknown) => {
         // The relay's back-off logs publish failures; this is a lock wait or a database blip.
         log.debug({ err, topic }, 'claim could not relay its topic first; the background relay will');
       });
-      await ensureConsumer(conn, topic);
-      const waitMs = Math.max(0, o.waitMs - (Date.now() - started));
-      let msgs: Msg[];
+      let more: Msg[] = [];
       try {
-        msgs = await pull(conn.nc, names.stream, names.consumer(topic), { max: o.max, waitMs, signal: o.signal, lost: conn.lost });
+        more = await pullJobs(conn, topic, o.max - first.length, first.length ? 0 : Math.max(0, o.waitMs - (Date.now() - started)), o.signal);
       } catch (err) {
-        // The consumer (or the stream) is gone: make sure of both before the next claim.
-        if (err instanceof PullError && (err.code === 503 || err.code === 409)) {
-          consumers.delete(topic);
-          if (err.code === 503) link.recheck();
-        }
-        throw err;
+        if (!first.length) throw err;
+        log.warn({ err, topic }, 'the second pull of a claim failed; returning the jobs of the first');
       }
-      return toJobs(conn, topic, msgs, o.leaseMs);
+      // Both leases start now, so that none can run out (and hand its job out again) before the
+      // second pull; the first batch's ack_wait counts from when it arrived.
+      const jobs = await toJobs(conn, topic, first, o.leaseMs, firstAt);
+      return jobs.concat(await toJobs(conn, topic, more, o.leaseMs, Date.now()));
     },
 
     async ack(jobs: Job[]): Promise<void> {
@@ -196,12 +220,9 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
       if (held.length < jobs.length) log.debug({ fenced: jobs.length - held.length }, 'acks of jobs whose lease ended: ignored');
       if (!held.length) return;
       const conn = connected('ack');
-      const results = await Promise.allSettled(held.map((h) => confirm(conn.nc, h.reply, '+ACK', timeoutMs)));
-      const failed = results.filter((r) => r.status === 'rejected');
-      if (failed.length) {
-        throw new Error(`${failed.length} of ${held.length} acks were not confirmed; those jobs are handed out again after ack_wait`,
-          { cause: failed[0]!.reason });
-      }
+      await ackAll(conn.nc, held.map((h) => h.reply), timeoutMs).catch((err: unknown) => {
+        throw new Error(`${held.length} acks may not have reached NATS; those it missed are handed out again after ack_wait`, { cause: err });
+      });
     },
 
     async retry(job: Job, delayMs: number, error: string): Promise<void> {
