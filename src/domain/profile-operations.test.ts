@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  applyAttributeChanges, inRounds, InputError, limits, parseOperation, parseOperations, parseSdkChanges, type ProfileOperation,
+  applyAttributeChanges, InputError, limits, parseOperation, parseOperations, parseSdkChanges,
 } from './profile-operations.js';
 
 const now = new Date('2024-05-01T12:00:00Z');
@@ -101,12 +101,6 @@ test('$add moves values to the end and keeps the newest 25; $remove empties an a
   assert.deepEqual(added.s, ['x']);
   const removed = applyAttributeChanges({ t: ['a'], s: 'text' }, { set: {}, unset: [], add: {}, remove: { t: ['a'], s: ['text'], z: ['q'] } });
   assert.deepEqual(removed, { s: 'text' });
-});
-
-test('rounds keep each profile\'s operations in order, once per round', () => {
-  const op = (customId: string, n: number) => ({ customId, n }) as unknown as ProfileOperation;
-  const rounds = inRounds([op('a', 1), op('b', 1), op('a', 2), op('a', 3), op('c', 1)]);
-  assert.deepEqual(rounds.map((r) => r.map((o) => `${o.customId}${(o as unknown as { n: number }).n}`)), [['a1', 'b1', 'c1'], ['a2'], ['a3']]);
 });
 
 // Property: valid batches pass; one corrupted field in a valid batch is refused, naming that field.

@@ -1,7 +1,8 @@
 /**
  * Profile operations, after the seed platform's profile API (shared/reference/batch-platform.md
- * §2.2 and §3.1): what a valid operation is, and what it does to a profile. Pure: the store applies
- * the same semantics in SQL (herald_apply_attributes, migration 0005), and tests hold the two equal.
+ * §2.2 and §3.1): what a valid operation is, and what it does to a profile. Pure: batches of
+ * operations are folded in memory (profile-state.ts); single changes are applied in SQL with the
+ * same semantics (herald_apply_attributes, migration 0005), and tests hold the two equal.
  *
  * An operation:
  *   { "identifiers": { "custom_id": "u1" },
@@ -373,20 +374,4 @@ export function applyAttributeChanges(doc: AttributeDocument, c: AttributeChange
     else delete out[name];
   }
   return out;
-}
-
-/**
- * Splits operations into rounds in which each custom_id appears at most once, keeping each
- * profile's operations in order: one set-based statement per round then applies them exactly as
- * one-by-one application would.
- */
-export function inRounds(ops: ProfileOperation[]): ProfileOperation[][] {
-  const rounds: ProfileOperation[][] = [];
-  const count = new Map<string, number>();
-  for (const op of ops) {
-    const n = count.get(op.customId) ?? 0;
-    count.set(op.customId, n + 1);
-    (rounds[n] ??= []).push(op);
-  }
-  return rounds;
 }
