@@ -155,6 +155,9 @@ test('bad SDK input is a 400 naming the field and stores nothing', async () => {
     [{ install_id: inst, events: [{ ...event(), colour: 'red' }] }, 'unknown_field', /colour/],
     [{ install_id: inst, events: Array.from({ length: 101 }, () => event()) }, 'too_many_events', /100/],
     [{ events: [event()] }, 'missing_field', /install_id/],
+    // PostgreSQL cannot store these; stored with other batches, they would fail a shared commit.
+    [{ install_id: inst + '\u0000', events: [event()] }, 'invalid_field', /^install_id /],
+    [{ install_id: inst, events: [event(), { ...event(), attributes: { a: '\ud800' } }] }, 'invalid_field', /^events\[1\]\.attributes /],
   ];
   for (const [body, code, message] of cases) {
     const r = await sdk('/v1/sdk/events', body);

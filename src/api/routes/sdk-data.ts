@@ -6,7 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Sql } from 'postgres';
-import { checkClientId, checkCustomId, limits, parseEvent, parseSdkChanges, parseTime } from '../../domain/profile-operations.js';
+import { checkClientId, checkCustomId, checkStorable, limits, parseEvent, parseSdkChanges, parseTime } from '../../domain/profile-operations.js';
 import { claimClientId, recordPushFeedback, storeEvents, type NewEvent } from '../../store/events.js';
 import { changeInstallationAttributes, identify, logout } from '../../store/identity.js';
 import { createGroupCommit } from '../../store/group-commit.js';
@@ -98,8 +98,10 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
       const { install_id, events } = req.body;
       checkBatchSize(events.length);
       const now = new Date();
-      const parsed = parseOrRefuse(() =>
-        events.map((e, i) => parseEvent(e, `events[${i}]`, now, { idRequired: true, timeRequired: true })));
+      const parsed = parseOrRefuse(() => {
+        checkStorable(install_id, 'install_id');
+        return events.map((e, i) => parseEvent(e, `events[${i}]`, now, { idRequired: true, timeRequired: true }));
+      });
       limiter.take('sdk', req.caller.projectId, parsed.length);
       if (!parsed.length) return { accepted: 0, duplicates: 0 };
       const { projectId } = req.caller;
@@ -170,9 +172,12 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
       const { install_id, events } = req.body;
       checkBatchSize(events.length);
       const now = new Date();
-      const parsed = parseOrRefuse(() => events.map((e, i) => ({
-        ...e, id: checkClientId(e.id, `events[${i}].id`), time: parseTime(e.time, `events[${i}].time`, now),
-      })));
+      const parsed = parseOrRefuse(() => {
+        checkStorable(install_id, 'install_id');
+        return events.map((e, i) => ({
+          ...e, id: checkClientId(e.id, `events[${i}].id`), time: parseTime(e.time, `events[${i}].time`, now),
+        }));
+      });
       limiter.take('sdk', req.caller.projectId, parsed.length);
       const stored = await sql.begin(async (tx) => {
         const s = await storeEvents(tx, parsed.map((e) => ({
