@@ -78,7 +78,7 @@ export async function applyOperations(tx: TransactionSql, projectId: string, ops
   const profiles = pending.size;
   for (let pass = 1; pending.size; pass++) {
     if (pass > maxPasses) throw new Error(`profiles kept being created concurrently after ${maxPasses} passes`);
-    const current = await lockProfiles(tx, projectId, [...pending]);
+    const current = await lockProfiles(tx, projectId, [...pending].sort());
     const next = foldOperations(current, ops.filter((o) => pending.has(o.customId)));
     pending = new Set(await writeProfiles(tx, projectId, next));
   }
@@ -92,7 +92,7 @@ export async function applyOperations(tx: TransactionSql, projectId: string, ops
 
 /**
  * The existing profiles among `customIds`, row-locked until the transaction ends, in the order of
- * `customIds` (sorted: two batches naming the same profiles cannot deadlock).
+ * `customIds`: sorted by the caller, so two batches naming the same profiles cannot deadlock.
  *
  * Every statement here reaches profiles through their primary key only, one index probe per id,
  * whatever the planner believes: a generic plan made while the table was young (minutes before its
@@ -102,7 +102,7 @@ export async function applyOperations(tx: TransactionSql, projectId: string, ops
  */
 async function lockProfiles(tx: TransactionSql, projectId: string, customIds: string[]): Promise<Map<string, ProfileState>> {
   const rows = await tx<(NativeValues & { custom_id: string; attributes: AttributeDocument })[]>`
-    select p.* from unnest(${customIds.sort()}::text[]) as i(custom_id)
+    select p.* from unnest(${customIds}::text[]) as i(custom_id)
     cross join lateral (
       select custom_id, ${tx(nativeColumns)}, attributes from profiles
       where project_id = ${projectId} and custom_id = i.custom_id
@@ -124,14 +124,9 @@ async function writeProfiles(tx: TransactionSql, projectId: string, next: NextPr
   const sorted = [...next].sort((a, b) => (a.customId < b.customId ? -1 : 1));
   const changed = sorted.filter((p) => p.existed && p.changed);
   if (changed.length) {
-    const c = columns(changed);
     await tx`
       insert into profiles as p (project_id, custom_id, email, phone, language, region, timezone, email_subscription, sms_subscription, attributes)
-      select ${projectId}, u.custom_id, u.email, u.phone, u.language, u.region, u.timezone, u.email_subscription, u.sms_subscription,
-             u.attributes::jsonb
-      from unnest(${c.customId}::text[], ${c.email}::text[], ${c.phone}::text[], ${c.language}::text[], ${c.region}::text[],
-                  ${c.timezone}::text[], ${c.email_subscription}::text[], ${c.sms_subscription}::text[], ${c.attributes}::text[])
-        as u(custom_id, email, phone, language, region, timezone, email_subscription, sms_subscription, attributes)
+      ${profileRows(tx, projectId, changed)}
       on conflict (project_id, custom_id) do update set
         email = excluded.email, phone = excluded.phone, language = excluded.language, region = excluded.region,
         timezone = excluded.timezone, email_subscription = excluded.email_subscription,
@@ -139,24 +134,26 @@ async function writeProfiles(tx: TransactionSql, projectId: string, next: NextPr
   }
   const created = sorted.filter((p) => !p.existed);
   if (!created.length) return [];
-  const c = columns(created);
   const inserted = await tx<{ custom_id: string }[]>`
     insert into profiles (project_id, custom_id, email, phone, language, region, timezone, email_subscription, sms_subscription, attributes)
-    select ${projectId}, u.custom_id, u.email, u.phone, u.language, u.region, u.timezone, u.email_subscription, u.sms_subscription,
-           u.attributes::jsonb
-    from unnest(${c.customId}::text[], ${c.email}::text[], ${c.phone}::text[], ${c.language}::text[], ${c.region}::text[],
-                ${c.timezone}::text[], ${c.email_subscription}::text[], ${c.sms_subscription}::text[], ${c.attributes}::text[])
-      as u(custom_id, email, phone, language, region, timezone, email_subscription, sms_subscription, attributes)
+    ${profileRows(tx, projectId, created)}
     on conflict do nothing
     returning custom_id`;
   const done = new Set(inserted.map((r) => r.custom_id));
   return created.filter((p) => !done.has(p.customId)).map((p) => p.customId);
 }
 
-/** One array per column, for unnest. */
-function columns(profiles: NextProfile[]): Record<NativeColumn, (string | null)[]> & { customId: string[]; attributes: string[] } {
-  const native = Object.fromEntries(nativeColumns.map((c) => [c, profiles.map((p) => p.native[c])])) as Record<NativeColumn, (string | null)[]>;
-  return { ...native, customId: profiles.map((p) => p.customId), attributes: profiles.map((p) => JSON.stringify(p.attributes)) };
+/** The profiles as rows, in the column order of writeProfiles' inserts: one array per column, unnested. */
+function profileRows(tx: TransactionSql, projectId: string, profiles: NextProfile[]) {
+  const column = (c: NativeColumn) => profiles.map((p) => p.native[c]);
+  return tx`
+    select ${projectId}::uuid, u.custom_id, u.email, u.phone, u.language, u.region, u.timezone, u.email_subscription,
+           u.sms_subscription, u.attributes::jsonb
+    from unnest(${profiles.map((p) => p.customId)}::text[], ${column('email')}::text[], ${column('phone')}::text[],
+                ${column('language')}::text[], ${column('region')}::text[], ${column('timezone')}::text[],
+                ${column('email_subscription')}::text[], ${column('sms_subscription')}::text[],
+                ${profiles.map((p) => JSON.stringify(p.attributes))}::text[])
+      as u(custom_id, email, phone, language, region, timezone, email_subscription, sms_subscription, attributes)`;
 }
 
 export async function findProfile(sql: Sql | TransactionSql, projectId: string, customId: string): Promise<Profile | undefined> {
