@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  applyAttributeChanges, inRounds, InputError, limits, parseOperation, parseOperations, parseSdkChanges, type ProfileOperation,
+  applyAttributeChanges, InputError, limits, parseOperation, parseOperations, parseSdkChanges,
 } from './profile-operations.js';
 
 const now = new Date('2024-05-01T12:00:00Z');
@@ -46,6 +46,15 @@ test('an event without time is dated now; without id it carries none', () => {
   assert.deepEqual(op.events, [{ clientId: null, name: 'open', time: now.toISOString(), attributes: {} }]);
 });
 
+test('text PostgreSQL can store passes: emoji (paired surrogates), and a backslash before "u0000" written out', () => {
+  const op = parseOperation({
+    identifiers: { custom_id: 'u\u{1F600}' }, attributes: { s: '\\u0000 \u{1F600}' },
+    events: [{ id: 'e\u{1F600}', name: 'x', attributes: { k: '\\u0000', '\u{1F600}': '\\\\ud800' } }],
+  }, '', now);
+  assert.equal(op.customId, 'u\u{1F600}');
+  assert.equal(op.attributes.set.s, '\\u0000 \u{1F600}');
+});
+
 const refusals: [string, unknown, string, string][] = [
   ['a missing custom_id', { identifiers: {} }, 'missing_field', '[0].identifiers.custom_id'],
   ['an unknown identifier', { identifiers: { custom_id: 'u', email: 'x' } }, 'unknown_field', '[0].identifiers.email'],
@@ -58,6 +67,14 @@ const refusals: [string, unknown, string, string][] = [
   ['a nested object', { identifiers: { custom_id: 'u' }, attributes: { o: { a: 1 } } }, 'invalid_field', '[0].attributes.o'],
   ['a bad date', { identifiers: { custom_id: 'u' }, attributes: { 'date(d)': 'yesterday' } }, 'invalid_field', '[0].attributes.date(d)'],
   ['a relative URL', { identifiers: { custom_id: 'u' }, attributes: { 'url(u)': '/page' } }, 'invalid_field', '[0].attributes.url(u)'],
+  ['U+0000 in a custom_id', { identifiers: { custom_id: 'u\u0000' } }, 'invalid_field', '[0].identifiers.custom_id'],
+  ['an unpaired surrogate in a string', { identifiers: { custom_id: 'u' }, attributes: { s: 'a\ud800b' } }, 'invalid_field', '[0].attributes.s'],
+  ['U+0000 in an array item', { identifiers: { custom_id: 'u' }, attributes: { t: ['ok', '\u0000'] } }, 'invalid_field', '[0].attributes.t[1]'],
+  ['U+0000 in an event id', { identifiers: { custom_id: 'u' }, events: [{ id: 'e\u0000', name: 'x' }] }, 'invalid_field', '[0].events[0].id'],
+  ['U+0000 deep in event attributes', { identifiers: { custom_id: 'u' }, events: [{ name: 'x', attributes: { a: [{ b: '\u0000' }] } }] },
+    'invalid_field', '[0].events[0].attributes'],
+  ['an unpaired surrogate in an event attribute key', { identifiers: { custom_id: 'u' }, events: [{ name: 'x', attributes: { '\udc00': 1 } }] },
+    'invalid_field', '[0].events[0].attributes'],
   ['an attribute named twice', { identifiers: { custom_id: 'u' }, attributes: { d: 1, 'date(d)': '2020-01-01' } }, 'invalid_field', '[0].attributes.date(d)'],
   ['an unknown native field', { identifiers: { custom_id: 'u' }, attributes: { $birthday: 'x' } }, 'unknown_field', '[0].attributes.$birthday'],
   ['a bad email', { identifiers: { custom_id: 'u' }, attributes: { $email: 'not-an-email' } }, 'invalid_field', '[0].attributes.$email'],
@@ -101,12 +118,6 @@ test('$add moves values to the end and keeps the newest 25; $remove empties an a
   assert.deepEqual(added.s, ['x']);
   const removed = applyAttributeChanges({ t: ['a'], s: 'text' }, { set: {}, unset: [], add: {}, remove: { t: ['a'], s: ['text'], z: ['q'] } });
   assert.deepEqual(removed, { s: 'text' });
-});
-
-test('rounds keep each profile\'s operations in order, once per round', () => {
-  const op = (customId: string, n: number) => ({ customId, n }) as unknown as ProfileOperation;
-  const rounds = inRounds([op('a', 1), op('b', 1), op('a', 2), op('a', 3), op('c', 1)]);
-  assert.deepEqual(rounds.map((r) => r.map((o) => `${o.customId}${(o as unknown as { n: number }).n}`)), [['a1', 'b1', 'c1'], ['a2'], ['a3']]);
 });
 
 // Property: valid batches pass; one corrupted field in a valid batch is refused, naming that field.

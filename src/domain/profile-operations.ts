@@ -1,7 +1,8 @@
 /**
  * Profile operations, after the seed platform's profile API (shared/reference/batch-platform.md
- * §2.2 and §3.1): what a valid operation is, and what it does to a profile. Pure: the store applies
- * the same semantics in SQL (herald_apply_attributes, migration 0005), and tests hold the two equal.
+ * §2.2 and §3.1): what a valid operation is, and what it does to a profile. Pure: batches of
+ * operations are folded in memory (profile-state.ts); single changes are applied in SQL with the
+ * same semantics (herald_apply_attributes, migration 0005), and tests hold the two equal.
  *
  * An operation:
  *   { "identifiers": { "custom_id": "u1" },
@@ -100,6 +101,20 @@ const urlScheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
+/**
+ * PostgreSQL stores no U+0000 in text or jsonb, and jsonb refuses an unpaired surrogate: such input
+ * would fail the statement that stores it, and with it every request sharing that commit (SDK
+ * events are group-committed), again at each of the client's retries. It is refused up front.
+ */
+const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** The same in JSON.stringify's output, which escapes exactly these (an escape not itself escaped). */
+const unstorableJson = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/;
+
+export function checkStorable(text: string, field: string): string {
+  if (unstorable.test(text)) throw new InputError('invalid_field', field, 'must not contain U+0000 or an unpaired surrogate');
+  return text;
+}
+
 export function checkName(name: string, field: string, what = 'name'): void {
   if (!namePattern.test(name)) {
     throw new InputError('invalid_field', field, `must be a ${what} of 1 to ${limits.nameLength} characters from a-z, 0-9 and _`);
@@ -110,14 +125,14 @@ export function checkClientId(id: unknown, field: string): string {
   if (typeof id !== 'string' || id.length < 1 || id.length > limits.clientIdLength) {
     throw new InputError('invalid_field', field, `must be a string of 1 to ${limits.clientIdLength} characters`);
   }
-  return id;
+  return checkStorable(id, field);
 }
 
 export function checkCustomId(id: unknown, field: string): string {
   if (typeof id !== 'string' || id.length < 1 || id.length > limits.customIdLength) {
     throw new InputError('invalid_field', field, `must be a string of 1 to ${limits.customIdLength} characters`);
   }
-  return id;
+  return checkStorable(id, field);
 }
 
 /** An ISO-8601 date-time with its offset, within the accepted range; returned in UTC. */
@@ -133,7 +148,7 @@ export function parseTime(v: unknown, field: string, now: Date): string {
 
 function stringValue(v: unknown, field: string, max: number = limits.stringLength): string {
   if (typeof v !== 'string' || v.length > max) throw new InputError('invalid_field', field, `must be a string of at most ${max} characters`);
-  return v;
+  return checkStorable(v, field);
 }
 
 function stringList(v: unknown, field: string): string[] {
@@ -264,8 +279,12 @@ export function parseEvent(input: unknown, path: string, now: Date, opts: { idRe
   checkName(name, join(path, 'name'), 'event name');
   const attributes = input.attributes ?? {};
   if (!isObject(attributes)) throw new InputError('invalid_field', join(path, 'attributes'), 'must be an object');
-  if (Buffer.byteLength(JSON.stringify(attributes)) > limits.eventAttributesBytes) {
+  const json = JSON.stringify(attributes);
+  if (Buffer.byteLength(json) > limits.eventAttributesBytes) {
     throw new InputError('invalid_field', join(path, 'attributes'), `must be at most ${limits.eventAttributesBytes} bytes as JSON`);
+  }
+  if (json.includes('\\u') && unstorableJson.test(json)) {
+    throw new InputError('invalid_field', join(path, 'attributes'), 'must not contain U+0000 or an unpaired surrogate');
   }
   return {
     clientId: input.id === undefined ? null : checkClientId(input.id, join(path, 'id')),
@@ -373,20 +392,4 @@ export function applyAttributeChanges(doc: AttributeDocument, c: AttributeChange
     else delete out[name];
   }
   return out;
-}
-
-/**
- * Splits operations into rounds in which each custom_id appears at most once, keeping each
- * profile's operations in order: one set-based statement per round then applies them exactly as
- * one-by-one application would.
- */
-export function inRounds(ops: ProfileOperation[]): ProfileOperation[][] {
-  const rounds: ProfileOperation[][] = [];
-  const count = new Map<string, number>();
-  for (const op of ops) {
-    const n = count.get(op.customId) ?? 0;
-    count.set(op.customId, n + 1);
-    (rounds[n] ??= []).push(op);
-  }
-  return rounds;
 }

@@ -7,7 +7,7 @@ import { uuidv7 } from '../domain/ids.js';
 import { createProject } from './projects.js';
 import { testMasterKey } from '../../test/support/keyring.js';
 import { acceptMessages, type AcceptRequest, type AcceptResult } from './accept-messages.js';
-import { createGroupCommit } from './group-commit.js';
+import { createGroupCommit, inTransaction } from './group-commit.js';
 import type { WorkQueue } from '../queue/queue.js';
 
 let db: TestDatabase;
@@ -59,8 +59,8 @@ test('a rolled-back batch stores nothing, keys included', async () => {
 test('group commit answers every caller with its own result and shares transactions under load', async () => {
   let transactions = 0;
   const accept = createGroupCommit<AcceptRequest, AcceptResult>({
-    sql: db.sql, maxBatch: 50, maxConcurrent: 2,
-    run: (tx, rs) => { transactions++; return acceptMessages(tx, queue, fanout, rs); },
+    maxBatch: 50, maxConcurrent: 2,
+    commit: inTransaction(db.sql, (tx, rs: AcceptRequest[]) => { transactions++; return acceptMessages(tx, queue, fanout, rs); }),
   });
   const requests = Array.from({ length: 200 }, () => request());
   const results = await Promise.all(requests.map((r) => accept(r)));
@@ -71,11 +71,11 @@ test('group commit answers every caller with its own result and shares transacti
 
 test('when the transaction fails, every caller of the batch gets the error', async () => {
   const accept = createGroupCommit<number, number>({
-    sql: db.sql, maxBatch: 10, maxConcurrent: 1,
-    run: async (tx, items) => {
+    maxBatch: 10, maxConcurrent: 1,
+    commit: inTransaction(db.sql, async (tx, items: number[]) => {
       await tx`select 1/0`;
       return items;
-    },
+    }),
   });
   const outcomes = await Promise.allSettled([1, 2, 3].map((i) => accept(i)));
   assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected']);

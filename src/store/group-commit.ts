@@ -1,19 +1,23 @@
 /**
  * Application-level group commit: requests that arrive while a commit is in flight wait for it and
- * then share the next transaction. An idle server commits each request alone, at once; a busy one
- * pays one fsync (and one NOTIFY, whose commit-time lock serializes committers) per batch instead of
- * per request. Every caller still hears back only after its own rows are committed.
+ * then share the next commit. An idle server commits each request alone, at once; a busy one pays
+ * one fsync (and one NOTIFY, whose commit-time lock serializes committers) per batch instead of
+ * per request. Every caller still hears back only after its own rows are committed, and a batch
+ * that fails fails every caller in it: its commit was all or nothing, so none of them was stored.
  * (shared/reference/reliability.md §1: "Batch many requests per transaction".)
  */
 import type { Sql, TransactionSql } from 'postgres';
 
 export interface GroupCommitOptions<T, R> {
-  sql: Sql;
-  /** Runs one batch inside one transaction; returns one result per item, in order. */
-  run(tx: TransactionSql, items: T[]): Promise<R[]>;
-  /** Items per transaction, so one batch stays a short transaction. */
+  /**
+   * Makes one batch durable, all or nothing, and returns one result per item, in order. It
+   * resolves only once the batch is committed: see inTransaction, or a single statement, which
+   * PostgreSQL commits on its own before it answers.
+   */
+  commit(items: T[]): Promise<R[]>;
+  /** Items per commit, so one batch stays a short transaction. */
   maxBatch: number;
-  /** Transactions in flight at once (each holds a pooled connection). */
+  /** Commits in flight at once (each holds a pooled connection). */
   maxConcurrent: number;
 }
 
@@ -31,11 +35,13 @@ export function createGroupCommit<T, R>(o: GroupCommitOptions<T, R>): (item: T) 
     while (inFlight < o.maxConcurrent && waiting.length) {
       const batch = waiting.splice(0, o.maxBatch);
       inFlight++;
-      o.sql
-        .begin((tx) => o.run(tx, batch.map((p) => p.item)))
+      // Called through a resolved promise, so a commit function that throws at once still rejects
+      // the batch rather than escaping from the caller's push.
+      Promise.resolve(batch.map((p) => p.item))
+        .then((items) => o.commit(items))
         .then(
-          (results) => batch.forEach((p, i) => p.resolve((results as R[])[i]!)),
-          // The whole transaction rolled back: nothing of any item was stored, each caller learns so.
+          (results) => batch.forEach((p, i) => p.resolve(results[i]!)),
+          // The whole commit rolled back: nothing of any item was stored, each caller learns so.
           (err: unknown) => batch.forEach((p) => p.reject(err)),
         )
         .finally(() => {
@@ -50,4 +56,9 @@ export function createGroupCommit<T, R>(o: GroupCommitOptions<T, R>): (item: T) 
       waiting.push({ item, resolve, reject });
       flush();
     });
+}
+
+/** A commit function running `run` in one transaction, for batches of several statements. */
+export function inTransaction<T, R>(sql: Sql, run: (tx: TransactionSql, items: T[]) => Promise<R[]>): (items: T[]) => Promise<R[]> {
+  return (items) => sql.begin((tx) => run(tx, items)) as Promise<R[]>;
 }

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { startTestHerald, type TestHerald } from '../../../test/support/herald.js';
-import { applyAttributeChanges, parseOperation, type AttributeDocument } from '../../domain/profile-operations.js';
+import { applyAttributeChanges, limits, parseOperation, type AttributeDocument } from '../../domain/profile-operations.js';
 
 let h: TestHerald;
 before(async () => {
@@ -48,6 +48,16 @@ test('operations on one profile in one call apply in order: set, $add, $remove, 
   const g = await h.call('GET', `/v1/profiles/${id}`);
   assert.deepEqual(g.body.profile.attributes, { tags: ['c', 'a'] });
   assert.equal(g.body.profile.phone, '+33612345678');
+});
+
+test('concurrent calls creating and changing the same profiles lose no operation', async () => {
+  const ids = Array.from({ length: 20 }, () => uid('race'));
+  const answers = await Promise.all(Array.from({ length: 8 }, (_, n) =>
+    update(ids.map((custom_id) => ({ identifiers: { custom_id }, attributes: { seen: { $add: [`call${n}`] } } })))));
+  assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
+  const rows = await h.db.sql<{ attributes: { seen: string[] } }[]>`select attributes from profiles where custom_id = any(${ids})`;
+  assert.equal(rows.length, ids.length);
+  for (const r of rows) assert.deepEqual([...r.attributes.seen].sort(), Array.from({ length: 8 }, (_, n) => `call${n}`).sort());
 });
 
 test('the same event id sent twice is stored once; an event without id is not deduplicated', async () => {
@@ -110,7 +120,7 @@ test('an unknown profile is a 404, and another project cannot see it', async () 
   assert.equal(r.status, 404);
 });
 
-test('the SQL attribute semantics equal the domain\'s, for random operation sequences', async () => {
+test('batches and the SQL function of single changes both follow the domain\'s attribute semantics', async () => {
   const name = fc.constantFrom('a', 'b', 'c');
   const item = fc.constantFrom('x', 'y', 'z', 'w');
   const value = fc.oneof(
@@ -122,7 +132,16 @@ test('the SQL attribute semantics equal the domain\'s, for random operation sequ
       const id = uid('prop');
       const ops = seq.map((attributes) => ({ identifiers: { custom_id: id }, attributes }));
       let expected: AttributeDocument = {};
-      for (const op of ops) expected = applyAttributeChanges(expected, parseOperation(op, '', new Date()).attributes);
+      let bySql: AttributeDocument = {};
+      for (const op of ops) {
+        const c = parseOperation(op, '', new Date()).attributes;
+        expected = applyAttributeChanges(expected, c);
+        const [row] = await h.db.sql<{ doc: AttributeDocument }[]>`
+          select herald_apply_attributes(${JSON.stringify(bySql)}::text::jsonb, ${c.unset}::text[], ${JSON.stringify(c.set)}::text::jsonb,
+            ${JSON.stringify(c.add)}::text::jsonb, ${JSON.stringify(c.remove)}::text::jsonb, ${limits.arrayItems}) as doc`;
+        bySql = row!.doc;
+      }
+      assert.deepEqual(bySql, expected);
       const r = await update(ops);
       assert.equal(r.status, 200);
       const g = await h.call('GET', `/v1/profiles/${id}`);

@@ -47,6 +47,34 @@ test('concurrent batches carrying the same ids store each event once', async () 
   assert.equal(new Set(rows.map((r) => r.client_id)).size, 50);
 });
 
+test('when the commit a batch shares fails, none of its requests is answered 2xx and none is stored', async () => {
+  // Concurrent batches share commits; one of them carries an event the database refuses.
+  await h.db.sql.unsafe(`
+    create function refuse_marked_event() returns trigger language plpgsql as $$
+    begin
+      if new.name = 'refused_by_test' then raise exception 'refused by the test'; end if;
+      return new;
+    end $$;
+    create trigger refuse_marked_event before insert on events for each row execute function refuse_marked_event()`);
+  try {
+    const batches = Array.from({ length: 8 }, (_, i) => ({
+      install_id: uid('shared'), events: [event(), event(uid('ev'), i === 3 ? 'refused_by_test' : 'page_view')],
+    }));
+    const answers = await Promise.all(batches.map((b) => sdk('/v1/sdk/events', b)));
+    assert.equal(answers[3]!.status, 500);
+    for (const [i, b] of batches.entries()) {
+      const stored = (await storedEvents(b.install_id)).length;
+      assert.ok([200, 500].includes(answers[i]!.status));
+      assert.equal(stored, answers[i]!.status === 200 ? 2 : 0, `request ${i}: ${answers[i]!.status} with ${stored} events stored`);
+    }
+    // Nor were their ids claimed: sent again, the events are stored, not taken for duplicates.
+    const again = await sdk('/v1/sdk/events', { install_id: batches[3]!.install_id, events: [batches[3]!.events[0]] });
+    assert.deepEqual(again.body, { accepted: 1, duplicates: 0 });
+  } finally {
+    await h.db.sql.unsafe('drop trigger refuse_marked_event on events; drop function refuse_marked_event()');
+  }
+});
+
 test('events of an identified installation are linked to its custom_id; after logout they are not', async () => {
   const inst = uid('id');
   const customId = uid('user');
@@ -127,6 +155,9 @@ test('bad SDK input is a 400 naming the field and stores nothing', async () => {
     [{ install_id: inst, events: [{ ...event(), colour: 'red' }] }, 'unknown_field', /colour/],
     [{ install_id: inst, events: Array.from({ length: 101 }, () => event()) }, 'too_many_events', /100/],
     [{ events: [event()] }, 'missing_field', /install_id/],
+    // PostgreSQL cannot store these; stored with other batches, they would fail a shared commit.
+    [{ install_id: inst + '\u0000', events: [event()] }, 'invalid_field', /^install_id /],
+    [{ install_id: inst, events: [event(), { ...event(), attributes: { a: '\ud800' } }] }, 'invalid_field', /^events\[1\]\.attributes /],
   ];
   for (const [body, code, message] of cases) {
     const r = await sdk('/v1/sdk/events', body);

@@ -6,7 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Sql } from 'postgres';
-import { checkClientId, checkCustomId, limits, parseEvent, parseSdkChanges, parseTime } from '../../domain/profile-operations.js';
+import { checkClientId, checkCustomId, checkStorable, limits, parseEvent, parseSdkChanges, parseTime } from '../../domain/profile-operations.js';
 import { claimClientId, recordPushFeedback, storeEvents, type NewEvent } from '../../store/events.js';
 import { changeInstallationAttributes, identify, logout } from '../../store/identity.js';
 import { createGroupCommit } from '../../store/group-commit.js';
@@ -80,11 +80,12 @@ const count = (stored: boolean[]) => {
 
 export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): FastifyPluginAsync => async (app) => {
   const { sql, limiter } = deps;
-  // Concurrent batches share a transaction (one fsync for many), each answered after its commit.
+  // Concurrent batches share one commit (one fsync for many), each answered after it. storeEvents
+  // is one statement, which PostgreSQL commits on its own: no BEGIN and COMMIT round trips.
   const store = createGroupCommit<NewEvent[], boolean[]>({
-    sql, maxBatch: 64, maxConcurrent: 2,
-    run: async (tx, batches) => {
-      const stored = await storeEvents(tx, batches.flat());
+    maxBatch: 64, maxConcurrent: 2,
+    commit: async (batches) => {
+      const stored = await storeEvents(sql, batches.flat());
       let at = 0;
       return batches.map((b) => stored.slice(at, (at += b.length)));
     },
@@ -97,11 +98,16 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
       const { install_id, events } = req.body;
       checkBatchSize(events.length);
       const now = new Date();
-      const parsed = parseOrRefuse(() =>
-        events.map((e, i) => parseEvent(e, `events[${i}]`, now, { idRequired: true, timeRequired: true })));
+      const parsed = parseOrRefuse(() => {
+        checkStorable(install_id, 'install_id');
+        return events.map((e, i) => parseEvent(e, `events[${i}]`, now, { idRequired: true, timeRequired: true }));
+      });
       limiter.take('sdk', req.caller.projectId, parsed.length);
       if (!parsed.length) return { accepted: 0, duplicates: 0 };
-      const stored = await store(parsed.map((e) => ({ ...e, projectId: req.caller.projectId, customId: null, installId: install_id })));
+      const { projectId } = req.caller;
+      const stored = await store(parsed.map((e): NewEvent => ({
+        projectId, clientId: e.clientId, customId: null, installId: install_id, name: e.name, time: e.time, attributes: e.attributes,
+      })));
       return count(stored);
     },
   });
@@ -166,9 +172,12 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
       const { install_id, events } = req.body;
       checkBatchSize(events.length);
       const now = new Date();
-      const parsed = parseOrRefuse(() => events.map((e, i) => ({
-        ...e, id: checkClientId(e.id, `events[${i}].id`), time: parseTime(e.time, `events[${i}].time`, now),
-      })));
+      const parsed = parseOrRefuse(() => {
+        checkStorable(install_id, 'install_id');
+        return events.map((e, i) => ({
+          ...e, id: checkClientId(e.id, `events[${i}].id`), time: parseTime(e.time, `events[${i}].time`, now),
+        }));
+      });
       limiter.take('sdk', req.caller.projectId, parsed.length);
       const stored = await sql.begin(async (tx) => {
         const s = await storeEvents(tx, parsed.map((e) => ({

@@ -10,7 +10,7 @@ import { uuidv7 } from '../../domain/ids.js';
 import { apnsMaxCollapseIdBytes, apnsMaxPayloadBytes, apnsPayloadBytes, buildApnsPush, reservedDataKeys } from '../../domain/apns-payload.js';
 import { requestHash } from '../../store/idempotency.js';
 import { acceptMessages, type AcceptRequest, type AcceptResult } from '../../store/accept-messages.js';
-import { createGroupCommit } from '../../store/group-commit.js';
+import { createGroupCommit, inTransaction } from '../../store/group-commit.js';
 import { topics } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
 import { pushFor, pushPlatforms, type PushMessage } from '../../domain/push.js';
@@ -93,11 +93,10 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue }): Fasti
   // under 32 clients), and two keep one batch that waits on a lock (a duplicate Idempotency-Key
   // held by another process) from stalling every other send.
   const accept = createGroupCommit<AcceptRequest, AcceptResult>({
-    sql: deps.sql,
     maxBatch: 200,
     maxConcurrent: 2,
-    run: (tx, requests) =>
-      acceptMessages(tx, deps.queue, (id) => ({ topic: topics.fanout, payload: { message_id: id } }), requests),
+    commit: inTransaction(deps.sql, (tx, requests: AcceptRequest[]) =>
+      acceptMessages(tx, deps.queue, (id) => ({ topic: topics.fanout, payload: { message_id: id } }), requests)),
   });
 
   app.post<{ Body: SendBody; Headers: { 'idempotency-key'?: string } }>('/v1/transactional/send', {
