@@ -61,9 +61,22 @@ export interface MessageView {
   next_cursor: string | null;
 }
 
-/** One page of a message's recipients, ordered by delivery id; `cursor` is the last id seen. */
+/**
+ * One page of a message's recipients, ordered by delivery id; `cursor` is the last id seen. The
+ * message, its counts and the page are read in one snapshot, so they agree even while workers
+ * record outcomes (read apart, a delivery could show `expired` in the page yet not in the counts).
+ */
 export async function getMessage(
   sql: Sql,
+  projectId: string,
+  messageId: string,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<MessageView | undefined> {
+  return sql.begin('isolation level repeatable read read only', (tx) => readMessage(tx, projectId, messageId, page));
+}
+
+async function readMessage(
+  sql: TransactionSql,
   projectId: string,
   messageId: string,
   page: { limit: number; cursor?: string | undefined },

@@ -27,11 +27,16 @@ export async function startProcessShare(o: { sql: Sql; log: Logger; everyMs?: nu
   const liveMs = everyMs * 3;
   const me = { id: uuidv7(), host: hostname(), pid: process.pid };
   let processes = await heartbeat(o.sql, me, liveMs);
+  // The heartbeat under way, if any: stop() waits for it, or it could register the process again
+  // after stop() removed it.
+  let beating: Promise<void> | undefined;
   const timer = setInterval(() => {
-    heartbeat(o.sql, me, liveMs).then((n) => {
+    if (beating) return;
+    beating = heartbeat(o.sql, me, liveMs).then((n) => {
       if (n !== processes) o.log.info({ workers: n, share: shareOf(n) }, 'worker processes changed: provider budgets re-shared');
       processes = n;
-    }, (err: Error) => o.log.warn({ err }, 'worker heartbeat failed; keeping the last share'));
+    }, (err: Error) => o.log.warn({ err }, 'worker heartbeat failed; keeping the last share'))
+      .finally(() => { beating = undefined; });
   }, everyMs);
   timer.unref();
   return {
@@ -41,6 +46,7 @@ export async function startProcessShare(o: { sql: Sql; log: Logger; everyMs?: nu
     },
     async stop() {
       clearInterval(timer);
+      await beating;
       await leave(o.sql, me.id).catch((err: Error) => o.log.warn({ err }, 'could not unregister the worker process'));
     },
   };
