@@ -54,7 +54,9 @@ export async function storeEvents(sql: Sql | TransactionSql, events: NewEvent[])
     rows.time.push(e.time);
     rows.attributes.push(JSON.stringify(e.attributes));
   }
-  const stored = await sql<{ id: string }[]>`
+  // Only the duplicates come back (usually none): every event whose id was claimed, or that has
+  // none, was inserted; sending back every stored row cost both ends a row each.
+  const duplicates = await sql<{ project_id: string; client_id: string }[]>`
     with input as (
       select * from unnest(${rows.id}::uuid[], ${rows.projectId}::uuid[], ${rows.clientId}::text[], ${rows.customId}::text[],
                            ${rows.installId}::text[], ${rows.name}::text[], ${rows.time}::text[], ${rows.attributes}::text[])
@@ -65,19 +67,26 @@ export async function storeEvents(sql: Sql | TransactionSql, events: NewEvent[])
       select project_id, client_id from input where client_id is not null
       on conflict do nothing
       returning project_id, client_id
+    ),
+    stored as (
+      insert into events (project_id, id, client_id, custom_id, install_id, name, time, attributes)
+      select i.project_id, i.id, i.client_id,
+             coalesce(i.custom_id, (select s.custom_id from installations s
+                                    where s.project_id = i.project_id and s.install_id = i.install_id)),
+             i.install_id, i.name, i.time::timestamptz, i.attributes::jsonb
+      from input i
+      where i.client_id is null
+         or exists (select 1 from claimed c where c.project_id = i.project_id and c.client_id = i.client_id)
     )
-    insert into events (project_id, id, client_id, custom_id, install_id, name, time, attributes)
-    select i.project_id, i.id, i.client_id,
-           coalesce(i.custom_id, (select s.custom_id from installations s
-                                  where s.project_id = i.project_id and s.install_id = i.install_id)),
-           i.install_id, i.name, i.time::timestamptz, i.attributes::jsonb
-    from input i
-    where i.client_id is null
-       or exists (select 1 from claimed c where c.project_id = i.project_id and c.client_id = i.client_id)
-    returning id`;
-  const storedIds = new Set(stored.map((s) => s.id));
+    select i.project_id, i.client_id from input i
+    where i.client_id is not null
+      and not exists (select 1 from claimed c where c.project_id = i.project_id and c.client_id = i.client_id)`;
+  const seen = new Set(duplicates.map((d) => d.project_id + '\0' + d.client_id));
   const result = events.map(() => false);
-  eventOfRow.forEach((event, row) => { result[event] = storedIds.has(rows.id[row]!); });
+  for (const event of eventOfRow) {
+    const e = events[event]!;
+    result[event] = e.clientId === null || !seen.has(e.projectId + '\0' + e.clientId);
+  }
   return result;
 }
 
