@@ -105,3 +105,14 @@ test('a malformed subscription, or one on the wrong platform, is a 400 and chang
   assert.equal(row!.platform, 'web');
   assert.deepEqual(row!.web_push_subscription, good, 'unchanged');
 });
+
+test('text PostgreSQL cannot store (U+0000, an unpaired surrogate) is a 400 naming the field, and stores nothing', async () => {
+  const nul = await h.call('POST', '/v1/sdk/installations', { install_id: 'i-\u0000', platform: 'ios', push_token: 't' });
+  assert.equal(nul.status, 400, JSON.stringify(nul.body));
+  assert.match(nul.body.error.message, /install_id/);
+  const lone = await h.call('POST', '/v1/sdk/installations', { install_id: 'i-lone', platform: 'ios', custom_id: 'x\ud800' });
+  assert.equal(lone.status, 400, JSON.stringify(lone.body));
+  assert.match(lone.body.error.message, /custom_id/);
+  const [n] = await h.db.sql`select count(*)::int as n from installations where install_id = 'i-lone'`;
+  assert.equal(n!.n, 0);
+});
