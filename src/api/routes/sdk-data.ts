@@ -67,10 +67,18 @@ const PushEventsBody = Type.Object(
 
 const Counts = Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer() });
 
-function checkBatchSize(n: number): void {
-  if (n > limits.sdkEventsPerBatch) {
-    throw new ApiError('too_many_events', `events has ${n} items; the limit is ${limits.sdkEventsPerBatch} per call`);
+/**
+ * The checks every SDK batch gets before anything is stored: its size, an install_id PostgreSQL can
+ * store, and each item through `parseOne` (whose InputError becomes a 400 naming the field).
+ */
+function parseBatch<E, T>(installId: string, items: E[], parseOne: (item: E, path: string) => T): T[] {
+  if (items.length > limits.sdkEventsPerBatch) {
+    throw new ApiError('too_many_events', `events has ${items.length} items; the limit is ${limits.sdkEventsPerBatch} per call`);
   }
+  return parseOrRefuse(() => {
+    checkStorable(installId, 'install_id');
+    return items.map((e, i) => parseOne(e, `events[${i}]`));
+  });
 }
 
 const count = (stored: boolean[]) => {
@@ -96,12 +104,8 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
     schema: { summary: 'Track a batch of up to 100 events', tags: ['sdk'], body: EventsBody, response: { 200: Counts } },
     handler: async (req) => {
       const { install_id, events } = req.body;
-      checkBatchSize(events.length);
       const now = new Date();
-      const parsed = parseOrRefuse(() => {
-        checkStorable(install_id, 'install_id');
-        return events.map((e, i) => parseEvent(e, `events[${i}]`, now, { idRequired: true, timeRequired: true }));
-      });
+      const parsed = parseBatch(install_id, events, (e, path) => parseEvent(e, path, now, { idRequired: true, timeRequired: true }));
       limiter.take('sdk', req.caller.projectId, parsed.length);
       if (!parsed.length) return { accepted: 0, duplicates: 0 };
       const { projectId } = req.caller;
@@ -170,14 +174,10 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
     },
     handler: async (req) => {
       const { install_id, events } = req.body;
-      checkBatchSize(events.length);
       const now = new Date();
-      const parsed = parseOrRefuse(() => {
-        checkStorable(install_id, 'install_id');
-        return events.map((e, i) => ({
-          ...e, id: checkClientId(e.id, `events[${i}].id`), time: parseTime(e.time, `events[${i}].time`, now),
-        }));
-      });
+      const parsed = parseBatch(install_id, events, (e, path) => ({
+        ...e, id: checkClientId(e.id, `${path}.id`), time: parseTime(e.time, `${path}.time`, now),
+      }));
       limiter.take('sdk', req.caller.projectId, parsed.length);
       const stored = await sql.begin(async (tx) => {
         const s = await storeEvents(tx, parsed.map((e) => ({
