@@ -21,7 +21,7 @@ import { publishAll } from './publish-all.js';
 import { jetStreamProblem, sharedNatsUrl } from './testing/nats.js';
 import { ci, claimNow, eventually, harness, outboxRows, payloads, sleep, topic, type Harness } from './testing/harness.js';
 import type { PublishResult } from '../../relay/outbox-relay.js';
-import { startJetStreamRelay } from '../../relay/jetstream-relay.js';
+import { startJetStreamRelay } from './relay-process.js';
 import { silentLogger } from '../../observability/logger.js';
 import { packageRoot } from '../../paths.js';
 import { uuidv7 } from '../../domain/ids.js';
