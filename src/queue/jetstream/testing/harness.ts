@@ -1,5 +1,4 @@
 /** What the JetStream backend's tests share: a database and a stream prefix per test, and waiting. */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
 import type { Job } from '../../queue.js';
