@@ -104,7 +104,7 @@ async function pipelinePhase(sandbox: SandboxProcess): Promise<{ rows: Row[]; ra
   const port = await freePort();
   const herald = await spawnHerald(['--port', String(port), '--data-dir', dataDir, '--sandbox-url', sandbox.url], { DATABASE_URL: '' });
   const rows: Row[] = [];
-  let rate = 0;
+  let rate: number;
   try {
     const { rest_key } = await createProjectKeys(dataDir);
     const send = async (n: number, acceptedAt: Map<string, number>) => {

@@ -1,114 +1,221 @@
 /**
- * Herald's configuration: one schema, read once at start (flags, then environment, then defaults),
- * validated and frozen. Secrets are listed in `secretKeys` so logs can redact them.
+ * Herald's configuration, declared once: each option below names its flag, its environment
+ * variable, its type and bounds, its default, whether it is a secret and which roles read it, and
+ * its help. Everything else is derived from this one list: `herald start`'s flags (src/cli/main.ts),
+ * validation, the README's configuration table (`npm run docs`; a test fails when they differ) and
+ * the logger's redaction of secrets. Read once at start (flags, then environment, then defaults),
+ * validated and frozen.
  */
 import { resolve } from 'node:path';
 
 export const roles = ['all', 'api', 'worker', 'relay', 'scheduler'] as const;
 export type Role = (typeof roles)[number];
 
-export interface Config {
-  /** Folder for Herald's own files: the embedded PostgreSQL, generated keys. */
-  dataDir: string;
-  /** An external PostgreSQL; when absent Herald runs its own embedded one in dataDir. */
-  databaseUrl: string | undefined;
-  /** 32 bytes (base64 or hex) sealing provider secrets; `<dataDir>/master.key` when absent. One key per deployment. */
-  masterKey: string | undefined;
-  host: string;
-  port: number;
-  role: Role;
-  /** Run the provider simulators inside this process and point unconfigured projects at them. */
-  sandbox: boolean;
-  sandboxPort: number;
-  sandboxHost: string;
-  /** Use a sandbox that runs in another process (`herald sandbox`), by its inspection URL. */
-  sandboxUrl: string | undefined;
-  logLevel: string;
-  /** Concurrent provider requests one worker process keeps in flight. */
-  workerConcurrency: number;
-  /** Delivery attempts before a job goes to the dead-letter table. */
-  maxAttempts: number;
-  /** NATS JetStream servers (comma-separated seed list) for the work queue; PostgreSQL's queue when absent. */
-  natsUrl: string[] | undefined;
-  /** Replicas of the job stream: 3 on a 3-node NATS cluster. */
-  natsReplicas: number;
-  /** Names this deployment's stream and subjects, so several Heralds can share one NATS cluster. */
-  natsStreamPrefix: string;
+export class ConfigError extends Error {}
+
+type Raw = string | undefined;
+
+interface OptionBase<T> {
+  flag: string;
+  env: string;
+  /** The README's words for the default (a computed default says how it is computed). */
+  shownDefault: string;
+  help: string;
+  secret?: boolean;
+  /** The roles whose processes read it; every role when absent. */
+  roles?: readonly Exclude<Role, 'all'>[];
+  parse(raw: Raw, flag: string): T;
+}
+
+const text = (dflt?: string) => (raw: Raw) => raw ?? dflt;
+const int = (dflt: number, min: number, max: number) => (raw: Raw, flag: string): number => {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${flag} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+};
+const bool = (raw: Raw, flag: string): boolean => {
+  if (raw === undefined) return false;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`--${flag} must be true or false, got "${raw}"`);
+};
+const httpUrl = (raw: Raw, flag: string): string | undefined => {
+  if (raw === undefined) return undefined;
+  if (!/^https?:\/\/[^/]+/.test(raw)) throw new ConfigError(`--${flag} must be an http(s) URL, got "${raw}"`);
+  return raw.replace(/\/$/, '');
+};
+
+/** Every option of `herald start`, in the README's order. */
+export const configOptions = {
+  dataDir: {
+    flag: 'data-dir', env: 'HERALD_DATA_DIR', shownDefault: '`./.herald`',
+    help: "Herald's files: the embedded PostgreSQL, generated secrets",
+    parse: (raw: Raw) => resolve(raw ?? './.herald'),
+  },
+  databaseUrl: {
+    flag: 'database-url', env: 'DATABASE_URL', shownDefault: '(embedded)', secret: true,
+    help: 'use this PostgreSQL instead of the embedded one',
+    parse: text(),
+  },
+  masterKey: {
+    flag: 'master-key', env: 'HERALD_MASTER_KEY', shownDefault: '`<data-dir>/master.key`', secret: true, roles: ['api', 'worker'],
+    help: '32 bytes (base64 or hex) sealing provider secrets; the same on every process of a deployment (docs/operations.md)',
+    parse: text(),
+  },
+  host: {
+    flag: 'host', env: 'HERALD_HOST', shownDefault: '`127.0.0.1`', roles: ['api'],
+    help: 'API listen address',
+    parse: (raw: Raw) => raw ?? '127.0.0.1',
+  },
+  port: {
+    flag: 'port', env: 'HERALD_PORT', shownDefault: '`8080`', roles: ['api'],
+    help: 'API port',
+    parse: int(8080, 0, 65535),
+  },
+  role: {
+    flag: 'role', env: 'HERALD_ROLE', shownDefault: '`all`',
+    help: '`api`, `worker`, `relay`, `scheduler` or `all` (one process doing everything)',
+    parse: (raw: Raw, flag: string): Role => {
+      const r = (raw ?? 'all') as Role;
+      if (!roles.includes(r)) throw new ConfigError(`--${flag} must be one of ${roles.join(', ')}, got "${r}"`);
+      return r;
+    },
+  },
+  sandbox: {
+    flag: 'sandbox', env: 'HERALD_SANDBOX', shownDefault: 'off',
+    help: 'run the provider simulators in this process; projects without credentials deliver to them',
+    parse: bool,
+  },
+  sandboxPort: {
+    flag: 'sandbox-port', env: 'HERALD_SANDBOX_PORT', shownDefault: '`9400`',
+    help: "the sandbox's inspection API port",
+    parse: int(9400, 0, 65535),
+  },
+  sandboxHost: {
+    flag: 'sandbox-host', env: 'HERALD_SANDBOX_HOST', shownDefault: '`127.0.0.1`',
+    help: "the sandbox's listen address",
+    parse: (raw: Raw) => raw ?? '127.0.0.1',
+  },
+  sandboxUrl: {
+    flag: 'sandbox-url', env: 'HERALD_SANDBOX_URL', shownDefault: 'none',
+    help: 'use a sandbox running in another process (`herald sandbox`), by its inspection URL',
+    parse: text(),
+  },
+  workerConcurrency: {
+    flag: 'worker-concurrency', env: 'HERALD_WORKER_CONCURRENCY', shownDefault: '`500`', roles: ['worker'],
+    help: 'provider requests in flight per worker process',
+    parse: int(500, 1, 100_000),
+  },
+  maxAttempts: {
+    flag: 'max-attempts', env: 'HERALD_MAX_ATTEMPTS', shownDefault: '`8`', roles: ['worker'],
+    help: 'delivery attempts before a job is dead-lettered',
+    parse: int(8, 1, 100),
+  },
+  natsUrl: {
+    flag: 'nats-url', env: 'NATS_URL', shownDefault: 'none', secret: true,
+    help: "move work through NATS JetStream (comma-separated servers) instead of PostgreSQL's queue; PostgreSQL stays the record of truth",
+    parse: (raw: Raw) => raw?.split(',').map((u) => u.trim()).filter(Boolean),
+  },
+  natsReplicas: {
+    flag: 'nats-replicas', env: 'HERALD_NATS_REPLICAS', shownDefault: '`1`',
+    help: 'replicas of the job stream (3 on a 3-node cluster)',
+    parse: int(1, 1, 5),
+  },
+  natsStreamPrefix: {
+    flag: 'nats-stream-prefix', env: 'HERALD_NATS_STREAM_PREFIX', shownDefault: '`herald`',
+    help: 'names the stream and subjects, so several deployments can share a cluster',
+    parse: (raw: Raw, flag: string): string => {
+      const v = raw ?? 'herald';
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(v)) throw new ConfigError(`--${flag} must be 1 to 32 letters, digits, _ or -, got "${v}"`);
+      return v;
+    },
+  },
+  publicUrl: {
+    flag: 'public-url', env: 'HERALD_PUBLIC_URL', shownDefault: '`https://localhost:PORT`', roles: ['api', 'worker'],
+    help: 'the https URL people reach Herald at: one-click unsubscribe links point there (set it in production)',
+    parse: httpUrl,
+  },
+  callbackUrl: {
+    flag: 'callback-url', env: 'HERALD_CALLBACK_URL', shownDefault: 'the public URL', roles: ['api', 'worker'],
+    help: 'where providers post callbacks (SMS status and inbound messages)',
+    parse: httpUrl,
+  },
+  reconcileAfterSeconds: {
+    flag: 'reconcile-after', env: 'HERALD_RECONCILE_AFTER', shownDefault: '`600`', roles: ['scheduler'],
+    help: 'seconds past due before the scheduler re-enqueues unfinished work whose job JetStream lost (a nats-server 2.9 cluster killed at once)',
+    parse: int(600, 10, 86_400),
+  },
+  rateProfileOperations: {
+    flag: 'rate-profile-operations', env: 'HERALD_RATE_PROFILE_OPERATIONS', shownDefault: '`10000`', roles: ['api'],
+    // Batch, the seed platform, allows 10,000 profile updates/s (https://doc.batch.com/developer/api/cep/profiles/update); SDK traffic is burstier.
+    help: 'profile operations per second per project (REST updates and imports), in each API process',
+    parse: int(10_000, 1, 10_000_000),
+  },
+  rateSdkEvents: {
+    flag: 'rate-sdk-events', env: 'HERALD_RATE_SDK_EVENTS', shownDefault: '`100000`', roles: ['api'],
+    help: 'SDK events, push events and attribute changes per second per project, in each API process',
+    parse: int(100_000, 1, 10_000_000),
+  },
+  logLevel: {
+    flag: 'log-level', env: 'HERALD_LOG_LEVEL', shownDefault: '`info`',
+    help: 'pino level',
+    parse: (raw: Raw) => raw ?? 'info',
+  },
+} satisfies Record<string, OptionBase<unknown>>;
+
+type Options = typeof configOptions;
+type Parsed = { [K in keyof Options]: ReturnType<Options[K]['parse']> };
+
+export interface Config extends Omit<Parsed, 'publicUrl' | 'callbackUrl' | 'rateProfileOperations' | 'rateSdkEvents'> {
   /** The URL the world reaches this deployment's API at: one-click unsubscribe links and SMS status callbacks point there. */
   publicUrl: string;
   /** The URL providers call back (SMS status and inbound webhooks); the public URL unless they reach Herald another way. */
   callbackUrl: string;
-  /** How long past due unfinished work waits before the reconciler presumes its job lost (JetStream only). */
-  reconcileAfterSeconds: number;
   /** Per-project rates of the profile and SDK data endpoints (src/api/rate-limit.ts). */
   rateLimits: { profileOperationsPerSecond: number; sdkEventsPerSecond: number };
 }
 
-export const secretKeys = ['databaseUrl', 'natsUrl', 'masterKey'] as const;
+/** The names of the options that hold secrets: the logger redacts them wherever they appear. */
+export const secretKeys: readonly string[] = Object.entries(configOptions)
+  .filter(([, o]) => (o as OptionBase<unknown>).secret).map(([k]) => k);
 
-export class ConfigError extends Error {}
-
-type Source = Record<string, string | undefined>;
-
-/** Builds the configuration from parsed command-line flags (kebab-case) and the environment. */
-export function loadConfig(flags: Source = {}, env: Source = process.env): Readonly<Config> {
-  const pick = (flag: string, envName: string): string | undefined => {
-    const v = flags[flag] ?? env[envName];
-    return v === undefined || v === '' ? undefined : v;
+/** Builds the configuration from parsed command-line flags (kebab-case, as `parseArgs` gives them) and the environment. */
+export function loadConfig(
+  flags: Record<string, string | boolean | undefined> = {},
+  env: Record<string, string | undefined> = process.env,
+): Readonly<Config> {
+  const raw = (o: OptionBase<unknown>): Raw => {
+    const v = flags[o.flag] ?? env[o.env];
+    return v === undefined || v === '' ? undefined : String(v);
   };
-  const int = (flag: string, envName: string, dflt: number, min: number, max: number): number => {
-    const raw = pick(flag, envName);
-    if (raw === undefined) return dflt;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new ConfigError(`--${flag} / ${envName} must be an integer from ${min} to ${max}, got "${raw}"`);
-    }
-    return n;
-  };
-  const bool = (flag: string, envName: string): boolean => {
-    const raw = pick(flag, envName);
-    if (raw === undefined) return false;
-    if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
-    if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
-    throw new ConfigError(`--${flag} / ${envName} must be true or false, got "${raw}"`);
-  };
-  const role = (pick('role', 'HERALD_ROLE') ?? 'all') as Role;
-  if (!roles.includes(role)) throw new ConfigError(`--role must be one of ${roles.join(', ')}, got "${role}"`);
-
+  const parsed = Object.fromEntries(
+    Object.entries(configOptions).map(([key, o]) => [key, (o as OptionBase<unknown>).parse(raw(o), o.flag)]),
+  ) as Parsed;
+  const { rateProfileOperations, rateSdkEvents, ...rest } = parsed;
+  const publicUrl = parsed.publicUrl ?? `https://localhost:${parsed.port}`;
   const config: Config = {
-    dataDir: resolve(pick('data-dir', 'HERALD_DATA_DIR') ?? './.herald'),
-    databaseUrl: pick('database-url', 'DATABASE_URL'),
-    masterKey: pick('master-key', 'HERALD_MASTER_KEY'),
-    host: pick('host', 'HERALD_HOST') ?? '127.0.0.1',
-    port: int('port', 'HERALD_PORT', 8080, 0, 65535),
-    role,
-    sandbox: bool('sandbox', 'HERALD_SANDBOX'),
-    sandboxPort: int('sandbox-port', 'HERALD_SANDBOX_PORT', 9400, 0, 65535),
-    sandboxHost: pick('sandbox-host', 'HERALD_SANDBOX_HOST') ?? '127.0.0.1',
-    sandboxUrl: pick('sandbox-url', 'HERALD_SANDBOX_URL'),
-    logLevel: pick('log-level', 'HERALD_LOG_LEVEL') ?? 'info',
-    workerConcurrency: int('worker-concurrency', 'HERALD_WORKER_CONCURRENCY', 500, 1, 100_000),
-    maxAttempts: int('max-attempts', 'HERALD_MAX_ATTEMPTS', 8, 1, 100),
-    natsUrl: pick('nats-url', 'NATS_URL')?.split(',').map((u) => u.trim()).filter(Boolean),
-    natsReplicas: int('nats-replicas', 'HERALD_NATS_REPLICAS', 1, 1, 5),
-    natsStreamPrefix: pick('nats-stream-prefix', 'HERALD_NATS_STREAM_PREFIX') ?? 'herald',
-    publicUrl: (pick('public-url', 'HERALD_PUBLIC_URL') ?? `https://localhost:${int('port', 'HERALD_PORT', 8080, 0, 65535)}`).replace(/\/$/, ''),
-    callbackUrl: '',
-    reconcileAfterSeconds: int('reconcile-after', 'HERALD_RECONCILE_AFTER', 600, 10, 86_400),
-    rateLimits: {
-      profileOperationsPerSecond: int('rate-profile-operations', 'HERALD_RATE_PROFILE_OPERATIONS', 10_000, 1, 10_000_000),
-      sdkEventsPerSecond: int('rate-sdk-events', 'HERALD_RATE_SDK_EVENTS', 100_000, 1, 10_000_000),
-    },
+    ...rest,
+    publicUrl,
+    callbackUrl: parsed.callbackUrl ?? publicUrl,
+    rateLimits: { profileOperationsPerSecond: rateProfileOperations, sdkEventsPerSecond: rateSdkEvents },
   };
-  config.callbackUrl = (pick('callback-url', 'HERALD_CALLBACK_URL') ?? config.publicUrl).replace(/\/$/, '');
-  for (const [flag, url] of [['public-url', config.publicUrl], ['callback-url', config.callbackUrl]] as const) {
-    if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError(`--${flag} must be an http(s) URL, got "${url}"`);
-  }
-  if (!/^[A-Za-z0-9_-]{1,32}$/.test(config.natsStreamPrefix)) {
-    throw new ConfigError(`--nats-stream-prefix must be 1 to 32 letters, digits, _ or -, got "${config.natsStreamPrefix}"`);
-  }
   if (config.sandbox && config.sandboxUrl) {
     throw new ConfigError('--sandbox and --sandbox-url are exclusive: run the simulators here, or use another process\'s');
   }
   return Object.freeze(config);
+}
+
+/** `parseArgs` options for every config flag: booleans are switches, the rest take a value. */
+export function configFlags(): Record<string, { type: 'string' | 'boolean' }> {
+  return Object.fromEntries(Object.values(configOptions).map((o) => [o.flag, { type: o.parse === bool ? 'boolean' : 'string' }]));
+}
+
+/** The README's configuration table, rendered from the options. */
+export function renderConfigTable(): string {
+  const rows = Object.values(configOptions).map((o: OptionBase<unknown>) => {
+    const secret = o.secret ? ' **Secret**: never logged.' : '';
+    return `| \`--${o.flag}\` | \`${o.env}\` | ${o.shownDefault} | ${o.roles?.join(', ') ?? 'all'} | ${o.help}.${secret} |`;
+  });
+  return ['| flag | environment | default | read by | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }

@@ -3,7 +3,7 @@
  * simulators running in this process (`--sandbox`) or in another one (`--sandbox-url`, the
  * inspection URL of `herald sandbox`).
  */
-import type { FcmServiceAccountJson } from './sandbox/fcm-auth.js';
+import type { FcmServiceAccountInput } from './domain/provider-credentials.js';
 
 export interface SandboxLink {
   inspectionUrl: string;
@@ -11,7 +11,7 @@ export interface SandboxLink {
   credentials: {
     apns: { team_id: string; key_id: string; private_key_pem: string; topic: string };
     /** The service account the FCM simulator issued; its token_uri is the simulator's OAuth endpoint. */
-    fcm: { service_account: FcmServiceAccountJson };
+    fcm: { service_account: FcmServiceAccountInput };
     /** The SMTP simulator's login, and the DKIM key it verifies mail from `dkim.domain` against. */
     email: { username: string; password: string; dkim: { domain: string; selector: string; private_key_pem: string } };
     /** The Twilio account the SMS simulator issued (`AC` + 32 hex) and its auth token. */

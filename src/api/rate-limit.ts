@@ -6,6 +6,7 @@
  */
 import { createTokenBucket, type TokenBucket } from '../domain/token-bucket.js';
 import { ApiError } from './errors.js';
+import { loadConfig } from '../config.js';
 
 export interface RateLimits {
   /** Profile operations per second per project (REST update and PUT); bursts of one second's worth. */
@@ -14,8 +15,8 @@ export interface RateLimits {
   sdkEventsPerSecond: number;
 }
 
-/** The seed platform allows 10,000 profile updates/s (batch-platform.md §2.4); SDK traffic is burstier. */
-export const defaultRateLimits: RateLimits = { profileOperationsPerSecond: 10_000, sdkEventsPerSecond: 100_000 };
+/** The configuration's defaults (src/config.ts declares them once), for an app built without a config. */
+export const defaultRateLimits: RateLimits = loadConfig({}, {}).rateLimits;
 
 /** Projects remembered per family before the oldest are forgotten (a forgotten one starts full). */
 const maxProjects = 10_000;

@@ -7,7 +7,7 @@
  * project create take --master-key / HERALD_MASTER_KEY (else the data folder's master.key).
  */
 import { parseArgs } from 'node:util';
-import { loadConfig, ConfigError, type Config } from '../config.js';
+import { configFlags, loadConfig, ConfigError, type Config } from '../config.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startHerald } from '../server.js';
 import { openDatabase } from '../store/database.js';
@@ -22,20 +22,11 @@ const usage = `usage:
   herald sandbox [--sandbox-host H] [--sandbox-port N]
   herald project create --name NAME [--data-dir DIR] [--database-url URL]`;
 
+// The config's flags come from its schema (src/config.ts); these belong to commands.
 const options = {
-  'master-key': { type: 'string' },
-  role: { type: 'string' }, sandbox: { type: 'boolean' }, 'sandbox-url': { type: 'string' },
-  'sandbox-port': { type: 'string' }, 'sandbox-host': { type: 'string' }, host: { type: 'string' },
-  port: { type: 'string' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
-  'log-level': { type: 'string' }, 'worker-concurrency': { type: 'string' }, 'max-attempts': { type: 'string' },
-  'nats-url': { type: 'string' }, 'nats-replicas': { type: 'string' }, 'nats-stream-prefix': { type: 'string' },
-  'reconcile-after': { type: 'string' }, 'public-url': { type: 'string' }, 'callback-url': { type: 'string' },
+  ...configFlags(),
   name: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
-
-function flagsOf(values: Record<string, string | boolean | undefined>): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === undefined ? undefined : String(v)]));
-}
 
 /** Stops cleanly on SIGTERM/SIGINT: a second signal forces the exit. */
 function onShutdown(log: Logger, stop: () => Promise<void>): void {
@@ -86,12 +77,13 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(usage + '\n');
     return;
   }
-  const config = loadConfig(flagsOf(values));
+  const config = loadConfig(values);
   const log = createLogger(config.logLevel);
   const cmd = positionals.join(' ');
   if (cmd === 'start') return start(config, log);
   if (cmd === 'sandbox') return sandbox(config, log);
-  if (cmd === 'project create') return projectCreate(config, createLogger(values['log-level'] ?? 'warn', { toStderr: true }), values.name);
+  const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
+  if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), flag('name'));
   throw new ConfigError(`unknown command "${cmd}"\n${usage}`);
 }
 

@@ -18,7 +18,7 @@ export const maxAddressLength = 254;
  */
 export function isEmailAddress(address: string): boolean {
   if (address.length === 0 || address.length > maxAddressLength) return false;
-  return /^[^\s@<>()\[\],;:"\\\x00-\x1f\x7f]+@[^\s@<>()\[\],;:"\\\x00-\x1f\x7f]+\.[^\s@<>()\[\],;:"\\\x00-\x1f\x7f.]+$/.test(address);
+  return /^[^\s@<>()[\],;:"\\\x00-\x1f\x7f]+@[^\s@<>()[\],;:"\\\x00-\x1f\x7f]+\.[^\s@<>()[\],;:"\\\x00-\x1f\x7f.]+$/.test(address);
 }
 
 /** The domain part, lower-cased. */

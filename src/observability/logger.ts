@@ -1,14 +1,17 @@
 /** Structured JSON logs through pino, with secrets redacted wherever they appear. */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { secretKeys } from '../config.js';
 
 export type { Logger };
 
 const redact = [
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  'password', '*.password', 'databaseUrl', '*.databaseUrl', 'natsUrl', '*.natsUrl', 'privateKeyPem', '*.privateKeyPem',
+  // The config's secrets (declared in src/config.ts), as the config itself or inside a logged object.
+  ...secretKeys.flatMap((k) => [k, `*.${k}`]),
+  'password', '*.password', 'privateKeyPem', '*.privateKeyPem',
   'private_key', '*.private_key', 'rest_key', 'sdk_key', '*.rest_key', '*.sdk_key',
   // Provider credentials (src/domain/provider-credentials.ts), wherever a body might be logged.
-  'masterKey', '*.masterKey', 'private_key_pem', '*.private_key_pem', '*.*.private_key_pem', '*.*.*.private_key_pem',
+  'private_key_pem', '*.private_key_pem', '*.*.private_key_pem', '*.*.*.private_key_pem',
   '*.*.private_key', '*.*.*.private_key',
   'auth_token', '*.auth_token', '*.*.auth_token', '*.*.password', 'sealed', '*.sealed',
 ];

@@ -6,16 +6,10 @@ import { silentLogger } from '../observability/logger.js';
 import { uuidv7 } from '../domain/ids.js';
 import { createOutboxRelay, RelayPublishError, type OutboxPublisher, type OutboxRelay, type PublishResult } from './outbox-relay.js';
 import { insertOutbox, type OutboxRow } from './outbox.js';
+import { eventually } from '../../test/support/eventually.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting until ${what}`);
-    await sleep(20);
-  }
-}
 
 /** A transport that records what it was given; `fail` decides per call whether it is down,
  *  `refuse` per row and call whether that one publish fails. */
@@ -78,7 +72,7 @@ test('relays committed rows once each and deletes them, and never a rolled-back 
     await insertOutbox(tx, newRows(2));
     throw new Error('roll back');
   }));
-  await eventually('the outbox is empty', async () => (await rowsLeft(sql)) === 0);
+  await eventually(async () => (await rowsLeft(sql)) === 0, undefined, 'the outbox is empty');
   assert.deepEqual(t.delivered.map((d) => d.id).sort(), committed.map((r) => r.id).sort());
 }));
 
@@ -87,7 +81,7 @@ test('keeps rows the transport refused and publishes them after a back-off', { t
   track(createOutboxRelay({ sql, log: silentLogger(), publisher: t.publisher })).start();
   const rows = newRows(5);
   await insertOutbox(sql, rows);
-  await eventually('the outbox is empty', async () => (await rowsLeft(sql)) === 0);
+  await eventually(async () => (await rowsLeft(sql)) === 0, undefined, 'the outbox is empty');
   assert.ok(t.calls() >= 3);
   assert.deepEqual(t.delivered.map((d) => d.id).sort(), rows.map((r) => r.id).sort(), 'a row was lost or sent twice');
 }));
@@ -101,7 +95,7 @@ test('a publish that fails in a batch leaves exactly its row, and a later pass p
   await assert.rejects(relay.flush('relay.test'), RelayPublishError);
   const left = await sql<{ id: string }[]>`select id from job_outbox`;
   assert.deepEqual(left.map((r) => r.id), [unlucky], 'only the row whose publish failed stays in the outbox');
-  await eventually('a pass after the back-off published the row', async () => (await relay.flush('relay.test').catch(() => 0)) === 1);
+  await eventually(async () => (await relay.flush('relay.test').catch(() => 0)) === 1, undefined, 'a pass after the back-off published the row');
   assert.equal(await rowsLeft(sql), 0);
   const ids = t.delivered.map((d) => d.id);
   assert.equal(new Set(ids).size, ids.length, 'a row was published twice');
@@ -114,7 +108,7 @@ test('several relays share the outbox without publishing a row twice', { timeout
   for (let i = 0; i < 3; i++) track(createOutboxRelay({ sql, log: silentLogger(), publisher: t.publisher, batchSize: 50 })).start();
   const rows = newRows(600);
   await insertOutbox(sql, rows);
-  await eventually('the outbox is empty', async () => (await rowsLeft(sql)) === 0, 20_000);
+  await eventually(async () => (await rowsLeft(sql)) === 0, 20_000, 'the outbox is empty');
   const ids = t.delivered.map((d) => d.id);
   assert.equal(new Set(ids).size, ids.length, 'a row was published twice');
   assert.equal(ids.length, 600);
@@ -127,7 +121,7 @@ test('publishes a delayed row at its run_at, not before', { timeout: 30_000 }, (
   await insertOutbox(sql, newRows(1, runAt));
   await sleep(300);
   assert.equal(t.delivered.length, 0, 'published before its run_at');
-  await eventually('the delayed row was published', () => t.delivered.length === 1);
+  await eventually(() => t.delivered.length === 1, undefined, 'the delayed row was published');
   assert.ok(t.delivered[0]!.at >= runAt.getTime() - 20, 'published early');
 }));
 
@@ -138,7 +132,7 @@ test('waits while the transport is down and drains the backlog when it is ready'
   await sleep(300);
   assert.equal(t.calls(), 0, 'the relay tried a transport that said it was down');
   t.becomeReady();
-  await eventually('the outbox is empty', async () => (await rowsLeft(sql)) === 0);
+  await eventually(async () => (await rowsLeft(sql)) === 0, undefined, 'the outbox is empty');
   assert.equal(t.delivered.length, 10);
 }));
 

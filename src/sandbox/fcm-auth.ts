@@ -12,7 +12,8 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { refusals, type FcmRefusal } from './fcm-checks.js';
 
 /** A Google service-account key file, as GET /_sandbox/credentials lists it (sandbox-api.md). */
-export interface FcmServiceAccountJson {
+// A type, not an interface, so it is assignable to the domain's FcmServiceAccountInput (which has an index signature).
+export type FcmServiceAccountJson = {
   type: 'service_account';
   project_id: string;
   private_key_id: string;
@@ -20,7 +21,7 @@ export interface FcmServiceAccountJson {
   private_key: string;
   client_email: string;
   token_uri: string;
-}
+};
 
 /** The issued account with the public half of its key, which the token endpoint verifies against. */
 export interface FcmIssuedAccount {

@@ -161,7 +161,7 @@ const messageFields = new Set([
 const reservedExact = new Set(['from', 'message_type']);
 const reservedPrefixes = ['google.', 'gcm.notification.'];
 /** Registration tokens are URL-safe text (K). */
-const tokenPattern = /^[A-Za-z0-9_:\-]+$/;
+const tokenPattern = /^[A-Za-z0-9_:-]+$/;
 /** Topic names (FCM: "[a-zA-Z0-9-_.~%]+", K); "/topics/" must not be given in v1 (§2.2). */
 const topicPattern = /^[a-zA-Z0-9\-_.~%]{1,900}$/;
 /** A protobuf Duration in JSON. */

@@ -11,10 +11,10 @@ import type { ClientHttp2Session } from 'node:http2';
 import { SignJWT } from 'jose';
 import { silentLogger } from '../observability/logger.js';
 import { createFcmSender, type FcmAccount } from '../providers/fcm/client.js';
-import { buildFcmMessage } from '../providers/fcm/message.js';
+import { buildFcmMessage } from '../domain/fcm-message.js';
 import {
   accessTokenFor, assertionFor, connectFcm, fcmRecordsOf, grantRaw, http1Request, registrationToken, sendRaw,
-  startFcmTestSandbox, type AssertionOptions, type FcmTestSandbox,
+  startFcmTestSandbox, type FcmTestSandbox,
 } from './fcm-test-support.js';
 import { defaultMaxConcurrentStreams } from './fcm.js';
 

@@ -9,7 +9,7 @@
  * logged per request. HTTP/1.1 is accepted too, as Google accepts it: Google's auth libraries fetch
  * tokens that way, and firebase-admin can send that way (`enableLegacyHttpTransport`, §6).
  */
-import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import http2, { type Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { checkSendBody, errorBody, faultRefusal, permissionDenied, quotaExceeded, reasonOf, refusals, sendProjectOf, type FcmRefusal } from './fcm-checks.js';

@@ -5,7 +5,7 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 import type { SmsEncoding } from '../domain/sms-segments.js';
-import { replaceableBy, type SmsCallbackStatus } from '../providers/sms/status.js';
+import { replaceableBy, type SmsCallbackStatus } from '../domain/sms-status.js';
 
 type Db = Sql | TransactionSql;
 

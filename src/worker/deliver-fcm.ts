@@ -1,11 +1,11 @@
 /**
  * FCM's part of the delivery step (worker/deliver.ts): a delivery row becomes one HTTP v1
  * `messages:send`. The notification tag and apns-collapse-id default to the message id
- * (providers/fcm/message.ts), so a re-send after a crash replaces the first copy: re-sending is safe.
+ * (domain/fcm-message.ts), so a re-send after a crash replaces the first copy: re-sending is safe.
  */
 import { pushFor } from '../domain/push.js';
 import type { DeliveryOutcome } from '../domain/outcome.js';
-import { buildFcmMessage } from '../providers/fcm/message.js';
+import { buildFcmMessage } from '../domain/fcm-message.js';
 import type { FcmAccount, FcmSendRequest } from '../providers/fcm/client.js';
 import { noContent, type ChannelSender } from './deliver.js';
 

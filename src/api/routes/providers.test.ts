@@ -94,7 +94,7 @@ test('FCM: the key file is checked (type, RSA key, fields) and only the needed f
 });
 
 test('Web Push: a raw scalar whose leading zero byte was dropped (31 bytes, as Node prints 1 key in 256) is accepted', async () => {
-  let ecdh = createECDH('prime256v1');
+  let ecdh: ReturnType<typeof createECDH>;
   do {
     ecdh = createECDH('prime256v1');
     ecdh.generateKeys();

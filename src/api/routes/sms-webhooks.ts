@@ -12,7 +12,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Sql } from 'postgres';
 import { verifyTwilioSignature } from '../../providers/sms/signature.js';
-import { callbackVerdict } from '../../providers/sms/status.js';
+import { callbackVerdict } from '../../domain/sms-status.js';
 import { keywordAction } from '../../providers/sms/keywords.js';
 import { optInPhones, optOutPhones, recordSmsStatus } from '../../store/sms.js';
 import { ApiError } from '../errors.js';

@@ -14,7 +14,7 @@ import { createGroupCommit, inTransaction } from '../../store/group-commit.js';
 import { topics } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
 import { pushFor, pushPlatforms, type PushMessage } from '../../domain/push.js';
-import { buildFcmMessage } from '../../providers/fcm/message.js';
+import { buildFcmMessage } from '../../domain/fcm-message.js';
 import { buildWebPushPayload, webPushMaxPayloadBytes } from '../../domain/webpush-payload.js';
 
 /** Recipients per call, all lists together: large enough for any transactional use, small enough

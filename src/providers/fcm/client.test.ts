@@ -9,7 +9,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { silentLogger } from '../../observability/logger.js';
 import { fcmRecordsOf, registrationToken, startFcmTestSandbox, type FcmTestSandbox } from '../../sandbox/fcm-test-support.js';
 import { createFcmSender, type FcmAccount, type FcmSendRequest } from './client.js';
-import { buildFcmMessage } from './message.js';
+import { buildFcmMessage } from '../../domain/fcm-message.js';
 
 let sb: FcmTestSandbox;
 let account: FcmAccount;

@@ -24,7 +24,7 @@ export const fcmOrigin = 'https://fcm.googleapis.com';
 /** Where a project's messages go: Google's host unless `endpoint` names another (the sandbox's simulator). */
 export type FcmAccount = FcmServiceAccount & { endpoint?: string | undefined };
 
-/** One message as the wire needs it: the `{"message": {...}}` body from message.ts, already sized. */
+/** One message as the wire needs it: the `{"message": {...}}` body from domain/fcm-message.ts, already sized. */
 export interface FcmSendRequest {
   body: string;
 }

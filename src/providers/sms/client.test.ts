@@ -9,7 +9,7 @@ import { silentLogger } from '../../observability/logger.js';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { inspect } from '../../sandbox/test-support.js';
 import {
-  phoneNumber, smsRecordsOf, startSmsTestSandbox, startWebhookCollector, type SmsTestSandbox, type WebhookCollector,
+  phoneNumber, smsRecordsOf, startSmsTestSandbox, startWebhookCollector, type SmsTestSandbox,
 } from '../../sandbox/sms-test-support.js';
 import { createSmsSender, mayHaveBeenAccepted, type SmsAccount } from './client.js';
 import { verifyTwilioSignature } from './signature.js';

@@ -29,7 +29,7 @@ serverTest('a job enqueued before NATS was ever reachable waits in the outbox an
     assert.equal(await queue.ping(), false);
     await assert.rejects(queue.claim(topic, claimNow), /not reachable/);
     await nats.start();
-    await eventually('the relay drained the outbox', async () => (await outboxRows(h.sql)) === 0, 15_000);
+    await eventually(async () => (await outboxRows(h.sql)) === 0, 15_000, 'the relay drained the outbox');
     const jobs = await queue.claim(topic, { ...claimNow, waitMs: 5_000 });
     assert.deepEqual(payloads(jobs), [{ n: 1 }]);
     await queue.ack(jobs);
@@ -58,7 +58,7 @@ serverTest('keeps accepting while NATS is down and drains the backlog once it is
     assert.ok(down.oldestAgeSeconds >= 0.3 && down.oldestAgeSeconds < 60, `oldest ${down.oldestAgeSeconds} s`);
     assert.equal(await queue.ping(), false);
     await nats.start();
-    await eventually('the relay drained the outbox after the restart', async () => (await outboxRows(h.sql)) === 0, 20_000);
+    await eventually(async () => (await outboxRows(h.sql)) === 0, 20_000, 'the relay drained the outbox after the restart');
     const got: Job[] = [];
     for (let i = 0; i < 5 && got.length < 20; i++) got.push(...(await queue.claim(topic, { ...claimNow, waitMs: 1_000 })));
     assert.deepEqual(got.map((j) => j.payload).sort((a, b) => Number(a) - Number(b)), Array.from({ length: 20 }, (_, n) => n + 1));

@@ -21,7 +21,7 @@ import { publishAll } from './publish-all.js';
 import { jetStreamProblem, sharedNatsUrl } from './testing/nats.js';
 import { ci, claimNow, eventually, harness, outboxRows, payloads, sleep, topic, type Harness } from './testing/harness.js';
 import type { PublishResult } from '../../relay/outbox-relay.js';
-import { startJetStreamRelay } from '../../relay/jetstream-relay.js';
+import { startJetStreamRelay } from './relay-process.js';
 import { silentLogger } from '../../observability/logger.js';
 import { packageRoot } from '../../paths.js';
 import { uuidv7 } from '../../domain/ids.js';
@@ -71,7 +71,7 @@ if (missing && !ci) {
       },
     });
     await h.sql.begin((t) => queue.enqueue(t, [{ topic, payload: { n: 1 } }]));
-    await eventually('the relay published again and deleted the row', async () => (await outboxRows(h.sql)) === 0);
+    await eventually(async () => (await outboxRows(h.sql)) === 0, undefined, 'the relay published again and deleted the row');
     assert.ok(seen.length >= 2, 'the row was not published a second time');
     assert.equal(seen[0]![0]!.duplicate, false);
     assert.equal(seen.at(-1)![0]!.duplicate, true, 'the stream stored the re-publish');
@@ -104,7 +104,7 @@ if (missing && !ci) {
     const [job] = await queue.claim(topic, claimNow);
     assert.equal(job?.id, id);
     await queue.ack([job!]);
-    await eventually('the relay published the row again', async () => (await outboxRows(h.sql)) === 0);
+    await eventually(async () => (await outboxRows(h.sql)) === 0, undefined, 'the relay published the row again');
     assert.equal(seen.at(-1)?.[0]?.duplicate, true);
     assert.deepEqual(await queue.claim(topic, { ...claimNow, waitMs: 500 }), [], 'a done job came back');
   });
@@ -117,22 +117,22 @@ if (missing && !ci) {
       const jsm = await jetstreamManager(nc);
       // What one job takes in the stream, from a job like the ones below.
       await queue.enqueue(h.sql, [{ topic, payload: { n: 0 } }]);
-      await eventually('the probe job is in the stream', async () => (await outboxRows(h.sql)) === 0);
+      await eventually(async () => (await outboxRows(h.sql)) === 0, undefined, 'the probe job is in the stream');
       const jobBytes = (await jsm.streams.info(names.stream)).state.bytes;
       assert.ok(jobBytes > 0);
       await queue.ack(await queue.claim(topic, claimNow));
-      await eventually('the probe job left the stream', async () => (await jsm.streams.info(names.stream)).state.messages === 0);
+      await eventually(async () => (await jsm.streams.info(names.stream)).state.messages === 0, undefined, 'the probe job left the stream');
 
       // Room for three jobs: one relay pass of five publishes three and is refused two (discard: new).
       const full = await h.make({ maxBytes: Math.floor(jobBytes * 3.5), relay: false });
       assert.equal((await jsm.streams.info(names.stream)).config.max_bytes, Math.floor(jobBytes * 3.5));
       await h.sql.begin((t) => queue.enqueue(t, [1, 2, 3, 4, 5].map((n) => ({ topic, payload: { n } }))));
-      await eventually('three jobs are in the stream and two wait in the outbox', async () =>
-        (await outboxRows(h.sql)) === 2 && (await jsm.streams.info(names.stream)).state.messages === 3);
+      await eventually(async () =>
+        (await outboxRows(h.sql)) === 2 && (await jsm.streams.info(names.stream)).state.messages === 3, undefined, 'three jobs are in the stream and two wait in the outbox');
       const got = await full.claim(topic, claimNow);
       assert.equal(got.length, 3);
       await full.ack(got);
-      await eventually('the refused rows were published once there was room', async () => (await outboxRows(h.sql)) === 0, 20_000);
+      await eventually(async () => (await outboxRows(h.sql)) === 0, 20_000, 'the refused rows were published once there was room');
       got.push(...(await full.claim(topic, { ...claimNow, waitMs: 5_000 })));
       assert.deepEqual(got.map((j) => (j.payload as { n: number }).n).sort(), [1, 2, 3, 4, 5]);
       assert.equal(new Set(got.map((j) => j.id)).size, 5, 'a job was handed out twice');
@@ -198,7 +198,7 @@ if (missing && !ci) {
     const relay = await startJetStreamRelay({ sql: h.sql, log: silentLogger(), natsUrl: url, streamPrefix: h.prefix });
     try {
       await h.sql.begin((t) => queue.enqueue(t, [{ topic, payload: { n: 1 } }, { topic, payload: { n: 2 }, runAt: new Date(Date.now() + 300) }]));
-      await eventually('the relay drained the outbox', async () => (await outboxRows(h.sql)) === 0);
+      await eventually(async () => (await outboxRows(h.sql)) === 0, undefined, 'the relay drained the outbox');
     } finally {
       await relay.close();
     }

@@ -45,7 +45,7 @@ export interface JetStreamQueueOptions extends JobStreamOptions {
    *  other topic gets its consumer at its first claim. */
   topics?: string[];
   /** Run the outbox relay in this process (default true); false once a `relay` role runs it
-   *  (relay/jetstream-relay.ts). A claim the stream cannot fill relays its own topic's rows
+   *  (queue/jetstream/relay-process.ts). A claim the stream cannot fill relays its own topic's rows
    *  either way. */
   relay?: boolean;
   relayOptions?: Pick<OutboxRelayOptions, 'batchSize' | 'afterPublish'>;

@@ -1,5 +1,4 @@
 /** What the JetStream backend's tests share: a database and a stream prefix per test, and waiting. */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
 import type { Job } from '../../queue.js';
@@ -13,14 +12,7 @@ export const topic = 'jetstream.topic';
 export const claimNow = { max: 100, leaseMs: 30_000, waitMs: 0 };
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits for a condition with a deadline instead of sleeping and hoping (style.md habit 9). */
-export async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting until ${what}`);
-    await sleep(25);
-  }
-}
+export { eventually } from '../../../../test/support/eventually.js';
 
 export const outboxRows = async (sql: Sql) => (await sql<{ n: number }[]>`select count(*)::int as n from job_outbox`)[0]!.n;
 export const payloads = (jobs: Job[]) => jobs.map((j) => j.payload);

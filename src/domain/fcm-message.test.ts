@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   buildFcmMessage, fcmMaxPayloadBytes, fcmPayloadBytes, reservedDataKey, type FcmBuildResult, type FcmMessage,
-} from './message.js';
+} from './fcm-message.js';
 
 const token = 'fGx1:APA91bH-token_0';
 

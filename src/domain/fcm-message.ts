@@ -5,7 +5,7 @@
  * A problem with the push is answered as data (`{ok: false, code, message}`), so the API edge can
  * refuse it with a clear error before anything is queued, as it does for APNs payloads.
  */
-import type { PushFields } from '../../domain/push.js';
+import type { PushFields } from './push.js';
 
 /** "4096 bytes for most messages and 2048 bytes for topic messages, counting keys and values" (§2.2, [F2]). */
 export const fcmMaxPayloadBytes = 4096;
@@ -93,7 +93,7 @@ export function stringifyDataValue(v: unknown): string {
 }
 
 /** Registration tokens are URL-safe text (K); anything else FCM answers with INVALID_ARGUMENT. */
-const tokenPattern = /^[A-Za-z0-9_:\-]+$/;
+const tokenPattern = /^[A-Za-z0-9_:-]+$/;
 /** android.ttl is a protobuf Duration in JSON: seconds with up to nine fractional digits and "s". */
 const durationPattern = /^\d+(\.\d{1,9})?s$/;
 

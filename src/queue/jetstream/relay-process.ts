@@ -5,9 +5,9 @@
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
-import { openJobStream, type JobStreamOptions } from '../queue/jetstream/job-stream.js';
-import { jetStreamPublisher } from '../queue/jetstream/publisher.js';
-import { createOutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
+import { openJobStream, type JobStreamOptions } from './job-stream.js';
+import { jetStreamPublisher } from './publisher.js';
+import { createOutboxRelay, type OutboxRelayOptions } from '../../relay/outbox-relay.js';
 
 export interface JetStreamRelayOptions extends JobStreamOptions {
   sql: Sql;

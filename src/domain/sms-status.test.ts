@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { callbackVerdict, errorReason, replaceableBy } from './status.js';
+import { callbackVerdict, errorReason, replaceableBy } from './sms-status.js';
 
 test('queued, accepted, scheduled and sending are still in flight', () => {
   for (const s of ['queued', 'accepted', 'scheduled', 'sending']) assert.deepEqual(callbackVerdict(s), { kind: 'in_flight', messageStatus: s });
