@@ -9,6 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import { findUnstorable } from '../domain/storable.js';
 import { ApiError } from './errors.js';
 
+const maxFieldChars = 300;
 const parts = [['params', 'params'], ['query', 'querystring'], ['body', 'body']] as const;
 
 /** A form as a plain object of its fields' values, so that it is checked like a JSON body. */
@@ -25,6 +26,7 @@ export async function refuseUnstorableInput(req: FastifyRequest): Promise<void> 
     if (!bad) continue;
     // Body fields are named as in the body (push.data.k); the others after their part, as the validator does.
     const field = name === 'body' ? bad.field || 'body' : bad.field ? `${name}.${bad.field}` : name;
-    throw new ApiError('invalid_field', `${field} ${bad.problem}`);
+    // A path through long keys is shortened: the message names the field, it does not echo the body.
+    throw new ApiError('invalid_field', `${field.length > maxFieldChars ? field.slice(0, maxFieldChars) + '…' : field} ${bad.problem}`);
   }
 }
