@@ -13,6 +13,7 @@ import { authenticator } from './auth.js';
 import { errorHandler } from './error-handler.js';
 import { errorBody, errorCatalogue } from './errors.js';
 import { validatorCompiler } from './validation.js';
+import { refuseUnstorableInput } from './storable-input.js';
 import { ErrorBody } from './schemas.js';
 import { installationRoutes } from './routes/installations.js';
 import { transactionalRoutes } from './routes/transactional.js';
@@ -68,6 +69,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // Before authentication, so a refused SDK call still carries the CORS headers a browser needs to read it.
   await registerSdkCors(app);
   app.addHook('onRequest', authenticator(deps.sql));
+  app.addHook('preValidation', refuseUnstorableInput);
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });

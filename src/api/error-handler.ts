@@ -4,13 +4,8 @@
  * bug, logged and answered 500 without internals.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseDown } from '../store/database-errors.js';
 import { ApiError, errorBody, type ErrorCode } from './errors.js';
-
-/** Connection-level failures of PostgreSQL (driver codes and SQLSTATEs 57P0x, 53300, 08xxx). */
-const databaseDown = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004',
-]);
 
 interface AjvIssue {
   keyword: string;
@@ -55,7 +50,7 @@ export function toApiError(err: FastifyError & { validation?: AjvIssue[]; valida
   const known = byCode[err.code];
   if (known) return new ApiError(known[0], known[1]);
   if (err instanceof SyntaxError && err.statusCode === 400) return new ApiError('invalid_json', 'the body is not valid JSON');
-  if (databaseDown.has(err.code) || databaseDown.has((err as { errno?: string }).errno ?? '')) {
+  if (isDatabaseDown(err)) {
     return new ApiError('database_unavailable', 'the database is unreachable; nothing was stored', { 'retry-after': '2' });
   }
   return undefined;

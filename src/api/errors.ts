@@ -21,6 +21,7 @@ export const errorCatalogue = {
   message_not_found: { status: 404, meaning: 'No message with this id in this project.' },
   suppression_not_found: { status: 404, meaning: 'This address is not on the project\'s email suppression list.' },
   invalid_unsubscribe_token: { status: 400, meaning: 'The unsubscribe link is not one Herald made, or was altered; nothing was changed.' },
+  expired_unsubscribe_token: { status: 410, meaning: 'The unsubscribe link is more than a year old (links are valid for a year); nothing was changed. Use the link of a recent message.' },
   invalid_unsubscribe_request: { status: 400, meaning: 'A one-click unsubscribe POST must carry List-Unsubscribe=One-Click (RFC 8058); nothing was changed.' },
   body_too_large: { status: 413, meaning: 'The request body exceeds 1 MiB.' },
   unsupported_media_type: { status: 415, meaning: 'The body must be application/json.' },

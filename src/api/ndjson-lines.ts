@@ -11,6 +11,8 @@ export async function* ndjsonLines(body: Readable, maxLineBytes: number): AsyncG
   const line = (buf: Buffer): string => {
     lineNo++;
     if (buf.length > maxLineBytes) throw new ApiError('invalid_field', `line ${lineNo} is longer than ${maxLineBytes} bytes`);
+    // U+0000 cannot be stored in PostgreSQL text, so such a line could not even be kept to report it.
+    if (buf.includes(0)) throw new ApiError('invalid_field', `line ${lineNo} contains the byte 0x00, which cannot be stored`);
     const end = buf.length && buf[buf.length - 1] === 0x0d ? buf.length - 1 : buf.length;
     return buf.toString('utf8', 0, end);
   };

@@ -14,3 +14,6 @@ export const errorResponses = {
 } as const;
 
 export const Platform = Type.Union([Type.Literal('ios'), Type.Literal('android'), Type.Literal('web')]);
+
+/** A pattern for text that becomes a mail header: one line, no CR or LF (RFC 5322 §2.2). */
+export const oneLine = '^[^\\r\\n]*$';

@@ -122,6 +122,8 @@ test('$add moves values to the end and keeps the newest 25; $remove empties an a
 
 // Property: valid batches pass; one corrupted field in a valid batch is refused, naming that field.
 const name = fc.stringMatching(/^[a-z0-9_]{1,30}$/);
+/** __proto__ fits the pattern but is refused as an attribute name (it would set a prototype). */
+const attributeName = name.filter((n) => n !== '__proto__');
 const str = fc.string({ maxLength: limits.stringLength });
 const value = fc.oneof(
   str, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null),
@@ -138,7 +140,7 @@ const event = fc.record({
 }, { requiredKeys: ['name'] });
 const operation = fc.record({
   identifiers: fc.record({ custom_id: fc.string({ minLength: 1, maxLength: 512 }) }),
-  attributes: fc.dictionary(name, value, { maxKeys: limits.attributesPerOperation }),
+  attributes: fc.dictionary(attributeName, value, { maxKeys: limits.attributesPerOperation }),
   events: fc.array(event, { maxLength: 5 }),
 }, { requiredKeys: ['identifiers'] });
 
@@ -149,6 +151,9 @@ const corruptions: [string, unknown, string][] = [
   ['$phone', '12', 'attributes.$phone'],
   ['date(when)', 'soon', 'attributes.date(when)'],
   ['obj', { a: 1 }, 'attributes.obj'],
+  // An own key __proto__, as JSON.parse makes it from a bulk line.
+  ['__proto__', 'x', 'attributes.__proto__'],
+  ['date(__proto__)', '1990-04-01', 'attributes.date(__proto__)'],
 ];
 
 test('property: no valid batch is refused, and one bad field in it is refused by name', () => {

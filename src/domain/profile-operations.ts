@@ -12,6 +12,8 @@
  *     "events": [ { "id": "client-id", "name": "purchase", "time": "2024-05-01T10:00:00Z", "attributes": { ... } } ] }
  */
 
+import { isStorableText, jsonHasUnstorableText } from './storable.js';
+
 /** Every limit in one place; docs/profiles.md lists them. */
 export const limits = {
   /** Operations per POST /v1/profiles/update (the seed platform's OpenAPI says 200). */
@@ -102,16 +104,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
 /**
- * PostgreSQL stores no U+0000 in text or jsonb, and jsonb refuses an unpaired surrogate: such input
- * would fail the statement that stores it, and with it every request sharing that commit (SDK
- * events are group-committed), again at each of the client's retries. It is refused up front.
+ * Text PostgreSQL cannot store (storable.ts) would fail the statement that stores it, and with it
+ * every request sharing that commit (SDK events are group-committed), again at each of the
+ * client's retries. It is refused up front, naming the field.
  */
-const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-/** The same in JSON.stringify's output, which escapes exactly these (an escape not itself escaped). */
-const unstorableJson = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/;
-
 export function checkStorable(text: string, field: string): string {
-  if (unstorable.test(text)) throw new InputError('invalid_field', field, 'must not contain U+0000 or an unpaired surrogate');
+  if (!isStorableText(text)) throw new InputError('invalid_field', field, 'must not contain U+0000 or an unpaired surrogate');
   return text;
 }
 
@@ -207,6 +205,8 @@ function attributeChanges(
     const typed = typedKey.exec(key);
     const name = typed ? typed[2]! : key;
     checkName(name, field, 'attribute name');
+    // Assigned to a plain object, this name would set its prototype instead: the change would vanish.
+    if (name === '__proto__') throw new InputError('invalid_field', field, 'names the attribute __proto__, which is reserved');
     if (seen.has(name)) throw new InputError('invalid_field', field, `names attribute ${name} a second time`);
     seen.add(name);
     if (value === null) {
@@ -236,7 +236,7 @@ export function nativeValue(key: keyof typeof nativeFields, value: unknown, fiel
   switch (key) {
     case '$email':
       if (!s || s.length > 254 || !emailPattern.test(s)) throw new InputError('invalid_field', field, 'must be an email address');
-      return s.toLowerCase();
+      return checkStorable(s, field).toLowerCase();
     case '$phone':
       if (!s || !e164.test(s)) throw new InputError('invalid_field', field, 'must be a phone number in E.164 form, such as +33612345678');
       return s;
@@ -283,7 +283,7 @@ export function parseEvent(input: unknown, path: string, now: Date, opts: { idRe
   if (Buffer.byteLength(json) > limits.eventAttributesBytes) {
     throw new InputError('invalid_field', join(path, 'attributes'), `must be at most ${limits.eventAttributesBytes} bytes as JSON`);
   }
-  if (json.includes('\\u') && unstorableJson.test(json)) {
+  if (jsonHasUnstorableText(json)) {
     throw new InputError('invalid_field', join(path, 'attributes'), 'must not contain U+0000 or an unpaired surrogate');
   }
   return {
@@ -339,7 +339,8 @@ export function parseOperations(input: unknown, now: Date): ProfileOperation[] {
 export function parseSdkChanges(
   input: { set?: Record<string, unknown> | undefined; unset?: string[] | undefined; add?: Record<string, unknown> | undefined; remove?: Record<string, unknown> | undefined },
 ): AttributeChanges {
-  const merged: Record<string, unknown> = {};
+  // No prototype: a key __proto__ stays a key, and is refused by name below rather than lost.
+  const merged: Record<string, unknown> = Object.create(null);
   const fieldOf = new Map<string, string>();
   const put = (key: string, value: unknown, field: string) => {
     const name = typedKey.exec(key)?.[2] ?? key;

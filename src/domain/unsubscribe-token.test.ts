@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { signUnsubscribeToken, verifyUnsubscribeToken } from './unsubscribe-token.js';
+import { signUnsubscribeToken, unsubscribeTokenValidityMs, verifyUnsubscribeToken } from './unsubscribe-token.js';
 
 const secret = 'a-test-secret-of-32-bytes-length';
 
@@ -10,15 +10,16 @@ test('a token verifies back to its project and lower-cased address', () => {
   const projectId = randomUUID();
   const token = signUnsubscribeToken(secret, projectId, 'Ann.Example@Mail.Example.COM');
   assert.match(token, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-  assert.deepEqual(verifyUnsubscribeToken(secret, token), { projectId, address: 'ann.example@mail.example.com' });
+  assert.deepEqual(verifyUnsubscribeToken(secret, token), { ok: true, subject: { projectId, address: 'ann.example@mail.example.com' } });
 });
 
 test('another secret, a swapped tag and garbage are refused', () => {
   const a = signUnsubscribeToken(secret, randomUUID(), 'a@example.com');
   const b = signUnsubscribeToken(secret, randomUUID(), 'b@example.com');
-  assert.equal(verifyUnsubscribeToken('another-secret-of-enough-length!', a), undefined);
-  assert.equal(verifyUnsubscribeToken(secret, `${a.split('.')[0]}.${b.split('.')[1]}`), undefined);
-  for (const bad of ['', '.', 'abc', 'a.b.c', `${a}.`, `${a} `, a.replace('.', '')]) assert.equal(verifyUnsubscribeToken(secret, bad), undefined, bad);
+  const invalid = { ok: false, reason: 'invalid' };
+  assert.deepEqual(verifyUnsubscribeToken('another-secret-of-enough-length!', a), invalid);
+  assert.deepEqual(verifyUnsubscribeToken(secret, `${a.split('.')[0]}.${b.split('.')[1]}`), invalid);
+  for (const bad of ['', '.', 'abc', 'a.b.c', `${a}.`, `${a} `, a.replace('.', '')]) assert.deepEqual(verifyUnsubscribeToken(secret, bad), invalid, bad);
 });
 
 test('a short secret is a bug, not a token', () => {
@@ -32,10 +33,33 @@ test('property: every (project, address) round-trips, and every single-character
     fc.uuid(), fc.emailAddress(), fc.nat(), fc.nat(alphabet.length - 1),
     (projectId, address, at, replacement) => {
       const token = signUnsubscribeToken(secret, projectId, address);
-      assert.deepEqual(verifyUnsubscribeToken(secret, token), { projectId: projectId.toLowerCase(), address: address.toLowerCase() });
+      assert.deepEqual(verifyUnsubscribeToken(secret, token), { ok: true, subject: { projectId: projectId.toLowerCase(), address: address.toLowerCase() } });
       const i = at % token.length;
       const edited = token.slice(0, i) + alphabet[replacement] + token.slice(i + 1);
-      if (edited !== token) assert.equal(verifyUnsubscribeToken(secret, edited), undefined, `${token} → ${edited}`);
+      if (edited !== token) assert.deepEqual(verifyUnsubscribeToken(secret, edited), { ok: false, reason: 'invalid' }, `${token} → ${edited}`);
     },
   ), { numRuns: 500 });
+});
+
+test('a token is valid for a year from its issue time, then expired; only a genuine token is told expired', () => {
+  const projectId = randomUUID();
+  const issued = new Date('2025-03-01T12:00:00Z');
+  const token = signUnsubscribeToken(secret, projectId, 'a@example.com', issued);
+  const at = (ms: number) => verifyUnsubscribeToken(secret, token, new Date(issued.getTime() + ms));
+  assert.equal(at(0).ok, true);
+  assert.equal(at(unsubscribeTokenValidityMs).ok, true, 'valid through its last second');
+  assert.deepEqual(at(unsubscribeTokenValidityMs + 1000), { ok: false, reason: 'expired' });
+  assert.deepEqual(at(5 * unsubscribeTokenValidityMs), { ok: false, reason: 'expired' });
+  assert.equal(at(-3600 * 1000).ok, true, 'a clock a little behind the signer\'s still accepts it');
+  // Made under another secret, an old token is not ours: invalid, not expired.
+  const foreign = signUnsubscribeToken('another-secret-of-enough-length!', projectId, 'a@example.com', issued);
+  assert.deepEqual(verifyUnsubscribeToken(secret, foreign, new Date(issued.getTime() + 2 * unsubscribeTokenValidityMs)), { ok: false, reason: 'invalid' });
+});
+
+test('the issue time is signed: moving it forward breaks the tag', () => {
+  const token = signUnsubscribeToken(secret, randomUUID(), 'a@example.com', new Date('2020-01-01T00:00:00Z'));
+  const [p, t] = token.split('.') as [string, string];
+  const payload = Buffer.from(p, 'base64url');
+  payload.writeUInt32BE(Math.floor(Date.now() / 1000), 1);
+  assert.deepEqual(verifyUnsubscribeToken(secret, `${payload.toString('base64url')}.${t}`), { ok: false, reason: 'invalid' });
 });

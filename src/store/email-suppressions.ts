@@ -5,6 +5,7 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { normalizeEmailAddress } from '../domain/email-address.js';
+import { isStorableText } from '../domain/storable.js';
 
 export const suppressionReasons = ['hard_bounce', 'unsubscribed', 'complaint', 'manual'] as const;
 export type SuppressionReason = (typeof suppressionReasons)[number];
@@ -60,11 +61,24 @@ export interface SuppressionPage {
 }
 
 /**
- * One page of a project's list in address order. The cursor is the last address seen, base64url
- * encoded so that it goes into a query string as it is (an address may hold '+', '&', '%').
+ * A page's cursor is the last address seen, base64url encoded so that it goes into a query string
+ * as it is (an address may hold '+', '&', '%').
  */
-export async function listSuppressions(sql: Db, projectId: string, page: { limit: number; cursor?: string | undefined }): Promise<SuppressionPage> {
-  const after = page.cursor === undefined ? undefined : Buffer.from(page.cursor, 'base64url').toString('utf8');
+const cursorOf = (address: string): string => Buffer.from(address, 'utf8').toString('base64url');
+
+/**
+ * The address a cursor names, or undefined for one this API never gave: any text decodes to some
+ * bytes, which must be UTF-8 that encodes back to the same cursor and that PostgreSQL can store
+ * (a cursor decoding to U+0000 would fail the query).
+ */
+export function cursorAddress(cursor: string): string | undefined {
+  const address = Buffer.from(cursor, 'base64url').toString('utf8');
+  return cursorOf(address) === cursor && isStorableText(address) ? address : undefined;
+}
+
+/** One page of a project's list in address order, after the address `after` (see cursorAddress). */
+export async function listSuppressions(sql: Db, projectId: string, page: { limit: number; after?: string | undefined }): Promise<SuppressionPage> {
+  const { after } = page;
   const rows = await sql<{ address: string; reason: SuppressionReason; detail: string | null; created_at: Date }[]>`
     select address, reason, detail, created_at from email_suppressions
     where project_id = ${projectId} ${after !== undefined ? sql`and address > ${after}` : sql``}
@@ -73,7 +87,7 @@ export async function listSuppressions(sql: Db, projectId: string, page: { limit
   const shown = rows.slice(0, page.limit);
   return {
     suppressions: shown.map((r) => ({ address: r.address, reason: r.reason, detail: r.detail, created_at: r.created_at.toISOString() })),
-    next_cursor: more ? Buffer.from(shown[shown.length - 1]!.address, 'utf8').toString('base64url') : null,
+    next_cursor: more ? cursorOf(shown[shown.length - 1]!.address) : null,
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { InputError, parseOperation, type ProfileOperation } from '../domain/profile-operations.js';
+import { findUnstorable } from '../domain/storable.js';
 import { applyOperations } from './profiles.js';
 
 /** Failing lines whose error is kept; the rest are counted only. */
@@ -91,6 +92,12 @@ export async function applyChunk(sql: Sql, importId: string, chunkNo: number, o:
         parsed = JSON.parse(text);
       } catch {
         failures.push({ line, field: 'line', message: 'is not valid JSON' });
+        return;
+      }
+      // Text PostgreSQL cannot store (an escaped \u0000) would fail the chunk, and any error naming it.
+      const unstorable = findUnstorable(parsed);
+      if (unstorable) {
+        failures.push({ line, field: unstorable.field || 'line', message: unstorable.problem });
         return;
       }
       try {

@@ -80,6 +80,20 @@ test('a tampered or foreign token is refused with a stable code and stores nothi
   assert.equal(afterCount[0]!.n, before[0]!.n);
 });
 
+test('a token issued more than a year ago is refused as expired and changes nothing; one from 11 months ago works', async () => {
+  const day = 24 * 3600 * 1000;
+  const old = signUnsubscribeToken(secret, project.project_id, 'old-reader@example.com', new Date(Date.now() - 366 * day));
+  const post = await oneClick(old);
+  assert.equal(post.statusCode, 410);
+  assert.equal(post.json().error.code, 'expired_unsubscribe_token');
+  const get = await app.inject({ method: 'GET', url: `/v1/email/unsubscribe/${old}` });
+  assert.equal(get.statusCode, 410);
+  assert.equal((await findSuppressed(db.sql, project.project_id, ['old-reader@example.com'])).size, 0);
+  const recent = signUnsubscribeToken(secret, project.project_id, 'recent-reader@example.com', new Date(Date.now() - 330 * day));
+  assert.equal((await oneClick(recent)).statusCode, 200);
+  assert.equal((await findSuppressed(db.sql, project.project_id, ['recent-reader@example.com'])).size, 1);
+});
+
 test('a POST without List-Unsubscribe=One-Click changes nothing', async () => {
   const token = signUnsubscribeToken(secret, project.project_id, 'careful@example.com');
   for (const [payload, type] of [['List-Unsubscribe=Yes', 'application/x-www-form-urlencoded'], ['', 'application/x-www-form-urlencoded']]) {
@@ -130,6 +144,14 @@ test('the suppression list pages by address with a cursor, per project, REST key
   const badCursor = await app.inject({ method: 'GET', url: '/v1/email/suppressions?cursor=a%20b', headers: rest(other) });
   assert.equal(badCursor.statusCode, 400);
   assert.equal(badCursor.json().error.code, 'invalid_field');
+  // Cursors are base64url of an address; ones that decode to U+0000, to bytes that are not UTF-8, or
+  // that are not spelled as this API spells them, are refused before any query.
+  for (const cursor of [Buffer.from('a\u0000b').toString('base64url'), 'AA', Buffer.from([0xff, 0xfe]).toString('base64url'), 'YWJjZB']) {
+    const r = await app.inject({ method: 'GET', url: `/v1/email/suppressions?cursor=${cursor}`, headers: rest(other) });
+    assert.equal(r.statusCode, 400, `${cursor}: ${r.body}`);
+    assert.equal(r.json().error.code, 'invalid_field');
+    assert.match(r.json().error.message, /^querystring\.cursor /);
+  }
 });
 
 test('DELETE takes an address off the list; an absent one is 404 suppression_not_found', async () => {

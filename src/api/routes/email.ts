@@ -13,7 +13,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Sql } from 'postgres';
 import { isEmailAddress, normalizeEmailAddress } from '../../domain/email-address.js';
 import { verifyUnsubscribeToken, type UnsubscribeSubject } from '../../domain/unsubscribe-token.js';
-import { addSuppressions, listSuppressions, removeSuppression } from '../../store/email-suppressions.js';
+import { addSuppressions, cursorAddress, listSuppressions, removeSuppression } from '../../store/email-suppressions.js';
 import { ApiError } from '../errors.js';
 
 export interface EmailRouteDeps {
@@ -44,7 +44,14 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsync => async (
       tags: ['email'],
       querystring: ListQuery,
     },
-    handler: async (req) => listSuppressions(sql, req.caller.projectId, { limit: req.query.limit ?? 100, cursor: req.query.cursor }),
+    handler: async (req) => {
+      const { cursor } = req.query;
+      const after = cursor === undefined ? undefined : cursorAddress(cursor);
+      if (cursor !== undefined && after === undefined) {
+        throw new ApiError('invalid_field', 'querystring.cursor is not a cursor this API gave; pass next_cursor as it came');
+      }
+      return listSuppressions(sql, req.caller.projectId, { limit: req.query.limit ?? 100, after });
+    },
   });
 
   app.delete<{ Params: { address: string } }>('/v1/email/suppressions/:address', {
@@ -67,9 +74,12 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsync => async (
   if (secret === undefined) return;
 
   const subjectOf = (token: string): UnsubscribeSubject => {
-    const subject = verifyUnsubscribeToken(secret, token);
-    if (!subject) throw new ApiError('invalid_unsubscribe_token', 'this unsubscribe link is not valid');
-    return subject;
+    const check = verifyUnsubscribeToken(secret, token);
+    if (check.ok) return check.subject;
+    if (check.reason === 'expired') {
+      throw new ApiError('expired_unsubscribe_token', 'this unsubscribe link is more than a year old; use the one in a recent message');
+    }
+    throw new ApiError('invalid_unsubscribe_token', 'this unsubscribe link is not valid');
   };
 
   // Scoped to this plugin: the rest of the API takes JSON only.

@@ -143,3 +143,41 @@ test('bulk refusals: not NDJSON, empty, a line over 64 KiB; an unknown job is a 
   assert.equal((await h.call('GET', '/v1/jobs/00000000-0000-7000-8000-000000000000')).body.error.code, 'import_job_not_found');
   assert.equal((await h.call('GET', '/v1/jobs/nope')).status, 404);
 });
+
+test('a raw 0x00 byte in a line is a 400 naming the line, and leaves no import behind', async () => {
+  const [before] = await h.db.sql`select count(*)::int as n from import_jobs`;
+  const body = line(1, 'nul') + '\n' + JSON.stringify({ identifiers: { custom_id: 'nul-x' } }).replace('nul-x', 'nul-\u0000') + '\n';
+  assert.ok(Buffer.from(body).includes(0));
+  const r = await h.call('POST', '/v1/profiles/bulk', body, { 'content-type': 'application/x-ndjson' });
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.equal(r.body.error.code, 'invalid_field');
+  assert.match(r.body.error.message, /^line 2 contains the byte 0x00/);
+  const [after] = await h.db.sql`select count(*)::int as n from import_jobs`;
+  assert.equal(after!.n, before!.n);
+});
+
+test('escaped text PostgreSQL cannot store, or a number that overflows, fails its line only; the chunk is applied', async () => {
+  const lines = [
+    line(1, 'esc'),
+    '{"identifiers":{"custom_id":"esc-bad-1"},"colour\\u0000":1}',
+    '{"identifiers":{"custom_id":"esc-bad-2"},"attributes":{"a\\u0000b":"x"}}',
+    '{"identifiers":{"custom_id":"esc-bad-3"},"attributes":{"name":"x\\ud800"}}',
+    '{"identifiers":{"custom_id":"esc-bad-4"},"events":[{"name":"e","attributes":{"n":1e309}}]}',
+    line(6, 'esc'),
+  ];
+  const r = await h.call('POST', '/v1/profiles/bulk', lines.join('\n'), { 'content-type': 'application/x-ndjson' });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const id = r.body.job_id as string;
+  for (const chunk of await pendingChunks(h.db.sql, id)) assert.equal(await applyChunk(h.db.sql, id, chunk), true);
+  const done = await h.call('GET', `/v1/jobs/${id}`);
+  assert.equal(done.body.state, 'done');
+  assert.equal(done.body.failed_lines, 4);
+  assert.deepEqual(done.body.errors.map((e: { line: number; field: string; message: string }) => [e.line, e.field, e.message]), [
+    [2, 'line', 'has a key that contains U+0000 or an unpaired surrogate'],
+    [3, 'attributes', 'has a key that contains U+0000 or an unpaired surrogate'],
+    [4, 'attributes.name', 'must not contain U+0000 or an unpaired surrogate'],
+    [5, 'events[0].attributes.n', 'must be a finite number (this one overflows a double)'],
+  ]);
+  assert.equal(await count(`select count(*)::int as n from profiles where custom_id like $1`, 'esc'), 2);
+  assert.equal(await count(`select count(*)::int as n from profiles where custom_id like $1`, 'esc-bad'), 0);
+});

@@ -9,8 +9,6 @@ import { upsertInstallation } from '../../store/installations.js';
 import { Platform } from '../schemas.js';
 import { ApiError } from '../errors.js';
 import { checkWebPushSubscription, InvalidWebPushSubscription } from '../../domain/web-push-subscription.js';
-import { checkStorable } from '../../domain/profile-operations.js';
-import { parseOrRefuse } from '../input-errors.js';
 
 /** PushSubscription.toJSON() as browsers give it (RFC 8030 §4, RFC 8291 §3). */
 const WebPushSubscriptionBody = Type.Object(
@@ -55,13 +53,6 @@ export const installationRoutes = (sql: Sql): FastifyPluginAsync => async (app) 
     },
     handler: async (req) => {
       const body = req.body;
-      // Text PostgreSQL cannot store (U+0000, an unpaired surrogate) is a 400 naming the field, not a failed statement.
-      parseOrRefuse(() => {
-        for (const f of ['install_id', 'push_token', 'custom_id', 'timezone', 'language', 'app_version'] as const) {
-          const v = body[f];
-          if (typeof v === 'string') checkStorable(v, f);
-        }
-      });
       const subscription = body.web_push_subscription;
       if (subscription !== undefined && body.platform !== 'web') {
         throw new ApiError('invalid_web_push_subscription', 'web_push_subscription is for platform "web" only');

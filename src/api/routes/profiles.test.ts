@@ -110,6 +110,30 @@ test('PUT sets email (lower-cased), phone and subscription states; bad values ar
   assert.equal(state.status, 400);
 });
 
+test('hostile text, names and numbers are 400s naming the field, and store nothing', async () => {
+  const before = await profileRows();
+  const id = uid('hostile');
+  const put = await h.call('PUT', `/v1/profiles/${id}`, { email: 'bob\u0000@example.org' });
+  assert.equal(put.status, 400, JSON.stringify(put.body));
+  assert.match(put.body.error.message, /^email must not contain U\+0000/);
+  const param = await h.call('PUT', `/v1/profiles/${encodeURIComponent('x\u0000')}`, { email: 'bob@example.org' });
+  assert.equal(param.status, 400, JSON.stringify(param.body));
+  assert.match(param.body.error.message, /^params\.custom_id must not contain/);
+  for (const [ops, message] of [
+    [[{ identifiers: { custom_id: id }, attributes: { 'date(__proto__)': '1990-04-01' } }], /^\[0\]\.attributes\.date\(__proto__\) names the attribute __proto__/],
+    [[{ identifiers: { custom_id: id }, attributes: { 'url(__proto__)': 'https://example.com' } }], /^\[0\]\.attributes\.url\(__proto__\) /],
+    [[{ identifiers: { custom_id: id }, events: [{ name: 'e', attributes: { k: 'v\ud800' } }] }], /^\[0\]\.events\[0\]\.attributes\.k must not contain/],
+    ['[{"identifiers":{"custom_id":"' + id + '"},"attributes":{"score":1e309}}]', /^\[0\]\.attributes\.score must be a finite number/],
+    ['[{"identifiers":{"custom_id":"' + id + '"},"events":[{"name":"e","attributes":{"n":-1e400}}]}]', /^\[0\]\.events\[0\]\.attributes\.n must be a finite number/],
+  ] as const) {
+    const r = await update(ops);
+    assert.equal(r.status, 400, `${JSON.stringify(ops)}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.error.code, 'invalid_field');
+    assert.match(r.body.error.message, message);
+  }
+  assert.equal(await profileRows(), before);
+});
+
 test('an unknown profile is a 404, and another project cannot see it', async () => {
   assert.equal((await h.call('GET', '/v1/profiles/nobody-here')).body.error.code, 'profile_not_found');
   const id = uid('mine');

@@ -1,6 +1,7 @@
 /** The body of PUT /v1/providers/{provider}, one TypeBox schema per provider (shapes: domain/provider-credentials.ts). */
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { Provider } from '../../domain/provider-credentials.js';
+import { oneLine } from '../schemas.js';
 
 const pem = (description: string) => Type.String({ minLength: 1, maxLength: 20_000, description });
 
@@ -55,7 +56,7 @@ export const SmtpBody = Type.Object(
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
     password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Never returned.' })),
     from: Type.Array(
-      Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), address: Type.String({ format: 'email', maxLength: 320 }) },
+      Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: oneLine, description: 'The From header\'s display name: one line, no CR or LF (RFC 5322 §2.2).' })), address: Type.String({ format: 'email', maxLength: 320 }) },
         { additionalProperties: false }),
       { minItems: 1, maxItems: 50 },
     ),

@@ -186,6 +186,21 @@ test('SMTP: a DKIM key that is not RSA is a 422 before any connection', async ()
   assert.equal(res.body.error.code, 'invalid_dkim_key');
 });
 
+test('text PostgreSQL cannot store, and a line break in a mail header, are 400s naming the field; nothing is stored', async () => {
+  const before = (await stored('webpush'))?.summary;
+  const subject = await put('webpush', { subject: 'mailto:ops\u0000@example.com' });
+  assert.equal(subject.status, 400, JSON.stringify(subject.body));
+  assert.equal(subject.body.error.code, 'invalid_field');
+  assert.match(subject.body.error.message, /^subject must not contain U\+0000/);
+  assert.deepEqual((await stored('webpush'))?.summary, before);
+  // The sender's name becomes the From header; SMTP is checked (and connected to) only after the body.
+  const name = await put('smtp', { host: '127.0.0.1', port: 1, security: 'none', from: [{ name: 'News\r\nBcc: all@example.com', address: 'news@example.com' }] });
+  assert.equal(name.status, 400, JSON.stringify(name.body));
+  assert.equal(name.body.error.code, 'invalid_field');
+  assert.match(name.body.error.message, /^from\.0\.name /);
+  assert.equal(await stored('smtp'), undefined);
+});
+
 test('listing, reading one, deleting; unknown providers, the SDK key and other projects are refused', async () => {
   const list = await h.call('GET', '/v1/providers');
   assert.equal(list.status, 200);

@@ -6,7 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Sql } from 'postgres';
-import { checkClientId, checkCustomId, checkStorable, limits, parseEvent, parseSdkChanges, parseTime } from '../../domain/profile-operations.js';
+import { checkClientId, checkCustomId, limits, parseEvent, parseSdkChanges, parseTime } from '../../domain/profile-operations.js';
 import { claimClientId, recordPushFeedback, storeEvents, type NewEvent } from '../../store/events.js';
 import { changeInstallationAttributes, identify, logout } from '../../store/identity.js';
 import { createGroupCommit } from '../../store/group-commit.js';
@@ -68,17 +68,15 @@ const PushEventsBody = Type.Object(
 const Counts = Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer() });
 
 /**
- * The checks every SDK batch gets before anything is stored: its size, an install_id PostgreSQL can
- * store, and each item through `parseOne` (whose InputError becomes a 400 naming the field).
+ * The checks every SDK batch gets before anything is stored: its size, and each item through
+ * `parseOne` (whose InputError becomes a 400 naming the field). Text PostgreSQL cannot store, in
+ * install_id or anywhere else, was refused before (api/storable-input.ts).
  */
-function parseBatch<E, T>(installId: string, items: E[], parseOne: (item: E, path: string) => T): T[] {
+function parseBatch<E, T>(items: E[], parseOne: (item: E, path: string) => T): T[] {
   if (items.length > limits.sdkEventsPerBatch) {
     throw new ApiError('too_many_events', `events has ${items.length} items; the limit is ${limits.sdkEventsPerBatch} per call`);
   }
-  return parseOrRefuse(() => {
-    checkStorable(installId, 'install_id');
-    return items.map((e, i) => parseOne(e, `events[${i}]`));
-  });
+  return parseOrRefuse(() => items.map((e, i) => parseOne(e, `events[${i}]`)));
 }
 
 const count = (stored: boolean[]) => {
@@ -105,7 +103,7 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
     handler: async (req) => {
       const { install_id, events } = req.body;
       const now = new Date();
-      const parsed = parseBatch(install_id, events, (e, path) => parseEvent(e, path, now, { idRequired: true, timeRequired: true }));
+      const parsed = parseBatch(events, (e, path) => parseEvent(e, path, now, { idRequired: true, timeRequired: true }));
       limiter.take('sdk', req.caller.projectId, parsed.length);
       if (!parsed.length) return { accepted: 0, duplicates: 0 };
       const { projectId } = req.caller;
@@ -175,7 +173,7 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
     handler: async (req) => {
       const { install_id, events } = req.body;
       const now = new Date();
-      const parsed = parseBatch(install_id, events, (e, path) => ({
+      const parsed = parseBatch(events, (e, path) => ({
         ...e, id: checkClientId(e.id, `${path}.id`), time: parseTime(e.time, `${path}.time`, now),
       }));
       limiter.take('sdk', req.caller.projectId, parsed.length);

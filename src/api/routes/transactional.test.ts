@@ -129,3 +129,70 @@ test('an unknown route is a 404 with the error body', async () => {
   assert.equal(r.status, 404);
   assert.equal(r.body.error.code, 'not_found');
 });
+
+test('text PostgreSQL cannot store, a non-finite number, or a line break in a mail header is a 400 naming the field; nothing is stored', async () => {
+  const mail = (email: Record<string, unknown>) => send({ recipients: { emails: ['a@example.org'] }, email: { subject: 's', text: 't', ...email } });
+  const cases: [unknown, RegExp][] = [
+    [send({ push: { title: 'Hi\u0000', body: 'b' } }), /^push\.title must not contain U\+0000/],
+    [send({ push: { title: 't', body: 'b', data: { k: 'x\ud800' } } }), /^push\.data\.k must not contain/],
+    [send({ push: { title: 't', body: 'b', data: { ['k\u0000']: 'x' } } }), /^push\.data has a key that contains U\+0000/],
+    [send({ push: { title: 't', body: 'b', data: { nested: [{ deep: '\udc00' }] } } }), /^push\.data\.nested\[0\]\.deep /],
+    [send({ recipients: { custom_ids: ['ok', 'u\u0000'] } }), /^recipients\.custom_ids\[1\] /],
+    [mail({ subject: 'Hello\u0000' }), /^email\.subject must not contain/],
+    [send({ recipients: { phones: ['+33612345678'] }, push: undefined, sms: { text: 'hi \ud83d' } }), /^sms\.text must not contain/],
+    [send({ push: { title: 't', body: 'b', ios: { title: '\u0000' } } }), /^push\.ios\.title /],
+    [send({ group_id: 'g\u0000' }), /^group_id /],
+    ['{"group_id":"g","recipients":{"tokens":[{"platform":"ios","token":"ab"}]},"push":{"title":"t","body":"b","data":{"n":1e309}}}', /^push\.data\.n must be a finite number/],
+    [mail({ subject: 'Hello\r\nBcc: victim@example.org' }), /^email\.subject /],
+    [mail({ subject: 'Hello\nthere' }), /^email\.subject /],
+    [mail({ from: 'a@example.org\r\nBcc: b@example.org' }), /^email\.from /],
+    [mail({ reply_to: 'a@example.org\n' }), /^email\.reply_to /],
+    // Nesting that would exhaust the stack of whatever walks or serializes it.
+    ['{"group_id":"g","recipients":{"tokens":[{"platform":"ios","token":"ab"}]},"push":{"title":"t","body":"b","data":{"k":' +
+      '['.repeat(200_000) + ']'.repeat(200_000) + '}}}', /^push\.data\.k(\[0\])+ nests more than 64 levels/],
+  ];
+  const before = await messageCount();
+  for (const [body, message] of cases) {
+    const r = await h.call('POST', '/v1/transactional/send', body);
+    assert.equal(r.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.error.code, 'invalid_field');
+    assert.match(r.body.error.message, message);
+  }
+  assert.equal(await messageCount(), before);
+});
+
+test('one project\'s sends the database refuses, sharing commits with another\'s, fail alone: every good send is 202 and stored once', async () => {
+  // A data error the input checks cannot see: the database refuses project B's messages. Sent at
+  // once, A's and B's sends share group commits.
+  const { createProject } = await import('../../store/projects.js');
+  const b = await createProject(h.db.sql, 'refused', h.keyring);
+  await h.db.sql.unsafe(`
+    create function refuse_project_b() returns trigger language plpgsql as $$
+    begin
+      if new.project_id = '${b.project_id}' then raise exception 'refused by the test' using errcode = 'check_violation'; end if;
+      return new;
+    end $$;
+    create trigger refuse_project_b before insert on messages for each row execute function refuse_project_b()`);
+  try {
+    const groupId = 'iso-' + Math.random().toString(36).slice(2);
+    const calls = Array.from({ length: 300 }, (_, i) => (i % 30 === 7
+      ? h.call('POST', '/v1/transactional/send', send({ group_id: groupId }), { authorization: `Bearer ${b.rest_key}` }).then((r) => ({ who: 'B', r }))
+      : h.call('POST', '/v1/transactional/send', send({ group_id: groupId })).then((r) => ({ who: 'A', r }))));
+    const answers = await Promise.all(calls);
+    const a = answers.filter((x) => x.who === 'A').map((x) => x.r);
+    const bad = answers.filter((x) => x.who === 'B').map((x) => x.r);
+    assert.equal(a.length, 290);
+    const failed = a.filter((r) => r.status !== 202);
+    assert.equal(failed.length, 0, `${failed.length} of A's 290 sends were not accepted: ${JSON.stringify(failed[0]?.body)}`);
+    assert.ok(bad.every((r) => r.status >= 500), 'B\'s are refused');
+    const rows = await h.db.sql<{ id: string; project_id: string }[]>`select id, project_id from messages where group_id = ${groupId}`;
+    assert.equal(rows.length, 290, 'each of A\'s stored once, none of B\'s');
+    assert.deepEqual(new Set(rows.map((r) => r.id)), new Set(a.map((r) => r.body.message_id)));
+    assert.ok(rows.every((r) => r.project_id === h.project.project_id));
+    const [jobs] = await h.db.sql`select count(*)::int as n, count(distinct payload->>'message_id')::int as distinct_messages
+                                  from jobs where payload->>'message_id' = any(${rows.map((r) => r.id)})`;
+    assert.deepEqual(jobs, { n: 290, distinct_messages: 290 }, 'one fan-out job each');
+  } finally {
+    await h.db.sql.unsafe('drop trigger refuse_project_b on messages; drop function refuse_project_b()');
+  }
+});

@@ -13,6 +13,7 @@ import { acceptMessages, type AcceptRequest, type AcceptResult } from '../../sto
 import { createGroupCommit, inTransaction } from '../../store/group-commit.js';
 import { topics } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
+import { oneLine } from '../schemas.js';
 import { pushFor, pushPlatforms, type PushMessage } from '../../domain/push.js';
 import { buildFcmMessage } from '../../domain/fcm-message.js';
 import { buildWebPushPayload, webPushMaxPayloadBytes } from '../../domain/webpush-payload.js';
@@ -41,10 +42,12 @@ const Push = Type.Object(
   { additionalProperties: false },
 );
 
+// No whitespace, so no CR or LF: the addresses become the From and Reply-To headers.
 const emailAddress = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$' });
 const Email = Type.Object(
   {
-    subject: Type.String({ minLength: 1, maxLength: 998 }),
+    // A header field is one line (RFC 5322 §2.2): a CR or LF would end it and start another of the sender's choosing.
+    subject: Type.String({ minLength: 1, maxLength: 998, pattern: oneLine, description: 'One line: no CR or LF.' }),
     html: Type.Optional(Type.String({ minLength: 1, maxLength: 512 * 1024 })),
     text: Type.Optional(Type.String({ minLength: 1, maxLength: 512 * 1024 })),
     from: Type.Optional({ ...emailAddress, description: 'One of the project\'s sender identities; the first when absent.' }),
