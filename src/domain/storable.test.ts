@@ -12,7 +12,7 @@ test('findUnstorable names the path of a value, the parent of a key, in document
   assert.equal(findUnstorable({ a: 'x', b: [1, 'y', { c: true }] }), undefined);
   assert.deepEqual(findUnstorable({ push: { data: { k: '\u0000' } } })?.field, 'push.data.k');
   assert.deepEqual(findUnstorable({ recipients: { custom_ids: ['ok', 'u\ud800'] } })?.field, 'recipients.custom_ids[1]');
-  assert.deepEqual(findUnstorable([{ attributes: { ok: 1 } }, { attributes: { n: 1e309 } }]), {
+  assert.deepEqual(findUnstorable([{ attributes: { ok: 1 } }, { attributes: { n: JSON.parse("1e309") as number } }]), {
     field: '[1].attributes.n', problem: 'must be a finite number (this one overflows a double)',
   });
   const key = findUnstorable({ push: { data: { 'k\u0000': 1 } } });
