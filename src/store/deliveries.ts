@@ -6,9 +6,11 @@ import type { Sql, TransactionSql } from 'postgres';
 import { uuidv7 } from '../domain/ids.js';
 import type { PushMessage } from '../domain/push.js';
 import type { EmailContent, RecipientPlatform, SmsContent } from '../domain/channels.js';
-import type { Recipients, DeliveryStatus } from './messages.js';
+import { decideTargets, type Recipients, type RecipientRows } from '../domain/recipients.js';
+import type { DeliveryStatus } from './messages.js';
 
 export interface FanoutResult {
+  messageId: string;
   /** Deliveries created as `queued`, to be sent. */
   queued: { id: string; platform: string }[];
   /** False when the message had already been fanned out (a redelivered job). */
@@ -16,125 +18,127 @@ export interface FanoutResult {
   projectId: string;
 }
 
-interface Target {
-  platform: RecipientPlatform;
-  token: string;
-  install_id: string | null;
-  env: string | null;
-  /** Why Herald will not send to it, when it will not. */
-  skip?: string | undefined;
-  /** The status that records it: `skipped`, or `invalidated` for a token a provider declared dead. */
-  skipStatus?: 'skipped' | 'invalidated' | undefined;
+/** A (project, key) pair list for a set-based lookup: deduplicated, as two parallel arrays. */
+function pairs(list: Iterable<[string, string]>): [string[], string[]] {
+  const seen = new Map<string, [string, string]>();
+  for (const [p, k] of list) seen.set(p + '\0' + k, [p, k]);
+  const rows = [...seen.values()];
+  return [rows.map((r) => r[0]), rows.map((r) => r[1])];
 }
+
+const group = <T extends { project_id: string }>(rows: readonly T[]) => {
+  const by = new Map<string, T[]>();
+  for (const r of rows) by.set(r.project_id, [...(by.get(r.project_id) ?? []), r]);
+  return (project: string) => by.get(project) ?? [];
+};
 
 /**
- * Resolves a message's recipients to one target per channel address, and creates their
- * deliveries, once: the message row is locked and stamped, so a redelivered fan-out job creates
- * nothing twice. Push reaches installations and tokens; email the profiles' addresses and explicit
- * ones; SMS the profiles' numbers and explicit ones. A suppressed address, an opted-out number or
- * an unsubscribed profile gets a `skipped` delivery that says why, never a silent drop.
+ * Fans out a batch of messages in the caller's transaction, set-based: the messages are locked
+ * and stamped (a redelivered fan-out job creates nothing twice), the rows every recipient needs
+ * (installations, invalidated tokens, profiles, suppressions, opt-outs) are loaded in one
+ * statement per table for the whole batch, `domain/recipients.ts` decides each message's targets
+ * and skips, and every delivery of the batch is inserted in one statement. A suppressed address,
+ * an opted-out number or an unsubscribed profile gets a `skipped` delivery that says why.
  */
-export async function fanOutMessage(tx: TransactionSql, messageId: string): Promise<FanoutResult | undefined> {
-  const [msg] = await tx<{ project_id: string; recipients: Recipients; fanned_out_at: Date | null; has_push: boolean; has_email: boolean; has_sms: boolean }[]>`
-    select project_id, recipients, fanned_out_at, push is not null as has_push, email is not null as has_email, sms is not null as has_sms
-    from messages where id = ${messageId} for update`;
-  if (!msg) return undefined;
-  if (msg.fanned_out_at) return { queued: [], fresh: false, projectId: msg.project_id };
-  const r = msg.recipients;
-  const project = msg.project_id;
-  const [push, email, sms] = await Promise.all([
-    msg.has_push ? pushTargets(tx, project, r) : [],
-    msg.has_email ? emailTargets(tx, project, r) : [],
-    msg.has_sms ? smsTargets(tx, project, r) : [],
-  ]);
-  const targets = [...push, ...email, ...sms];
-  const rows = targets.map((t) => {
-    const [status, reason] = t.skip ? [t.skipStatus ?? 'skipped', t.skip] : ['queued', null];
-    return { id: uuidv7(), ...t, status, reason };
-  });
-  const inserted = rows.length
-    ? await tx<{ id: string; status: DeliveryStatus; platform: string }[]>`
+export async function fanOutMessages(tx: TransactionSql, messageIds: string[]): Promise<FanoutResult[]> {
+  const msgs = await tx<{ id: string; project_id: string; recipients: Recipients; fanned_out_at: Date | null; has_push: boolean; has_email: boolean; has_sms: boolean }[]>`
+    select id, project_id, recipients, fanned_out_at, push is not null as has_push, email is not null as has_email, sms is not null as has_sms
+    from messages where id = any(${messageIds}::uuid[]) order by id for update`;
+  const fresh = msgs.filter((m) => !m.fanned_out_at);
+  const rows = await loadRecipientRows(tx, fresh);
+  const deliveries = fresh.flatMap((m) =>
+    decideTargets(m.recipients, { push: m.has_push, email: m.has_email, sms: m.has_sms }, rows(m.project_id)).map((t) => {
+      const [status, reason] = t.skip ? [t.skipStatus ?? 'skipped', t.skip] : ['queued', null];
+      return { id: uuidv7(), message_id: m.id, project_id: m.project_id, ...t, status, reason };
+    }));
+  const inserted = deliveries.length
+    ? await tx<{ id: string; message_id: string; status: DeliveryStatus; platform: string }[]>`
         insert into deliveries (id, message_id, project_id, platform, token, install_id, apns_environment, status, reason)
-        select u.id, ${messageId}, ${project}, u.platform, u.token, u.install_id, u.env, u.status, u.reason
-        from unnest(${rows.map((x) => x.id)}::uuid[], ${rows.map((x) => x.platform)}::text[],
-                    ${rows.map((x) => x.token)}::text[], ${rows.map((x) => x.install_id) as string[]}::text[],
-                    ${rows.map((x) => x.env) as string[]}::text[], ${rows.map((x) => x.status) as string[]}::text[],
-                    ${rows.map((x) => x.reason) as string[]}::text[])
-             as u(id, platform, token, install_id, env, status, reason)
+        select u.id, u.message_id, u.project_id, u.platform, u.token, u.install_id, u.env, u.status, u.reason
+        from unnest(${deliveries.map((x) => x.id)}::uuid[], ${deliveries.map((x) => x.message_id)}::uuid[],
+                    ${deliveries.map((x) => x.project_id)}::uuid[], ${deliveries.map((x) => x.platform)}::text[],
+                    ${deliveries.map((x) => x.token)}::text[], ${deliveries.map((x) => x.install_id) as string[]}::text[],
+                    ${deliveries.map((x) => x.env) as string[]}::text[], ${deliveries.map((x) => x.status) as string[]}::text[],
+                    ${deliveries.map((x) => x.reason) as string[]}::text[])
+             as u(id, message_id, project_id, platform, token, install_id, env, status, reason)
         on conflict (message_id, platform, token) do nothing
-        returning id, status, platform`
+        returning id, message_id, status, platform`
     : [];
-  await tx`update messages set fanned_out_at = now() where id = ${messageId}`;
-  return {
-    queued: inserted.filter((i) => i.status === 'queued').map((i) => ({ id: i.id, platform: i.platform })),
-    fresh: true,
-    projectId: project,
-  };
-}
-
-/** Devices: installations named by custom_id or install_id, and explicit tokens; one per token. */
-async function pushTargets(tx: TransactionSql, project: string, r: Recipients): Promise<Target[]> {
-  const found = (r.custom_ids?.length || r.install_ids?.length)
-    ? await tx<{ install_id: string; platform: RecipientPlatform; token: string; apns_environment: string | null }[]>`
-        select install_id, platform, push_token as token, apns_environment from installations
-        where project_id = ${project} and push_token is not null
-          and (custom_id = any(${r.custom_ids ?? []}::text[]) or install_id = any(${r.install_ids ?? []}::text[]))`
-    : [];
-  const byToken = new Map<string, Target>();
-  for (const t of r.tokens ?? []) byToken.set(t.platform + ':' + t.token, { ...t, install_id: null, env: null });
-  for (const f of found) byToken.set(f.platform + ':' + f.token, { platform: f.platform, token: f.token, install_id: f.install_id, env: f.apns_environment });
-  const targets = [...byToken.values()];
-  if (!targets.length) return targets;
-  const dead = new Set(
-    (await tx<{ platform: string; token: string }[]>`
-      select platform, token from invalidated_tokens
-      where project_id = ${project} and token = any(${targets.map((t) => t.token)}::text[])`).map((d) => d.platform + ':' + d.token),
-  );
-  for (const t of targets) {
-    if (dead.has(t.platform + ':' + t.token)) Object.assign(t, { skip: 'token was invalidated by the provider earlier', skipStatus: 'invalidated' });
+  if (fresh.length) await tx`update messages set fanned_out_at = now() where id = any(${fresh.map((m) => m.id)}::uuid[])`;
+  const queued = new Map<string, { id: string; platform: string }[]>();
+  for (const i of inserted) {
+    if (i.status === 'queued') queued.set(i.message_id, [...(queued.get(i.message_id) ?? []), { id: i.id, platform: i.platform }]);
   }
-  return targets;
+  return msgs.map((m) => ({ messageId: m.id, projectId: m.project_id, fresh: !m.fanned_out_at, queued: queued.get(m.id) ?? [] }));
 }
 
-/** Addresses: the profiles' and explicit ones, lower-cased, once each; suppressed or unsubscribed ones skipped. */
-async function emailTargets(tx: TransactionSql, project: string, r: Recipients): Promise<Target[]> {
-  const profiles = r.custom_ids?.length
-    ? await tx<{ email: string; email_subscription: string | null }[]>`
-        select lower(email) as email, email_subscription from profiles
-        where project_id = ${project} and custom_id = any(${r.custom_ids}::text[]) and email is not null`
-    : [];
-  const unsubscribed = new Set(profiles.filter((p) => p.email_subscription === 'unsubscribed').map((p) => p.email));
-  const addresses = [...new Set([...profiles.map((p) => p.email), ...(r.emails ?? []).map((e) => e.toLowerCase())])];
-  if (!addresses.length) return [];
-  const suppressed = new Map(
-    (await tx<{ address: string; reason: string }[]>`
-      select address, reason from email_suppressions where project_id = ${project} and address = any(${addresses}::text[])`)
-      .map((s) => [s.address, s.reason]),
-  );
-  return addresses.map((a) => ({
-    platform: 'email', token: a, install_id: null, env: null,
-    skip: suppressed.has(a) ? `suppressed: ${suppressed.get(a)}` : unsubscribed.has(a) ? 'the profile unsubscribed from email' : undefined,
-  }));
-}
+type Fresh = { project_id: string; recipients: Recipients; has_push: boolean; has_email: boolean; has_sms: boolean };
 
-/** Numbers: the profiles' and explicit ones, once each; opted-out or unsubscribed ones skipped. */
-async function smsTargets(tx: TransactionSql, project: string, r: Recipients): Promise<Target[]> {
-  const profiles = r.custom_ids?.length
-    ? await tx<{ phone: string; sms_subscription: string | null }[]>`
-        select phone, sms_subscription from profiles
-        where project_id = ${project} and custom_id = any(${r.custom_ids}::text[]) and phone is not null`
+/** The rows the batch's recipients need, one statement per table for the whole batch, by project. */
+async function loadRecipientRows(tx: TransactionSql, msgs: Fresh[]): Promise<(project: string) => RecipientRows> {
+  const push = msgs.filter((m) => m.has_push);
+  const byCustomId = pairs(push.flatMap((m) => (m.recipients.custom_ids ?? []).map((c): [string, string] => [m.project_id, c])));
+  const byInstallId = pairs(push.flatMap((m) => (m.recipients.install_ids ?? []).map((i): [string, string] => [m.project_id, i])));
+  const installations = byCustomId[0].length || byInstallId[0].length
+    ? await tx<{ project_id: string; install_id: string; custom_id: string | null; platform: RecipientPlatform; token: string; apns_environment: string | null }[]>`
+        select i.project_id, i.install_id, i.custom_id, i.platform, i.push_token as token, i.apns_environment
+        from installations i join unnest(${byCustomId[0]}::uuid[], ${byCustomId[1]}::text[]) as r(project_id, custom_id)
+          on i.project_id = r.project_id and i.custom_id = r.custom_id
+        where i.push_token is not null
+        union
+        select i.project_id, i.install_id, i.custom_id, i.platform, i.push_token as token, i.apns_environment
+        from installations i join unnest(${byInstallId[0]}::uuid[], ${byInstallId[1]}::text[]) as r(project_id, install_id)
+          on i.project_id = r.project_id and i.install_id = r.install_id
+        where i.push_token is not null`
     : [];
-  const unsubscribed = new Set(profiles.filter((p) => p.sms_subscription === 'unsubscribed').map((p) => p.phone));
-  const phones = [...new Set([...profiles.map((p) => p.phone), ...(r.phones ?? [])])];
-  if (!phones.length) return [];
-  const optedOut = new Set(
-    (await tx<{ phone: string }[]>`select phone from sms_opt_outs where project_id = ${project} and phone = any(${phones}::text[])`)
-      .map((o) => o.phone),
-  );
-  return phones.map((p) => ({
-    platform: 'sms', token: p, install_id: null, env: null,
-    skip: optedOut.has(p) ? 'the number opted out (STOP)' : unsubscribed.has(p) ? 'the profile unsubscribed from SMS' : undefined,
-  }));
+  const tokens = pairs([
+    ...push.flatMap((m) => (m.recipients.tokens ?? []).map((t): [string, string] => [m.project_id, t.token])),
+    ...installations.map((i): [string, string] => [i.project_id, i.token]),
+  ]);
+  const profileIds = pairs(msgs.filter((m) => m.has_email || m.has_sms)
+    .flatMap((m) => (m.recipients.custom_ids ?? []).map((c): [string, string] => [m.project_id, c])));
+  const [invalidated, profiles] = await Promise.all([
+    tokens[0].length
+      ? tx<{ project_id: string; platform: string; token: string }[]>`
+          select t.project_id, t.platform, t.token from invalidated_tokens t
+          join unnest(${tokens[0]}::uuid[], ${tokens[1]}::text[]) as r(project_id, token) on t.project_id = r.project_id and t.token = r.token`
+      : [],
+    profileIds[0].length
+      ? tx<{ project_id: string; custom_id: string; email: string | null; email_subscription: string | null; phone: string | null; sms_subscription: string | null }[]>`
+          select p.project_id, p.custom_id, p.email, p.email_subscription, p.phone, p.sms_subscription from profiles p
+          join unnest(${profileIds[0]}::uuid[], ${profileIds[1]}::text[]) as r(project_id, custom_id)
+            on p.project_id = r.project_id and p.custom_id = r.custom_id`
+      : [],
+  ]);
+  const profilesOf = group(profiles);
+  const addresses = pairs(msgs.filter((m) => m.has_email).flatMap((m) => [
+    ...profilesOf(m.project_id).flatMap((p) => (p.email ? [p.email.toLowerCase()] : [])),
+    ...(m.recipients.emails ?? []).map((e) => e.toLowerCase()),
+  ].map((a): [string, string] => [m.project_id, a])));
+  const phones = pairs(msgs.filter((m) => m.has_sms).flatMap((m) => [
+    ...profilesOf(m.project_id).flatMap((p) => (p.phone ? [p.phone] : [])),
+    ...(m.recipients.phones ?? []),
+  ].map((n): [string, string] => [m.project_id, n])));
+  const [suppressions, optOuts] = await Promise.all([
+    addresses[0].length
+      ? tx<{ project_id: string; address: string; reason: string }[]>`
+          select s.project_id, s.address, s.reason from email_suppressions s
+          join unnest(${addresses[0]}::uuid[], ${addresses[1]}::text[]) as r(project_id, address) on s.project_id = r.project_id and s.address = r.address`
+      : [],
+    phones[0].length
+      ? tx<{ project_id: string; phone: string }[]>`
+          select o.project_id, o.phone from sms_opt_outs o
+          join unnest(${phones[0]}::uuid[], ${phones[1]}::text[]) as r(project_id, phone) on o.project_id = r.project_id and o.phone = r.phone`
+      : [],
+  ]);
+  const [installationsOf, invalidatedOf, suppressionsOf, optOutsOf] = [group(installations), group(invalidated), group(suppressions), group(optOuts)];
+  return (project) => ({
+    installations: installationsOf(project),
+    invalidated: new Set(invalidatedOf(project).map((t) => t.platform + ':' + t.token)),
+    profiles: profilesOf(project),
+    suppressions: new Map(suppressionsOf(project).map((s) => [s.address, s.reason])),
+    optedOut: new Set(optOutsOf(project).map((o) => o.phone)),
+  });
 }
 
 export interface DeliveryToSend {

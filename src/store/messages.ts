@@ -3,13 +3,8 @@ import type { Sql, TransactionSql } from 'postgres';
 import type { PushMessage } from '../domain/push.js';
 import type { EmailContent, SmsContent } from '../domain/channels.js';
 
-export interface Recipients {
-  custom_ids?: string[] | undefined;
-  install_ids?: string[] | undefined;
-  tokens?: { platform: 'ios' | 'android'; token: string }[] | undefined;
-  emails?: string[] | undefined;
-  phones?: string[] | undefined;
-}
+export type { Recipients } from '../domain/recipients.js';
+import type { Recipients } from '../domain/recipients.js';
 
 export interface NewMessage {
   id: string;

@@ -1,26 +1,48 @@
 /**
- * The fan-out step: a committed message becomes one delivery job per recipient token, in the same
- * transaction that creates the delivery rows (so a crash leaves either both or neither).
+ * The fan-out step: committed messages become one delivery job per recipient target, in the same
+ * transaction that creates the delivery rows (so a crash leaves either both or neither). A batch
+ * of claimed jobs is fanned out set-based in one transaction (store/deliveries.ts#fanOutMessages);
+ * a batch is bounded by the consumer's batch size and the send API's recipients per message.
+ *
+ * Per-item outcomes: when a batch fails for its data rather than because the database is down,
+ * each of its messages is fanned out again alone, so one message that cannot be fanned out never
+ * holds back another project's. The failed batch was rolled back whole, so nothing runs twice.
  */
 import type { Sql } from 'postgres';
+import type { Logger } from 'pino';
 import type { Job, WorkQueue } from '../queue/queue.js';
-import { fanOutMessage } from '../store/deliveries.js';
+import { fanOutMessages } from '../store/deliveries.js';
+import { isDatabaseFailure } from '../store/database-errors.js';
+import { retryDelayMs } from '../domain/retry.js';
 import { deliveryTopic, type FanoutPayload, type DeliveryPayload } from './topics.js';
 
-export function fanoutHandler(deps: { sql: Sql; queue: WorkQueue }) {
+export function fanoutHandler(deps: { sql: Sql; queue: WorkQueue; log?: Logger }) {
+  const fanOut = (jobs: Job[]) => deps.sql.begin(async (tx) => {
+    const results = await fanOutMessages(tx, jobs.map((j) => (j.payload as FanoutPayload).message_id));
+    const queued = results.flatMap((r) => r.queued);
+    if (queued.length) {
+      await deps.queue.enqueue(tx, queued.map((q) => ({ topic: deliveryTopic(q.platform), payload: { delivery_id: q.id } satisfies DeliveryPayload })));
+    }
+  });
+
   return async (jobs: Job[]): Promise<void> => {
+    try {
+      await fanOut(jobs);
+      await deps.queue.ack(jobs);
+      return;
+    } catch (err) {
+      // The database itself failed: every job is retried by the consumer, as one.
+      if (jobs.length === 1 || isDatabaseFailure(err)) throw err;
+    }
     for (const job of jobs) {
-      const { message_id } = job.payload as FanoutPayload;
-      await deps.sql.begin(async (tx) => {
-        const result = await fanOutMessage(tx, message_id);
-        if (result?.queued.length) {
-          await deps.queue.enqueue(
-            tx,
-            result.queued.map((q) => ({ topic: deliveryTopic(q.platform), payload: { delivery_id: q.id } satisfies DeliveryPayload })),
-          );
-        }
-      });
-      await deps.queue.ack([job]);
+      try {
+        await fanOut([job]);
+        await deps.queue.ack([job]);
+      } catch (err) {
+        if (isDatabaseFailure(err)) throw err;
+        deps.log?.error({ err, message_id: (job.payload as FanoutPayload).message_id }, 'fan-out of one message failed; it will be retried');
+        await deps.queue.retry(job, retryDelayMs(job.attempt, undefined), String(err));
+      }
     }
   };
 }

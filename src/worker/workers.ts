@@ -82,7 +82,7 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   const consumers = [
     startConsumer({
       queue: deps.queue, topic: topics.fanout, log: deps.log, lanes: 2, batchSize: 8, leaseMs,
-      handle: fanoutHandler({ sql: deps.sql, queue: deps.queue }),
+      handle: fanoutHandler({ sql: deps.sql, queue: deps.queue, log: deps.log }),
     }),
     // Several lanes per channel, so one lane's database round trips overlap another's sends.
     deliveries(topics.apns, 4, apnsChannel({ credentialsFor: accounts.apns, send: (c, r) => apns.send(c, r) })),

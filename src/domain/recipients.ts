@@ -1,0 +1,114 @@
+/**
+ * Who a message reaches, and who it skips and why: a pure decision over the rows the fan-out loads
+ * in bulk (store/deliveries.ts). One target per channel address: a device token, an email address,
+ * a phone number. A target Herald will not send to is kept with its reason (a `skipped` or
+ * `invalidated` delivery), never dropped silently. Campaigns will feed the same function with
+ * their audience's pages.
+ */
+import type { RecipientPlatform } from './channels.js';
+
+/** Whom a message names, as the send API takes it. */
+export interface Recipients {
+  custom_ids?: string[] | undefined;
+  install_ids?: string[] | undefined;
+  tokens?: { platform: 'ios' | 'android'; token: string }[] | undefined;
+  emails?: string[] | undefined;
+  phones?: string[] | undefined;
+}
+
+/** What the message carries: a channel without content reaches nobody. */
+export interface MessageChannels {
+  push: boolean;
+  email: boolean;
+  sms: boolean;
+}
+
+/** The rows of one project that the fan-out loaded for a message's recipients. */
+export interface RecipientRows {
+  /** Installations with a push token named by the message's custom_ids or install_ids. */
+  installations: readonly { install_id: string; custom_id: string | null; platform: RecipientPlatform; token: string; apns_environment: string | null }[];
+  /** Tokens a provider declared dead, as `platform:token`. */
+  invalidated: ReadonlySet<string>;
+  /** Profiles named by the message's custom_ids. */
+  profiles: readonly { custom_id: string; email: string | null; email_subscription: string | null; phone: string | null; sms_subscription: string | null }[];
+  /** Suppressed addresses (lower-case) and the reason each was suppressed. */
+  suppressions: ReadonlyMap<string, string>;
+  /** Numbers that texted STOP. */
+  optedOut: ReadonlySet<string>;
+}
+
+export interface Target {
+  platform: RecipientPlatform;
+  /** The channel address: a device token, an email address or a phone number. */
+  token: string;
+  install_id: string | null;
+  env: string | null;
+  /** Why Herald will not send to it, when it will not. */
+  skip?: string | undefined;
+  /** The status that records a skip: `skipped`, or `invalidated` for a token a provider declared dead. */
+  skipStatus?: 'skipped' | 'invalidated' | undefined;
+}
+
+export const skipReasons = {
+  invalidated: 'token was invalidated by the provider earlier',
+  suppressed: (why: string) => `suppressed: ${why}`,
+  emailUnsubscribed: 'the profile unsubscribed from email',
+  optedOut: 'the number opted out (STOP)',
+  smsUnsubscribed: 'the profile unsubscribed from SMS',
+} as const;
+
+/** The message's targets on every channel it has content for. */
+export function decideTargets(r: Recipients, channels: MessageChannels, rows: RecipientRows): Target[] {
+  return [
+    ...(channels.push ? pushTargets(r, rows) : []),
+    ...(channels.email ? emailTargets(r, rows) : []),
+    ...(channels.sms ? smsTargets(r, rows) : []),
+  ];
+}
+
+/** Devices: explicit tokens, and the installations named by custom_id or install_id; one per token. */
+function pushTargets(r: Recipients, rows: RecipientRows): Target[] {
+  const customIds = new Set(r.custom_ids ?? []);
+  const installIds = new Set(r.install_ids ?? []);
+  const byToken = new Map<string, Target>();
+  for (const t of r.tokens ?? []) byToken.set(t.platform + ':' + t.token, { ...t, install_id: null, env: null });
+  for (const i of rows.installations) {
+    if (!installIds.has(i.install_id) && !(i.custom_id !== null && customIds.has(i.custom_id))) continue;
+    byToken.set(i.platform + ':' + i.token, { platform: i.platform, token: i.token, install_id: i.install_id, env: i.apns_environment });
+  }
+  const targets = [...byToken.values()];
+  for (const t of targets) {
+    if (rows.invalidated.has(t.platform + ':' + t.token)) Object.assign(t, { skip: skipReasons.invalidated, skipStatus: 'invalidated' });
+  }
+  return targets;
+}
+
+/** Addresses: the profiles' and explicit ones, lower-cased, once each; suppressed or unsubscribed ones skipped. */
+function emailTargets(r: Recipients, rows: RecipientRows): Target[] {
+  const profiles = namedProfiles(r, rows).flatMap((p) => (p.email ? [{ email: p.email.toLowerCase(), unsubscribed: p.email_subscription === 'unsubscribed' }] : []));
+  const unsubscribed = new Set(profiles.filter((p) => p.unsubscribed).map((p) => p.email));
+  const addresses = [...new Set([...profiles.map((p) => p.email), ...(r.emails ?? []).map((e) => e.toLowerCase())])];
+  return addresses.map((a) => {
+    const suppressed = rows.suppressions.get(a);
+    return {
+      platform: 'email', token: a, install_id: null, env: null,
+      skip: suppressed !== undefined ? skipReasons.suppressed(suppressed) : unsubscribed.has(a) ? skipReasons.emailUnsubscribed : undefined,
+    };
+  });
+}
+
+/** Numbers: the profiles' and explicit ones, once each; opted-out or unsubscribed ones skipped. */
+function smsTargets(r: Recipients, rows: RecipientRows): Target[] {
+  const profiles = namedProfiles(r, rows).flatMap((p) => (p.phone ? [{ phone: p.phone, unsubscribed: p.sms_subscription === 'unsubscribed' }] : []));
+  const unsubscribed = new Set(profiles.filter((p) => p.unsubscribed).map((p) => p.phone));
+  const phones = [...new Set([...profiles.map((p) => p.phone), ...(r.phones ?? [])])];
+  return phones.map((p) => ({
+    platform: 'sms', token: p, install_id: null, env: null,
+    skip: rows.optedOut.has(p) ? skipReasons.optedOut : unsubscribed.has(p) ? skipReasons.smsUnsubscribed : undefined,
+  }));
+}
+
+function namedProfiles(r: Recipients, rows: RecipientRows): RecipientRows['profiles'] {
+  const ids = new Set(r.custom_ids ?? []);
+  return rows.profiles.filter((p) => ids.has(p.custom_id));
+}
