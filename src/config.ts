@@ -23,6 +23,12 @@ export interface Config {
   sandboxHost: string;
   /** Use a sandbox that runs in another process (`herald sandbox`), by its inspection URL. */
   sandboxUrl: string | undefined;
+  /**
+   * Let tenants' push endpoints and provider settings (SMTP host, token_uri, SMS base_url) reach
+   * loopback, private and link-local addresses. Off: only the sandbox's own simulators are reachable
+   * there. For a deployment whose providers sit on its own network, and for tests.
+   */
+  allowPrivateNetworks: boolean;
   logLevel: string;
   /** Concurrent provider requests one worker process keeps in flight. */
   workerConcurrency: number;
@@ -86,6 +92,7 @@ export function loadConfig(flags: Source = {}, env: Source = process.env): Reado
     sandboxPort: int('sandbox-port', 'HERALD_SANDBOX_PORT', 9400, 0, 65535),
     sandboxHost: pick('sandbox-host', 'HERALD_SANDBOX_HOST') ?? '127.0.0.1',
     sandboxUrl: pick('sandbox-url', 'HERALD_SANDBOX_URL'),
+    allowPrivateNetworks: bool('allow-private-networks', 'HERALD_ALLOW_PRIVATE_NETWORKS'),
     logLevel: pick('log-level', 'HERALD_LOG_LEVEL') ?? 'info',
     workerConcurrency: int('worker-concurrency', 'HERALD_WORKER_CONCURRENCY', 500, 1, 100_000),
     maxAttempts: int('max-attempts', 'HERALD_MAX_ATTEMPTS', 8, 1, 100),

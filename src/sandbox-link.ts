@@ -4,6 +4,7 @@
  * inspection URL of `herald sandbox`).
  */
 import type { FcmServiceAccountJson } from './sandbox/fcm-auth.js';
+import { originKey, portOfUrl } from './domain/network-address.js';
 
 export interface SandboxLink {
   inspectionUrl: string;
@@ -19,6 +20,18 @@ export interface SandboxLink {
   };
   /** The simulators' self-signed certificate, trusted for sandbox connections only. */
   caPem: string;
+}
+
+/**
+ * The sandbox's simulators as `host:port` origins: the private addresses Herald may connect to for
+ * every project without --allow-private-networks (domain/network-address.ts), and no others of the
+ * sandbox's (not its inspection API).
+ */
+export function sandboxOrigins(link: Pick<SandboxLink, 'endpoints'>): string[] {
+  return Object.values(link.endpoints).map((e) => {
+    const url = new URL(e);
+    return originKey(url.hostname, portOfUrl(url));
+  });
 }
 
 /** Reads a running sandbox's endpoints, credentials and certificate from its inspection API. */

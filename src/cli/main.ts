@@ -18,6 +18,7 @@ import { openKeyring } from '../store/master-key.js';
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
                [--host H] [--port N] [--data-dir DIR] [--database-url URL] [--nats-url URL[,URL...]]
+               [--allow-private-networks]
                [--master-key KEY (better: HERALD_MASTER_KEY)]
   herald sandbox [--sandbox-host H] [--sandbox-port N]
   herald project create --name NAME [--data-dir DIR] [--database-url URL]`;
@@ -25,6 +26,7 @@ const usage = `usage:
 const options = {
   'master-key': { type: 'string' },
   role: { type: 'string' }, sandbox: { type: 'boolean' }, 'sandbox-url': { type: 'string' },
+  'allow-private-networks': { type: 'boolean' },
   'sandbox-port': { type: 'string' }, 'sandbox-host': { type: 'string' }, host: { type: 'string' },
   port: { type: 'string' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
   'log-level': { type: 'string' }, 'worker-concurrency': { type: 'string' }, 'max-attempts': { type: 'string' },
