@@ -105,8 +105,9 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
         unsubscribeSecret, privateNetworks,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,
-          // The account that sent the message signs its callbacks: the project's, or the sandbox's.
-          authTokenFor: async (projectId) => (await credentials!.get(projectId, 'sms'))?.auth_token ?? sandbox?.credentials.sms.auth_token,
+          // The account that sent the message signs its callbacks: the project's, or the project's own sandbox account.
+          authTokenFor: async (projectId) => (await credentials!.get(projectId, 'sms'))?.auth_token
+            ?? (sandbox && (await sandbox.smsAccountFor(projectId)).auth_token),
         },
       });
       url = await app.listen({ host: config.host, port: config.port });
