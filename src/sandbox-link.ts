@@ -59,6 +59,8 @@ export async function linkSandbox(inspectionUrl: string): Promise<SandboxLink> {
   const smsAccountFor = (projectId: string) => {
     let a = smsAccounts.get(projectId);
     if (!a) {
+      // Webhooks name any project id they like: the cache is bounded, not one entry per id ever seen.
+      if (smsAccounts.size >= 10_000) smsAccounts.clear();
       a = get(`/_sandbox/credentials/sms/${encodeURIComponent(projectId)}`, 'json') as Promise<{ account_sid: string; auth_token: string }>;
       smsAccounts.set(projectId, a);
       a.catch(() => smsAccounts.delete(projectId)); // asked again next time
