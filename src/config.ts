@@ -102,6 +102,11 @@ export const configOptions = {
     help: 'use a sandbox running in another process (`herald sandbox`), by its inspection URL',
     parse: text(),
   },
+  allowPrivateNetworks: {
+    flag: 'allow-private-networks', env: 'HERALD_ALLOW_PRIVATE_NETWORKS', shownDefault: 'off', roles: ['api', 'worker'],
+    help: "let tenants' push endpoints and provider settings (SMTP host, FCM `token_uri`, SMS `base_url`) reach loopback, private and link-local addresses; off, only the sandbox's own simulators are reachable there (docs/security.md)",
+    parse: bool,
+  },
   workerConcurrency: {
     flag: 'worker-concurrency', env: 'HERALD_WORKER_CONCURRENCY', shownDefault: '`500`', roles: ['worker'],
     help: 'provider requests in flight per worker process',

@@ -17,7 +17,8 @@ import { startProcessShare } from './worker/process-share.js';
 import { startScheduler } from './scheduler/scheduler.js';
 import { createCredentialsCache } from './store/credentials-cache.js';
 import { startSandbox } from './sandbox/index.js';
-import { linkSandbox, type SandboxLink } from './sandbox-link.js';
+import { linkSandbox, sandboxOrigins, type SandboxLink } from './sandbox-link.js';
+import type { PrivateNetworkAllowance } from './domain/network-address.js';
 import type { BackoffPolicy } from './domain/retry.js';
 import { openKeyring } from './store/master-key.js';
 
@@ -77,12 +78,17 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
         'using an external sandbox: projects without provider credentials deliver to its simulators');
     }
 
+    // Tenants' endpoints and settings may name private addresses only where this allows it.
+    const privateNetworks: PrivateNetworkAllowance = {
+      all: config.allowPrivateNetworks, origins: sandbox ? sandboxOrigins(sandbox) : [],
+    };
+
     if (runs('worker')) {
       const processShare = await startProcessShare({ sql: db.sql, log });
       closers.push(processShare.stop);
       const workers = startWorkers({
         sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency, backoff: overrides.backoff, share: processShare.share,
-        credentials: credentials!, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!,
+        credentials: credentials!, privateNetworks, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!,
       });
       closers.push(workers.stop);
     }
@@ -96,11 +102,12 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     if (runs('api')) {
       const app = await buildApp({
         sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits,
-        unsubscribeSecret,
+        unsubscribeSecret, privateNetworks,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,
-          // The account that sent the message signs its callbacks: the project's, or the sandbox's.
-          authTokenFor: async (projectId) => (await credentials!.get(projectId, 'sms'))?.auth_token ?? sandbox?.credentials.sms.auth_token,
+          // The account that sent the message signs its callbacks: the project's, or the project's own sandbox account.
+          authTokenFor: async (projectId) => (await credentials!.get(projectId, 'sms'))?.auth_token
+            ?? (sandbox && (await sandbox.smsAccountFor(projectId)).auth_token),
         },
       });
       url = await app.listen({ host: config.host, port: config.port });

@@ -30,6 +30,7 @@ import { smsWebhookRoutes, type SmsWebhookOptions } from './routes/sms-webhooks.
 import { providerRoutes } from './routes/providers.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import type { Keyring } from '../store/sealed.js';
+import type { PrivateNetworkAllowance } from '../domain/network-address.js';
 
 export interface ApiDeps {
   sql: Sql;
@@ -44,6 +45,11 @@ export interface ApiDeps {
   smsWebhooks?: Omit<SmsWebhookOptions, 'sql'> | undefined;
   /** Seals provider secrets (src/store/sealed.ts). */
   keyring: Keyring;
+  /**
+   * Where tenants' push endpoints and provider settings may name private addresses: nowhere by
+   * default; the sandbox's own origins, or everywhere with --allow-private-networks.
+   */
+  privateNetworks?: PrivateNetworkAllowance | undefined;
 }
 
 /** Large enough for 10,000 recipients with long ids; anything bigger is a 413. */
@@ -91,11 +97,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(installationRoutes(deps.sql));
+  await app.register(installationRoutes(deps.sql, deps.privateNetworks));
   await app.register(transactionalRoutes(deps));
   await app.register(messageRoutes(deps.sql));
   await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret }));
-  await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring }));
+  await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks }));
   await app.register(sdkConfigRoutes({ sql: deps.sql, keyring: deps.keyring }));
   await app.register(operationsRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry }));
   await app.register(sdkAssetRoutes());

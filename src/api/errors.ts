@@ -13,6 +13,7 @@ export const errorCatalogue = {
   push_payload_too_large: { status: 400, meaning: 'The push, once built, exceeds the 4096 bytes APNs accepts.' },
   reserved_data_key: { status: 400, meaning: 'push.data uses a key Herald reserves (aps, herald).' },
   invalid_web_push_subscription: { status: 400, meaning: 'web_push_subscription is missing, malformed, or given for a platform other than web; the message names the part.' },
+  forbidden_address: { status: 400, meaning: 'A provider setting (SMTP host, token_uri, base_url) names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.' },
   invalid_idempotency_key: { status: 400, meaning: 'The Idempotency-Key header is empty or longer than 255 characters.' },
   unauthorized: { status: 401, meaning: 'No API key, or an unknown or revoked one.' },
   forbidden_for_sdk_key: { status: 403, meaning: 'A public SDK key called an endpoint that needs the secret REST key.' },

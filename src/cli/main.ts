@@ -18,6 +18,7 @@ import { openKeyring } from '../store/master-key.js';
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
                [--host H] [--port N] [--data-dir DIR] [--database-url URL] [--nats-url URL[,URL...]]
+               [--allow-private-networks] (every option: README.md, Configuration)
                [--master-key KEY (better: HERALD_MASTER_KEY)]
   herald sandbox [--sandbox-host H] [--sandbox-port N]
   herald project create --name NAME [--data-dir DIR] [--database-url URL]`;

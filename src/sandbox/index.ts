@@ -48,6 +48,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   let app: ReturnType<typeof buildInspectionApp> | undefined;
   let endpoints: Sandbox['endpoints'];
   let credentials: Sandbox['credentials'];
+  let smsAccountFor: (projectId: string) => { account_sid: string; auth_token: string };
   try {
     const apns = await startApnsSimulator({ ...shared, key: apnsKey });
     simulators.push(apns);
@@ -67,7 +68,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       email: { username: emailCredentials.username, password: emailCredentials.password, dkim: emailCredentials.dkim },
       sms: sms.credentials,
     };
-    app = buildInspectionApp({ records, faults, endpoints, credentials, caPem: tls.certPem, smsInbound: sms.sendInbound });
+    smsAccountFor = sms.accountFor;
+    app = buildInspectionApp({ records, faults, endpoints, credentials, caPem: tls.certPem, smsInbound: sms.sendInbound, smsAccountFor });
     await app.listen({ host, port: opts.port });
   } catch (err) {
     await Promise.allSettled([closeSimulators(), app?.close()]);
@@ -82,6 +84,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     inspectionUrl,
     endpoints,
     credentials,
+    smsAccountFor: async (projectId) => smsAccountFor(projectId),
     caPem: tls.certPem,
     close: () => (closing ??= Promise.all([closeSimulators(), app.close()]).then(() => undefined)),
   };

@@ -19,6 +19,8 @@ export interface InspectionDeps {
   caPem: string;
   /** Posts a signed inbound-SMS webhook (the SMS simulator's sendInbound); absent without it. */
   smsInbound?: ((m: InboundMessage) => Promise<InboundResult>) | undefined;
+  /** The SMS account of one Herald project (the SMS simulator's accountFor); absent without it. */
+  smsAccountFor?: ((projectId: string) => { account_sid: string; auth_token: string }) | undefined;
 }
 
 /** Every `error.code` this API answers, with its status. */
@@ -63,6 +65,9 @@ export function buildInspectionApp(d: InspectionDeps): FastifyInstance {
 
   app.get('/_sandbox/endpoints', async () => d.endpoints);
   app.get('/_sandbox/credentials', async () => d.credentials);
+  const smsAccountFor = d.smsAccountFor;
+  // One project's own account: its token signs that project's webhooks and no other's.
+  if (smsAccountFor) app.get<{ Params: { project: string } }>('/_sandbox/credentials/sms/:project', async (req) => smsAccountFor(req.params.project));
   app.get('/_sandbox/ca.pem', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(d.caPem));
 
   app.get('/_sandbox/deliveries', async (req) => d.records.list(parseListQuery(req.query)));

@@ -8,6 +8,8 @@ import type { InboundMessage, InboundResult } from './sms.js';
 export type { InboundMessage, InboundResult };
 
 const fields = ['from', 'to', 'body', 'url'];
+/** Optional: whose number `to` is (default: the account that last texted `from`). */
+const optional = ['account_sid'];
 
 /** The message, or what is wrong with the body (for the invalid_inbound error). */
 export function parseInboundRequest(raw: unknown): InboundMessage | string {
@@ -19,7 +21,10 @@ export function parseInboundRequest(raw: unknown): InboundMessage | string {
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return 'the body must be a JSON object';
   const o = input as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!fields.includes(k)) return `unknown field "${k}"; the body has ${fields.join(', ')}`;
+  for (const k of Object.keys(o)) if (!fields.includes(k) && !optional.includes(k)) return `unknown field "${k}"; the body has ${[...fields, ...optional].join(', ')}`;
+  if (o.account_sid !== undefined && (typeof o.account_sid !== 'string' || !/^AC[0-9a-f]{32}$/.test(o.account_sid))) {
+    return 'account_sid must be an account SID: AC followed by 32 hex digits';
+  }
   for (const k of fields) if (typeof o[k] !== 'string') return `${k} is required and must be a string`;
   const m = o as unknown as InboundMessage;
   if (!e164.test(m.from)) return 'from must be an E.164 number, e.g. +15005550006';

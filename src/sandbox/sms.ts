@@ -13,11 +13,17 @@
  *
  * `sendInbound` posts a Twilio-style inbound-message webhook (a user replying, e.g. STOP), signed
  * the same way: the inspection API's POST /_sandbox/sms/inbound.
+ *
+ * Accounts are derived, one per Herald project: `accountFor(project_id)` gives an account SID made
+ * with HMAC-SHA256 from a secret of this run, and every account's auth token is the HMAC of its SID.
+ * The simulator accepts any account whose token is the one derived for its SID, and signs each
+ * message's callbacks with the token of the account that sent it, so no token (the general account's
+ * included) signs webhooks for any project but its own.
  */
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { smsSegments } from '../domain/sms-segments.js';
 import { twilioSignature } from '../providers/sms/signature.js';
 import { urlHost } from './apns.js';
@@ -45,6 +51,8 @@ export interface InboundMessage {
   body: string;
   /** The webhook to post to (Herald's /v1/webhooks/sms/{project_id}/inbound). */
   url: string;
+  /** The account the number belongs to; by default the one that last texted `from` (else the general account). */
+  account_sid?: string | undefined;
 }
 
 /** What the webhook answered. */
@@ -57,7 +65,10 @@ export interface InboundResult {
 export interface SmsSimulator {
   /** Base URL a client connects to, e.g. https://127.0.0.1:40115. */
   url: string;
+  /** The general account, for clients other than Herald's projects: it signs nothing of theirs. */
   credentials: SmsCredentials;
+  /** The account of one Herald project (its id), the same for the whole run. */
+  accountFor(projectId: string): SmsCredentials;
   /** TLS connections accepted since start (tests check that a client reuses its connections). */
   readonly connectionsAccepted: number;
   /** Posts a signed inbound-message webhook; throws when the URL cannot be reached. */
@@ -79,8 +90,20 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 /** Twilio's dates are RFC 2822: "Thu, 30 Jul 2015 20:12:31 +0000". */
 const rfc2822 = (ms: number) => new Date(ms).toUTCString().replace('GMT', '+0000');
 
+/** Numbers remembered for "the account that last texted them" (inbound replies): the oldest are forgotten past this. */
+const maxRememberedNumbers = 100_000;
+
 export async function startSmsSimulator(o: SmsSimulatorOptions): Promise<SmsSimulator> {
-  const credentials: SmsCredentials = { account_sid: `AC${hex(16)}`, auth_token: hex(16) };
+  const secret = randomBytes(32);
+  const derive = (label: string, value: string) => createHmac('sha256', secret).update(`${label}\0${value}`).digest('hex').slice(0, 32);
+  const tokenOf = (sid: string) => derive('auth_token', sid);
+  const accountFor = (projectId: string): SmsCredentials => {
+    const account_sid = `AC${derive('account_sid', projectId)}`;
+    return { account_sid, auth_token: tokenOf(account_sid) };
+  };
+  const credentials = accountFor('general account (no project)');
+  /** To number → the account that last texted it: whose number a reply is for. */
+  const lastAccountOf = new Map<string, string>();
   const callbackDelayMs = o.callbackDelayMs ?? 20;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -106,7 +129,7 @@ export async function startSmsSimulator(o: SmsSimulatorOptions): Promise<SmsSimu
         method: 'POST',
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
-          'x-twilio-signature': twilioSignature(credentials.auth_token, url, params),
+          'x-twilio-signature': twilioSignature(tokenOf(params.AccountSid!), url, params),
           'user-agent': 'TwilioProxy/1.1',
         },
         body: new URLSearchParams(params).toString(),
@@ -136,10 +159,10 @@ export async function startSmsSimulator(o: SmsSimulatorOptions): Promise<SmsSimu
   };
 
   /** sent → delivered (or the fault's final status), each after a short pause, in order. */
-  const runCallbacks = async (m: CheckedMessage, sid: string, fault: ReturnType<typeof deliveryErrorOf>) => {
+  const runCallbacks = async (m: CheckedMessage, sid: string, accountSid: string, fault: ReturnType<typeof deliveryErrorOf>) => {
     if (!m.statusCallback) return;
     const base: Record<string, string> = {
-      MessageSid: sid, SmsSid: sid, AccountSid: credentials.account_sid, To: m.to, From: m.from ?? serviceSenderNumber,
+      MessageSid: sid, SmsSid: sid, AccountSid: accountSid, To: m.to, From: m.from ?? serviceSenderNumber,
       ApiVersion: '2010-04-01',
     };
     if (m.messagingServiceSid) base.MessagingServiceSid = m.messagingServiceSid;
@@ -168,25 +191,28 @@ export async function startSmsSimulator(o: SmsSimulatorOptions): Promise<SmsSimu
   const refuse = (res: ServerResponse, record: DeliveryRecord, r: TwilioRefusal, retryAfterS: number | null = null) =>
     send(res, record, r.status, String(r.code), errorBody(r), retryAfterS);
 
-  const accept = (res: ServerResponse, record: DeliveryRecord, m: CheckedMessage, fault: ReturnType<typeof deliveryErrorOf>) => {
+  const accept = (res: ServerResponse, record: DeliveryRecord, accountSid: string, m: CheckedMessage, fault: ReturnType<typeof deliveryErrorOf>) => {
     const sid = `SM${hex(16)}`;
+    lastAccountOf.delete(m.to);
+    lastAccountOf.set(m.to, accountSid);
+    if (lastAccountOf.size > maxRememberedNumbers) lastAccountOf.delete(lastAccountOf.keys().next().value!);
     const now = rfc2822(o.clock());
     const viaService = m.messagingServiceSid !== undefined;
     const resource = {
-      account_sid: credentials.account_sid, api_version: '2010-04-01', body: m.body, date_created: now, date_sent: null,
+      account_sid: accountSid, api_version: '2010-04-01', body: m.body, date_created: now, date_sent: null,
       date_updated: now, direction: 'outbound-api', error_code: null, error_message: null,
       from: viaService && !m.from ? null : m.from, messaging_service_sid: m.messagingServiceSid ?? null, num_media: '0',
       num_segments: String(smsSegments(m.body).segments), price: null, price_unit: 'USD', sid,
       // "queued without a Messaging Service, accepted with one" (§5.1).
       status: viaService ? 'accepted' : 'queued',
-      subresource_uris: { media: `/2010-04-01/Accounts/${credentials.account_sid}/Messages/${sid}/Media.json` },
-      to: m.to, uri: `/2010-04-01/Accounts/${credentials.account_sid}/Messages/${sid}.json`,
+      subresource_uris: { media: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}/Media.json` },
+      to: m.to, uri: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`,
     };
     send(res, record, 201, fault ? fault.errorCode : null, JSON.stringify(resource));
-    void runCallbacks(m, sid, fault);
+    void runCallbacks(m, sid, accountSid, fault);
   };
 
-  const applyFault = (req: IncomingMessage, res: ServerResponse, record: DeliveryRecord, m: CheckedMessage, rule: FaultRule) => {
+  const applyFault = (req: IncomingMessage, res: ServerResponse, record: DeliveryRecord, accountSid: string, m: CheckedMessage, rule: FaultRule) => {
     if (rule.drop_connection) {
       record.status = null;
       record.reason = droppedReason;
@@ -195,7 +221,7 @@ export async function startSmsSimulator(o: SmsSimulatorOptions): Promise<SmsSimu
     }
     const delivery = deliveryErrorOf(rule.reason);
     if (rule.status !== null && !delivery) return refuse(res, record, faultRefusal(rule.status, rule.reason), rule.retry_after_s);
-    accept(res, record, m, delivery); // a latency-only rule, or a delivery error reported by callback
+    accept(res, record, accountSid, m, delivery); // a latency-only rule, or a delivery error reported by callback
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse, rawHeaders: string[], receivedAtMs: number, body: Buffer, size: number) => {
@@ -206,17 +232,18 @@ export async function startSmsSimulator(o: SmsSimulatorOptions): Promise<SmsSimu
     const pathSid = accountOfPath(path);
     if (pathSid === undefined) return refuse(res, record, refusals.notFound);
     if (req.method !== 'POST') return refuse(res, record, refusals.methodNotAllowed);
-    const denied = checkAuth(req.headers.authorization, pathSid, credentials);
+    // Every account is derived: its token is the one for the SID the path names.
+    const denied = checkAuth(req.headers.authorization, pathSid, { account_sid: pathSid, auth_token: tokenOf(pathSid) });
     if (denied) return refuse(res, record, denied);
     if (size > maxKeptBodyBytes) return refuse(res, record, refusals.bodyTooLong);
     const checked = checkMessageForm(form);
     if (!('to' in checked)) return refuse(res, record, checked);
     const rule = o.faults.match('sms', record.target);
-    if (!rule) return accept(res, record, checked, undefined);
-    if (rule.latency_ms === 0) return applyFault(req, res, record, checked, rule);
+    if (!rule) return accept(res, record, pathSid, checked, undefined);
+    if (rule.latency_ms === 0) return applyFault(req, res, record, pathSid, checked, rule);
     const t = setTimeout(() => {
       timers.delete(t);
-      applyFault(req, res, record, checked, rule);
+      applyFault(req, res, record, pathSid, checked, rule);
     }, rule.latency_ms);
     timers.add(t);
   };
@@ -241,13 +268,16 @@ export async function startSmsSimulator(o: SmsSimulatorOptions): Promise<SmsSimu
   return {
     url,
     credentials,
+    accountFor,
     get connectionsAccepted() {
       return connectionsAccepted;
     },
     sendInbound: (m) => {
       const sid = `SM${hex(16)}`;
+      // A reply goes to the account whose number was texted: the one that last texted this user.
+      const accountSid = m.account_sid ?? lastAccountOf.get(m.from) ?? credentials.account_sid;
       return postSigned(m.url, {
-        MessageSid: sid, SmsSid: sid, SmsMessageSid: sid, AccountSid: credentials.account_sid, From: m.from, To: m.to, Body: m.body,
+        MessageSid: sid, SmsSid: sid, SmsMessageSid: sid, AccountSid: accountSid, From: m.from, To: m.to, Body: m.body,
         NumMedia: '0', NumSegments: String(smsSegments(m.body).segments), SmsStatus: 'received', ApiVersion: '2010-04-01',
       });
     },

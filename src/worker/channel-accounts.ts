@@ -90,11 +90,9 @@ export function channelAccounts(o: { credentials: CredentialsCache; sandbox: San
           from: c.from, messagingServiceSid: c.messaging_service_sid,
         };
       }
+      // The project's own sandbox account: its callbacks are signed with a token no other project's webhooks accept.
       return s && {
-        account: {
-          account_sid: s.credentials.sms.account_sid, auth_token: s.credentials.sms.auth_token, endpoint: s.endpoints.sms,
-          messagesPerMinute: sandboxMessagesPerMinute,
-        },
+        account: { ...(await s.smsAccountFor(projectId)), endpoint: s.endpoints.sms, messagesPerMinute: sandboxMessagesPerMinute },
         from: sandboxSmsFrom,
       };
     },

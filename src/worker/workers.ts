@@ -28,6 +28,8 @@ import type { HeraldEvents } from './events.js';
 import type { BackoffPolicy } from '../domain/retry.js';
 import { createCircuitBreakers } from '../domain/circuit-breaker.js';
 import type { Share } from '../domain/process-share.js';
+import type { PrivateNetworkAllowance } from '../domain/network-address.js';
+import { createOutboundGuard } from '../providers/outbound-guard.js';
 
 export interface WorkerDeps {
   sql: Sql;
@@ -37,6 +39,8 @@ export interface WorkerDeps {
   sandbox: SandboxLink | undefined;
   /** The projects' stored provider credentials. */
   credentials: CredentialsCache;
+  /** Where tenants' endpoints (push subscriptions, SMTP hosts, token_uri, base_url) may be private addresses. */
+  privateNetworks: PrivateNetworkAllowance;
   /** Herald's public URL: one-click unsubscribe links and SMS status callbacks point there. */
   publicUrl: string;
   /** Where providers post callbacks (SMS status). */
@@ -64,11 +68,13 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   const ca = deps.sandbox?.caPem;
   const logFor = (part: string) => deps.log.child({ part });
   const share = deps.share;
+  // Every connection to a host a tenant named goes through the guard; APNs's hosts are Apple's or the sandbox's.
+  const guard = createOutboundGuard(deps.privateNetworks);
   const apns = createApnsSender({ log: logFor('apns'), ca, share });
-  const fcm = createFcmSender({ log: logFor('fcm'), ca, share });
-  const webpush = createWebPushSender({ log: logFor('webpush'), ca, share });
-  const email = createEmailSender({ log: logFor('email'), ca, share });
-  const sms = createSmsSender({ log: logFor('sms'), ca, share });
+  const fcm = createFcmSender({ log: logFor('fcm'), ca, share, guard });
+  const webpush = createWebPushSender({ log: logFor('webpush'), ca, share, guard });
+  const email = createEmailSender({ log: logFor('email'), ca, share, guard });
+  const sms = createSmsSender({ log: logFor('sms'), ca, share, guard });
   const accounts = channelAccounts({ credentials: deps.credentials, sandbox: deps.sandbox, publicUrl: deps.publicUrl });
   const breakers = createCircuitBreakers();
 

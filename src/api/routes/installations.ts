@@ -9,6 +9,7 @@ import { upsertInstallation } from '../../store/installations.js';
 import { Platform } from '../schemas.js';
 import { ApiError } from '../errors.js';
 import { checkWebPushSubscription, InvalidWebPushSubscription } from '../../domain/web-push-subscription.js';
+import type { PrivateNetworkAllowance } from '../../domain/network-address.js';
 
 /** PushSubscription.toJSON() as browsers give it (RFC 8030 §4, RFC 8291 §3). */
 const WebPushSubscriptionBody = Type.Object(
@@ -43,7 +44,7 @@ const Body = Type.Object(
   { additionalProperties: false },
 );
 
-export const installationRoutes = (sql: Sql): FastifyPluginAsync => async (app) => {
+export const installationRoutes = (sql: Sql, privateNetworks?: PrivateNetworkAllowance): FastifyPluginAsync => async (app) => {
   app.post<{ Body: Static<typeof Body> }>('/v1/sdk/installations', {
     config: { auth: 'sdk' },
     schema: {
@@ -63,7 +64,7 @@ export const installationRoutes = (sql: Sql): FastifyPluginAsync => async (app) 
       }
       let checked = subscription;
       try {
-        if (subscription) checked = checkWebPushSubscription(subscription);
+        if (subscription) checked = checkWebPushSubscription(subscription, privateNetworks);
       } catch (err) {
         if (err instanceof InvalidWebPushSubscription) throw new ApiError('invalid_web_push_subscription', err.message);
         throw err;

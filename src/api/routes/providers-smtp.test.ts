@@ -7,6 +7,7 @@ import { freePort } from '../../../test/support/process.js';
 import { createTlsIdentity } from '../../sandbox/credentials.js';
 import { loadCredentials } from '../../store/provider-credentials.js';
 import { SmtpProblem, verifySmtp } from '../../providers/email/verify-smtp.js';
+import { unguarded } from '../../providers/outbound-guard.js';
 
 const password = 'correct-horse-battery-staple';
 let h: TestHerald;
@@ -29,7 +30,8 @@ async function smtpServer(o: SMTPServerOptions): Promise<{ port: number; close()
 
 let plain: { port: number; close(): Promise<void> };
 before(async () => {
-  h = await startTestHerald({ sandbox: false, env: { HERALD_ROLE: 'api' } });
+  // The test's SMTP servers listen on 127.0.0.1: a private address Herald refuses without the setting.
+  h = await startTestHerald({ sandbox: false, env: { HERALD_ROLE: 'api', HERALD_ALLOW_PRIVATE_NETWORKS: 'true' } });
   // A relay without TLS that requires a login: 'none' security, as on a trusted network.
   plain = await smtpServer({ disabledCommands: ['STARTTLS'], allowInsecureAuth: true });
 });
@@ -87,10 +89,13 @@ test('STARTTLS and implicit TLS verify against a trusted certificate, and fail a
   const implicit = await smtpServer({ secure: true, key: tls.keyPem, cert: tls.certPem, authOptional: true });
   try {
     const base = { host: '127.0.0.1', from: [{ address: 'a@example.com' }] };
-    await verifySmtp({ ...base, port: starttls.port, security: 'starttls' }, { ca: tls.certPem });
-    await verifySmtp({ ...base, port: implicit.port, security: 'tls' }, { ca: tls.certPem });
+    // Through the outbound guard's own socket too (the API's path): nodemailer upgrades it to TLS.
+    for (const guard of [undefined, unguarded]) {
+      await verifySmtp({ ...base, port: starttls.port, security: 'starttls' }, { ca: tls.certPem, guard });
+      await verifySmtp({ ...base, port: implicit.port, security: 'tls' }, { ca: tls.certPem, guard });
+    }
     for (const [port, security] of [[starttls.port, 'starttls'], [implicit.port, 'tls']] as const) {
-      await assert.rejects(verifySmtp({ ...base, port, security }), (err: unknown) => {
+      await assert.rejects(verifySmtp({ ...base, port, security }, { guard: unguarded }), (err: unknown) => {
         assert.ok(err instanceof SmtpProblem);
         assert.equal(err.code, 'smtp_tls_failed', err.message);
         return true;

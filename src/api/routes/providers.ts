@@ -16,6 +16,8 @@ import {
   isProvider, providers, type CredentialsByProvider, type CredentialsInputByProvider, type Provider,
 } from '../../domain/provider-credentials.js';
 import { SmtpProblem, verifySmtp, type VerifyOptions } from '../../providers/email/verify-smtp.js';
+import { createOutboundGuard } from '../../providers/outbound-guard.js';
+import { noPrivateNetworks, portOfUrl, refusalOfHost, type PrivateNetworkAllowance } from '../../domain/network-address.js';
 import {
   deleteCredentials, getCredentialsSummary, listCredentials, loadCredentials, saveCredentials,
 } from '../../store/provider-credentials.js';
@@ -28,6 +30,33 @@ export interface ProviderRouteDeps {
   keyring: Keyring;
   /** How SMTP settings are proven (tests trust their own CA). */
   smtp?: VerifyOptions;
+  /** Where provider settings may point at private addresses (none by default). */
+  privateNetworks?: PrivateNetworkAllowance | undefined;
+}
+
+/** The hosts a provider's settings make Herald connect to, with the field that names each. */
+function targetsOf(provider: Provider, c: CredentialsByProvider[Provider]): { field: string; host: string; port: number }[] {
+  const ofUrl = (field: string, text: string) => {
+    const url = new URL(text);
+    return { field, host: url.hostname, port: portOfUrl(url) };
+  };
+  switch (provider) {
+    case 'smtp': {
+      const s = c as CredentialsByProvider['smtp'];
+      return [{ field: 'host', host: s.host, port: s.port }];
+    }
+    case 'fcm': return [ofUrl('service_account.token_uri', (c as CredentialsByProvider['fcm']).service_account.token_uri)];
+    case 'sms': return [ofUrl('base_url', (c as CredentialsByProvider['sms']).base_url)];
+    default: return [];
+  }
+}
+
+/** A setting that names a private address outright is refused here; a name is checked when it is resolved. */
+function refuseLiteralPrivateTargets(allowance: PrivateNetworkAllowance, provider: Provider, c: CredentialsByProvider[Provider]): void {
+  for (const t of targetsOf(provider, c)) {
+    const refusal = refusalOfHost(allowance, t.host, t.port);
+    if (refusal) throw new ApiError('forbidden_address', `${t.field}: ${refusal}`);
+  }
 }
 
 function providerOf(name: string): Provider {
@@ -38,6 +67,7 @@ function providerOf(name: string): Provider {
 /** Runs the provider's checks; the result is what gets sealed. */
 async function checked<P extends Provider>(deps: ProviderRouteDeps, projectId: string, provider: P,
   input: CredentialsInputByProvider[P]): Promise<CredentialsByProvider[P]> {
+  const allowance = deps.privateNetworks ?? noPrivateNetworks;
   try {
     switch (provider) {
       case 'apns': return checkApns(input as CredentialsInputByProvider['apns']) as CredentialsByProvider[P];
@@ -49,7 +79,8 @@ async function checked<P extends Provider>(deps: ProviderRouteDeps, projectId: s
       }
       case 'smtp': {
         const smtp = checkSmtp(input as CredentialsInputByProvider['smtp']);
-        await verifySmtp(smtp, deps.smtp);
+        refuseLiteralPrivateTargets(allowance, provider, smtp);
+        await verifySmtp(smtp, { guard: createOutboundGuard(allowance), ...deps.smtp });
         return smtp as CredentialsByProvider[P];
       }
       case 'sms': return checkSms(input as CredentialsInputByProvider['sms']) as CredentialsByProvider[P];
@@ -73,6 +104,7 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => a
       handler: async (req) => {
         const projectId = req.caller.projectId;
         const credentials = await checked(deps, projectId, provider, req.body);
+        refuseLiteralPrivateTargets(deps.privateNetworks ?? noPrivateNetworks, provider, credentials);
         const stored = await saveCredentials(deps.sql, deps.keyring, projectId, provider, credentials);
         req.log.info({ projectId, provider }, 'provider credentials saved');
         return stored;

@@ -10,8 +10,10 @@
  */
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { once } from 'node:events';
+import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import { budgetShare, type Share } from '../../domain/process-share.js';
+import { ForbiddenAddress } from '../outbound-guard.js';
 
 export interface PoolOptions {
   /** https://host:port */
@@ -26,6 +28,8 @@ export interface PoolOptions {
   /** Open another connection once every open one carries this many streams. */
   streamsPerConnection: number;
   requestTimeoutMs: number;
+  /** Resolves the origin's host for each new connection (a guarded lookup for tenant-named origins). */
+  lookup?: LookupFunction | undefined;
 }
 
 export interface Http2Answer {
@@ -78,8 +82,10 @@ export function createConnectionPool(o: PoolOptions) {
   const open = async (): Promise<Connection> => {
     // node's connect resolves the host with the OS resolver on every call: no DNS answer is cached
     // across connections, as Apple asks (§1.1).
-    const session = http2.connect(o.origin, { ca: o.ca, settings: { enablePush: false } });
+    const session = http2.connect(o.origin, { ca: o.ca, settings: { enablePush: false }, ...(o.lookup ? { lookup: o.lookup } : {}) });
     const c: Connection = { session, inflight: 0, retired: false };
+    let refused: ForbiddenAddress | undefined;
+    session.once('error', (err) => { if (err instanceof ForbiddenAddress) refused = err; });
     session.on('goaway', (code, _last, data) => {
       retire(c, `GOAWAY ${code}${data?.length ? ' ' + data.toString('utf8').slice(0, 200) : ''}`);
     });
@@ -96,6 +102,7 @@ export function createConnectionPool(o: PoolOptions) {
       ]);
     } catch (err) {
       session.destroy();
+      if (refused) throw refused; // the guarded lookup refused the host: not a connection failure
       throw err instanceof ConnectionError ? err : new ConnectionError(`cannot connect to ${o.origin}: ${(err as Error).message}`, true);
     }
     return c;

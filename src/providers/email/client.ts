@@ -16,6 +16,8 @@ import { buildEmail, dkimSignedHeaders, type BuiltEmail, type EmailToSend } from
 import { createProjectThrottle, type ProjectThrottle } from '../../domain/provider-throttle.js';
 import { budgetShare, type Share } from '../../domain/process-share.js';
 import { smtpOutcome, type SmtpFailure } from './outcome.js';
+import { ForbiddenAddress, type OutboundGuard } from '../outbound-guard.js';
+import { guardedSmtpSocket } from './guarded-socket.js';
 
 export type { EmailToSend } from '../../domain/email-message.js';
 
@@ -52,6 +54,8 @@ export interface EmailSenderOptions {
   sendTimeoutMs?: number | undefined;
   /** This process's share of each account's connections and rate, as worker processes come and go (domain/process-share.ts). */
   share?: Share | undefined;
+  /** Refuses SMTP hosts on private networks; every host is reachable without it. */
+  guard?: OutboundGuard | undefined;
   clock?: (() => number) | undefined;
 }
 
@@ -112,6 +116,7 @@ export function createEmailSender(o: EmailSenderOptions): EmailSender {
         disableFileAccess: true,
         disableUrlAccess: true,
         logger: false,
+        ...(o.guard ? { getSocket: guardedSmtpSocket(o.guard, connectionTimeoutMs) } : {}),
       });
       t.on('error', (err: Error) => o.log.warn({ err, host: a.host }, 'SMTP pool error'));
       pools.set(key, t);
@@ -163,6 +168,8 @@ export function createEmailSender(o: EmailSenderOptions): EmailSender {
         const info = await poolFor(key, account).sendMail(mailOf(account, built.email, signal));
         return { kind: 'delivered', providerId: info.response };
       } catch (err) {
+        // The account's host is on a private network, refused before connecting: not a server outage.
+        if (err instanceof ForbiddenAddress) return { kind: 'rejected', reason: `forbidden_address: ${err.message}` };
         if (!isSmtpFailure(err)) throw err;
         if (signal.aborted) return { kind: 'provider_down', reason: `no answer within ${o.sendTimeoutMs ?? defaultSendTimeoutMs} ms` };
         return smtpOutcome(err);

@@ -5,8 +5,10 @@
  */
 import nodemailer from 'nodemailer';
 import type { SmtpCredentials } from '../../domain/provider-credentials.js';
+import { ForbiddenAddress, type OutboundGuard } from '../outbound-guard.js';
+import { guardedSmtpSocket } from './guarded-socket.js';
 
-export type SmtpProblemCode = 'smtp_unreachable' | 'smtp_tls_failed' | 'smtp_auth_failed' | 'smtp_rejected';
+export type SmtpProblemCode = 'smtp_unreachable' | 'smtp_tls_failed' | 'smtp_auth_failed' | 'smtp_rejected' | 'forbidden_address';
 
 export class SmtpProblem extends Error {
   constructor(readonly code: SmtpProblemCode, message: string) {
@@ -21,6 +23,8 @@ export interface VerifyOptions {
   timeoutMs?: number;
   /** Extra CAs to trust (tests' self-signed servers); the system's roots otherwise. */
   ca?: string | undefined;
+  /** Refuses hosts on private networks (the settings are the tenant's); every host is tried without it. */
+  guard?: OutboundGuard | undefined;
 }
 
 export async function verifySmtp(c: SmtpCredentials, o: VerifyOptions = {}): Promise<void> {
@@ -38,10 +42,13 @@ export async function verifySmtp(c: SmtpCredentials, o: VerifyOptions = {}): Pro
     ...(o.ca ? { tls: { ca: o.ca } } : {}),
     logger: false,
     debug: false,
+    ...(o.guard ? { getSocket: guardedSmtpSocket(o.guard, timeout) } : {}),
   });
   try {
     await transport.verify();
   } catch (err) {
+    // Refused before connecting, so the answer is the same whether anything listens on the port.
+    if (err instanceof ForbiddenAddress) throw new SmtpProblem('forbidden_address', `host: ${err.message}`);
     throw describe(err as { code?: string; responseCode?: number; message?: string }, `${c.host}:${c.port}`);
   } finally {
     transport.close();

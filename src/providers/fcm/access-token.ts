@@ -9,6 +9,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { SignJWT, importPKCS8, type CryptoKey } from 'jose';
 import { parseRetryAfter } from '../apns/outcome.js';
+import { portOfUrl } from '../../domain/network-address.js';
+import { ForbiddenAddress, unguarded, type OutboundGuard } from '../outbound-guard.js';
 
 /** The fields of a Google service-account JSON key file that the grant and the send need. */
 export interface FcmServiceAccount {
@@ -40,11 +42,14 @@ export const refreshMarginMs = 5 * 60_000;
 /** After a failed grant, sends are answered with its error this long before asking again (no retry storm on the token endpoint). */
 export const failedGrantHoldMs = 5_000;
 
-/** Why no access token could be had: the account is wrong ('credentials') or the endpoint failed ('unavailable'). */
+/**
+ * Why no access token could be had: the account is wrong ('credentials'), the endpoint failed
+ * ('unavailable'), or its token_uri is on a private network and was not connected to ('forbidden').
+ */
 export class AccessTokenError extends Error {
   constructor(
     message: string,
-    readonly kind: 'credentials' | 'unavailable',
+    readonly kind: 'credentials' | 'unavailable' | 'forbidden',
     readonly status?: number | undefined,
     readonly retryAfterMs?: number | undefined,
   ) {
@@ -57,6 +62,8 @@ export interface AccessTokenOptions {
   /** A CA to trust for the token endpoint (the sandbox's certificate); absent for Google. */
   ca?: string | undefined;
   timeoutMs?: number | undefined;
+  /** Refuses token_uri hosts on private networks; every host is reachable without it. */
+  guard?: OutboundGuard | undefined;
 }
 
 export interface AccessTokens {
@@ -107,7 +114,7 @@ export function createAccessTokens(o: AccessTokenOptions = {}): AccessTokens {
       .setExpirationTime(iat + assertionLifetimeS)
       .sign(key);
     const form = new URLSearchParams({ grant_type: jwtBearerGrantType, assertion }).toString();
-    const answer = await postForm(a.token_uri, form, o.ca, timeoutMs);
+    const answer = await postForm(a.token_uri, form, o.ca, timeoutMs, o.guard ?? unguarded);
     let json: Record<string, unknown> = {};
     try {
       json = JSON.parse(answer.body) as Record<string, unknown>;
@@ -172,13 +179,20 @@ interface FormAnswer {
 }
 
 /** One form POST over HTTP/1.1 (once an hour per account: no pooling needed); http: for local tests. */
-function postForm(uri: string, form: string, ca: string | undefined, timeoutMs: number): Promise<FormAnswer> {
+function postForm(uri: string, form: string, ca: string | undefined, timeoutMs: number, guard: OutboundGuard): Promise<FormAnswer> {
   return new Promise<FormAnswer>((resolve, reject) => {
     let url: URL;
     try {
       url = new URL(uri);
     } catch {
       reject(new AccessTokenError(`token_uri is not a URL: ${uri}`, 'credentials'));
+      return;
+    }
+    const port = portOfUrl(url);
+    try {
+      guard.check(url.hostname, port); // a literal address: no lookup will see it
+    } catch (err) {
+      reject(new AccessTokenError(`token_uri: ${(err as Error).message}`, 'forbidden'));
       return;
     }
     const headers = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form), accept: 'application/json' };
@@ -192,10 +206,12 @@ function postForm(uri: string, form: string, ca: string | undefined, timeoutMs: 
       });
     };
     const req = url.protocol === 'http:'
-      ? http.request(url, { method: 'POST', headers, agent: false }, onAnswer)
-      : https.request(url, { method: 'POST', headers, agent: false, ca }, onAnswer);
+      ? http.request(url, { method: 'POST', headers, agent: false, lookup: guard.lookupFor(port) }, onAnswer)
+      : https.request(url, { method: 'POST', headers, agent: false, ca, lookup: guard.lookupFor(port) }, onAnswer);
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) => reject(new AccessTokenError(`cannot reach the token endpoint ${url.origin}: ${err.message}`, 'unavailable')));
+    req.on('error', (err) => reject(err instanceof ForbiddenAddress
+      ? new AccessTokenError(`token_uri: ${err.message}`, 'forbidden')
+      : new AccessTokenError(`cannot reach the token endpoint ${url.origin}: ${err.message}`, 'unavailable')));
     req.end(form);
   });
 }

@@ -12,6 +12,7 @@ import type { DeliveryOutcome } from '../../domain/outcome.js';
 import type { Share } from '../../domain/process-share.js';
 import { createConnectionPool, ConnectionError, type ConnectionPool, type Http2Answer } from '../apns/connection-pool.js';
 import { parseRetryAfter } from '../apns/outcome.js';
+import type { OutboundGuard } from '../outbound-guard.js';
 import { AccessTokenError, createAccessTokens, type AccessToken, type FcmServiceAccount } from './access-token.js';
 import { fcmOutcome, minQuotaRetryMs, needsFreshAccessToken, quotaScope, readFcmAnswer, type FcmAnswer } from './outcome.js';
 import { createProjectThrottle, defaultMessagesPerMinute, type ProjectThrottle } from '../../domain/provider-throttle.js';
@@ -47,6 +48,8 @@ export interface FcmSenderOptions {
   maxThrottleWaitMs?: number | undefined;
   /** This process's share of each account's connections and rate, as worker processes come and go (domain/process-share.ts). */
   share?: Share | undefined;
+  /** Refuses token_uri hosts on private networks (a service account's token_uri is the tenant's to set). */
+  guard?: OutboundGuard | undefined;
   clock?: (() => number) | undefined;
 }
 
@@ -65,7 +68,7 @@ const defaultStreamsPerConnection = 100;
 export function createFcmSender(o: FcmSenderOptions): FcmSender {
   const clock = o.clock ?? Date.now;
   const requestTimeoutMs = o.requestTimeoutMs ?? 30_000;
-  const tokens = createAccessTokens({ clock, ca: o.ca, timeoutMs: requestTimeoutMs });
+  const tokens = createAccessTokens({ clock, ca: o.ca, timeoutMs: requestTimeoutMs, guard: o.guard });
   const pools = new Map<string, ConnectionPool>();
   const throttles = new Map<string, ProjectThrottle>();
 
@@ -117,6 +120,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
   const tokenProblem = (err: unknown): DeliveryOutcome => {
     if (!(err instanceof AccessTokenError)) throw err;
     if (err.kind === 'credentials') return { kind: 'credentials_invalid', reason: `OAuth2 access token: ${err.message}`, status: err.status };
+    if (err.kind === 'forbidden') return { kind: 'rejected', reason: `forbidden_address: ${err.message}` };
     return { kind: 'provider_down', reason: `OAuth2 access token: ${err.message}`, status: err.status, retryAfterMs: err.retryAfterMs };
   };
 

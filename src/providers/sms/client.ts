@@ -16,6 +16,8 @@ import { createProjectThrottle, type ProjectThrottle } from '../../domain/provid
 import { createSemaphore, type Semaphore } from './concurrency.js';
 import { budgetShare, type Share } from '../../domain/process-share.js';
 import { defaultRateLimitRetryMs, readTwilioAnswer, twilioOutcome } from './outcome.js';
+import { portOfUrl } from '../../domain/network-address.js';
+import { ForbiddenAddress, unguarded, type OutboundGuard } from '../outbound-guard.js';
 
 /** Twilio's REST host (§5.1). */
 export const twilioOrigin = 'https://api.twilio.com';
@@ -62,6 +64,8 @@ export interface SmsSenderOptions {
   burst?: number | undefined;
   /** A send the rate would hold longer than this goes back to the queue as a retry instead. */
   maxThrottleWaitMs?: number | undefined;
+  /** Refuses endpoints (an account's base_url) on private networks; every endpoint is reachable without it. */
+  guard?: OutboundGuard | undefined;
   clock?: (() => number) | undefined;
 }
 
@@ -106,6 +110,9 @@ class NoAnswer extends Error {
   }
 }
 
+/** The account's base_url is on a private network: refused before connecting, the account's own fault. */
+const forbidden = (err: ForbiddenAddress): DeliveryOutcome => ({ kind: 'rejected', reason: `forbidden_address: ${err.message}` });
+
 export function createSmsSender(o: SmsSenderOptions): SmsSender {
   const clock = o.clock ?? Date.now;
   const requestTimeoutMs = o.requestTimeoutMs ?? defaultRequestTimeoutMs;
@@ -115,11 +122,14 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
   // Passing `ca` replaces Node's roots, so the sandbox's certificate is added to them, not swapped in.
   const sandboxContext = o.ca ? tls.createSecureContext({ ca: [...tls.rootCertificates, o.ca].join('\n') }) : undefined;
 
+  const guard = o.guard ?? unguarded;
+
   const agentFor = (origin: string): https.Agent => {
     let agent = agents.get(origin);
     if (!agent) {
       agent = new https.Agent({
         keepAlive: true,
+        lookup: guard.lookupFor(portOfUrl(new URL(origin))),
         maxSockets: maxConcurrent, // the semaphore below holds this process to its share
         ...(origin !== twilioOrigin && sandboxContext ? { secureContext: sandboxContext } : {}),
       });
@@ -173,6 +183,7 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
       req.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(deadline);
         if (answered) return;
+        if (err instanceof ForbiddenAddress) return reject(err);
         // A kept-alive socket the server had already closed: the request never reached it (Node's
         // documented case for `reusedSocket`), so sending it again on a fresh socket is safe.
         const stale = req.reusedSocket && err.code === 'ECONNRESET';
@@ -196,6 +207,12 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
       if (admission.waitMs > 0) await new Promise((r) => setTimeout(r, admission.waitMs));
 
       const url = new URL(`${origin}/2010-04-01/Accounts/${encodeURIComponent(account.account_sid)}/Messages.json`);
+      try {
+        guard.check(url.hostname, portOfUrl(url)); // a literal address: no lookup will see it
+      } catch (err) {
+        if (err instanceof ForbiddenAddress) return forbidden(err);
+        throw err;
+      }
       const form = new URLSearchParams({ To: msg.to, Body: msg.body });
       if (msg.from !== undefined) form.set('From', msg.from);
       if (msg.messagingServiceSid !== undefined) form.set('MessagingServiceSid', msg.messagingServiceSid);
@@ -211,6 +228,7 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
           throw err;
         });
       } catch (err) {
+        if (err instanceof ForbiddenAddress) return forbidden(err);
         if (!(err instanceof NoAnswer)) throw err;
         // Twilio has no idempotency key for message creation: after a body went out unanswered the
         // message may exist, and the reason says so for whoever decides on a retry.

@@ -12,6 +12,7 @@ import { InvalidSubscriptionKey, encryptPayload, maxPlaintextBytes, type Subscri
 import { InvalidVapidCredentials, createVapidTokens, type VapidCredentials } from './vapid.js';
 import { reasonOf, webPushOutcome } from './outcome.js';
 import { ConnectionError, createPushTransport, type PushAnswer } from './transport.js';
+import { ForbiddenAddress, type OutboundGuard } from '../outbound-guard.js';
 
 export type { VapidCredentials } from './vapid.js';
 export type { SubscriptionKeys } from './encrypt.js';
@@ -51,6 +52,8 @@ export interface WebPushSenderOptions {
   share?: Share | undefined;
   /** A push without an answer by then counts as a failed connection. */
   requestTimeoutMs?: number;
+  /** Refuses endpoints on private networks; every endpoint is reachable without it. */
+  guard?: OutboundGuard | undefined;
   clock?: () => number;
 }
 
@@ -94,6 +97,7 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
     maxConnectionsPerOrigin: o.maxConnectionsPerOrigin ?? 4,
     share: o.share,
     requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
+    guard: o.guard,
   });
 
   return {
@@ -140,6 +144,8 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
           throw err;
         });
       } catch (err) {
+        // This subscription's own fault, refused before connecting: the push service is not down.
+        if (err instanceof ForbiddenAddress) return { kind: 'rejected', reason: `forbidden_address: ${err.message}` };
         if (err instanceof ConnectionError) return { kind: 'provider_down', reason: err.message };
         throw err;
       }

@@ -12,6 +12,8 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Logger } from 'pino';
 import { ConnectionError, createConnectionPool, type ConnectionPool } from '../apns/connection-pool.js';
 import { budgetShare, type Share } from '../../domain/process-share.js';
+import { portOfUrl } from '../../domain/network-address.js';
+import { ForbiddenAddress, unguarded, type OutboundGuard } from '../outbound-guard.js';
 
 export { ConnectionError };
 
@@ -29,10 +31,12 @@ export interface TransportOptions {
   /** This process's share of those connections (domain/process-share.ts). */
   share?: Share | undefined;
   requestTimeoutMs: number;
+  /** Refuses endpoints on private networks (a subscription's URL comes from the browser, i.e. anyone). */
+  guard?: OutboundGuard | undefined;
 }
 
 export interface PushTransport {
-  /** POSTs `body` to `url`; throws ConnectionError when no answer came. */
+  /** POSTs `body` to `url`; throws ConnectionError when no answer came, ForbiddenAddress when the endpoint is on a private network. */
   post(url: URL, headers: Record<string, string>, body: Buffer): Promise<PushAnswer>;
   close(): Promise<void>;
 }
@@ -53,10 +57,11 @@ export function createPushTransport(o: TransportOptions): PushTransport {
   const secureContext = ca ? tls.createSecureContext({ ca }) : undefined;
   const origins = new Map<string, Promise<OriginTransport>>();
   let closed = false;
+  const guard = o.guard ?? unguarded;
 
-  const http2Origin = (origin: string): OriginTransport => {
+  const http2Origin = (url: URL): OriginTransport => {
     const pool: ConnectionPool = createConnectionPool({
-      origin, ca, log: o.log, maxConnections: o.maxConnectionsPerOrigin, share: o.share, streamsPerConnection, requestTimeoutMs: o.requestTimeoutMs,
+      origin: url.origin, lookup: guard.lookupFor(portOfUrl(url)), ca, log: o.log, maxConnections: o.maxConnectionsPerOrigin, share: o.share, streamsPerConnection, requestTimeoutMs: o.requestTimeoutMs,
     });
     return {
       protocol: 'h2',
@@ -68,10 +73,10 @@ export function createPushTransport(o: TransportOptions): PushTransport {
     };
   };
 
-  const http1Origin = (): OriginTransport => {
+  const http1Origin = (origin: URL): OriginTransport => {
     // An agent's socket limit is fixed: the share at the time the origin is first used.
     const maxSockets = budgetShare(o.maxConnectionsPerOrigin, o.share?.() ?? 1);
-    const agent = new https.Agent({ keepAlive: true, maxSockets, secureContext });
+    const agent = new https.Agent({ keepAlive: true, maxSockets, secureContext, lookup: guard.lookupFor(portOfUrl(origin)) });
     return {
       protocol: 'http/1.1',
       post: (url, headers, body) => new Promise<PushAnswer>((resolve, reject) => {
@@ -82,7 +87,7 @@ export function createPushTransport(o: TransportOptions): PushTransport {
           res.on('error', (err) => reject(new ConnectionError(`answer from ${url.origin} cut off: ${err.message}`, true)));
         });
         req.on('timeout', () => req.destroy(new Error(`no answer within ${o.requestTimeoutMs} ms`)));
-        req.on('error', (err) => reject(new ConnectionError(`no answer from ${url.origin}: ${err.message}`, true)));
+        req.on('error', (err) => reject(err instanceof ForbiddenAddress ? err : new ConnectionError(`no answer from ${url.origin}: ${err.message}`, true)));
         req.end(body);
       }),
       close: async () => agent.destroy(),
@@ -94,7 +99,8 @@ export function createPushTransport(o: TransportOptions): PushTransport {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const socket = tls.connect({
       host,
-      port: Number(url.port || 443),
+      port: portOfUrl(url),
+      lookup: guard.lookupFor(portOfUrl(url)),
       // SNI carries host names only (RFC 6066 §3).
       ...(isIP(host) ? {} : { servername: host }),
       ALPNProtocols: ['h2', 'http/1.1'],
@@ -106,7 +112,7 @@ export function createPushTransport(o: TransportOptions): PushTransport {
       socket.end();
       resolve(typeof protocol === 'string' ? protocol : 'http/1.1');
     });
-    socket.once('error', (err) => reject(new ConnectionError(`cannot connect to ${url.origin}: ${err.message}`, true)));
+    socket.once('error', (err) => reject(err instanceof ForbiddenAddress ? err : new ConnectionError(`cannot connect to ${url.origin}: ${err.message}`, true)));
   });
 
   const originFor = (url: URL): Promise<OriginTransport> => {
@@ -114,7 +120,7 @@ export function createPushTransport(o: TransportOptions): PushTransport {
     if (!t) {
       t = negotiate(url).then((protocol) => {
         o.log.debug({ origin: url.origin, protocol }, 'push service protocol');
-        return protocol === 'h2' ? http2Origin(url.origin) : http1Origin();
+        return protocol === 'h2' ? http2Origin(url) : http1Origin(url);
       });
       origins.set(url.origin, t);
       // An unreachable origin is asked again on the next send rather than remembered as broken.
@@ -126,6 +132,7 @@ export function createPushTransport(o: TransportOptions): PushTransport {
   return {
     async post(url, headers, body) {
       if (closed) throw new ConnectionError('the Web Push sender is closed', false);
+      guard.check(url.hostname, portOfUrl(url)); // a literal address: no lookup will see it
       return (await originFor(url)).post(url, headers, body);
     },
     async close() {
