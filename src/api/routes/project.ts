@@ -100,8 +100,10 @@ export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsync => asy
         }),
       },
     },
+    // No body is the default grace: an empty POST is the simplest rotation to type.
+    preValidation: async (req) => { req.body ??= {}; },
     handler: async (req) => {
-      const grace = req.body?.grace_seconds ?? 86_400;
+      const grace = req.body.grace_seconds ?? 86_400;
       const rotated = await rotateIdentitySecret(sql, keyring, req.caller.projectId, grace);
       req.log.info({ projectId: req.caller.projectId, graceSeconds: grace }, 'identity secret rotated');
       return rotated;
