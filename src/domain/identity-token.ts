@@ -6,7 +6,7 @@
  * and of OneSignal's SDK 3/4 (https://documentation.onesignal.com/v9.0/docs/identity-verification),
  * so a server that already signs for them signs for Herald the same way:
  *
- *   printf %s "$CUSTOM_ID" | openssl dgst -sha256 -hmac "$IDENTITY_SECRET"
+ *   printf %s "$CUSTOM_ID" | openssl dgst -sha256 -hmac "$IDENTITY_SECRET" | awk '{print $NF}'
  *
  * The key is the secret's text as given (UTF-8), the message the custom_id's UTF-8 bytes, nothing
  * else: no prefix, no project id (the secret is the project's own). Pure apart from node:crypto.
