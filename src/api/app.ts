@@ -29,6 +29,7 @@ import { sdkAssetRoutes } from './routes/sdk-assets.js';
 import { smsWebhookRoutes, type SmsWebhookOptions } from './routes/sms-webhooks.js';
 import { providerRoutes } from './routes/providers.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
+import { projectRoutes } from './routes/project.js';
 import type { Keyring } from '../store/sealed.js';
 import type { PrivateNetworkAllowance } from '../domain/network-address.js';
 
@@ -74,7 +75,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(ErrorBody);
   // Before authentication, so a refused SDK call still carries the CORS headers a browser needs to read it.
   await registerSdkCors(app);
-  app.addHook('onRequest', authenticator(deps.sql));
+  const auth = authenticator(deps.sql);
+  app.addHook('onRequest', auth.hook);
   app.addHook('preValidation', refuseUnstorableInput);
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -97,7 +99,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(installationRoutes(deps.sql, deps.privateNetworks));
+  await app.register(installationRoutes(deps.sql, deps.keyring, deps.privateNetworks));
   await app.register(transactionalRoutes(deps));
   await app.register(messageRoutes(deps.sql));
   await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret }));
@@ -108,7 +110,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits);
   await app.register(profileRoutes({ sql: deps.sql, limiter }));
   await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue }));
-  await app.register(sdkDataRoutes({ sql: deps.sql, limiter }));
+  await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter }));
+  await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));
   await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, ...deps.smsWebhooks }));
   return app;
 }

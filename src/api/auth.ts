@@ -1,15 +1,17 @@
 /**
  * Bearer-key authentication. Every request carries `Authorization: Bearer <key>`; the key's SHA-256
- * is looked up, and the answer cached briefly so the hot path does not hit the database per call.
+ * is looked up, and the answer cached briefly (api/key-cache.ts) so the hot path does not hit the
+ * database per call.
  */
 import type { FastifyRequest } from 'fastify';
 import type { Sql } from 'postgres';
 import { findKey, type KeyOwner } from '../store/projects.js';
 import { ApiError } from './errors.js';
+import { createKeyCache } from './key-cache.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The project and key kind of the caller, set by the auth hook. */
+    /** The project, key kind and key id of the caller, set by the auth hook. */
     caller: KeyOwner;
   }
   interface FastifyContextConfig {
@@ -18,31 +20,41 @@ declare module 'fastify' {
   }
 }
 
-/** A revoked key stops working within this delay. */
-const cacheTtlMs = 30_000;
-const cacheMax = 10_000;
+/** A key revoked by another process stops working within this delay (at once in the revoking one). */
+export const authCacheTtlMs = 30_000;
 
-export function authenticator(sql: Sql) {
-  const cache = new Map<string, { owner: KeyOwner | undefined; until: number }>();
-  const lookup = async (key: string): Promise<KeyOwner | undefined> => {
-    const hit = cache.get(key);
-    if (hit && hit.until > Date.now()) return hit.owner;
-    const owner = await findKey(sql, key);
-    if (cache.size >= cacheMax) cache.clear();
-    cache.set(key, { owner, until: Date.now() + cacheTtlMs });
-    return owner;
-  };
-  return async (req: FastifyRequest): Promise<void> => {
-    const needed = req.routeOptions.config.auth;
-    if (!needed) return;
-    const header = req.headers.authorization;
-    const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    if (!key) throw new ApiError('unauthorized', 'send your API key as "Authorization: Bearer <key>"');
-    const owner = await lookup(key);
-    if (!owner) throw new ApiError('unauthorized', 'this API key is unknown or revoked');
-    if (needed === 'rest' && owner.kind !== 'rest') {
-      throw new ApiError('forbidden_for_sdk_key', 'this endpoint needs the project\'s secret REST key, not the SDK key');
-    }
-    req.caller = owner;
+export interface AuthCacheLimits {
+  /** Keys in use kept; past it the least recently used is dropped. */
+  maxKnown: number;
+  /** Unknown keys remembered (so a client retrying a bad key does not hit the database per call). */
+  maxUnknown: number;
+}
+
+export const defaultAuthCacheLimits: AuthCacheLimits = { maxKnown: 10_000, maxUnknown: 1_000 };
+
+export interface Authenticator {
+  /** The onRequest hook. */
+  hook(req: FastifyRequest): Promise<void>;
+  /** Called after this process revoked a key: the key stops working at once here. */
+  forgetKeyId(keyId: string): void;
+}
+
+export function authenticator(sql: Sql, limits: AuthCacheLimits = defaultAuthCacheLimits): Authenticator {
+  const cache = createKeyCache({ lookup: (key) => findKey(sql, key), ttlMs: authCacheTtlMs, ...limits });
+  return {
+    forgetKeyId: (keyId) => cache.forgetKeyId(keyId),
+    hook: async (req) => {
+      const needed = req.routeOptions.config.auth;
+      if (!needed) return;
+      const header = req.headers.authorization;
+      const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+      if (!key) throw new ApiError('unauthorized', 'send your API key as "Authorization: Bearer <key>"');
+      const owner = await cache.get(key);
+      if (!owner) throw new ApiError('unauthorized', 'this API key is unknown or revoked');
+      if (needed === 'rest' && owner.kind !== 'rest') {
+        throw new ApiError('forbidden_for_sdk_key', 'this endpoint needs the project\'s secret REST key, not the SDK key');
+      }
+      req.caller = owner;
+    },
   };
 }

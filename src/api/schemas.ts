@@ -17,3 +17,9 @@ export const Platform = Type.Union([Type.Literal('ios'), Type.Literal('android')
 
 /** A pattern for text that becomes a mail header: one line, no CR or LF (RFC 5322 §2.2). */
 export const oneLine = '^[^\\r\\n]*$';
+
+/** What an SDK-key call acting for a custom_id carries (api/identity-guard.ts, docs/profiles.md). */
+export const IdentityToken = Type.String({
+  minLength: 1, maxLength: 128,
+  description: 'HMAC-SHA256 (hex) of the custom_id this call acts for, under the project\'s identity secret; made by your server. Not needed with the REST key.',
+});

@@ -3,6 +3,7 @@
  *   herald start [--role R] [--sandbox | --sandbox-url URL] [--port N] [--data-dir D]
  *   herald sandbox [--sandbox-port N]
  *   herald project create --name NAME
+ *   herald project keys list|create|revoke --project ID [--kind rest|sdk] [--id KEY_ID]
  * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL; start and
  * project create take --master-key / HERALD_MASTER_KEY (else the data folder's master.key).
  */
@@ -11,7 +12,7 @@ import { configFlags, loadConfig, ConfigError, type Config } from '../config.js'
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startHerald } from '../server.js';
 import { openDatabase } from '../store/database.js';
-import { createProject } from '../store/projects.js';
+import { createKey, createProject, listKeys, revokeKey, type KeyKind } from '../store/projects.js';
 import { startSandbox } from '../sandbox/index.js';
 import { openKeyring } from '../store/master-key.js';
 
@@ -21,12 +22,16 @@ const usage = `usage:
                [--allow-private-networks] (every option: README.md, Configuration)
                [--master-key KEY (better: HERALD_MASTER_KEY)]
   herald sandbox [--sandbox-host H] [--sandbox-port N]
-  herald project create --name NAME [--data-dir DIR] [--database-url URL]`;
+  herald project create --name NAME [--data-dir DIR] [--database-url URL]
+  herald project keys list --project ID
+  herald project keys create --project ID --kind rest|sdk
+  herald project keys revoke --project ID --id KEY_ID`;
 
 // The config's flags come from its schema (src/config.ts); these belong to commands.
 const options = {
   ...configFlags(),
-  name: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  name: { type: 'string' }, project: { type: 'string' }, kind: { type: 'string' }, id: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Stops cleanly on SIGTERM/SIGINT: a second signal forces the exit. */
@@ -72,6 +77,41 @@ async function projectCreate(config: Config, log: Logger, name: string | undefin
   }
 }
 
+/**
+ * herald project keys ...: list (never the keys), create (printed once), revoke by id. A key
+ * revoked here stops working on running API processes within their auth cache's TTL (30 s).
+ */
+async function projectKeys(config: Config, log: Logger, action: string, values: Record<string, unknown>): Promise<void> {
+  const project = values.project as string | undefined;
+  if (!project || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(project)) {
+    throw new ConfigError('project keys needs --project ID (the project_id project create printed)');
+  }
+  const kind = values.kind as string | undefined;
+  const id = values.id as string | undefined;
+  if (action === 'create' && kind !== 'rest' && kind !== 'sdk') throw new ConfigError('project keys create needs --kind rest or --kind sdk');
+  if (action === 'revoke' && !id) throw new ConfigError('project keys revoke needs --id KEY_ID (from project keys list)');
+  if (!['list', 'create', 'revoke'].includes(action)) throw new ConfigError(`unknown command "project keys ${action}"\n${usage}`);
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, max: 2 });
+  try {
+    const [known] = await db.sql`select 1 from projects where id = ${project}`;
+    if (!known) throw new ConfigError(`no project ${project}`);
+    let out: unknown;
+    if (action === 'list') out = { keys: await listKeys(db.sql, project) };
+    else if (action === 'create') out = await createKey(db.sql, project, kind as KeyKind);
+    else {
+      const result = await revokeKey(db.sql, project, id!);
+      if (result.outcome === 'not_found') throw new ConfigError(`no API key ${id} in project ${project}`);
+      if (result.outcome === 'last_rest_key') {
+        throw new ConfigError('this is the project\'s last active REST key: create another (project keys create --kind rest) first');
+      }
+      out = result.key;
+    }
+    process.stdout.write(JSON.stringify(out) + '\n');
+  } finally {
+    await db.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   if (values.help || positionals.length === 0) {
@@ -85,6 +125,9 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'sandbox') return sandbox(config, log);
   const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
   if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), flag('name'));
+  if (positionals[0] === 'project' && positionals[1] === 'keys' && positionals.length === 3) {
+    return projectKeys(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), positionals[2]!, values);
+  }
   throw new ConfigError(`unknown command "${cmd}"\n${usage}`);
 }
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createECDH, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { startTestHerald, eventually, type TestHerald } from '../support/herald.js';
+import { identityToken } from '../../src/domain/identity-token.js';
 
 const ece = createRequire(import.meta.url)('http_ece') as { decrypt(buf: Buffer, params: Record<string, unknown>): Buffer };
 
@@ -47,7 +48,7 @@ async function person(name: string) {
     { install_id: `web-${suffix}`, platform: 'web', custom_id: customId,
       web_push_subscription: { endpoint, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } } },
   ]) {
-    const r = await sdk('/v1/sdk/installations', i);
+    const r = await sdk('/v1/sdk/installations', { ...i, identity_token: identityToken(h.project.identity_secret, customId) });
     assert.equal(r.status, 200, JSON.stringify(r.body));
   }
   const p = await h.call('PUT', `/v1/profiles/${customId}`, { email, phone, email_subscription: 'subscribed', sms_subscription: 'subscribed' });

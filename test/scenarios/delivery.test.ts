@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHerald, eventually, type TestHerald } from '../support/herald.js';
+import { identityToken } from '../../src/domain/identity-token.js';
 
 let h: TestHerald;
 let inspection: string;
@@ -42,7 +43,8 @@ async function settled(messageId: string, status: string): Promise<any> {
 
 test('an installation registered by custom_id receives the push, signed and with Apple\'s headers', async () => {
   const t = token();
-  const reg = await h.call('POST', '/v1/sdk/installations', { install_id: 'dev-1', platform: 'ios', push_token: t, custom_id: 'alice' },
+  const reg = await h.call('POST', '/v1/sdk/installations', { install_id: 'dev-1', platform: 'ios', push_token: t, custom_id: 'alice',
+    identity_token: identityToken(h.project.identity_secret, 'alice') },
     { authorization: `Bearer ${h.project.sdk_key}` });
   assert.equal(reg.status, 200);
   const id = await sendTo({ custom_ids: ['alice'] }, { deeplink: 'app://home', data: { k: 'v' }, badge: 2, priority: 'normal', collapse_id: 'greeting' });

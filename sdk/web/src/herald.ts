@@ -11,9 +11,11 @@ import { newId } from './ids.js';
 import { append, installId, installationBodyKey, readMeta, size, writeMeta } from './outbox.js';
 import { fetchVapidKey, subscribe, subscriptionBody } from './push.js';
 import { createSender, type Sender } from './sender.js';
-import type { AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, InstallationBody, OutboxItem, StoredConfig } from './types.js';
+import type {
+  AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, IdentifyOptions, InstallationBody, OutboxItem, StoredConfig,
+} from './types.js';
 
-export type { AttributeEdit, AttributeValue, EventAttributes, HeraldOptions } from './types.js';
+export type { AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, IdentifyOptions } from './types.js';
 
 interface Started {
   config: StoredConfig;
@@ -72,6 +74,8 @@ async function registerInstallation(s: Started): Promise<void> {
   const body: InstallationBody = { platform: 'web' };
   const customId = await readMeta<string | null>('custom_id');
   if (customId) body.custom_id = customId;
+  const token = await readMeta<string | null>('identity_token');
+  if (customId && token) body.identity_token = token;
   if (navigator.language) body.language = navigator.language;
   const timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (timezone) body.timezone = timezone;
@@ -99,20 +103,40 @@ export async function track(name: string, attributes?: EventAttributes): Promise
   return id;
 }
 
-/** Ties this browser to your user id (and the profile Herald keeps for it). */
-export async function identify(customId: string): Promise<void> {
+/**
+ * Ties this browser to your user id (and the profile Herald keeps for it). `identityToken`, made by
+ * your server, proves the user is who the page says (docs/profiles.md); it is kept with the id and
+ * sent with the later changes of this user's profile and installation. Identified as another user,
+ * the browser is logged out of that one first (Herald refuses to move it without that step).
+ */
+export async function identify(customId: string, options: IdentifyOptions = {}): Promise<void> {
   if (typeof customId !== 'string' || customId === '') throw new TypeError('Herald.identify: customId is required');
+  const token = options.identityToken;
+  if (token !== undefined && (typeof token !== 'string' || token === '')) throw new TypeError('Herald.identify: identityToken must be a string');
   const s = await ready();
+  const current = await readMeta<string | null>('custom_id');
+  if (current && current !== customId) await logout();
   await writeMeta('custom_id', customId);
-  await enqueue(s, { kind: 'identify', id: newId(), custom_id: customId });
+  await writeMeta('identity_token', token ?? null);
+  const item: OutboxItem = { kind: 'identify', id: newId(), custom_id: customId };
+  if (token) item.identity_token = token;
+  await enqueue(s, item);
   await writeMeta('registered_installation', null);
+}
+
+/** The token of the user this browser is identified as, for the entries that change their profile. */
+async function identityToken(): Promise<{ identity_token?: string }> {
+  const token = (await readMeta<string | null>('custom_id')) ? await readMeta<string | null>('identity_token') : null;
+  return token ? { identity_token: token } : {};
 }
 
 /** Unties this browser from the user it was identified as. */
 export async function logout(): Promise<void> {
   const s = await ready();
+  const token = await identityToken();
   await writeMeta('custom_id', null);
-  await enqueue(s, { kind: 'logout', id: newId() });
+  await writeMeta('identity_token', null);
+  await enqueue(s, { kind: 'logout', id: newId(), ...token });
   await writeMeta('registered_installation', null);
 }
 
@@ -134,7 +158,7 @@ export async function setAttributes(values: Record<string, AttributeValue>): Pro
 export async function editAttributes(edit: AttributeEdit): Promise<void> {
   const s = await ready();
   if (!edit.set && !edit.unset && !edit.add && !edit.remove) return;
-  await enqueue(s, { kind: 'attributes', id: newId(), time: new Date().toISOString(), ...edit });
+  await enqueue(s, { kind: 'attributes', id: newId(), time: new Date().toISOString(), ...edit, ...(await identityToken()) });
 }
 
 /**

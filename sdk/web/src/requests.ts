@@ -37,6 +37,8 @@ function wireEvent(item: OutboxItem): unknown {
   return rest;
 }
 
+const token = (t: string | undefined) => (t ? { identity_token: t } : {});
+
 function single(item: OutboxItem, installId: string): { path: string; body: unknown } {
   switch (item.kind) {
     case 'attributes': {
@@ -44,9 +46,9 @@ function single(item: OutboxItem, installId: string): { path: string; body: unkn
       return { path: '/v1/sdk/attributes', body: { install_id: installId, ...edit } };
     }
     case 'identify':
-      return { path: '/v1/sdk/identify', body: { install_id: installId, custom_id: item.custom_id } };
+      return { path: '/v1/sdk/identify', body: { install_id: installId, custom_id: item.custom_id, ...token(item.identity_token) } };
     case 'logout':
-      return { path: '/v1/sdk/logout', body: { install_id: installId } };
+      return { path: '/v1/sdk/logout', body: { install_id: installId, ...token(item.identity_token) } };
     case 'installation':
       return { path: '/v1/sdk/installations', body: { install_id: installId, ...item.body } };
     case 'event':

@@ -86,6 +86,9 @@ export async function sendPass(config: StoredConfig, state: PassState): Promise<
             if (again.kind !== 'rejected') return delayAfter(again);
           }
         }
+        if (r.code === 'identity_required' || r.code === 'invalid_identity_token') {
+          console.warn(`Herald: ${r.code}: pass Herald.identify(customId, { identityToken }) with the token your server made. The entry is dropped.`);
+        }
         if (seqs.length > 1) {
           // One bad entry must not cost the whole batch: resend these one by one.
           state.isolateThrough = seqs[seqs.length - 1] ?? -1;

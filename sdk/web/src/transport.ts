@@ -38,7 +38,10 @@ export async function post(to: Endpoint, path: string, body: unknown): Promise<S
     const afterMs = retryAfterMs(res.headers.get('retry-after'));
     return { kind: 'retry', reason: `HTTP ${status}${code ? ` ${code}` : ''}`, ...(afterMs !== undefined ? { afterMs } : {}) };
   }
-  if (status === 401 || status === 403) return { kind: 'unauthorized', status };
+  // Herald's identity refusals are the entry's own (no or a wrong identity token), final like any 4xx.
+  if ((status === 401 || status === 403) && code !== 'identity_required' && code !== 'invalid_identity_token') {
+    return { kind: 'unauthorized', status };
+  }
   return { kind: 'rejected', status, ...(code !== undefined ? { code } : {}) };
 }
 

@@ -34,6 +34,15 @@ export interface AttributeEdit {
 
 export type EventAttributes = Record<string, unknown>;
 
+/** What `Herald.identify` takes besides the custom id. */
+export interface IdentifyOptions {
+  /**
+   * The HMAC-SHA256 (hex) of the custom id under the project's identity secret, made by your server
+   * (docs/profiles.md). Herald refuses identify, and later changes of the identified profile, without it.
+   */
+  identityToken?: string;
+}
+
 /** The configuration the page stores for the service worker. */
 export interface StoredConfig {
   sdkKey: string;
@@ -47,14 +56,15 @@ export interface StoredConfig {
 export type OutboxItem =
   | { kind: 'event'; id: string; name: string; time: string; attributes?: EventAttributes }
   | { kind: 'push_event'; id: string; type: 'received' | 'opened'; message_id?: string; delivery_id?: string; time: string }
-  | ({ kind: 'attributes'; id: string; time: string } & AttributeEdit)
-  | { kind: 'identify'; id: string; custom_id: string }
-  | { kind: 'logout'; id: string }
+  | ({ kind: 'attributes'; id: string; time: string; identity_token?: string } & AttributeEdit)
+  | { kind: 'identify'; id: string; custom_id: string; identity_token?: string }
+  | { kind: 'logout'; id: string; identity_token?: string }
   | { kind: 'installation'; id: string; body: InstallationBody };
 
 export interface InstallationBody {
   platform: 'web';
   custom_id?: string | null;
+  identity_token?: string;
   language?: string;
   timezone?: string;
   app_version?: string;

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHerald, type TestHerald } from '../../../test/support/herald.js';
+import { identityToken } from '../../domain/identity-token.js';
 
 let h: TestHerald;
 before(async () => { h = await startTestHerald({ sandbox: false, env: { HERALD_ROLE: 'api' } }); });
@@ -8,12 +9,13 @@ after(async () => { await h.close(); });
 
 test('the SDK key registers an installation; registering again updates it, never duplicates', async () => {
   const sdk = { authorization: `Bearer ${h.project.sdk_key}` };
+  const identity_token = identityToken(h.project.identity_secret, 'alice');
   const first = await h.call('POST', '/v1/sdk/installations',
-    { install_id: 'i-1', platform: 'ios', push_token: 'aa11', custom_id: 'alice', apns_environment: 'sandbox' }, sdk);
+    { install_id: 'i-1', platform: 'ios', push_token: 'aa11', custom_id: 'alice', apns_environment: 'sandbox', identity_token }, sdk);
   assert.equal(first.status, 200, JSON.stringify(first.body));
   assert.equal(first.body.installation.custom_id, 'alice');
   const again = await h.call('POST', '/v1/sdk/installations',
-    { install_id: 'i-1', platform: 'ios', push_token: 'bb22', language: 'fr' }, sdk);
+    { install_id: 'i-1', platform: 'ios', push_token: 'bb22', language: 'fr', identity_token }, sdk);
   assert.equal(again.status, 200);
   assert.equal(again.body.installation.push_token, 'bb22');
   assert.equal(again.body.installation.custom_id, 'alice', 'fields left out keep their value');

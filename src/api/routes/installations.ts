@@ -1,12 +1,15 @@
 /**
  * POST /v1/sdk/installations: an app install or browser registers (again) with its push token. A
- * browser (platform "web") sends its PushSubscription JSON as web_push_subscription instead.
+ * browser (platform "web") sends its PushSubscription JSON as web_push_subscription instead. With
+ * the SDK key, a custom_id, or any change to an installation attached to one, needs identity_token.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Sql } from 'postgres';
 import { upsertInstallation } from '../../store/installations.js';
-import { Platform } from '../schemas.js';
+import { IdentityToken, Platform } from '../schemas.js';
+import { authorizeChange } from '../identity-guard.js';
+import type { Keyring } from '../../store/sealed.js';
 import { ApiError } from '../errors.js';
 import { checkWebPushSubscription, InvalidWebPushSubscription } from '../../domain/web-push-subscription.js';
 import type { PrivateNetworkAllowance } from '../../domain/network-address.js';
@@ -40,11 +43,12 @@ const Body = Type.Object(
     web_push_subscription: Type.Optional(Type.Union([WebPushSubscriptionBody, Type.Null()], {
       description: 'Web only, in place of push_token; null unsubscribes.',
     })),
+    identity_token: Type.Optional(IdentityToken),
   },
   { additionalProperties: false },
 );
 
-export const installationRoutes = (sql: Sql, privateNetworks?: PrivateNetworkAllowance): FastifyPluginAsync => async (app) => {
+export const installationRoutes = (sql: Sql, keyring: Keyring, privateNetworks?: PrivateNetworkAllowance): FastifyPluginAsync => async (app) => {
   app.post<{ Body: Static<typeof Body> }>('/v1/sdk/installations', {
     config: { auth: 'sdk' },
     schema: {
@@ -69,7 +73,10 @@ export const installationRoutes = (sql: Sql, privateNetworks?: PrivateNetworkAll
         if (err instanceof InvalidWebPushSubscription) throw new ApiError('invalid_web_push_subscription', err.message);
         throw err;
       }
-      return { installation: await upsertInstallation(sql, req.caller.projectId, { ...body, web_push_subscription: checked }) };
+      const { identity_token: token, ...fields } = body;
+      // With the SDK key: attaching to a custom_id, or changing an installation attached to one, needs its token.
+      const authorize = authorizeChange(keyring, req, token, body.custom_id);
+      return { installation: await upsertInstallation(sql, req.caller.projectId, { ...fields, web_push_subscription: checked }, authorize) };
     },
   });
 };

@@ -41,6 +41,8 @@ test('the OpenAPI document describes the API with the schemas that validate it, 
     ['post', '/v1/sdk/push-events'], ['get', '/v1/sdk/config'],
     ...['apns', 'fcm', 'webpush', 'smtp', 'sms'].map((p) => ['put', `/v1/providers/${p}`]), ['get', '/v1/providers/{provider}'], ['delete', '/v1/providers/{provider}'],
     ['get', '/v1/email/suppressions'], ['delete', '/v1/email/suppressions/{address}'],
+    ['get', '/v1/project/keys'], ['post', '/v1/project/keys'], ['post', '/v1/project/keys/{id}/revoke'],
+    ['post', '/v1/project/identity-secret/rotate'],
   ];
   for (const [method, path] of documented) {
     const op = doc.paths[path!]?.[method!];

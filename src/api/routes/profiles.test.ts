@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { startTestHerald, type TestHerald } from '../../../test/support/herald.js';
+import { identityToken } from '../../domain/identity-token.js';
 import { applyAttributeChanges, limits, parseOperation, type AttributeDocument } from '../../domain/profile-operations.js';
 
 let h: TestHerald;
@@ -197,7 +198,7 @@ test('export returns everything held on a person; erase removes exactly that, in
     { identifiers: { custom_id: me }, attributes: { $email: 'me@example.com', plan: 'pro' }, events: [{ name: 'signup' }] },
     { identifiers: { custom_id: other }, events: [{ name: 'signup' }] },
   ]);
-  assert.equal((await sdk('/v1/sdk/installations', { install_id: inst, platform: 'web', custom_id: me })).status, 200);
+  assert.equal((await sdk('/v1/sdk/installations', { install_id: inst, platform: 'web', custom_id: me, identity_token: identityToken(h.project.identity_secret, me) })).status, 200);
   await sdk('/v1/sdk/events', { install_id: inst, events: [{ id: uid('e'), name: 'page_view', time: new Date().toISOString() }] });
   const solo = randomUUID();
   const shared = randomUUID();

@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startTestHerald, type TestHerald } from '../../../test/support/herald.js';
+import { identityToken } from '../../domain/identity-token.js';
 
 let h: TestHerald;
 before(async () => {
@@ -12,6 +13,7 @@ after(async () => { await h.close(); });
 const sdk = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   h.call('POST', path, body, { authorization: `Bearer ${h.project.sdk_key}`, ...headers });
 const uid = (p: string) => p + '-' + randomUUID();
+const tokenOf = (customId: string) => identityToken(h.project.identity_secret, customId);
 const event = (id = uid('ev'), name = 'page_view') => ({ id, name, time: new Date().toISOString(), attributes: { path: '/' } });
 
 async function register(installId: string): Promise<void> {
@@ -129,11 +131,11 @@ test('events of an identified installation are linked to its custom_id; after lo
   const customId = uid('user');
   await register(inst);
   await sdk('/v1/sdk/events', { install_id: inst, events: [event(uid('e'), 'before')] });
-  const idf = await sdk('/v1/sdk/identify', { install_id: inst, custom_id: customId });
+  const idf = await sdk('/v1/sdk/identify', { install_id: inst, custom_id: customId, identity_token: tokenOf(customId) });
   assert.equal(idf.status, 200);
   assert.deepEqual(idf.body, { install_id: inst, custom_id: customId });
   await sdk('/v1/sdk/events', { install_id: inst, events: [event(uid('e'), 'during')] });
-  const out = await sdk('/v1/sdk/logout', { install_id: inst });
+  const out = await sdk('/v1/sdk/logout', { install_id: inst, identity_token: tokenOf(customId) });
   assert.deepEqual(out.body, { install_id: inst, custom_id: null });
   await sdk('/v1/sdk/events', { install_id: inst, events: [event(uid('e'), 'after')] });
   const byName = Object.fromEntries((await storedEvents(inst)).map((e) => [e.name, e.custom_id]));
@@ -153,11 +155,11 @@ test('attribute changes wait on an anonymous installation and carry over on iden
   assert.deepEqual((await change({ set: { plan: 'pro' }, unset: ['old'] })).body, { duplicate: false });
   assert.equal((await change({ add: { hobbies: ['chess'] } })).status, 200);
   assert.deepEqual((await h.call('GET', `/v1/profiles/${customId}`)).body.profile.attributes, { plan: 'free', old: 'x', tags: ['a'] });
-  await sdk('/v1/sdk/identify', { install_id: inst, custom_id: customId });
+  await sdk('/v1/sdk/identify', { install_id: inst, custom_id: customId, identity_token: tokenOf(customId) });
   assert.deepEqual((await h.call('GET', `/v1/profiles/${customId}`)).body.profile.attributes, { plan: 'pro', tags: ['a'], hobbies: ['chess'] });
   // Identified: changes go straight to the profile; a repeated change id is acknowledged, not applied again.
   const id = uid('c');
-  const body = { install_id: inst, id, time: new Date().toISOString(), remove: { tags: ['a'] }, add: { hobbies: ['go'] } };
+  const body = { install_id: inst, id, time: new Date().toISOString(), remove: { tags: ['a'] }, add: { hobbies: ['go'] }, identity_token: tokenOf(customId) };
   assert.deepEqual((await sdk('/v1/sdk/attributes', body)).body, { duplicate: false });
   await h.call('POST', '/v1/profiles/update', [{ identifiers: { custom_id: customId }, attributes: { hobbies: { $add: ['chess'] } } }]);
   assert.deepEqual((await sdk('/v1/sdk/attributes', body)).body, { duplicate: true });

@@ -11,6 +11,9 @@ import { claimClientId, recordPushFeedback, storeEvents, type NewEvent } from '.
 import { changeInstallationAttributes, identify, logout } from '../../store/identity.js';
 import { createGroupCommit } from '../../store/group-commit.js';
 import { ApiError } from '../errors.js';
+import { authorizeChange } from '../identity-guard.js';
+import { IdentityToken } from '../schemas.js';
+import type { Keyring } from '../../store/sealed.js';
 import { parseOrRefuse } from '../input-errors.js';
 import type { RateLimiter } from '../rate-limit.js';
 
@@ -39,12 +42,16 @@ const AttributesBody = Type.Object(
     unset: Type.Optional(Type.Array(Type.String(), { maxItems: limits.attributesPerOperation })),
     add: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     remove: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    identity_token: Type.Optional(IdentityToken),
   },
   { additionalProperties: false },
 );
 
-const IdentifyBody = Type.Object({ install_id: InstallId, custom_id: Type.String() }, { additionalProperties: false });
-const LogoutBody = Type.Object({ install_id: InstallId }, { additionalProperties: false });
+const IdentifyBody = Type.Object(
+  { install_id: InstallId, custom_id: Type.String(), identity_token: Type.Optional(IdentityToken) },
+  { additionalProperties: false },
+);
+const LogoutBody = Type.Object({ install_id: InstallId, identity_token: Type.Optional(IdentityToken) }, { additionalProperties: false });
 
 const PushEventsBody = Type.Object(
   {
@@ -84,8 +91,8 @@ const count = (stored: boolean[]) => {
   return { accepted, duplicates: stored.length - accepted };
 };
 
-export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): FastifyPluginAsync => async (app) => {
-  const { sql, limiter } = deps;
+export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateLimiter }): FastifyPluginAsync => async (app) => {
+  const { sql, keyring, limiter } = deps;
   // Concurrent batches share one commit (one fsync for many), each answered after it. storeEvents
   // is one statement, which PostgreSQL commits on its own: no BEGIN and COMMIT round trips.
   const store = createGroupCommit<NewEvent[], boolean[]>({
@@ -118,19 +125,21 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
     config: { auth: 'sdk' },
     schema: {
       summary: 'Change custom attributes of the installation\'s profile',
-      description: 'Applied to the profile when the installation is identified; otherwise kept on the installation until identify.',
+      description: 'Applied to the profile when the installation is identified (with the SDK key: needs identity_token for its custom_id); otherwise kept on the installation until identify.',
       tags: ['sdk'], body: AttributesBody,
     },
     handler: async (req) => {
-      const b = req.body;
+      const { identity_token: token, ...b } = req.body;
       const changes = parseOrRefuse(() => {
         parseTime(b.time, 'time', new Date());
         return parseSdkChanges(b);
       });
+      // The profile of an identified installation changes only with its custom_id's token.
+      const authorize = authorizeChange(keyring, req, token, undefined);
       limiter.take('sdk', req.caller.projectId, 1);
       const duplicate = await sql.begin(async (tx) => {
         if (!(await claimClientId(tx, req.caller.projectId, b.id))) return true;
-        if (!(await changeInstallationAttributes(tx, req.caller.projectId, b.install_id, changes))) {
+        if (!(await changeInstallationAttributes(tx, req.caller.projectId, b.install_id, changes, authorize))) {
           throw new ApiError('installation_not_found', 'no installation with this install_id; register it first');
         }
         return false;
@@ -141,12 +150,17 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
 
   app.post<{ Body: Static<typeof IdentifyBody> }>('/v1/sdk/identify', {
     config: { auth: 'sdk' },
-    schema: { summary: 'Attach the installation to a custom_id (creating the profile)', tags: ['sdk'], body: IdentifyBody },
+    schema: {
+      summary: 'Attach the installation to a custom_id (creating the profile)',
+      description: 'With the SDK key: needs identity_token for custom_id; an installation attached to another custom_id must be logged out first.',
+      tags: ['sdk'], body: IdentifyBody,
+    },
     handler: async (req) => {
       const { install_id } = req.body;
       const customId = parseOrRefuse(() => checkCustomId(req.body.custom_id, 'custom_id'));
       limiter.take('sdk', req.caller.projectId, 1);
-      const found = await sql.begin((tx) => identify(tx, req.caller.projectId, install_id, customId));
+      const authorize = authorizeChange(keyring, req, req.body.identity_token, customId);
+      const found = await sql.begin((tx) => identify(tx, req.caller.projectId, install_id, customId, authorize));
       if (!found) throw new ApiError('installation_not_found', 'no installation with this install_id; register it first');
       return { install_id, custom_id: customId };
     },
@@ -154,10 +168,15 @@ export const sdkDataRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
 
   app.post<{ Body: Static<typeof LogoutBody> }>('/v1/sdk/logout', {
     config: { auth: 'sdk' },
-    schema: { summary: 'Detach the installation from its custom_id', tags: ['sdk'], body: LogoutBody },
+    schema: {
+      summary: 'Detach the installation from its custom_id',
+      description: 'With the SDK key: needs identity_token for the custom_id the installation is attached to.',
+      tags: ['sdk'], body: LogoutBody,
+    },
     handler: async (req) => {
       limiter.take('sdk', req.caller.projectId, 1);
-      const found = await sql.begin((tx) => logout(tx, req.caller.projectId, req.body.install_id));
+      const authorize = authorizeChange(keyring, req, req.body.identity_token, null);
+      const found = await sql.begin((tx) => logout(tx, req.caller.projectId, req.body.install_id, authorize));
       if (!found) throw new ApiError('installation_not_found', 'no installation with this install_id; register it first');
       return { install_id: req.body.install_id, custom_id: null };
     },
