@@ -37,7 +37,7 @@ import postgres from 'postgres';
 import { Queue } from 'bullmq';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { deleteStreams } from '../src/queue/jetstream/testing/nats.js';
+import { deleteStreams } from '../test/support/jetstream/nats.js';
 import { jobNames } from '../src/queue/jetstream/names.js';
 import { openDatabase } from '../src/store/database.js';
 import { createProject } from '../src/store/projects.js';

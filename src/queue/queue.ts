@@ -1,6 +1,6 @@
 /**
  * The work queue: the one small interface every process moves work through. Backends live in
- * their own folders (postgres/ now, jetstream/ later) and all pass queue/conformance.ts.
+ * their own folders (postgres/ now, jetstream/ later) and all pass test/support/queue-conformance.ts.
  *
  * Contract:
  * - `enqueue` runs inside the caller's PostgreSQL transaction: the jobs exist if and only if that

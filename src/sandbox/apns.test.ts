@@ -11,7 +11,7 @@ import type { ClientHttp2Session } from 'node:http2';
 import { SignJWT } from 'jose';
 import { startSandbox, type Sandbox } from './index.js';
 import { silentLogger } from '../observability/logger.js';
-import { connectApns, deviceToken, providerToken, push, recordsOf, validBody, within, type PushOptions } from './test-support.js';
+import { connectApns, deviceToken, providerToken, push, recordsOf, validBody, within, type PushOptions } from '../../test/support/sandbox.js';
 
 let sandbox: Sandbox;
 let session: ClientHttp2Session;

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { ClientHttp2Session } from 'node:http2';
 import { startSandbox, type Sandbox } from './index.js';
 import { silentLogger } from '../observability/logger.js';
-import { connectApns, deviceToken, inspect, providerToken, push, recordsOf, within } from './test-support.js';
+import { connectApns, deviceToken, inspect, providerToken, push, recordsOf, within } from '../../test/support/sandbox.js';
 import { parseFaultRule, InvalidFault } from './faults.js';
 
 let sandbox: Sandbox;

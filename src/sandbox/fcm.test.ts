@@ -15,7 +15,7 @@ import { buildFcmMessage } from '../domain/fcm-message.js';
 import {
   accessTokenFor, assertionFor, connectFcm, fcmRecordsOf, grantRaw, http1Request, registrationToken, sendRaw,
   startFcmTestSandbox, type FcmTestSandbox,
-} from './fcm-test-support.js';
+} from '../../test/support/sandbox-fcm.js';
 import { defaultMaxConcurrentStreams } from './fcm.js';
 
 let sb: FcmTestSandbox;

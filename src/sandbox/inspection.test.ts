@@ -9,7 +9,7 @@ import type { ClientHttp2Session } from 'node:http2';
 import { startSandbox, type Sandbox } from './index.js';
 import { silentLogger } from '../observability/logger.js';
 import { linkSandbox } from '../sandbox-link.js';
-import { connectApns, deviceToken, inspect, providerToken, push, recordsOf, within } from './test-support.js';
+import { connectApns, deviceToken, inspect, providerToken, push, recordsOf, within } from '../../test/support/sandbox.js';
 
 let sandbox: Sandbox;
 let session: ClientHttp2Session;

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../observability/logger.js';
 import { verifyTwilioSignature } from '../providers/sms/signature.js';
 import { startSandbox, type Sandbox } from './index.js';
-import { inspect } from './test-support.js';
+import { inspect } from '../../test/support/sandbox.js';
 import {
   createMessage, phoneNumber, smsRecordsOf, smsRequest, startSmsTestSandbox, startWebhookCollector, type Received, type SmsTestSandbox,
   type WebhookCollector,
-} from './sms-test-support.js';
+} from '../../test/support/sandbox-sms.js';
 
 let sb: SmsTestSandbox;
 let hooks: WebhookCollector;

@@ -5,8 +5,8 @@ import { uuidv7 } from '../domain/ids.js';
 import { createEmailSender, type EmailSender } from '../providers/email/client.js';
 import { sandboxSmtpAccount } from '../providers/email/sandbox-account.js';
 import { startSandbox, type Sandbox } from './index.js';
-import { inspect } from './test-support.js';
-import { recipient, verifyDkim } from './smtp-test-support.js';
+import { inspect } from '../../test/support/sandbox.js';
+import { recipient, verifyDkim } from '../../test/support/sandbox-smtp.js';
 
 // The SMTP simulator as the whole sandbox runs it: its endpoint, credentials, records and faults
 // through the public inspection API (shared/reference/sandbox-api.md).

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import nodemailer from 'nodemailer';
-import { emailRecordsOf, recipient, startSmtpTestSandbox, type SmtpTestSandbox } from './smtp-test-support.js';
+import { emailRecordsOf, recipient, startSmtpTestSandbox, type SmtpTestSandbox } from '../../test/support/sandbox-smtp.js';
 
 // The simulator alone, spoken to by plain nodemailer transports: what it accepts, refuses, records.
 let sb: SmtpTestSandbox;

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startTestHerald, eventually, type TestHerald } from '../support/herald.js';
-import { deleteStreams, jetStreamProblem, sharedNatsUrl } from '../../src/queue/jetstream/testing/nats.js';
+import { deleteStreams, jetStreamProblem, sharedNatsUrl } from '../support/jetstream/nats.js';
 
 const problem = await jetStreamProblem(sharedNatsUrl);
 if (problem && process.env.CI) throw new Error(`CI must run the JetStream scenarios: ${problem}`);

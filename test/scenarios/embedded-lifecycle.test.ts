@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
 import { freePort, spawnHerald, testStreamPrefix } from '../support/process.js';
-import { deleteStreams } from '../../src/queue/jetstream/testing/nats.js';
+import { deleteStreams } from '../support/jetstream/nats.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot, 'dist', 'src', 'cli', 'main.js');

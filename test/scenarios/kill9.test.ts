@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabase } from '../support/database.js';
 import { freePort, spawnHerald, testStreamPrefix, type HeraldProcess } from '../support/process.js';
-import { deleteStreams } from '../../src/queue/jetstream/testing/nats.js';
+import { deleteStreams } from '../support/jetstream/nats.js';
 import { eventually } from '../support/herald.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { silentLogger } from '../../src/observability/logger.js';

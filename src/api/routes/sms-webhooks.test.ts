@@ -16,7 +16,7 @@ import { recordSmsSends } from '../../store/sms.js';
 import { createSmsSender } from '../../providers/sms/client.js';
 import { twilioSignature } from '../../providers/sms/signature.js';
 import { smsSegments } from '../../domain/sms-segments.js';
-import { phoneNumber, startSmsTestSandbox, type SmsTestSandbox } from '../../sandbox/sms-test-support.js';
+import { phoneNumber, startSmsTestSandbox, type SmsTestSandbox } from '../../../test/support/sandbox-sms.js';
 import { buildApp } from '../app.js';
 import { emptyTwiml, smsInboundUrl, smsStatusCallbackUrl } from './sms-webhooks.js';
 import { testMasterKey } from '../../../test/support/keyring.js';

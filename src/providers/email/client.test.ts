@@ -6,7 +6,7 @@ import { uuidv7 } from '../../domain/ids.js';
 import type { DeliveryOutcome } from '../../domain/outcome.js';
 import { unsubscribeUrl, type EmailToSend } from '../../domain/email-message.js';
 import { listenOnFreePort } from '../../sandbox/request-io.js';
-import { emailRecordsOf, recipient, startSmtpTestSandbox, verifyDkim, type SmtpTestSandbox } from '../../sandbox/smtp-test-support.js';
+import { emailRecordsOf, recipient, startSmtpTestSandbox, verifyDkim, type SmtpTestSandbox } from '../../../test/support/sandbox-smtp.js';
 import { createEmailSender, type EmailSender } from './client.js';
 
 // The sender against the SMTP simulator over real sockets: STARTTLS, AUTH, DKIM, faults.

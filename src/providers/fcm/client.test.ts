@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { silentLogger } from '../../observability/logger.js';
-import { fcmRecordsOf, registrationToken, startFcmTestSandbox, type FcmTestSandbox } from '../../sandbox/fcm-test-support.js';
+import { fcmRecordsOf, registrationToken, startFcmTestSandbox, type FcmTestSandbox } from '../../../test/support/sandbox-fcm.js';
 import { createFcmSender, type FcmAccount, type FcmSendRequest } from './client.js';
 import { buildFcmMessage } from '../../domain/fcm-message.js';
 

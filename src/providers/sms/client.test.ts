@@ -7,10 +7,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../observability/logger.js';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
-import { inspect } from '../../sandbox/test-support.js';
+import { inspect } from '../../../test/support/sandbox.js';
 import {
   phoneNumber, smsRecordsOf, startSmsTestSandbox, startWebhookCollector, type SmsTestSandbox,
-} from '../../sandbox/sms-test-support.js';
+} from '../../../test/support/sandbox-sms.js';
 import { createSmsSender, mayHaveBeenAccepted, type SmsAccount } from './client.js';
 import { verifyTwilioSignature } from './signature.js';
 

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Job } from '../queue.js';
-import { natsServerInstalled, privateNats } from './testing/nats.js';
-import { ci, claimNow, eventually, harness, outboxRows, payloads, sleep, topic } from './testing/harness.js';
+import { natsServerInstalled, privateNats } from '../../../test/support/jetstream/nats.js';
+import { ci, claimNow, eventually, harness, outboxRows, payloads, sleep, topic } from '../../../test/support/jetstream/harness.js';
 import { freePort } from '../../../test/support/process.js';
 
 const installed = await natsServerInstalled();

@@ -12,14 +12,14 @@ import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { connect, headers } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy, DiscardPolicy, StorageType, RetentionPolicy } from '@nats-io/jetstream';
-import { queueConformance, type QueueFixture } from '../conformance.js';
+import { queueConformance, type QueueFixture } from '../../../test/support/queue-conformance.js';
 import type { Job } from '../queue.js';
 import { jobNames } from './names.js';
 import { atLeast } from './features.js';
 import { parseAckSubject, pull } from './pull.js';
 import { publishAll } from './publish-all.js';
-import { jetStreamProblem, sharedNatsUrl } from './testing/nats.js';
-import { ci, claimNow, eventually, harness, outboxRows, payloads, sleep, topic, type Harness } from './testing/harness.js';
+import { jetStreamProblem, sharedNatsUrl } from '../../../test/support/jetstream/nats.js';
+import { ci, claimNow, eventually, harness, outboxRows, payloads, sleep, topic, type Harness } from '../../../test/support/jetstream/harness.js';
 import type { PublishResult } from '../../relay/outbox-relay.js';
 import { startJetStreamRelay } from './relay-process.js';
 import { silentLogger } from '../../observability/logger.js';
@@ -226,7 +226,7 @@ if (missing && !ci) {
   test('jetstream queue: a claimer killed with -9 loses its job after ack_wait, not before, and a long lease outlives ack_wait', { timeout: 60_000 }, async () => {
     const h = await harness();
     const ackWaitMs = 1_500;
-    const child = spawn(process.execPath, [join(packageRoot, 'dist/src/queue/jetstream/testing/claim-and-die.js')], {
+    const child = spawn(process.execPath, [join(packageRoot, 'dist/test/support/jetstream/claim-and-die.js')], {
       env: { ...process.env, HERALD_DATABASE_URL: h.db.url, NATS_URL: url, HERALD_STREAM_PREFIX: h.prefix, HERALD_TOPIC: topic,
         HERALD_ACK_WAIT_MS: String(ackWaitMs) },
       stdio: ['ignore', 'pipe', 'inherit'],

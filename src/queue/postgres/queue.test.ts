@@ -1,4 +1,4 @@
-import { queueConformance } from '../conformance.js';
+import { queueConformance } from '../../../test/support/queue-conformance.js';
 import { createPostgresQueue } from './queue.js';
 import { testDatabase } from '../../../test/support/database.js';
 import { silentLogger } from '../../observability/logger.js';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Sql } from 'postgres';
-import type { Job, WorkQueue } from './queue.js';
+import type { Job, WorkQueue } from '../../src/queue/queue.js';
 
 export interface QueueFixture {
   queue: WorkQueue;

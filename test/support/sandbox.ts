@@ -6,7 +6,7 @@
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { once } from 'node:events';
 import { SignJWT, importPKCS8 } from 'jose';
-import type { Sandbox } from './index.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
 
 /** Opens an HTTP/2 connection to the APNs simulator and waits for its first SETTINGS. */
 export async function connectApns(sandbox: Sandbox): Promise<ClientHttp2Session> {

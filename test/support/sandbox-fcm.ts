@@ -7,11 +7,11 @@ import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type Outgoing
 import https from 'node:https';
 import { once } from 'node:events';
 import { SignJWT, importPKCS8 } from 'jose';
-import { silentLogger } from '../observability/logger.js';
-import { createTlsIdentity } from './credentials.js';
-import { createDeliveryRecords, type DeliveryRecords, type ListedRecord } from './records.js';
-import { createFaults, type Faults } from './faults.js';
-import { startFcmSimulator, type FcmSimulator, type FcmSimulatorOptions } from './fcm.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createTlsIdentity } from '../../src/sandbox/credentials.js';
+import { createDeliveryRecords, type DeliveryRecords, type ListedRecord } from '../../src/sandbox/records.js';
+import { createFaults, type Faults } from '../../src/sandbox/faults.js';
+import { startFcmSimulator, type FcmSimulator, type FcmSimulatorOptions } from '../../src/sandbox/fcm.js';
 
 export interface FcmTestSandbox {
   sim: FcmSimulator;

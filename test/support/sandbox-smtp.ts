@@ -5,13 +5,13 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { dkimVerify } from 'mailauth';
-import { silentLogger } from '../observability/logger.js';
-import { createEmailCredentials, createTlsIdentity, type EmailCredentials } from './credentials.js';
-import { createDeliveryRecords, type DeliveryRecords, type ListedRecord } from './records.js';
-import { createFaults, type Faults } from './faults.js';
-import { startSmtpSimulator, type SmtpSimulator } from './smtp.js';
-import { sandboxSmtpAccount } from '../providers/email/sandbox-account.js';
-import type { SmtpAccount } from '../providers/email/client.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createEmailCredentials, createTlsIdentity, type EmailCredentials } from '../../src/sandbox/credentials.js';
+import { createDeliveryRecords, type DeliveryRecords, type ListedRecord } from '../../src/sandbox/records.js';
+import { createFaults, type Faults } from '../../src/sandbox/faults.js';
+import { startSmtpSimulator, type SmtpSimulator } from '../../src/sandbox/smtp.js';
+import { sandboxSmtpAccount } from '../../src/providers/email/sandbox-account.js';
+import type { SmtpAccount } from '../../src/providers/email/client.js';
 
 export interface SmtpTestSandbox {
   sim: SmtpSimulator;

@@ -1,18 +1,18 @@
 /** What the JetStream backend's tests share: a database and a stream prefix per test, and waiting. */
 import { randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
-import type { Job } from '../../queue.js';
-import { createJetStreamQueue, type JetStreamQueueOptions } from '../queue.js';
+import type { Job } from '../../../src/queue/queue.js';
+import { createJetStreamQueue, type JetStreamQueueOptions } from '../../../src/queue/jetstream/queue.js';
 import { deleteStreams, sharedNatsUrl } from './nats.js';
-import { testDatabase } from '../../../../test/support/database.js';
-import { silentLogger } from '../../../observability/logger.js';
+import { testDatabase } from '../database.js';
+import { silentLogger } from '../../../src/observability/logger.js';
 
 export const ci = Boolean(process.env.CI);
 export const topic = 'jetstream.topic';
 export const claimNow = { max: 100, leaseMs: 30_000, waitMs: 0 };
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export { eventually } from '../../../../test/support/eventually.js';
+export { eventually } from '../eventually.js';
 
 export const outboxRows = async (sql: Sql) => (await sql<{ n: number }[]>`select count(*)::int as n from job_outbox`)[0]!.n;
 export const payloads = (jobs: Job[]) => jobs.map((j) => j.payload);

@@ -3,9 +3,9 @@
  * one job of HERALD_TOPIC with a long lease, prints it as one JSON line, and keeps the lease alive
  * (its +WPI signals) until it is killed.
  */
-import { connect } from '../../../store/database.js';
-import { silentLogger } from '../../../observability/logger.js';
-import { createJetStreamQueue } from '../queue.js';
+import { connect } from '../../../src/store/database.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { createJetStreamQueue } from '../../../src/queue/jetstream/queue.js';
 
 const env = (k: string): string => {
   const v = process.env[k];

@@ -6,11 +6,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { silentLogger } from '../observability/logger.js';
-import { createTlsIdentity } from './credentials.js';
-import { createDeliveryRecords, type DeliveryRecords, type ListedRecord } from './records.js';
-import { createFaults, type Faults } from './faults.js';
-import { startSmsSimulator, type SmsSimulator } from './sms.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createTlsIdentity } from '../../src/sandbox/credentials.js';
+import { createDeliveryRecords, type DeliveryRecords, type ListedRecord } from '../../src/sandbox/records.js';
+import { createFaults, type Faults } from '../../src/sandbox/faults.js';
+import { startSmsSimulator, type SmsSimulator } from '../../src/sandbox/sms.js';
 
 export interface SmsTestSandbox {
   sim: SmsSimulator;
