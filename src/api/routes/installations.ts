@@ -11,6 +11,7 @@ import { ApiError } from '../errors.js';
 import { checkWebPushSubscription, InvalidWebPushSubscription } from '../../domain/web-push-subscription.js';
 import { checkStorable } from '../../domain/profile-operations.js';
 import { parseOrRefuse } from '../input-errors.js';
+import { pushTokenProblem } from '../../domain/push-tokens.js';
 
 /** PushSubscription.toJSON() as browsers give it (RFC 8030 §4, RFC 8291 §3). */
 const WebPushSubscriptionBody = Type.Object(
@@ -62,6 +63,10 @@ export const installationRoutes = (sql: Sql): FastifyPluginAsync => async (app) 
           if (typeof v === 'string') checkStorable(v, f);
         }
       });
+      if (body.push_token && body.platform !== 'web') {
+        const problem = pushTokenProblem(body.platform, body.push_token);
+        if (problem) throw new ApiError('invalid_field', `push_token: ${problem}`);
+      }
       const subscription = body.web_push_subscription;
       if (subscription !== undefined && body.platform !== 'web') {
         throw new ApiError('invalid_web_push_subscription', 'web_push_subscription is for platform "web" only');
