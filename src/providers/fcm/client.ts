@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../../domain/outcome.js';
 import type { Share } from '../../domain/process-share.js';
-import { createConnectionPool, ConnectionError, type ConnectionPool, type Http2Answer } from '../apns/connection-pool.js';
+import { createConnectionPool, ConnectionError, RequestRefused, type ConnectionPool, type Http2Answer } from '../apns/connection-pool.js';
 import { parseRetryAfter } from '../apns/outcome.js';
 import { AccessTokenError, createAccessTokens, type AccessToken, type FcmServiceAccount } from './access-token.js';
 import { fcmOutcome, minQuotaRetryMs, needsFreshAccessToken, quotaScope, readFcmAnswer, type FcmAnswer } from './outcome.js';
@@ -155,6 +155,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
         }
       } catch (err) {
         if (err instanceof ConnectionError) return { kind: 'provider_down', reason: err.message };
+        if (err instanceof RequestRefused) return { kind: 'rejected', reason: err.message, ...(err.local ? { local: true } : {}) };
         throw err;
       }
       const retryAfterMs = parseRetryAfter(retryAfter, clock());

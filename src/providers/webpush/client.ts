@@ -11,7 +11,7 @@ import { parseRetryAfter } from '../apns/outcome.js';
 import { InvalidSubscriptionKey, encryptPayload, maxPlaintextBytes, type SubscriptionKeys } from './encrypt.js';
 import { InvalidVapidCredentials, createVapidTokens, type VapidCredentials } from './vapid.js';
 import { reasonOf, webPushOutcome } from './outcome.js';
-import { ConnectionError, createPushTransport, type PushAnswer } from './transport.js';
+import { ConnectionError, RequestRefused, createPushTransport, type PushAnswer } from './transport.js';
 
 export type { VapidCredentials } from './vapid.js';
 export type { SubscriptionKeys } from './encrypt.js';
@@ -141,6 +141,7 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
         });
       } catch (err) {
         if (err instanceof ConnectionError) return { kind: 'provider_down', reason: err.message };
+        if (err instanceof RequestRefused) return { kind: 'rejected', reason: err.message, ...(err.local ? { local: true as const } : {}) };
         throw err;
       }
       const header = (name: string) => {
