@@ -50,7 +50,7 @@ export interface ChannelSender<C> {
 
 /** A delivery whose message lacks its channel's part (cannot happen through the API): refused, not thrown. */
 export function noContent(part: 'push' | 'email' | 'sms'): DeliveryOutcome {
-  return { kind: 'rejected', reason: `the message has no ${part} content` };
+  return { kind: 'rejected', reason: `the message has no ${part} content`, local: true };
 }
 
 export interface DeliveryDeps<C> {

@@ -112,7 +112,7 @@ export function createApnsSender(o: ApnsSenderOptions): ApnsSender {
       try {
         token = await tokens.get(creds);
       } catch (err) {
-        return { kind: 'credentials_invalid', reason: `the APNs key cannot sign: ${(err as Error).message}` };
+        return { kind: 'credentials_invalid', reason: `the APNs key cannot sign: ${(err as Error).message}`, local: true };
       }
       try {
         let { answer, reason } = await attempt(pool, creds, req, token.jwt).catch(async (err: unknown) => {

@@ -70,16 +70,16 @@ function checkRequest(req: WebPushSendRequest): DeliveryOutcome | URL {
   try {
     url = new URL(req.subscription.endpoint);
   } catch {
-    return { kind: 'token_invalid', reason: 'the subscription endpoint is not a URL' };
+    return { kind: 'token_invalid', reason: 'the subscription endpoint is not a URL', local: true };
   }
   // Push resources are HTTPS only (RFC 8030 §8, protocols.md §3.1): an http: endpoint can never be sent to.
-  if (url.protocol !== 'https:') return { kind: 'token_invalid', reason: 'the subscription endpoint is not https' };
+  if (url.protocol !== 'https:') return { kind: 'token_invalid', reason: 'the subscription endpoint is not https', local: true };
   if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds < 0 || req.ttlSeconds > maxTtlSeconds) {
-    return { kind: 'rejected', reason: `TTL must be a whole number of seconds from 0 to ${maxTtlSeconds}` };
+    return { kind: 'rejected', reason: `TTL must be a whole number of seconds from 0 to ${maxTtlSeconds}`, local: true };
   }
-  if (!urgencies.includes(req.urgency)) return { kind: 'rejected', reason: `Urgency must be one of ${urgencies.join(', ')}` };
+  if (!urgencies.includes(req.urgency)) return { kind: 'rejected', reason: `Urgency must be one of ${urgencies.join(', ')}`, local: true };
   if (req.topic !== undefined && !topicPattern.test(req.topic)) {
-    return { kind: 'rejected', reason: 'Topic must be 1 to 32 characters of the base64url alphabet' };
+    return { kind: 'rejected', reason: 'Topic must be 1 to 32 characters of the base64url alphabet', local: true };
   }
   return url;
 }
@@ -106,8 +106,8 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
         body = encryptPayload(req.subscription.keys, req.payload);
       } catch (err) {
         // A key no message can be encrypted to: the subscription is broken for good.
-        if (err instanceof InvalidSubscriptionKey) return { kind: 'token_invalid', reason: err.message };
-        if (err instanceof RangeError) return { kind: 'rejected', reason: `payload over ${maxPlaintextBytes} bytes: ${err.message}` };
+        if (err instanceof InvalidSubscriptionKey) return { kind: 'token_invalid', reason: err.message, local: true };
+        if (err instanceof RangeError) return { kind: 'rejected', reason: `payload over ${maxPlaintextBytes} bytes: ${err.message}`, local: true };
         throw err;
       }
 
@@ -115,7 +115,7 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
       try {
         authorization = (await vapid.get(creds, url.origin)).authorization;
       } catch (err) {
-        if (err instanceof InvalidVapidCredentials) return { kind: 'credentials_invalid', reason: err.message };
+        if (err instanceof InvalidVapidCredentials) return { kind: 'credentials_invalid', reason: err.message, local: true };
         throw err;
       }
 
