@@ -90,8 +90,9 @@ test('a batch mixing one project\'s SMS with another\'s broken account: each del
 
 test('malformed APNs tokens stored beside good ones: the good are sent at once, the breaker stays closed', async () => {
   const good = (n: number) => Array.from({ length: n }, () => randomBytes(32).toString('hex'));
-  // Legacy rows the installations route refuses today. The first ones are refused by HTTP/2 itself
-  // (RFC 9113 §8.3.1: a :path with a space or control character is malformed), the others by APNs.
+  // Legacy rows the installations route refuses today. Sent as they are, the first ones would be reset
+  // by the peer's HTTP/2 layer as malformed (a space or control character in :path is no valid
+  // request-target, RFC 9113 §8.1.1 and §8.3.1), the others refused by APNs.
   const malformed = [
     'a b', 'ab cd'.repeat(13), `${'ab'.repeat(32)} `, `${'ab'.repeat(31)}\tab`, 'a\nb', `${'cd'.repeat(32)}\r\n`,
     'not-a-token', 'zz'.repeat(32), 'ab'.repeat(31), 'ab'.repeat(300), '../../x', `${'ab'.repeat(32)}?x=1`,
