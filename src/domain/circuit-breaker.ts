@@ -6,10 +6,12 @@
  * open → after `openMs`, one probe call is let through (half-open);
  * the probe succeeds → closed; it fails → open again for twice as long, up to `maxOpenMs`.
  * Any answer that shows the provider is up (delivered, rejected, token_invalid...) closes it.
+ * An outcome the provider had no part in (a local refusal, a sender that threw) neither opens nor
+ * closes it: one tenant's malformed request must not park every other tenant's sends.
  *
  * Plain data and a clock passed in: no timers, no I/O.
  */
-import type { OutcomeKind } from './outcome.js';
+import type { DeliveryOutcome, OutcomeKind } from './outcome.js';
 
 export interface BreakerPolicy {
   failureThreshold: number;
@@ -38,6 +40,12 @@ export interface CircuitBreakers {
   record(key: string, outcome: OutcomeKind | undefined, now: number): void;
   /** Accounts currently open, for metrics. */
   openCount(now: number): number;
+}
+
+/** What a call tells its account's breaker: nothing when it threw or never reached the provider. */
+export function breakerVerdict(o: DeliveryOutcome | undefined): OutcomeKind | undefined {
+  if (!o || ('local' in o && o.local)) return undefined;
+  return o.kind;
 }
 
 export function createCircuitBreakers(policy: BreakerPolicy = defaultBreakerPolicy): CircuitBreakers {

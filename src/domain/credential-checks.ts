@@ -135,19 +135,18 @@ export function checkSmtp(i: SmtpCredentialsInput): SmtpCredentials {
   };
 }
 
-const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 /**
- * Twilio's account SIDs are AC + 32 hex (protocols.md §5.1); a compatible provider (base_url) has
- * its own shape. The auth token travels in every request, so plain http is only for this machine.
+ * Twilio's account SIDs are AC + 32 hex (https://www.twilio.com/docs/glossary/what-is-a-sid); a compatible provider (base_url) has
+ * its own shape. The auth token travels in every request, so base_url is https, never plain http,
+ * not even to this machine: the sender speaks TLS only.
  */
 export function checkSms(i: SmsCredentialsInput): SmsCredentials {
   let base = twilioBaseUrl;
   if (i.base_url !== undefined) {
     let url: URL;
     try { url = new URL(i.base_url); } catch { throw new CredentialProblem('invalid_field', 'base_url is not a URL'); }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopbackHosts.has(url.hostname))) {
-      throw new CredentialProblem('invalid_field', 'base_url must be https (plain http only to localhost): the auth token is sent with every request');
+    if (url.protocol !== 'https:') {
+      throw new CredentialProblem('invalid_field', 'base_url must be https: the auth token is sent with every request');
     }
     base = url.origin + url.pathname.replace(/\/$/, '');
   } else if (!/^AC[0-9a-fA-F]{32}$/.test(i.account_sid)) {

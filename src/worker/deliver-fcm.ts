@@ -23,8 +23,8 @@ export function fcmChannel(deps: {
       const built = buildFcmMessage(d.token, pushFor(d.push, 'android'), { messageId: d.message_id });
       if (!built.ok) {
         return built.code === 'invalid_token'
-          ? { kind: 'token_invalid', reason: built.message }
-          : { kind: 'rejected', reason: `${built.code}: ${built.message}` };
+          ? { kind: 'token_invalid', reason: built.message, local: true }
+          : { kind: 'rejected', reason: `${built.code}: ${built.message}`, local: true };
       }
       return deps.send(account, { body: built.body });
     },

@@ -26,7 +26,7 @@ export function webPushChannel(deps: {
     send: async (vapid, d) => {
       if (!d.push) return noContent('push');
       const subscription = d.web_push_subscription;
-      if (!subscription) return { kind: 'token_invalid', reason: 'the installation no longer has a push subscription' };
+      if (!subscription) return { kind: 'token_invalid', reason: 'the installation no longer has a push subscription', local: true };
       const push = pushFor(d.push, 'web');
       return deps.send(vapid, {
         subscription,

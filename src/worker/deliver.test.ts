@@ -154,3 +154,100 @@ test('while the account\'s breaker is open, deliveries are parked: claim release
   assert.ok(waiting[0]!.run_at.getTime() > Date.now() + 50_000);
   await db.sql`delete from jobs where topic = ${topic}`;
 });
+
+/** Deliveries queued with one job each, the jobs claimed together as one batch. */
+async function queuedBatch(n: number): Promise<{ ids: string[]; jobs: Job[] }> {
+  const ds: { id: string }[] = [];
+  for (let i = 0; i < n; i++) ds.push(await queuedDelivery());
+  await db.sql.begin((tx) => queue.enqueue(tx, ds.map((d) => ({ topic, payload: { delivery_id: d.id } }))));
+  const jobs = await queue.claim(topic, { max: n, leaseMs: 30_000, waitMs: 0 });
+  assert.equal(jobs.length, n);
+  return { ids: ds.map((d) => d.id), jobs };
+}
+
+/** A sender that throws for the deliveries in `throwFor` and delivers the others. */
+function throwingSender(resendIsSafe: boolean, throwFor: Set<string>) {
+  const sent: string[] = [];
+  const sender: ChannelSender<string> = {
+    channel: 'test', resendIsSafe,
+    credentialsFor: async () => 'creds',
+    accountOf: () => 'account',
+    send: async (_c, d) => {
+      if (throwFor.has(d.id)) throw new TypeError('Protocol "http:" not supported. Expected "https:"');
+      sent.push(d.id);
+      return { kind: 'delivered' };
+    },
+  };
+  return { sender, sent };
+}
+
+for (const resendIsSafe of [false, true]) {
+  test(`a sender throwing for one delivery decides that one alone; the batch's others are recorded (re-send ${resendIsSafe ? 'safe' : 'unsafe'})`, async () => {
+    const { ids, jobs } = await queuedBatch(5);
+    const bad = ids[2]!;
+    const { sender, sent } = throwingSender(resendIsSafe, new Set([bad]));
+    // One failure opens this breaker: a throw must not count as the provider being down.
+    const breakers = createCircuitBreakers({ failureThreshold: 1, openMs: 60_000, maxOpenMs: 60_000 });
+    await deliveryHandler({ sql: db.sql, queue, log: silentLogger(), events: createEvents(), sender, claimMs: 30_000, breakers })(jobs);
+
+    assert.deepEqual(sent.sort(), ids.filter((id) => id !== bad).sort());
+    for (const id of ids.filter((i) => i !== bad)) {
+      assert.deepEqual(await row(id), { status: 'sent', attempts: 1, sending_until: null, reason: null });
+    }
+    const r = await row(bad);
+    assert.equal(r.sending_until, null, 'its claim ended: not mistaken later for a crashed call');
+    assert.match(r.reason ?? '', /the test sender failed \(TypeError\)/);
+    assert.doesNotMatch(r.reason ?? '', /Protocol/, 'the error\'s message is not copied into the record');
+    const left = await db.sql<{ payload: { delivery_id: string } }[]>`select payload from jobs where topic = ${topic}`;
+    if (resendIsSafe) {
+      assert.equal(r.status, 'queued', 'tried again later under the same provider key');
+      assert.deepEqual(left.map((j) => j.payload.delivery_id), [bad], 'only its job is kept, the others are acked');
+    } else {
+      assert.equal(r.status, 'unknown', 'never sent a second time where that is not safe');
+      assert.equal(left.length, 0);
+    }
+    assert.equal(breakers.admit('test:account', Date.now()).kind, 'send', 'the breaker stays closed');
+    await db.sql`delete from jobs where topic = ${topic}`;
+  });
+}
+
+test('credentials that cannot be read for one project keep its delivery queued, without failing the batch', async () => {
+  const { ids, jobs } = await queuedBatch(2);
+  const other = (await createProject(db.sql, 'deliver-other', keyring)).project_id;
+  await db.sql`update deliveries set project_id = ${other} where id = ${ids[1]!}`;
+  const sent: string[] = [];
+  const sender: ChannelSender<string> = {
+    channel: 'test', resendIsSafe: false,
+    credentialsFor: async (p) => { if (p === other) throw new Error('cannot open the sealed row'); return 'creds'; },
+    accountOf: () => 'account',
+    send: async (_c, d) => { sent.push(d.id); return { kind: 'delivered' }; },
+  };
+  await handler(sender)(jobs);
+  assert.deepEqual(sent, [ids[0]]);
+  assert.equal((await row(ids[0]!)).status, 'sent');
+  const r = await row(ids[1]!);
+  assert.deepEqual([r.status, r.attempts, r.sending_until], ['queued', 0, null], 'nothing was sent: no attempt spent');
+  await db.sql`delete from jobs where topic = ${topic}`;
+});
+
+test('an outcome decided locally neither opens nor closes the account\'s breaker', async () => {
+  const breakers = createCircuitBreakers({ failureThreshold: 2, openMs: 60_000, maxOpenMs: 60_000 });
+  const outcomes: DeliveryOutcome[] = [
+    { kind: 'provider_down', reason: 'HTTP 503' },
+    { kind: 'rejected', reason: 'Node would not send the request', local: true }, // must not reset the count
+    { kind: 'provider_down', reason: 'HTTP 503' },
+  ];
+  const sender: ChannelSender<string> = {
+    channel: 'test', resendIsSafe: true,
+    credentialsFor: async () => 'creds',
+    accountOf: () => 'account',
+    send: async () => outcomes.shift()!,
+  };
+  const run = deliveryHandler({ sql: db.sql, queue, log: silentLogger(), events: createEvents(), sender, claimMs: 30_000, breakers });
+  for (let i = 0; i < 3; i++) {
+    const d = await queuedDelivery();
+    await run([await d.job()]);
+    await db.sql`delete from jobs where topic = ${topic}`;
+  }
+  assert.equal(breakers.admit('test:account', Date.now()).kind, 'park', 'two provider failures in a row, the local refusal between them left out');
+});

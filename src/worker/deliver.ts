@@ -14,13 +14,16 @@
  * A circuit breaker per provider account (domain/circuit-breaker.ts) parks deliveries while their
  * provider is down: the claim is released and a fresh job is enqueued for when the breaker lets a
  * probe through, so an outage spends neither the deliveries' attempts nor the jobs'.
+ *
+ * Every delivery of a batch ends on its own: a sender (or a project's credentials) that throws for
+ * one delivery decides that delivery alone, never its batch-mates, which may belong to other projects.
  */
 import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from 'pino';
 import type { Job, WorkQueue } from '../queue/queue.js';
 import { assertNever, type DeliveryOutcome } from '../domain/outcome.js';
 import { retryDelayMs, type BackoffPolicy } from '../domain/retry.js';
-import type { CircuitBreakers } from '../domain/circuit-breaker.js';
+import { breakerVerdict, type CircuitBreakers } from '../domain/circuit-breaker.js';
 import {
   claimDeliveries, invalidateTokens, recordOutcomes, type DeliveryToSend, type OutcomeRecord,
 } from '../store/deliveries.js';
@@ -47,7 +50,7 @@ export interface ChannelSender<C> {
 
 /** A delivery whose message lacks its channel's part (cannot happen through the API): refused, not thrown. */
 export function noContent(part: 'push' | 'email' | 'sms'): DeliveryOutcome {
-  return { kind: 'rejected', reason: `the message has no ${part} content` };
+  return { kind: 'rejected', reason: `the message has no ${part} content`, local: true };
 }
 
 export interface DeliveryDeps<C> {
@@ -97,7 +100,14 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
         if (d.token_invalidated) return final('invalidated', 'token was invalidated by the provider');
         if (d.expires_at && d.expires_at.getTime() <= now()) return final('expired', 'ttl elapsed before delivery');
         if (!creds.has(d.project_id)) creds.set(d.project_id, deps.sender.credentialsFor(d.project_id));
-        const c = await creds.get(d.project_id);
+        let c: C | undefined;
+        try {
+          c = await creds.get(d.project_id);
+        } catch (err) {
+          // Nothing was sent: a later attempt is safe on every channel.
+          deps.log.error({ err, channel, deliveryId: d.id, projectId: d.project_id }, 'the project\'s credentials could not be read');
+          return notSent(d, job, `${channel} credentials could not be read (${errorName(err)})`);
+        }
         if (!c) return final('failed', `${channel}_not_configured: the project has no ${channel} credentials`);
         const account = `${channel}:${deps.sender.accountOf(c, d)}`;
         const admission = deps.breakers.admit(account, now());
@@ -106,12 +116,14 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
             record: { id: d.id, status: 'queued', reason: 'provider down: waiting for its circuit breaker', attempts: d.attempts, retryInMs: admission.forMs } };
         }
         const started = performance.now();
-        let outcome: DeliveryOutcome | undefined;
+        let outcome: DeliveryOutcome;
         try {
           outcome = await deps.sender.send(c, d);
-        } finally {
-          deps.breakers.record(account, outcome?.kind, now());
+        } catch (err) {
+          deps.breakers.record(account, undefined, now()); // says nothing about the provider
+          return thrown(d, job, err);
         }
+        deps.breakers.record(account, breakerVerdict(outcome), now());
         deps.events.emit('delivery:attempt', { channel, outcome: outcome.kind, latencyMs: performance.now() - started });
         results.push({ delivery: d, outcome });
         if (!deps.sender.resendIsSafe && deps.sender.outcomeIsAmbiguous?.(outcome)) {
@@ -168,6 +180,31 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
     }
   };
 
+  /**
+   * The sender threw instead of returning an outcome: a bug, or a request Node refused to build.
+   * Usually nothing left the process, but that is not known here, so this is a call whose outcome
+   * was lost, like one cut off by a crash: where re-sending is safe it is retried (same provider
+   * key, so a copy that did go out shows once; a bug that persists ends in the dead-letter table),
+   * elsewhere it is recorded `unknown` rather than risk a second message.
+   */
+  function thrown(d: DeliveryToSend, job: Job, err: unknown): Decision {
+    deps.log.error({ err, channel, deliveryId: d.id, projectId: d.project_id }, 'the sender threw; the delivery is decided on its own');
+    // The error's name only: its message may quote what it was given.
+    const reason = `the ${channel} sender failed (${errorName(err)})`;
+    if (deps.sender.resendIsSafe) return decide(d, { kind: 'retry', reason }, job);
+    deps.events.emit('delivery:ambiguous', { channel, resent: false });
+    return { kind: 'final', record: { id: d.id, status: 'unknown', reason: `${reason}; not sent again`, attempts: d.attempts + 1 } };
+  }
+
+  /** Nothing was sent for the delivery: again later, without spending one of its attempts. */
+  function notSent(d: DeliveryToSend, job: Job, reason: string): Decision {
+    if (job.attempt >= job.maxAttempts) {
+      return { kind: 'dead', record: { id: d.id, status: 'failed', reason: `gave up: ${reason}`, attempts: d.attempts } };
+    }
+    const delayMs = retryDelayMs(job.attempt, undefined, deps.backoff);
+    return { kind: 'retry', record: { id: d.id, status: 'queued', reason, attempts: d.attempts, retryInMs: delayMs }, delayMs };
+  }
+
   function decide(d: DeliveryToSend, o: DeliveryOutcome, job: Job): Decision {
     const attempts = d.attempts + 1;
     const rec = (status: OutcomeRecord['status'], reason: string | null, retryInMs?: number): OutcomeRecord =>
@@ -192,4 +229,11 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
         return assertNever(o);
     }
   }
+}
+
+/** `TypeError ERR_INVALID_PROTOCOL`: what went wrong, without the message's details. */
+function errorName(err: unknown): string {
+  if (!(err instanceof Error)) return typeof err;
+  const code = (err as NodeJS.ErrnoException).code;
+  return typeof code === 'string' ? `${err.name} ${code}` : err.name;
 }

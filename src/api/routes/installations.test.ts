@@ -11,13 +11,13 @@ test('the SDK key registers an installation; registering again updates it, never
   const sdk = { authorization: `Bearer ${h.project.sdk_key}` };
   const identity_token = identityToken(h.project.identity_secret, 'alice');
   const first = await h.call('POST', '/v1/sdk/installations',
-    { install_id: 'i-1', platform: 'ios', push_token: 'aa11', custom_id: 'alice', apns_environment: 'sandbox', identity_token }, sdk);
+    { install_id: 'i-1', platform: 'ios', push_token: 'aa11'.repeat(16), custom_id: 'alice', apns_environment: 'sandbox', identity_token }, sdk);
   assert.equal(first.status, 200, JSON.stringify(first.body));
   assert.equal(first.body.installation.custom_id, 'alice');
   const again = await h.call('POST', '/v1/sdk/installations',
-    { install_id: 'i-1', platform: 'ios', push_token: 'bb22', language: 'fr', identity_token }, sdk);
+    { install_id: 'i-1', platform: 'ios', push_token: 'bb22'.repeat(16), language: 'fr', identity_token }, sdk);
   assert.equal(again.status, 200);
-  assert.equal(again.body.installation.push_token, 'bb22');
+  assert.equal(again.body.installation.push_token, 'bb22'.repeat(16));
   assert.equal(again.body.installation.custom_id, 'alice', 'fields left out keep their value');
   assert.equal(again.body.installation.apns_environment, 'sandbox');
   assert.equal(again.body.installation.language, 'fr');
@@ -26,12 +26,31 @@ test('the SDK key registers an installation; registering again updates it, never
 });
 
 test('the REST key may register installations too; a bad platform is a 400 naming it', async () => {
-  const ok = await h.call('POST', '/v1/sdk/installations', { install_id: 'i-2', platform: 'android', push_token: 't' });
+  const ok = await h.call('POST', '/v1/sdk/installations', { install_id: 'i-2', platform: 'android', push_token: `fcm-i-2:${'t'.repeat(40)}` });
   assert.equal(ok.status, 200);
   const bad = await h.call('POST', '/v1/sdk/installations', { install_id: 'i-3', platform: 'symbian' });
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error.code, 'invalid_field');
   assert.match(bad.body.error.message, /platform/);
+});
+
+test('a push token not of its platform\'s shape is a 400 naming push_token, and nothing is stored', async () => {
+  const sdk = { authorization: `Bearer ${h.project.sdk_key}` };
+  const fcm = `dQw4w9WgXcQ:APA91b${'E'.repeat(134)}`;
+  for (const [platform, push_token] of [
+    ['ios', 'a b'], ['ios', 'ab'.repeat(31)], ['ios', 'zz'.repeat(32)], ['ios', `${'ab'.repeat(32)}\n`], ['ios', 'ab'.repeat(257)],
+    ['android', 'a b'], ['android', 'short:token'], ['android', `${fcm}/x`], ['android', `${fcm}é`], ['android', 'a'.repeat(1025)],
+  ] as const) {
+    const res = await h.call('POST', '/v1/sdk/installations', { install_id: 'bad-token', platform, push_token }, sdk);
+    assert.equal(res.status, 400, `${platform} ${JSON.stringify(push_token)}: ${JSON.stringify(res.body)}`);
+    assert.equal(res.body.error.code, 'invalid_field');
+    assert.match(res.body.error.message, /push_token/);
+  }
+  assert.equal((await h.db.sql`select 1 from installations where install_id = 'bad-token'`).length, 0);
+  for (const [platform, push_token] of [['ios', 'AB'.repeat(32)], ['ios', 'ab'.repeat(100)], ['android', fcm]] as const) {
+    const res = await h.call('POST', '/v1/sdk/installations', { install_id: `good-${platform}`, platform, push_token }, sdk);
+    assert.equal(res.status, 200, `${platform} ${push_token}: ${JSON.stringify(res.body)}`);
+  }
 });
 
 test('installations are scoped to their project', async () => {

@@ -13,6 +13,7 @@ import type { Keyring } from '../../store/sealed.js';
 import { ApiError } from '../errors.js';
 import { checkWebPushSubscription, InvalidWebPushSubscription } from '../../domain/web-push-subscription.js';
 import type { PrivateNetworkAllowance } from '../../domain/network-address.js';
+import { pushTokenProblem } from '../../domain/push-tokens.js';
 
 /** PushSubscription.toJSON() as browsers give it (RFC 8030 §4, RFC 8291 §3). */
 const WebPushSubscriptionBody = Type.Object(
@@ -58,6 +59,10 @@ export const installationRoutes = (sql: Sql, keyring: Keyring, privateNetworks?:
     },
     handler: async (req) => {
       const body = req.body;
+      if (body.push_token && body.platform !== 'web') {
+        const problem = pushTokenProblem(body.platform, body.push_token);
+        if (problem) throw new ApiError('invalid_field', `push_token: ${problem}`);
+      }
       const subscription = body.web_push_subscription;
       if (subscription !== undefined && body.platform !== 'web') {
         throw new ApiError('invalid_web_push_subscription', 'web_push_subscription is for platform "web" only');

@@ -159,6 +159,10 @@ test('SMS: the account SID shape, the sender, and an https base_url are checked'
     [{ ...good, from: undefined }, 'invalid_field'],
     [{ ...good, from: '12345' }, 'invalid_field'],
     [{ ...good, account_sid: 'proj-1', base_url: 'http://sms.example.com' }, 'invalid_field'],
+    // Not even to this machine: the sender speaks TLS only, so plain http would fail every send.
+    [{ ...good, account_sid: 'proj-1', base_url: 'http://127.0.0.1:8080' }, 'invalid_field'],
+    [{ ...good, account_sid: 'proj-1', base_url: 'http://localhost' }, 'invalid_field'],
+    [{ ...good, account_sid: 'proj-1', base_url: 'ftp://sms.example.com' }, 'invalid_field'],
   ] as const) {
     const res = await put('sms', body);
     assert.equal(res.status, 400, JSON.stringify(res.body));

@@ -113,6 +113,18 @@ test('error messages name the offending field', async () => {
   assert.match(m.body.error.message, /push/);
 });
 
+test('a device token not of its platform\'s shape is a 400 naming it, and no message is stored', async () => {
+  const before = await messageCount();
+  const good = { platform: 'ios', token: 'ab'.repeat(32) };
+  for (const bad of [{ platform: 'ios', token: 'a b' }, { platform: 'ios', token: 'not-hex' }, { platform: 'android', token: 'x y' }]) {
+    const r = await h.call('POST', '/v1/transactional/send', send({ recipients: { tokens: [good, bad] } }));
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.error.code, 'invalid_field');
+    assert.match(r.body.error.message, /recipients\.tokens\[1\]\.token/);
+  }
+  assert.equal(await messageCount(), before);
+});
+
 test('a body that is not JSON is a 415', async () => {
   const r = await h.call('POST', '/v1/transactional/send', 'hello', { 'content-type': 'text/plain' });
   assert.equal(r.status, 415);

@@ -17,6 +17,7 @@ import { oneLine } from '../schemas.js';
 import { pushFor, pushPlatforms, type PushMessage } from '../../domain/push.js';
 import { buildFcmMessage } from '../../domain/fcm-message.js';
 import { buildWebPushPayload, webPushMaxPayloadBytes } from '../../domain/webpush-payload.js';
+import { pushTokenProblem } from '../../domain/push-tokens.js';
 
 /** Recipients per call, all lists together: large enough for any transactional use, small enough
  *  that the fan-out of one message stays one short transaction. Campaigns reach more. */
@@ -123,6 +124,10 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue }): Fasti
       if ((r.tokens?.length || r.install_ids?.length) && !body.push) {
         throw new ApiError('no_content', 'tokens and install_ids are reached by push: the send needs push content');
       }
+      r.tokens?.forEach((t, i) => {
+        const problem = pushTokenProblem(t.platform, t.token);
+        if (problem) throw new ApiError('invalid_field', `recipients.tokens[${i}].token: ${problem}`);
+      });
       if (r.emails?.length && !body.email) throw new ApiError('no_content', 'recipients.emails needs email content');
       if (r.phones?.length && !body.sms) throw new ApiError('no_content', 'recipients.phones needs sms content');
       if (body.email && !body.email.html && !body.email.text) {

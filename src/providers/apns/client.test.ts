@@ -75,6 +75,25 @@ test('the request carries Apple\'s headers and the apns-id it was given', async 
   }
 });
 
+test('a token that is not hex is invalid unsent; a header the peer resets as malformed is rejected, never provider_down', async () => {
+  const sender = createApnsSender({ log: silentLogger(), ca: sandbox.caPem });
+  try {
+    for (const bad of ['a b', 'zz'.repeat(32), 'ab'.repeat(31), `${'ab'.repeat(32)}\n`]) {
+      const o = await sender.send(creds, request(bad));
+      assert.equal(o.kind, 'token_invalid', `${JSON.stringify(bad)}: ${JSON.stringify(o)}`);
+      assert.equal('local' in o && o.local, true, 'decided without a request');
+    }
+    // A collapse id with a NUL: HTTP/2 refuses the header field (RFC 9113 §8.2.1).
+    const t = token();
+    const o = await sender.send(creds, { ...request(t), collapseId: 'a\u0000b' });
+    assert.equal(o.kind, 'rejected', JSON.stringify(o));
+    assert.equal((await records(t)).length, 0);
+    assert.deepEqual(await sender.send(creds, request(token())), { kind: 'delivered' }, 'the connection still sends');
+  } finally {
+    await sender.close();
+  }
+});
+
 test('a dropped connection is retried at once on a fresh one, with the same apns-id', async () => {
   const sender = createApnsSender({ log: silentLogger(), ca: sandbox.caPem });
   try {

@@ -5,7 +5,8 @@
 import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../../domain/outcome.js';
 import type { Share } from '../../domain/process-share.js';
-import { createConnectionPool, ConnectionError, type ConnectionPool, type Http2Answer } from './connection-pool.js';
+import { createConnectionPool, ConnectionError, RequestRefused, type ConnectionPool, type Http2Answer } from './connection-pool.js';
+import { apnsTokenPattern } from '../../domain/push-tokens.js';
 import { createProviderTokens, type ProviderToken, type SigningKey } from './provider-token.js';
 import { apnsOutcome, parseRetryAfter, reasonsThatRetireTheConnection } from './outcome.js';
 
@@ -102,12 +103,16 @@ export function createApnsSender(o: ApnsSenderOptions): ApnsSender {
 
   return {
     async send(creds, req) {
+      // The token is the request's :path: one stored before tokens were checked is dead here, unsent.
+      if (!apnsTokenPattern.test(req.token)) {
+        return { kind: 'token_invalid', reason: 'not an APNs device token (64 to 512 hexadecimal digits)', local: true };
+      }
       const pool = poolFor(creds, req.environment === 'sandbox' ? creds.endpoint.sandbox : creds.endpoint.production);
       let token: ProviderToken;
       try {
         token = await tokens.get(creds);
       } catch (err) {
-        return { kind: 'credentials_invalid', reason: `the APNs key cannot sign: ${(err as Error).message}` };
+        return { kind: 'credentials_invalid', reason: `the APNs key cannot sign: ${(err as Error).message}`, local: true };
       }
       try {
         let { answer, reason } = await attempt(pool, creds, req, token.jwt).catch(async (err: unknown) => {
@@ -124,6 +129,7 @@ export function createApnsSender(o: ApnsSenderOptions): ApnsSender {
         return apnsOutcome(answer.status, reason, parseRetryAfter(answer.headers['retry-after'] as string | undefined));
       } catch (err) {
         if (err instanceof ConnectionError) return { kind: 'provider_down', reason: err.message };
+        if (err instanceof RequestRefused) return { kind: 'rejected', reason: err.message, ...(err.local ? { local: true } : {}) };
         throw err;
       }
     },

@@ -45,6 +45,18 @@ export class ConnectionError extends Error {
   }
 }
 
+/**
+ * This one request was refused, not the connection, and sending it again cannot help: Node would not
+ * send it (`local`: a header or path its checks refuse, a TypeError from building the stream), or the
+ * peer reset just this stream with PROTOCOL_ERROR, HTTP/2's answer to a malformed request (RFC 9113
+ * §8.1.1), while the connection carried on. Either way it says nothing about the peer being down.
+ */
+export class RequestRefused extends Error {
+  constructor(message: string, readonly local: boolean) {
+    super(message);
+  }
+}
+
 interface Connection {
   session: ClientHttp2Session;
   inflight: number;
@@ -140,6 +152,14 @@ export function createConnectionPool(o: PoolOptions) {
       try {
         stream = c.session.request(headers);
       } catch (err) {
+        // Node's header checks throw TypeErrors (ERR_HTTP2_INVALID_HEADER_VALUE, ERR_INVALID_HTTP_TOKEN,
+        // ERR_HTTP2_INVALID_PSEUDOHEADER, ERR_INVALID_CHAR...): this request's fault, the connection
+        // is fine. Other errors are the session's state (ERR_HTTP2_INVALID_SESSION, ERR_HTTP2_GOAWAY_SESSION).
+        if (err instanceof TypeError || err instanceof RangeError) {
+          const code = (err as NodeJS.ErrnoException).code;
+          reject(new RequestRefused(`Node refused to send the request (${err.name}${code ? ' ' + code : ''})`, true));
+          return;
+        }
         retire(c, 'request failed');
         reject(new ConnectionError(`cannot open a stream: ${(err as Error).message}`, true));
         return;
@@ -156,14 +176,17 @@ export function createConnectionPool(o: PoolOptions) {
       stream.setTimeout(o.requestTimeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
       stream.on('close', () => {
         if (status) resolve({ status, headers: answer, body: Buffer.concat(chunks) });
-        else reject(new ConnectionError(`no answer from ${o.origin} (stream reset ${stream.rstCode})`, true));
+        else if (stream.rstCode === http2.constants.NGHTTP2_PROTOCOL_ERROR && !c.retired && !c.session.destroyed) {
+          reject(new RequestRefused(`${o.origin} reset the request as malformed (PROTOCOL_ERROR)`, false));
+        } else reject(new ConnectionError(`no answer from ${o.origin} (stream reset ${stream.rstCode})`, true));
       });
       stream.end(body);
     });
 
   return {
     /**
-     * Sends one request on a pooled connection; throws ConnectionError when no answer came.
+     * Sends one request on a pooled connection; throws ConnectionError when no answer came, or
+     * RequestRefused when this request could not be sent as it is.
      * `retireWhen` names answers after which that connection should carry nothing more.
      */
     async request(headers: OutgoingHttpHeaders, body: string | Uint8Array, retireWhen?: (a: Http2Answer) => string | undefined): Promise<Http2Answer> {

@@ -169,7 +169,7 @@ export function createEmailSender(o: EmailSenderOptions): EmailSender {
         return { kind: 'delivered', providerId: info.response };
       } catch (err) {
         // The account's host is on a private network, refused before connecting: not a server outage.
-        if (err instanceof ForbiddenAddress) return { kind: 'rejected', reason: `forbidden_address: ${err.message}` };
+        if (err instanceof ForbiddenAddress) return { kind: 'rejected', reason: `forbidden_address: ${err.message}`, local: true };
         if (!isSmtpFailure(err)) throw err;
         if (signal.aborted) return { kind: 'provider_down', reason: `no answer within ${o.sendTimeoutMs ?? defaultSendTimeoutMs} ms` };
         return smtpOutcome(err);

@@ -6,6 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../../observability/logger.js';
 import { fcmRecordsOf, registrationToken, startFcmTestSandbox, type FcmTestSandbox } from '../../../test/support/sandbox-fcm.js';
 import { createFcmSender, type FcmAccount, type FcmSendRequest } from './client.js';
@@ -127,5 +129,27 @@ test('an unreachable FCM or token endpoint is provider_down', async () => {
     assert.match(noOAuth.kind === 'provider_down' ? noOAuth.reason : '', /OAuth2 access token/);
   } finally {
     await sender.close();
+  }
+});
+
+test('a request HTTP/2 refuses (a bearer token with a NUL) is that send\'s rejected, never provider_down', async () => {
+  // A token endpoint (the account's token_uri) answering with a token no header can carry.
+  const oauth = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ access_token: 'ya29.a\u0000b', expires_in: 3599, token_type: 'Bearer' }));
+  });
+  await new Promise<void>((r) => oauth.listen(0, '127.0.0.1', r));
+  const sender = createFcmSender({ log: silentLogger(), ca: sb.caPem });
+  try {
+    const broken = { ...account, client_email: 'broken@p.iam.gserviceaccount.com', token_uri: `http://127.0.0.1:${(oauth.address() as AddressInfo).port}/token` };
+    const t = registrationToken();
+    const o = await sender.send(broken, request(t));
+    assert.equal(o.kind, 'rejected', JSON.stringify(o));
+    assert.equal(fcmRecordsOf(sb, t).length, 0);
+    const good = registrationToken();
+    assert.equal((await sender.send(account, request(good))).kind, 'delivered', 'the shared connections still send');
+  } finally {
+    await sender.close();
+    await new Promise<void>((r) => oauth.close(() => r()));
   }
 });

@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../../domain/outcome.js';
 import type { Share } from '../../domain/process-share.js';
-import { createConnectionPool, ConnectionError, type ConnectionPool, type Http2Answer } from '../apns/connection-pool.js';
+import { createConnectionPool, ConnectionError, RequestRefused, type ConnectionPool, type Http2Answer } from '../apns/connection-pool.js';
 import { parseRetryAfter } from '../apns/outcome.js';
 import type { OutboundGuard } from '../outbound-guard.js';
 import { AccessTokenError, createAccessTokens, type AccessToken, type FcmServiceAccount } from './access-token.js';
@@ -120,7 +120,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
   const tokenProblem = (err: unknown): DeliveryOutcome => {
     if (!(err instanceof AccessTokenError)) throw err;
     if (err.kind === 'credentials') return { kind: 'credentials_invalid', reason: `OAuth2 access token: ${err.message}`, status: err.status };
-    if (err.kind === 'forbidden') return { kind: 'rejected', reason: `forbidden_address: ${err.message}` };
+    if (err.kind === 'forbidden') return { kind: 'rejected', reason: `forbidden_address: ${err.message}`, local: true };
     return { kind: 'provider_down', reason: `OAuth2 access token: ${err.message}`, status: err.status, retryAfterMs: err.retryAfterMs };
   };
 
@@ -159,6 +159,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
         }
       } catch (err) {
         if (err instanceof ConnectionError) return { kind: 'provider_down', reason: err.message };
+        if (err instanceof RequestRefused) return { kind: 'rejected', reason: err.message, ...(err.local ? { local: true } : {}) };
         throw err;
       }
       const retryAfterMs = parseRetryAfter(retryAfter, clock());

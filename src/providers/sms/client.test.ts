@@ -117,6 +117,25 @@ test('faults and refusals come back as outcomes, never as exceptions', async () 
   }
 });
 
+test('an account whose base_url is not https gets its own outcome, nothing sent; other accounts send on', async () => {
+  const sender = createSmsSender({ log: silentLogger(), ca: sb.caPem });
+  try {
+    const to = phoneNumber();
+    const plain = { ...account, endpoint: sb.sim.url.replace(/^https:/, 'http:') }; // stored before base_url was checked
+    const [broken, good] = await Promise.all([
+      sender.send(plain, { to, from, body: 'x' }),
+      sender.send(account, { to, from, body: 'y' }),
+    ]);
+    assert.deepEqual(broken, { kind: 'credentials_invalid', reason: 'the account\'s base_url must be https, not http', local: true });
+    assert.equal(good.kind, 'delivered');
+    assert.deepEqual(smsRecordsOf(sb, to).map((r) => new URLSearchParams(Buffer.from(r.body_base64, 'base64').toString()).get('Body')), ['y']);
+    assert.deepEqual(await sender.send({ ...account, endpoint: 'not a url' }, { to, from, body: 'z' }),
+      { kind: 'credentials_invalid', reason: 'the account\'s base_url is not a URL', local: true });
+  } finally {
+    await sender.close();
+  }
+});
+
 test('without the sandbox\'s certificate the TLS handshake fails: provider_down, nothing recorded', async () => {
   const sender = createSmsSender({ log: silentLogger() });
   try {

@@ -111,7 +111,27 @@ class NoAnswer extends Error {
 }
 
 /** The account's base_url is on a private network: refused before connecting, the account's own fault. */
-const forbidden = (err: ForbiddenAddress): DeliveryOutcome => ({ kind: 'rejected', reason: `forbidden_address: ${err.message}` });
+const forbidden = (err: ForbiddenAddress): DeliveryOutcome => ({ kind: 'rejected', reason: `forbidden_address: ${err.message}`, local: true });
+
+/** Node would not make the request (a URL or header it refuses): nothing left the process. */
+class NotSent extends Error {
+  constructor(cause: Error) {
+    super(`the request could not be made (${cause.name}${(cause as NodeJS.ErrnoException).code ? ' ' + (cause as NodeJS.ErrnoException).code : ''})`);
+  }
+}
+
+/** The account's API base as a URL the sender can use, or why not (stored before base_url was checked). */
+function apiBase(endpoint: string | undefined): URL | string {
+  let url: URL;
+  try {
+    url = new URL((endpoint ?? twilioOrigin).replace(/\/+$/, ''));
+  } catch {
+    return 'the account\'s base_url is not a URL';
+  }
+  // The auth token goes with every request: TLS only, as the credential check requires.
+  if (url.protocol !== 'https:') return `the account's base_url must be https, not ${url.protocol.slice(0, -1)}`;
+  return url;
+}
 
 export function createSmsSender(o: SmsSenderOptions): SmsSender {
   const clock = o.clock ?? Date.now;
@@ -159,26 +179,33 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
   const post = (url: URL, agent: https.Agent, authorization: string, form: string): Promise<RawAnswer> =>
     new Promise((resolve, reject) => {
       let answered = false;
-      const req = https.request(url, {
-        method: 'POST',
-        agent,
-        headers: {
-          authorization,
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-length': Buffer.byteLength(form),
-          accept: 'application/json',
-        },
-      }, (res) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          clearTimeout(deadline);
-          const ra = res.headers['retry-after'];
-          resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(ra) ? ra[0] : ra, body: Buffer.concat(chunks) });
+      let req: ReturnType<typeof https.request>;
+      try {
+        req = https.request(url, {
+          method: 'POST',
+          agent,
+          headers: {
+            authorization,
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': Buffer.byteLength(form),
+            accept: 'application/json',
+          },
+        }, (res) => {
+          answered = true;
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            clearTimeout(deadline);
+            const ra = res.headers['retry-after'];
+            resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(ra) ? ra[0] : ra, body: Buffer.concat(chunks) });
+          });
+          res.on('error', (err) => reject(new NoAnswer(`answer cut off: ${err.message}`, true, false)));
         });
-        res.on('error', (err) => reject(new NoAnswer(`answer cut off: ${err.message}`, true, false)));
-      });
+      } catch (err) {
+        // Thrown before anything was written (a header or URL Node refuses): this request's problem.
+        reject(new NotSent(err instanceof Error ? err : new Error(String(err))));
+        return;
+      }
       const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${requestTimeoutMs} ms`)), requestTimeoutMs);
       req.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(deadline);
@@ -194,6 +221,8 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
 
   return {
     async send(account, msg) {
+      const base = apiBase(account.endpoint);
+      if (typeof base === 'string') return { kind: 'credentials_invalid', reason: base, local: true };
       const origin = (account.endpoint ?? twilioOrigin).replace(/\/+$/, '');
       const state = accountState(origin, account);
       const admission = state.throttle.admit(clock());
@@ -229,6 +258,7 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
         });
       } catch (err) {
         if (err instanceof ForbiddenAddress) return forbidden(err);
+        if (err instanceof NotSent) return { kind: 'rejected', reason: err.message, local: true };
         if (!(err instanceof NoAnswer)) throw err;
         // Twilio has no idempotency key for message creation: after a body went out unanswered the
         // message may exist, and the reason says so for whoever decides on a retry.

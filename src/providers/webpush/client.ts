@@ -11,7 +11,7 @@ import { parseRetryAfter } from '../apns/outcome.js';
 import { InvalidSubscriptionKey, encryptPayload, maxPlaintextBytes, type SubscriptionKeys } from './encrypt.js';
 import { InvalidVapidCredentials, createVapidTokens, type VapidCredentials } from './vapid.js';
 import { reasonOf, webPushOutcome } from './outcome.js';
-import { ConnectionError, createPushTransport, type PushAnswer } from './transport.js';
+import { ConnectionError, RequestRefused, createPushTransport, type PushAnswer } from './transport.js';
 import { ForbiddenAddress, type OutboundGuard } from '../outbound-guard.js';
 
 export type { VapidCredentials } from './vapid.js';
@@ -73,16 +73,16 @@ function checkRequest(req: WebPushSendRequest): DeliveryOutcome | URL {
   try {
     url = new URL(req.subscription.endpoint);
   } catch {
-    return { kind: 'token_invalid', reason: 'the subscription endpoint is not a URL' };
+    return { kind: 'token_invalid', reason: 'the subscription endpoint is not a URL', local: true };
   }
   // Push resources are HTTPS only (RFC 8030 §8, protocols.md §3.1): an http: endpoint can never be sent to.
-  if (url.protocol !== 'https:') return { kind: 'token_invalid', reason: 'the subscription endpoint is not https' };
+  if (url.protocol !== 'https:') return { kind: 'token_invalid', reason: 'the subscription endpoint is not https', local: true };
   if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds < 0 || req.ttlSeconds > maxTtlSeconds) {
-    return { kind: 'rejected', reason: `TTL must be a whole number of seconds from 0 to ${maxTtlSeconds}` };
+    return { kind: 'rejected', reason: `TTL must be a whole number of seconds from 0 to ${maxTtlSeconds}`, local: true };
   }
-  if (!urgencies.includes(req.urgency)) return { kind: 'rejected', reason: `Urgency must be one of ${urgencies.join(', ')}` };
+  if (!urgencies.includes(req.urgency)) return { kind: 'rejected', reason: `Urgency must be one of ${urgencies.join(', ')}`, local: true };
   if (req.topic !== undefined && !topicPattern.test(req.topic)) {
-    return { kind: 'rejected', reason: 'Topic must be 1 to 32 characters of the base64url alphabet' };
+    return { kind: 'rejected', reason: 'Topic must be 1 to 32 characters of the base64url alphabet', local: true };
   }
   return url;
 }
@@ -110,8 +110,8 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
         body = encryptPayload(req.subscription.keys, req.payload);
       } catch (err) {
         // A key no message can be encrypted to: the subscription is broken for good.
-        if (err instanceof InvalidSubscriptionKey) return { kind: 'token_invalid', reason: err.message };
-        if (err instanceof RangeError) return { kind: 'rejected', reason: `payload over ${maxPlaintextBytes} bytes: ${err.message}` };
+        if (err instanceof InvalidSubscriptionKey) return { kind: 'token_invalid', reason: err.message, local: true };
+        if (err instanceof RangeError) return { kind: 'rejected', reason: `payload over ${maxPlaintextBytes} bytes: ${err.message}`, local: true };
         throw err;
       }
 
@@ -119,7 +119,7 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
       try {
         authorization = (await vapid.get(creds, url.origin)).authorization;
       } catch (err) {
-        if (err instanceof InvalidVapidCredentials) return { kind: 'credentials_invalid', reason: err.message };
+        if (err instanceof InvalidVapidCredentials) return { kind: 'credentials_invalid', reason: err.message, local: true };
         throw err;
       }
 
@@ -145,8 +145,9 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
         });
       } catch (err) {
         // This subscription's own fault, refused before connecting: the push service is not down.
-        if (err instanceof ForbiddenAddress) return { kind: 'rejected', reason: `forbidden_address: ${err.message}` };
+        if (err instanceof ForbiddenAddress) return { kind: 'rejected', reason: `forbidden_address: ${err.message}`, local: true };
         if (err instanceof ConnectionError) return { kind: 'provider_down', reason: err.message };
+        if (err instanceof RequestRefused) return { kind: 'rejected', reason: err.message, ...(err.local ? { local: true as const } : {}) };
         throw err;
       }
       const header = (name: string) => {

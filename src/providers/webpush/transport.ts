@@ -10,12 +10,12 @@ import tls from 'node:tls';
 import { isIP } from 'node:net';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Logger } from 'pino';
-import { ConnectionError, createConnectionPool, type ConnectionPool } from '../apns/connection-pool.js';
+import { ConnectionError, RequestRefused, createConnectionPool, type ConnectionPool } from '../apns/connection-pool.js';
 import { budgetShare, type Share } from '../../domain/process-share.js';
 import { portOfUrl } from '../../domain/network-address.js';
 import { ForbiddenAddress, unguarded, type OutboundGuard } from '../outbound-guard.js';
 
-export { ConnectionError };
+export { ConnectionError, RequestRefused };
 
 export interface PushAnswer {
   status: number;
@@ -80,12 +80,21 @@ export function createPushTransport(o: TransportOptions): PushTransport {
     return {
       protocol: 'http/1.1',
       post: (url, headers, body) => new Promise<PushAnswer>((resolve, reject) => {
-        const req = https.request(url, { method: 'POST', agent, headers, timeout: o.requestTimeoutMs }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', (err) => reject(new ConnectionError(`answer from ${url.origin} cut off: ${err.message}`, true)));
-        });
+        let req: ReturnType<typeof https.request>;
+        try {
+          req = https.request(url, { method: 'POST', agent, headers, timeout: o.requestTimeoutMs }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+            res.on('error', (err) => reject(new ConnectionError(`answer from ${url.origin} cut off: ${err.message}`, true)));
+          });
+        } catch (err) {
+          // Node's checks of the URL and headers throw before anything is written (ERR_INVALID_CHAR,
+          // ERR_UNESCAPED_CHARACTERS...): this request's fault, not the push service's.
+          const code = (err as NodeJS.ErrnoException).code;
+          reject(new RequestRefused(`Node refused to send the request (${(err as Error).name}${code ? ' ' + code : ''})`, true));
+          return;
+        }
         req.on('timeout', () => req.destroy(new Error(`no answer within ${o.requestTimeoutMs} ms`)));
         req.on('error', (err) => reject(err instanceof ForbiddenAddress ? err : new ConnectionError(`no answer from ${url.origin}: ${err.message}`, true)));
         req.end(body);
