@@ -42,6 +42,10 @@ export interface Config {
   reconcileAfterSeconds: number;
   /** Per-project rates of the profile and SDK data endpoints (src/api/rate-limit.ts). */
   rateLimits: { profileOperationsPerSecond: number; sdkEventsPerSecond: number };
+  /** The API's socket deadlines and connection cap (src/api/http-limits.ts); the defaults there for any not given. */
+  httpLimits: {
+    headersTimeoutMs?: number; requestTimeoutMs?: number; idleTimeoutMs?: number; keepAliveTimeoutMs?: number; maxConnections?: number;
+  };
 }
 
 export const secretKeys = ['databaseUrl', 'natsUrl', 'masterKey'] as const;
@@ -64,6 +68,12 @@ export function loadConfig(flags: Source = {}, env: Source = process.env): Reado
       throw new ConfigError(`--${flag} / ${envName} must be an integer from ${min} to ${max}, got "${raw}"`);
     }
     return n;
+  };
+  const optionalInt = (flag: string, envName: string, min: number, max: number): number | undefined =>
+    pick(flag, envName) === undefined ? undefined : int(flag, envName, 0, min, max);
+  const seconds = (flag: string, envName: string, max: number): number | undefined => {
+    const s = optionalInt(flag, envName, 1, max);
+    return s === undefined ? undefined : s * 1000;
   };
   const bool = (flag: string, envName: string): boolean => {
     const raw = pick(flag, envName);
@@ -99,6 +109,14 @@ export function loadConfig(flags: Source = {}, env: Source = process.env): Reado
       profileOperationsPerSecond: int('rate-profile-operations', 'HERALD_RATE_PROFILE_OPERATIONS', 10_000, 1, 10_000_000),
       sdkEventsPerSecond: int('rate-sdk-events', 'HERALD_RATE_SDK_EVENTS', 100_000, 1, 10_000_000),
     },
+    httpLimits: Object.fromEntries(Object.entries({
+      headersTimeoutMs: seconds('http-headers-timeout', 'HERALD_HTTP_HEADERS_TIMEOUT', 600),
+      // At most an hour: the scheduler removes the staged lines of an upload older than that.
+      requestTimeoutMs: seconds('http-request-timeout', 'HERALD_HTTP_REQUEST_TIMEOUT', 3600),
+      idleTimeoutMs: seconds('http-idle-timeout', 'HERALD_HTTP_IDLE_TIMEOUT', 3600),
+      keepAliveTimeoutMs: seconds('http-keep-alive-timeout', 'HERALD_HTTP_KEEP_ALIVE_TIMEOUT', 600),
+      maxConnections: optionalInt('http-max-connections', 'HERALD_HTTP_MAX_CONNECTIONS', 1, 1_000_000),
+    }).filter(([, v]) => v !== undefined)),
   };
   config.callbackUrl = (pick('callback-url', 'HERALD_CALLBACK_URL') ?? config.publicUrl).replace(/\/$/, '');
   for (const [flag, url] of [['public-url', config.publicUrl], ['callback-url', config.callbackUrl]] as const) {

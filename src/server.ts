@@ -95,7 +95,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     let url: string | undefined;
     if (runs('api')) {
       const app = await buildApp({
-        sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits,
+        sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits, httpLimits: config.httpLimits,
         unsubscribeSecret,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,

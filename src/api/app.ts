@@ -29,6 +29,7 @@ import { smsWebhookRoutes, type SmsWebhookOptions } from './routes/sms-webhooks.
 import { providerRoutes } from './routes/providers.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import type { Keyring } from '../store/sealed.js';
+import { clientErrorHandler, defaultHttpLimits, httpServerOptions, type HttpLimits } from './http-limits.js';
 
 export interface ApiDeps {
   sql: Sql;
@@ -43,12 +44,22 @@ export interface ApiDeps {
   smsWebhooks?: Omit<SmsWebhookOptions, 'sql'> | undefined;
   /** Seals provider secrets (src/store/sealed.ts). */
   keyring: Keyring;
+  /** Socket deadlines and the connection cap; defaultHttpLimits for any left out. */
+  httpLimits?: Partial<HttpLimits> | undefined;
 }
 
 /** Large enough for 10,000 recipients with long ids; anything bigger is a 413. */
 export const bodyLimitBytes = 1024 * 1024;
 
+/**
+ * The longest path segment read, percent-encoded (Fastify's default is 100): a 512-character
+ * custom_id of 4-byte UTF-8 characters is 6,144 bytes encoded, an unsubscribe token for a 254-byte
+ * address under 400. Past it: 414 path_too_long.
+ */
+export const maxParamBytes = 8192;
+
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const limits: HttpLimits = { ...defaultHttpLimits, ...deps.httpLimits };
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     // One line per request would dominate the logs at load; /metrics counts requests instead.
@@ -56,7 +67,16 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: bodyLimitBytes,
     // Behind a reverse proxy the client's address comes from X-Forwarded-For.
     trustProxy: true,
+    routerOptions: { maxParamLength: maxParamBytes },
+    // A path Fastify cannot route (%zz, a segment past maxParamBytes) gets the catalogue's error body.
+    frameworkErrors: errorHandler,
+    http: httpServerOptions(limits),
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    clientErrorHandler,
   });
+  app.server.maxConnections = limits.maxConnections;
   // JSON only: Fastify would otherwise parse text/plain into a string and answer a 400, not a 415.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler());

@@ -29,7 +29,9 @@ const options = {
   port: { type: 'string' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
   'log-level': { type: 'string' }, 'worker-concurrency': { type: 'string' }, 'max-attempts': { type: 'string' },
   'nats-url': { type: 'string' }, 'nats-replicas': { type: 'string' }, 'nats-stream-prefix': { type: 'string' },
-  'reconcile-after': { type: 'string' }, 'public-url': { type: 'string' }, 'callback-url': { type: 'string' },
+  'reconcile-after': { type: 'string' },
+  'http-headers-timeout': { type: 'string' }, 'http-request-timeout': { type: 'string' }, 'http-idle-timeout': { type: 'string' },
+  'http-keep-alive-timeout': { type: 'string' }, 'http-max-connections': { type: 'string' }, 'public-url': { type: 'string' }, 'callback-url': { type: 'string' },
   name: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -1,0 +1,77 @@
+/**
+ * How long, and how many, the API's sockets may take. Without these an anonymous client holds
+ * sockets open for ever by sending headers (or a body) a byte at a time, until the process runs out
+ * of file descriptors and no one reaches the API (the "slowloris" attack).
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { errorBody, errorCatalogue, type ErrorCode } from './errors.js';
+
+export interface HttpLimits {
+  /** From a connection's first byte (or a keep-alive request's) to the end of its headers. */
+  headersTimeoutMs: number;
+  /** From a request's first byte to the end of its body: a bulk import's 256 MiB must fit. */
+  requestTimeoutMs: number;
+  /** A socket that sends nothing (a body that stalls) for this long is closed. */
+  idleTimeoutMs: number;
+  /** An idle keep-alive socket is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** Connections one API process accepts at once; past it a new connection is closed at once. */
+  maxConnections: number;
+}
+
+export const defaultHttpLimits: HttpLimits = {
+  // Headers are a few hundred bytes: 20 s leaves room for the slowest mobile network.
+  headersTimeoutMs: 20_000,
+  // 256 MiB (the bulk cap) in 10 minutes needs 0.45 MB/s; larger imports are split across calls.
+  requestTimeoutMs: 600_000,
+  idleTimeoutMs: 30_000,
+  // Longer than the 60 s idle timeout of common load balancers, so the balancer closes first and
+  // never sends on a socket Herald is closing (AWS: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout).
+  keepAliveTimeoutMs: 72_000,
+  // Well under the open-file limit Node raises itself to at start (the hard RLIMIT_NOFILE), with
+  // room left for the database pool, NATS and provider connections.
+  maxConnections: 8192,
+};
+
+/**
+ * Node's http server options for these limits. Node checks header and request deadlines every
+ * `connectionsCheckingInterval` (30 s by default, longer than the deadlines themselves): once a
+ * second keeps a deadline within a second of its value, at the cost of one pass over the sockets.
+ */
+export function httpServerOptions(l: HttpLimits) {
+  return {
+    // Node refuses a header deadline past the request's.
+    headersTimeout: Math.min(l.headersTimeoutMs, l.requestTimeoutMs),
+    requestTimeout: l.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs),
+  };
+}
+
+/**
+ * Node's 'clientError' (a malformed request line or header, a header or request deadline passed):
+ * the catalogue's error body instead of Node's bare "400 Bad Request", then the socket is closed,
+ * since the stream cannot be trusted past the error (https://nodejs.org/api/http.html#event-clienterror).
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset socket has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message]: [ErrorCode, string] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? ['request_timeout', 'the request was not received in time; nothing was stored']
+    : err.code === 'HPE_HEADER_OVERFLOW'
+      ? ['headers_too_large', 'the request headers exceed 16 KiB']
+      : ['malformed_request', 'the request is not valid HTTP/1.1'];
+  const status = errorCatalogue[code].status;
+  const body = JSON.stringify(errorBody(code, message));
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+  // A client that never reads must not keep the socket: the answer is best effort.
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
