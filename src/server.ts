@@ -31,6 +31,8 @@ export interface Herald {
 /** Knobs tests and benchmarks turn; production uses the defaults. */
 export interface HeraldOverrides {
   backoff?: BackoffPolicy;
+  /** The byte cap of a bulk import (256 MiB): tests lower it rather than send that much. */
+  bulkBodyBytes?: number;
 }
 
 export async function startHerald(config: Config, log: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
@@ -96,6 +98,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     if (runs('api')) {
       const app = await buildApp({
         sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits, httpLimits: config.httpLimits,
+        bulkBodyBytes: overrides.bulkBodyBytes,
         unsubscribeSecret,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,

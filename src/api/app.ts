@@ -44,6 +44,8 @@ export interface ApiDeps {
   smsWebhooks?: Omit<SmsWebhookOptions, 'sql'> | undefined;
   /** Seals provider secrets (src/store/sealed.ts). */
   keyring: Keyring;
+  /** The byte cap of a bulk import; limits.bulkBytes (256 MiB) unless a test lowers it. */
+  bulkBodyBytes?: number | undefined;
   /** Socket deadlines and the connection cap; defaultHttpLimits for any left out. */
   httpLimits?: Partial<HttpLimits> | undefined;
 }
@@ -119,7 +121,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(sdkAssetRoutes());
   const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits);
   await app.register(profileRoutes({ sql: deps.sql, limiter }));
-  await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue }));
+  await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue, maxBodyBytes: deps.bulkBodyBytes }));
   await app.register(sdkDataRoutes({ sql: deps.sql, limiter }));
   await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, ...deps.smsWebhooks }));
   return app;
