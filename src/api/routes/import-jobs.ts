@@ -55,7 +55,7 @@ export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => as
   app.post('/v1/profiles/bulk', {
     config: { auth: 'rest' },
     schema: {
-      summary: 'Import up to 1,000,000 profile operations (NDJSON)',
+      summary: 'Import up to 1,000,000 profile operations, 256 MiB (NDJSON)',
       description:
         'Content-Type: application/x-ndjson, one operation per line (the same shape as /v1/profiles/update). Answers 202 ' +
         '`{job_id, total_lines}` once every line is stored; lines are validated and applied by a worker; ' +
