@@ -29,7 +29,7 @@ import { smsWebhookRoutes, type SmsWebhookOptions } from './routes/sms-webhooks.
 import { providerRoutes } from './routes/providers.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import type { Keyring } from '../store/sealed.js';
-import { clientErrorHandler, defaultHttpLimits, httpServerOptions, type HttpLimits } from './http-limits.js';
+import { clientErrorHandler, defaultHttpLimits, httpServerOptions, maxParamBytes, type HttpLimits } from './http-limits.js';
 
 export interface ApiDeps {
   sql: Sql;
@@ -52,13 +52,6 @@ export interface ApiDeps {
 
 /** Large enough for 10,000 recipients with long ids; anything bigger is a 413. */
 export const bodyLimitBytes = 1024 * 1024;
-
-/**
- * The longest path segment read, percent-encoded (Fastify's default is 100): a 512-character
- * custom_id of 4-byte UTF-8 characters is 6,144 bytes encoded, an unsubscribe token for a 254-byte
- * address under 400. Past it: 414 path_too_long.
- */
-export const maxParamBytes = 8192;
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const limits: HttpLimits = { ...defaultHttpLimits, ...deps.httpLimits };

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, errorBody, type ErrorCode } from './errors.js';
+import { maxParamBytes } from './http-limits.js';
 
 /** Connection-level failures of PostgreSQL (driver codes and SQLSTATEs 57P0x, 53300, 08xxx). */
 const databaseDown = new Set([
@@ -66,7 +67,7 @@ export function toApiError(
     FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported_media_type', 'send the body as application/json'],
     FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['invalid_json', 'the Content-Length does not match the body'],
     FST_ERR_BAD_URL: ['invalid_path', 'the path is not valid percent-encoded UTF-8'],
-    FST_ERR_MAX_PARAM_LENGTH: ['path_too_long', 'a path segment is longer than 8,192 bytes'],
+    FST_ERR_MAX_PARAM_LENGTH: ['path_too_long', `a path segment is longer than ${maxParamBytes} bytes`],
   };
   const known = byCode[err.code];
   if (known) return new ApiError(known[0], known[1]);

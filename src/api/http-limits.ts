@@ -20,6 +20,13 @@ export interface HttpLimits {
   maxConnections: number;
 }
 
+/**
+ * The longest path segment read, percent-encoded (Fastify's default is 100): a 512-character
+ * custom_id of 4-byte UTF-8 characters is at most 6,144 bytes encoded, an unsubscribe token for a
+ * 254-byte address under 400. Past it: 414 path_too_long.
+ */
+export const maxParamBytes = 8192;
+
 export const defaultHttpLimits: HttpLimits = {
   // Headers are a few hundred bytes: 20 s leaves room for the slowest mobile network.
   headersTimeoutMs: 20_000,

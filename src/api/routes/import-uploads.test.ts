@@ -11,6 +11,8 @@ import { createLogger } from '../../observability/logger.js';
 import { createProject, type CreatedProject } from '../../store/projects.js';
 import { topics } from '../../worker/topics.js';
 import { uploadsPerProject } from './import-jobs.js';
+import { deleteAbandonedUploads } from '../../store/import-jobs.js';
+import { randomUUID } from 'node:crypto';
 
 const capBytes = 256 * 1024;
 const logLines: string[] = [];
@@ -135,4 +137,18 @@ test('an upload past the byte cap is a 413 body_too_large and stores nothing, st
   const fits = await h.call('POST', '/v1/profiles/bulk', body.slice(0, body.lastIndexOf('\n', capBytes - 1) + 1),
     { 'content-type': 'application/x-ndjson', authorization: `Bearer ${project.rest_key}` });
   assert.equal(fits.status, 202, JSON.stringify(fits.body));
+});
+
+test('the scheduler\'s upkeep removes uploads a dead process left staged, and only those', async () => {
+  const project = await createProject(h.db.sql, 'orphans', h.keyring);
+  const [old, fresh] = [randomUUID(), randomUUID()];
+  await h.db.sql`insert into import_jobs (id, project_id, state, total_lines, total_chunks, created_at) values
+    (${old}, ${project.project_id}, 'uploading', 0, 0, now() - interval '3 hours'),
+    (${fresh}, ${project.project_id}, 'uploading', 0, 0, now())`;
+  await h.db.sql`insert into import_chunks (import_id, chunk_no, first_line, line_count, body) values (${old}, 0, 1, 1, '{}'), (${fresh}, 0, 1, 1, '{}')`;
+  assert.equal(await deleteAbandonedUploads(h.db.sql), 1);
+  const left = await h.db.sql<{ id: string }[]>`select id from import_jobs where project_id = ${project.project_id}`;
+  assert.deepEqual(left.map((r) => r.id), [fresh]);
+  const [chunks] = await h.db.sql`select count(*)::int as n from import_chunks where import_id = ${old}`;
+  assert.equal(chunks!.n, 0);
 });
