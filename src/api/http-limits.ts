@@ -10,7 +10,10 @@ import { errorBody, errorCatalogue, type ErrorCode } from './errors.js';
 export interface HttpLimits {
   /** From a connection's first byte (or a keep-alive request's) to the end of its headers. */
   headersTimeoutMs: number;
-  /** From a request's first byte to the end of its body: a bulk import's 256 MiB must fit. */
+  /**
+   * From a request's first byte to the end of its body: a bulk import's 256 MiB must fit. Keep it
+   * under two hours: the scheduler takes an upload still staging after that for abandoned.
+   */
   requestTimeoutMs: number;
   /** A socket that sends nothing (a body that stalls) for this long is closed. */
   idleTimeoutMs: number;
