@@ -162,6 +162,38 @@ export const configOptions = {
     help: 'SDK events, push events and attribute changes per second per project, in each API process',
     parse: int(100_000, 1, 10_000_000),
   },
+  // The API's socket deadlines and connection cap (src/api/http-limits.ts says why each default).
+  // Headers are a few hundred bytes: 20 s leaves room for the slowest mobile network.
+  httpHeadersTimeout: {
+    flag: 'http-headers-timeout', env: 'HERALD_HTTP_HEADERS_TIMEOUT', shownDefault: '`20`', roles: ['api'],
+    help: 'seconds a client has to send its request headers (slowloris)',
+    parse: int(20, 1, 600),
+  },
+  httpRequestTimeout: {
+    flag: 'http-request-timeout', env: 'HERALD_HTTP_REQUEST_TIMEOUT', shownDefault: '`600`', roles: ['api'],
+    // At most an hour: the scheduler removes the staged lines of an upload older than two.
+    help: 'seconds a whole request may take, body included (a 256 MiB bulk import at 0.45 MB/s)',
+    parse: int(600, 1, 3600),
+  },
+  httpIdleTimeout: {
+    flag: 'http-idle-timeout', env: 'HERALD_HTTP_IDLE_TIMEOUT', shownDefault: '`30`', roles: ['api'],
+    help: 'seconds a connection may stay silent in the middle of a request',
+    parse: int(30, 1, 3600),
+  },
+  // Longer than the 60 s idle timeout of common load balancers, so the balancer closes first and
+  // never sends on a socket Herald is closing (AWS: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout).
+  httpKeepAliveTimeout: {
+    flag: 'http-keep-alive-timeout', env: 'HERALD_HTTP_KEEP_ALIVE_TIMEOUT', shownDefault: '`72`', roles: ['api'],
+    help: 'seconds an idle keep-alive connection stays open (longer than a load balancer\'s 60)',
+    parse: int(72, 1, 600),
+  },
+  // Well under the open-file limit Node raises itself to at start (the hard RLIMIT_NOFILE), with
+  // room left for the database pool, NATS and provider connections.
+  httpMaxConnections: {
+    flag: 'http-max-connections', env: 'HERALD_HTTP_MAX_CONNECTIONS', shownDefault: '`8192`', roles: ['api'],
+    help: 'open connections the API accepts at once; keep it under the open-file limit',
+    parse: int(8192, 1, 1_000_000),
+  },
   logLevel: {
     flag: 'log-level', env: 'HERALD_LOG_LEVEL', shownDefault: '`info`',
     help: 'pino level',
@@ -172,13 +204,18 @@ export const configOptions = {
 type Options = typeof configOptions;
 type Parsed = { [K in keyof Options]: ReturnType<Options[K]['parse']> };
 
-export interface Config extends Omit<Parsed, 'publicUrl' | 'callbackUrl' | 'rateProfileOperations' | 'rateSdkEvents'> {
+type Folded = 'publicUrl' | 'callbackUrl' | 'rateProfileOperations' | 'rateSdkEvents'
+  | 'httpHeadersTimeout' | 'httpRequestTimeout' | 'httpIdleTimeout' | 'httpKeepAliveTimeout' | 'httpMaxConnections';
+
+export interface Config extends Omit<Parsed, Folded> {
   /** The URL the world reaches this deployment's API at: one-click unsubscribe links and SMS status callbacks point there. */
   publicUrl: string;
   /** The URL providers call back (SMS status and inbound webhooks); the public URL unless they reach Herald another way. */
   callbackUrl: string;
   /** Per-project rates of the profile and SDK data endpoints (src/api/rate-limit.ts). */
   rateLimits: { profileOperationsPerSecond: number; sdkEventsPerSecond: number };
+  /** The API's socket deadlines and connection cap (src/api/http-limits.ts). */
+  httpLimits: { headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
 }
 
 /** The names of the options that hold secrets: the logger redacts them wherever they appear. */
@@ -197,13 +234,19 @@ export function loadConfig(
   const parsed = Object.fromEntries(
     Object.entries(configOptions).map(([key, o]) => [key, (o as OptionBase<unknown>).parse(raw(o), o.flag)]),
   ) as Parsed;
-  const { rateProfileOperations, rateSdkEvents, ...rest } = parsed;
+  const {
+    rateProfileOperations, rateSdkEvents, httpHeadersTimeout, httpRequestTimeout, httpIdleTimeout, httpKeepAliveTimeout, httpMaxConnections, ...rest
+  } = parsed;
   const publicUrl = parsed.publicUrl ?? `https://localhost:${parsed.port}`;
   const config: Config = {
     ...rest,
     publicUrl,
     callbackUrl: parsed.callbackUrl ?? publicUrl,
     rateLimits: { profileOperationsPerSecond: rateProfileOperations, sdkEventsPerSecond: rateSdkEvents },
+    httpLimits: {
+      headersTimeoutMs: httpHeadersTimeout * 1000, requestTimeoutMs: httpRequestTimeout * 1000, idleTimeoutMs: httpIdleTimeout * 1000,
+      keepAliveTimeoutMs: httpKeepAliveTimeout * 1000, maxConnections: httpMaxConnections,
+    },
   };
   if (config.sandbox && config.sandboxUrl) {
     throw new ConfigError('--sandbox and --sandbox-url are exclusive: run the simulators here, or use another process\'s');

@@ -32,6 +32,8 @@ export interface Herald {
 /** Knobs tests and benchmarks turn; production uses the defaults. */
 export interface HeraldOverrides {
   backoff?: BackoffPolicy;
+  /** The byte cap of a bulk import (256 MiB): tests lower it rather than send that much. */
+  bulkBodyBytes?: number;
 }
 
 export async function startHerald(config: Config, log: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
@@ -101,7 +103,8 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     let url: string | undefined;
     if (runs('api')) {
       const app = await buildApp({
-        sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits,
+        sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits, httpLimits: config.httpLimits,
+        bulkBodyBytes: overrides.bulkBodyBytes,
         unsubscribeSecret, privateNetworks,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,

@@ -32,6 +32,7 @@ import { sdkConfigRoutes } from './routes/sdk-config.js';
 import { projectRoutes } from './routes/project.js';
 import type { Keyring } from '../store/sealed.js';
 import type { PrivateNetworkAllowance } from '../domain/network-address.js';
+import { clientErrorHandler, defaultHttpLimits, httpServerOptions, maxParamBytes, type HttpLimits } from './http-limits.js';
 
 export interface ApiDeps {
   sql: Sql;
@@ -51,12 +52,17 @@ export interface ApiDeps {
    * default; the sandbox's own origins, or everywhere with --allow-private-networks.
    */
   privateNetworks?: PrivateNetworkAllowance | undefined;
+  /** The byte cap of a bulk import; limits.bulkBytes (256 MiB) unless a test lowers it. */
+  bulkBodyBytes?: number | undefined;
+  /** Socket deadlines and the connection cap; defaultHttpLimits for any left out. */
+  httpLimits?: Partial<HttpLimits> | undefined;
 }
 
 /** Large enough for 10,000 recipients with long ids; anything bigger is a 413. */
 export const bodyLimitBytes = 1024 * 1024;
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const limits: HttpLimits = { ...defaultHttpLimits, ...deps.httpLimits };
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     // One line per request would dominate the logs at load; /metrics counts requests instead.
@@ -64,7 +70,16 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: bodyLimitBytes,
     // Behind a reverse proxy the client's address comes from X-Forwarded-For.
     trustProxy: true,
+    routerOptions: { maxParamLength: maxParamBytes },
+    // A path Fastify cannot route (%zz, a segment past maxParamBytes) gets the catalogue's error body.
+    frameworkErrors: errorHandler,
+    http: httpServerOptions(limits),
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    clientErrorHandler,
   });
+  app.server.maxConnections = limits.maxConnections;
   // JSON only: Fastify would otherwise parse text/plain into a string and answer a 400, not a 415.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler());
@@ -109,7 +124,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(sdkAssetRoutes());
   const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits);
   await app.register(profileRoutes({ sql: deps.sql, limiter }));
-  await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue }));
+  await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue, maxBodyBytes: deps.bulkBodyBytes }));
   await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));
   await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, ...deps.smsWebhooks }));

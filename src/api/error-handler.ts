@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseDown } from '../store/database-errors.js';
 import { ApiError, errorBody, type ErrorCode } from './errors.js';
+import { maxParamBytes } from './http-limits.js';
 
 interface AjvIssue {
   keyword: string;
@@ -37,8 +38,22 @@ function fromValidation(issue: AjvIssue, context: string): ApiError {
   }
 }
 
-export function toApiError(err: FastifyError & { validation?: AjvIssue[]; validationContext?: string }): ApiError | undefined {
+/**
+ * The client's request stream was cut before its end (the client stopped, or a socket deadline
+ * closed it). Its errors (ECONNRESET "aborted") share codes with a lost database connection, so
+ * the stream itself is asked, before the codes are.
+ */
+function requestCutShort(req: FastifyRequest | undefined): boolean {
+  const raw = req?.raw;
+  return raw !== undefined && !raw.complete && (raw.readableAborted || raw.destroyed || raw.socket?.destroyed === true);
+}
+
+export function toApiError(
+  err: FastifyError & { validation?: AjvIssue[]; validationContext?: string },
+  req?: FastifyRequest,
+): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  if (requestCutShort(req)) return new ApiError('request_incomplete', 'the request body ended before it was complete; nothing was stored');
   if (err.validation?.length) return fromValidation(err.validation[0]!, err.validationContext ?? 'body');
   const byCode: Partial<Record<string, [ErrorCode, string]>> = {
     FST_ERR_CTP_INVALID_JSON_BODY: ['invalid_json', 'the body is not valid JSON'],
@@ -46,6 +61,8 @@ export function toApiError(err: FastifyError & { validation?: AjvIssue[]; valida
     FST_ERR_CTP_BODY_TOO_LARGE: ['body_too_large', 'the body exceeds 1 MiB'],
     FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported_media_type', 'send the body as application/json'],
     FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['invalid_json', 'the Content-Length does not match the body'],
+    FST_ERR_BAD_URL: ['invalid_path', 'the path is not valid percent-encoded UTF-8'],
+    FST_ERR_MAX_PARAM_LENGTH: ['path_too_long', `a path segment is longer than ${maxParamBytes} bytes`],
   };
   const known = byCode[err.code];
   if (known) return new ApiError(known[0], known[1]);
@@ -57,9 +74,12 @@ export function toApiError(err: FastifyError & { validation?: AjvIssue[]; valida
 }
 
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
-  const api = toApiError(err);
+  const api = toApiError(err, req);
   if (api) {
-    if (api.status >= 500) req.log.warn({ code: api.code }, api.message);
+    if (api.code === 'request_incomplete') req.log.info({ code: api.code }, api.message);
+    else if (api.status >= 500) req.log.warn({ code: api.code }, api.message);
+    // The rest of an unread body is never read: the connection cannot carry another request.
+    if (!req.raw.complete) void reply.header('connection', 'close');
     void reply.code(api.status).headers(api.headers).send(errorBody(api.code, api.message));
     return;
   }

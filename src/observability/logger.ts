@@ -16,9 +16,45 @@ const redact = [
   'auth_token', '*.auth_token', '*.*.auth_token', '*.*.password', 'sealed', '*.sealed',
 ];
 
+/**
+ * Error fields that quote a statement's text or parameters, or a row's values (postgres.js errors
+ * carry `query`, `parameters`, `args`, `types`; PostgreSQL's DETAIL, HINT, CONTEXT ("where") and
+ * internal query may quote values: https://www.postgresql.org/docs/current/protocol-error-fields.html).
+ */
+const valueBearing = new Set(['query', 'parameters', 'args', 'types', 'detail', 'hint', 'where', 'internal_query', 'position', 'internal_position']);
+
+/**
+ * A PostgreSQL message without the values it may quote: data exceptions (SQLSTATE class 22, such as
+ * `invalid input syntax for type uuid: "…"`) and raised exceptions (P0) name the offending value,
+ * other classes name only objects (constraints, tables), which are kept in their own fields anyway.
+ */
+function safeMessage(err: Error & { code?: unknown }): string {
+  if (err.name !== 'PostgresError' || typeof err.code !== 'string' || !/^(22|P0)/.test(err.code)) return err.message;
+  const head = err.message.split(': ')[0] ?? '';
+  return head.replace(/"[^"]*"/g, '"…"') + (head.length < err.message.length ? ': […]' : '');
+}
+
+/** Serializes an error (and its causes) for the log without any field that may carry values. */
+export function serializeError(err: unknown, depth = 0): unknown {
+  if (!(err instanceof Error)) return err;
+  const message = safeMessage(err);
+  const out: Record<string, unknown> = {
+    type: err.constructor?.name ?? err.name,
+    message,
+    stack: err.stack?.replace(err.message, message),
+  };
+  for (const [key, value] of Object.entries(err)) {
+    if (valueBearing.has(key) || key in out) continue;
+    out[key] = value instanceof Error ? (depth < 4 ? serializeError(value, depth + 1) : '[error]') : value;
+  }
+  if (err.cause !== undefined && depth < 4) out.cause = serializeError(err.cause, depth + 1);
+  if (err instanceof AggregateError && depth < 4) out.errors = err.errors.map((e) => serializeError(e, depth + 1));
+  return out;
+}
+
 /** `toStderr` keeps stdout for a command's result (`herald project create` prints JSON there). */
 export function createLogger(level = 'info', opts: { toStderr?: boolean; destination?: DestinationStream } = {}): Logger {
-  const options = { name: 'herald', level, redact: { paths: redact, censor: '[redacted]' } };
+  const options = { name: 'herald', level, redact: { paths: redact, censor: '[redacted]' }, serializers: { err: serializeError } };
   if (opts.destination) return pino(options, opts.destination);
   return opts.toStderr ? pino(options, pino.destination(2)) : pino(options);
 }

@@ -1,6 +1,6 @@
 /**
  * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
- * retention and runs the reconciler (reconciler.ts); campaigns and automations will start here too.
+ * retention, removes bulk uploads a stopped API process left half-staged, and runs the reconciler (reconciler.ts); campaigns and automations will start here too.
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
@@ -8,6 +8,7 @@ import type { WorkQueue } from '../queue/queue.js';
 import { deleteExpiredIdempotencyKeys } from '../store/idempotency.js';
 import { startReconciler } from './reconciler.js';
 import { deleteExpiredEventIds } from '../store/events.js';
+import { deleteAbandonedUploads } from '../store/import-jobs.js';
 
 /** Hourly is plenty: keys are kept 48 h, the promise is 24 h. */
 const upkeepEveryMs = 3_600_000;
@@ -20,6 +21,8 @@ export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; 
       if (n) deps.log.info({ deleted: n }, 'expired idempotency keys removed');
       const ids = await deleteExpiredEventIds(deps.sql);
       if (ids) deps.log.info({ deleted: ids }, 'expired event ids removed');
+      const uploads = await deleteAbandonedUploads(deps.sql);
+      if (uploads) deps.log.info({ deleted: uploads }, 'bulk uploads abandoned by a stopped process removed');
     } catch (err) {
       deps.log.warn({ err }, 'upkeep failed; will try again');
     }

@@ -1,7 +1,9 @@
 /**
- * Bulk imports (POST /v1/profiles/bulk). The upload is stored as chunks of raw NDJSON lines in the
- * transaction that creates the import and enqueues its job, so a 202 means every line is stored.
- * The worker applies one chunk per transaction and stamps it in that same transaction: a chunk is
+ * Bulk imports (POST /v1/profiles/bulk). The upload is staged as chunks of raw NDJSON lines, each
+ * chunk in its own statement, under an import in state 'uploading' that has no job and that no
+ * reader sees; once the body is complete, one transaction makes it 'queued' and enqueues its job,
+ * so a 202 means every line is stored, and no transaction waits on a client's body. An upload cut
+ * short is deleted (discardUpload, or deleteAbandonedUploads when its process died). The worker applies one chunk per transaction and stamps it in that same transaction: a chunk is
  * applied once, whatever the redeliveries, crashes or concurrent workers.
  */
 import type { Sql, TransactionSql } from 'postgres';
@@ -18,20 +20,40 @@ export interface ImportChunk {
   lines: string[];
 }
 
-export async function createImport(tx: TransactionSql, projectId: string, id: string): Promise<void> {
-  await tx`insert into import_jobs (id, project_id, total_lines, total_chunks) values (${id}, ${projectId}, 0, 0)`;
+/**
+ * An upload older than this that is still 'uploading' was abandoned by a process that died: no
+ * upload outlives the API's request deadline (at most an hour, src/config.ts).
+ */
+export const abandonedUploadAfterMs = 2 * 3600 * 1000;
+
+export async function createImport(sql: Sql, projectId: string, id: string): Promise<void> {
+  await sql`insert into import_jobs (id, project_id, state, total_lines, total_chunks) values (${id}, ${projectId}, 'uploading', 0, 0)`;
 }
 
-export async function storeChunk(tx: TransactionSql, importId: string, c: ImportChunk): Promise<void> {
-  await tx`insert into import_chunks (import_id, chunk_no, first_line, line_count, body)
-           values (${importId}, ${c.chunkNo}, ${c.firstLine}, ${c.lines.length}, ${c.lines.join('\n')})`;
+/** One chunk of an upload, in its own statement (so its own transaction). */
+export async function storeChunk(sql: Sql, importId: string, c: ImportChunk): Promise<void> {
+  await sql`insert into import_chunks (import_id, chunk_no, first_line, line_count, body)
+            values (${importId}, ${c.chunkNo}, ${c.firstLine}, ${c.lines.length}, ${c.lines.join('\n')})`;
 }
 
+/** Makes a complete upload visible, in the transaction that enqueues its job. */
 export async function sealImport(tx: TransactionSql, importId: string, totalLines: number, totalChunks: number): Promise<void> {
-  await tx`update import_jobs set total_lines = ${totalLines}, total_chunks = ${totalChunks},
+  const sealed = await tx`update import_jobs set total_lines = ${totalLines}, total_chunks = ${totalChunks},
              state = case when ${totalChunks} = 0 then 'done' else 'queued' end,
              finished_at = case when ${totalChunks} = 0 then now() end
-           where id = ${importId}`;
+           where id = ${importId} and state = 'uploading'`;
+  if (sealed.count !== 1) throw new Error(`import ${importId} is no longer uploading; it cannot be sealed`);
+}
+
+/** Deletes an upload that will not complete, with its staged chunks. */
+export async function discardUpload(sql: Sql, importId: string): Promise<void> {
+  await sql`delete from import_jobs where id = ${importId} and state = 'uploading'`;
+}
+
+/** Deletes the uploads a dead process left 'uploading'; returns how many. */
+export async function deleteAbandonedUploads(sql: Sql, olderThanMs = abandonedUploadAfterMs): Promise<number> {
+  const r = await sql`delete from import_jobs where state = 'uploading' and created_at < now() - ${olderThanMs / 1000} * interval '1 second'`;
+  return r.count;
 }
 
 export interface ImportStatus {
@@ -49,7 +71,7 @@ export interface ImportStatus {
 export async function importStatus(sql: Sql, projectId: string, id: string): Promise<ImportStatus | undefined> {
   const [job] = await sql<Omit<ImportStatus, 'errors' | 'errors_truncated'>[]>`
     select id, state, total_lines, processed_lines, failed_lines, created_at, finished_at
-    from import_jobs where id = ${id} and project_id = ${projectId}`;
+    from import_jobs where id = ${id} and project_id = ${projectId} and state <> 'uploading'`;
   if (!job) return undefined;
   const errors = await sql<ImportStatus['errors']>`
     select line, field, message from import_errors where import_id = ${id} order by line`;

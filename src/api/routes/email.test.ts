@@ -55,6 +55,19 @@ test('a one-click POST suppresses the token\'s address for the token\'s project 
   assert.deepEqual((await suppressedRows(project.project_id)).filter((x) => x.address === 'reader.one@example.com'), [{ address: 'reader.one@example.com', reason: 'unsubscribed' }]);
 });
 
+test('the link of a 254-character address (the longest SMTP carries) unsubscribes it', async () => {
+  // RFC 5321 section 4.5.3.1: a 64-octet local part, 255-octet paths; 254 characters between the brackets.
+  const address = 'l'.repeat(64) + '@' + ['a'.repeat(63), 'b'.repeat(63), 'c'.repeat(57), 'com'].join('.');
+  assert.equal(address.length, 254);
+  const token = signUnsubscribeToken(secret, project.project_id, address);
+  assert.ok(token.length > 100);
+  const page = await app.inject({ method: 'GET', url: `/v1/email/unsubscribe/${token}` });
+  assert.equal(page.statusCode, 200, page.body);
+  const r = await oneClick(token);
+  assert.equal(r.statusCode, 200, r.body);
+  assert.equal((await findSuppressed(db.sql, project.project_id, [address])).size, 1);
+});
+
 test('multipart one-click bodies are accepted too (RFC 8058 section 3.2)', async () => {
   const token = signUnsubscribeToken(secret, project.project_id, 'multipart@example.com');
   const boundary = 'XyZ123';

@@ -237,3 +237,26 @@ test('export returns everything held on a person; erase removes exactly that, in
   assert.equal((await h.call('DELETE', `/v1/profiles/${me}`)).status, 404);
   assert.equal((await h.call('GET', `/v1/profiles/${other}`)).status, 200);
 });
+
+test('a custom_id of 512 characters, non-ASCII, is read, exported and erased through its path', async () => {
+  // 250 four-byte characters (two UTF-16 units each) and 12 two-byte ones: 512 characters,
+  // 3,072 bytes percent-encoded, far past the router's default of 100.
+  const id = '😀'.repeat(250) + 'ü'.repeat(12);
+  assert.equal(id.length, limits.customIdLength);
+  const path = `/v1/profiles/${encodeURIComponent(id)}`;
+  assert.ok(path.length > 3000);
+  const r = await update([{ identifiers: { custom_id: id }, attributes: { plan: 'long' }, events: [{ name: 'signup' }] }]);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const g = await h.call('GET', path);
+  assert.equal(g.status, 200, JSON.stringify(g.body));
+  assert.equal(g.body.profile.custom_id, id);
+  const put = await h.call('PUT', path, { email: 'long@example.com' });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  const ex = await h.call('GET', path + '/export');
+  assert.equal(ex.status, 200, JSON.stringify(ex.body));
+  assert.equal(ex.body.profile.custom_id, id);
+  const del = await h.call('DELETE', path);
+  assert.equal(del.status, 200, JSON.stringify(del.body));
+  assert.equal(del.body.erased.profiles, 1);
+  assert.equal((await h.call('GET', path)).body.error.code, 'profile_not_found');
+});
