@@ -40,6 +40,8 @@ export interface Config {
   callbackUrl: string;
   /** How long past due unfinished work waits before the reconciler presumes its job lost (JetStream only). */
   reconcileAfterSeconds: number;
+  /** How long a stop (SIGTERM) lets the work in hand finish before it exits anyway; unfinished jobs return when their leases expire. */
+  shutdownGraceSeconds: number;
   /** Per-project rates of the profile and SDK data endpoints (src/api/rate-limit.ts). */
   rateLimits: { profileOperationsPerSecond: number; sdkEventsPerSecond: number };
 }
@@ -95,6 +97,7 @@ export function loadConfig(flags: Source = {}, env: Source = process.env): Reado
     publicUrl: (pick('public-url', 'HERALD_PUBLIC_URL') ?? `https://localhost:${int('port', 'HERALD_PORT', 8080, 0, 65535)}`).replace(/\/$/, ''),
     callbackUrl: '',
     reconcileAfterSeconds: int('reconcile-after', 'HERALD_RECONCILE_AFTER', 600, 10, 86_400),
+    shutdownGraceSeconds: int('shutdown-grace-seconds', 'HERALD_SHUTDOWN_GRACE_SECONDS', 30, 1, 3_600),
     rateLimits: {
       profileOperationsPerSecond: int('rate-profile-operations', 'HERALD_RATE_PROFILE_OPERATIONS', 10_000, 1, 10_000_000),
       sdkEventsPerSecond: int('rate-sdk-events', 'HERALD_RATE_SDK_EVENTS', 100_000, 1, 10_000_000),

@@ -14,11 +14,12 @@ import { openDatabase } from '../store/database.js';
 import { createProject } from '../store/projects.js';
 import { startSandbox } from '../sandbox/index.js';
 import { openKeyring } from '../store/master-key.js';
+import { guardDeferredWriteCrash } from '../store/driver-guard.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
                [--host H] [--port N] [--data-dir DIR] [--database-url URL] [--nats-url URL[,URL...]]
-               [--master-key KEY (better: HERALD_MASTER_KEY)]
+               [--master-key KEY (better: HERALD_MASTER_KEY)] [--shutdown-grace-seconds N]
   herald sandbox [--sandbox-host H] [--sandbox-port N]
   herald project create --name NAME [--data-dir DIR] [--database-url URL]`;
 
@@ -29,7 +30,7 @@ const options = {
   port: { type: 'string' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
   'log-level': { type: 'string' }, 'worker-concurrency': { type: 'string' }, 'max-attempts': { type: 'string' },
   'nats-url': { type: 'string' }, 'nats-replicas': { type: 'string' }, 'nats-stream-prefix': { type: 'string' },
-  'reconcile-after': { type: 'string' }, 'public-url': { type: 'string' }, 'callback-url': { type: 'string' },
+  'reconcile-after': { type: 'string' }, 'shutdown-grace-seconds': { type: 'string' }, 'public-url': { type: 'string' }, 'callback-url': { type: 'string' },
   name: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -37,23 +38,31 @@ function flagsOf(values: Record<string, string | boolean | undefined>): Record<s
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === undefined ? undefined : String(v)]));
 }
 
-/** Stops cleanly on SIGTERM/SIGINT: a second signal forces the exit. */
-function onShutdown(log: Logger, stop: () => Promise<void>): void {
+/**
+ * Stops on SIGTERM/SIGINT/SIGHUP, or when `failure` settles (exit code 1): `stop` gets the grace
+ * period and says whether everything stopped in time (exit 0) or work was abandoned (exit 1). A
+ * second signal, or a stop still running 5 s after the grace period, forces the exit.
+ */
+function onShutdown(log: Logger, graceSeconds: number, stop: (graceMs: number) => Promise<boolean | void>, failure?: Promise<Error>): void {
   let stopping = false;
-  const handler = (signal: string) => {
+  const shutDown = (why: Record<string, unknown>, failed: boolean) => {
     if (stopping) process.exit(1);
     stopping = true;
-    log.info({ signal }, 'stopping: no new requests, finishing the work in hand');
-    stop().then(() => process.exit(0), (err) => { log.error({ err }, 'unclean stop'); process.exit(1); });
+    log.info({ ...why, graceSeconds }, 'stopping: no new requests, finishing the work in hand');
+    setTimeout(() => { log.error('still stopping after the grace period; exiting'); process.exit(1); }, graceSeconds * 1000 + 5_000).unref();
+    stop(graceSeconds * 1000).then(
+      (inTime) => process.exit(failed || inTime === false ? 1 : 0),
+      (err) => { log.error({ err }, 'unclean stop'); process.exit(1); },
+    );
   };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
-  process.on('SIGHUP', handler);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => shutDown({ signal }, false));
+  void failure?.then((err) => shutDown({ reason: err.message }, true));
 }
 
 async function start(config: Config, log: Logger): Promise<void> {
+  guardDeferredWriteCrash(log);
   const herald = await startHerald(config, log);
-  onShutdown(log, herald.close);
+  onShutdown(log, config.shutdownGraceSeconds, (graceMs) => herald.close({ graceMs }), herald.failed);
   if (herald.sandbox) {
     const channels = Object.entries(herald.sandbox.endpoints).map(([c, url]) => `${c} ${url}`).join(', ');
     process.stderr.write(`sandbox: inspection API ${herald.sandbox.inspectionUrl}; ${channels}\n`);
@@ -63,7 +72,7 @@ async function start(config: Config, log: Logger): Promise<void> {
 
 async function sandbox(config: Config, log: Logger): Promise<void> {
   const s = await startSandbox({ host: config.sandboxHost, port: config.sandboxPort, log });
-  onShutdown(log, s.close);
+  onShutdown(log, config.shutdownGraceSeconds, s.close);
   process.stderr.write(`sandbox inspection API: ${s.inspectionUrl}\n`);
   for (const [channel, url] of Object.entries(s.endpoints)) process.stderr.write(`  ${channel}: ${url}\n`);
 }
