@@ -131,7 +131,6 @@ test('kill -9 of the embedded PostgreSQL: Herald restarts it, loses nothing and 
     assert.equal(herald.child.exitCode, null, 'the Herald process was never restarted');
     t.diagnostic(`${kills} postmaster kills, ${unavailable} answers 503, ${failedCalls} other failed calls, ` +
       `${records.length - messages} re-sends under the same apns-id`);
-    if (process.env.SUPERVISE_DEBUG) t.diagnostic(herald.output().slice(-4000));
   } finally {
     // Bounded: a Herald that cannot stop is killed, and the test says so above.
     const stopped = await Promise.race([herald.stop(), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000))]);
