@@ -151,6 +151,11 @@ export const configOptions = {
     help: 'seconds past due before the scheduler re-enqueues unfinished work whose job JetStream lost (a nats-server 2.9 cluster killed at once)',
     parse: int(600, 10, 86_400),
   },
+  shutdownGraceSeconds: {
+    flag: 'shutdown-grace-seconds', env: 'HERALD_SHUTDOWN_GRACE_SECONDS', shownDefault: '`30`',
+    help: 'how long a stop (SIGTERM) lets the work in hand finish before it exits anyway; unfinished jobs return when their leases expire',
+    parse: int(30, 1, 3_600),
+  },
   rateProfileOperations: {
     flag: 'rate-profile-operations', env: 'HERALD_RATE_PROFILE_OPERATIONS', shownDefault: '`10000`', roles: ['api'],
     // Batch, the seed platform, allows 10,000 profile updates/s (https://doc.batch.com/developer/api/cep/profiles/update); SDK traffic is burstier.

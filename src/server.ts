@@ -1,11 +1,12 @@
 /**
  * Starts one Herald process in its role: the API, the workers, the scheduler, or all of them, over
  * one PostgreSQL and one queue. Stops in reverse order on close(): stop accepting, finish or release
- * the work in hand, then close the queue, the providers and the database.
+ * the work in hand, then close the queue, the providers and, last, the database, whatever the state of
+ * the others when the grace period ends.
  */
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { openDatabase } from './store/database.js';
+import { openDatabase, type Database } from './store/database.js';
 import { createPostgresQueue } from './queue/postgres/queue.js';
 import { createJetStreamQueue } from './queue/jetstream/queue.js';
 import type { WorkQueue } from './queue/queue.js';
@@ -26,7 +27,15 @@ export interface Herald {
   /** The API's base URL, when this process serves it. */
   url: string | undefined;
   sandbox: SandboxLink | undefined;
-  close(): Promise<void>;
+  /**
+   * Stops the process's parts in reverse order. The work in hand gets `graceMs` (unbounded when
+   * absent); whatever is unfinished then is abandoned, and its jobs go back to the queue when their
+   * leases expire. The database closes last in any case. True when everything stopped in time.
+   */
+  close(opts?: { graceMs?: number }): Promise<boolean>;
+  /** Settles with the reason when a dependency this process supervises is gone for good (the
+   *  embedded PostgreSQL kept dying): the process should stop and exit non-zero. */
+  failed: Promise<Error>;
 }
 
 /** Knobs tests and benchmarks turn; production uses the defaults. */
@@ -38,12 +47,28 @@ export interface HeraldOverrides {
 
 export async function startHerald(config: Config, log: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
   const closers: (() => Promise<void>)[] = [];
-  const close = async () => {
-    for (const c of closers.reverse()) await c().catch((err) => log.error({ err }, 'error while stopping'));
-  };
+  let db: Database | undefined;
+  let closing: Promise<boolean> | undefined;
+  const close = (opts: { graceMs?: number } = {}) => closing ??= (async () => {
+    const steps = closers.splice(0).reverse();
+    const work = (async () => {
+      for (const c of steps) await c().catch((err) => log.error({ err }, 'error while stopping'));
+    })();
+    // The database's own close takes up to a few seconds (the pool's second, PostgreSQL's fast
+    // shutdown): it gets the end of the grace period.
+    const budget = opts.graceMs === undefined ? undefined : Math.max(opts.graceMs - 2_000, opts.graceMs / 2);
+    const inTime = await finishesWithin(work, budget);
+    if (!inTime) {
+      log.warn({ graceSeconds: opts.graceMs! / 1000 },
+        'the grace period ended with work still in hand: it is abandoned, and its jobs return to the queue when their leases expire');
+    }
+    await db?.close().catch((err) => log.error({ err }, 'error while closing the database'));
+    return inTime;
+  })();
+  let giveUp!: (err: Error) => void;
+  const failed = new Promise<Error>((resolve) => { giveUp = resolve; });
   try {
-    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, max: 20 });
-    closers.push(db.close);
+    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, max: 20, supervision: { onGiveUp: giveUp } });
     const runs = (r: string) => config.role === 'all' || config.role === r;
     // The processes that open provider secrets need the master key; a relay or scheduler does not.
     const keyring = runs('api') || runs('worker')
@@ -65,7 +90,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     closers.push(() => queue.close());
     log.info({ queue: config.natsUrl ? 'jetstream' : 'postgres', role: config.role }, 'work queue ready');
     const events = createEvents();
-    const metrics = createMetrics({ events, queue });
+    const metrics = createMetrics({ events, queue, database: db });
 
     let sandbox: SandboxLink | undefined;
     if (config.sandbox) {
@@ -104,7 +129,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     if (runs('api')) {
       const app = await buildApp({
         sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits, httpLimits: config.httpLimits,
-        bulkBodyBytes: overrides.bulkBodyBytes,
+        bulkBodyBytes: overrides.bulkBodyBytes, databaseProblem: db.problem,
         unsubscribeSecret, privateNetworks,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,
@@ -117,9 +142,21 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
       closers.push(() => app.close());
       log.info({ url, docs: url + '/docs', role: config.role }, 'Herald API listening');
     }
-    return { url, sandbox, close };
+    return { url, sandbox, close, failed };
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** True when `work` settles within `ms` (always, when `ms` is undefined). */
+async function finishesWithin(work: Promise<void>, ms: number | undefined): Promise<boolean> {
+  if (ms === undefined) return work.then(() => true);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  try {
+    return await Promise.race([work.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -56,6 +56,8 @@ export interface ApiDeps {
   bulkBodyBytes?: number | undefined;
   /** Socket deadlines and the connection cap; defaultHttpLimits for any left out. */
   httpLimits?: Partial<HttpLimits> | undefined;
+  /** Why the database is known to be down (the embedded PostgreSQL restarting), for /readyz. */
+  databaseProblem?: () => string | undefined;
 }
 
 /** Large enough for 10,000 recipients with long ids; anything bigger is a 413. */
@@ -120,7 +122,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret }));
   await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks }));
   await app.register(sdkConfigRoutes({ sql: deps.sql, keyring: deps.keyring }));
-  await app.register(operationsRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry }));
+  await app.register(operationsRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry, databaseProblem: deps.databaseProblem }));
   await app.register(sdkAssetRoutes());
   const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits);
   await app.register(profileRoutes({ sql: deps.sql, limiter }));

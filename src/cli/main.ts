@@ -15,11 +15,12 @@ import { openDatabase } from '../store/database.js';
 import { createKey, createProject, listKeys, revokeKey, type KeyKind } from '../store/projects.js';
 import { startSandbox } from '../sandbox/index.js';
 import { openKeyring } from '../store/master-key.js';
+import { guardDeferredWriteCrash } from '../store/driver-guard.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
                [--host H] [--port N] [--data-dir DIR] [--database-url URL] [--nats-url URL[,URL...]]
-               [--allow-private-networks] (every option: README.md, Configuration)
+               [--allow-private-networks] [--shutdown-grace-seconds N] (every option: README.md, Configuration)
                [--master-key KEY (better: HERALD_MASTER_KEY)]
   herald sandbox [--sandbox-host H] [--sandbox-port N]
   herald project create --name NAME [--data-dir DIR] [--database-url URL]
@@ -34,23 +35,31 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Stops cleanly on SIGTERM/SIGINT: a second signal forces the exit. */
-function onShutdown(log: Logger, stop: () => Promise<void>): void {
+/**
+ * Stops on SIGTERM/SIGINT/SIGHUP, or when `failure` settles (exit code 1): `stop` gets the grace
+ * period and says whether everything stopped in time (exit 0) or work was abandoned (exit 1). A
+ * second signal, or a stop still running 5 s after the grace period, forces the exit.
+ */
+function onShutdown(log: Logger, graceSeconds: number, stop: (graceMs: number) => Promise<boolean | void>, failure?: Promise<Error>): void {
   let stopping = false;
-  const handler = (signal: string) => {
+  const shutDown = (why: Record<string, unknown>, failed: boolean) => {
     if (stopping) process.exit(1);
     stopping = true;
-    log.info({ signal }, 'stopping: no new requests, finishing the work in hand');
-    stop().then(() => process.exit(0), (err) => { log.error({ err }, 'unclean stop'); process.exit(1); });
+    log.info({ ...why, graceSeconds }, 'stopping: no new requests, finishing the work in hand');
+    setTimeout(() => { log.error('still stopping after the grace period; exiting'); process.exit(1); }, graceSeconds * 1000 + 5_000).unref();
+    stop(graceSeconds * 1000).then(
+      (inTime) => process.exit(failed || inTime === false ? 1 : 0),
+      (err) => { log.error({ err }, 'unclean stop'); process.exit(1); },
+    );
   };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
-  process.on('SIGHUP', handler);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => shutDown({ signal }, false));
+  void failure?.then((err) => shutDown({ reason: err.message }, true));
 }
 
 async function start(config: Config, log: Logger): Promise<void> {
+  guardDeferredWriteCrash(log);
   const herald = await startHerald(config, log);
-  onShutdown(log, herald.close);
+  onShutdown(log, config.shutdownGraceSeconds, (graceMs) => herald.close({ graceMs }), herald.failed);
   if (herald.sandbox) {
     const channels = Object.entries(herald.sandbox.endpoints).map(([c, url]) => `${c} ${url}`).join(', ');
     process.stderr.write(`sandbox: inspection API ${herald.sandbox.inspectionUrl}; ${channels}\n`);
@@ -60,7 +69,7 @@ async function start(config: Config, log: Logger): Promise<void> {
 
 async function sandbox(config: Config, log: Logger): Promise<void> {
   const s = await startSandbox({ host: config.sandboxHost, port: config.sandboxPort, log });
-  onShutdown(log, s.close);
+  onShutdown(log, config.shutdownGraceSeconds, s.close);
   process.stderr.write(`sandbox inspection API: ${s.inspectionUrl}\n`);
   for (const [channel, url] of Object.entries(s.endpoints)) process.stderr.write(`  ${channel}: ${url}\n`);
 }

@@ -11,7 +11,7 @@ export interface Metrics {
   observeRequest(method: string, route: string, status: number, seconds: number): void;
 }
 
-export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue }): Metrics {
+export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue; database?: { restarts(): number } }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'herald_' });
 
@@ -82,6 +82,17 @@ export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue }):
       // With NATS down the per-topic gauges still show the backlog piling up in the PostgreSQL
       // outbox; with PostgreSQL down they are empty. Either way this says 0.
       this.set((await deps.queue.ping().catch(() => false)) ? 1 : 0);
+    },
+  });
+
+  new Counter({
+    name: 'herald_embedded_postgres_restarts_total',
+    help: 'Restarts of the embedded PostgreSQL after it exited unexpectedly (always 0 with DATABASE_URL)',
+    registers: [registry],
+    collect() {
+      // The supervisor counts; the counter mirrors it at scrape time.
+      this.reset();
+      this.inc(deps.database?.restarts() ?? 0);
     },
   });
 

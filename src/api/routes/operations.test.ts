@@ -10,7 +10,7 @@ test('/healthz and /readyz answer without a key; readiness checks the database a
   assert.deepEqual((await fetch(h.url + '/healthz').then((r) => r.json())), { status: 'ok' });
   const ready = await fetch(h.url + '/readyz');
   assert.equal(ready.status, 200);
-  assert.deepEqual(await ready.json(), { status: 'ready', database: true, queue: true });
+  assert.deepEqual(await ready.json(), { status: 'ready', database: 'up', queue: 'up' });
 });
 
 test('/metrics speaks Prometheus: requests, queue depth, provider and delivery series', async () => {
