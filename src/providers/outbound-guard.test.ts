@@ -96,7 +96,7 @@ test('every tenant-directed sender turns a refused host into the delivery\'s own
     }
     assert.deepEqual(await outcomes(closed), onOpen, 'an open and a closed port answer alike');
     const literal = await webpush.send(vapid, { subscription: { endpoint: `https://2130706433:${open}/push/x`, keys }, payload: 'hi', ttlSeconds: 0, urgency: 'low' });
-    assert.deepEqual(literal, { kind: 'rejected', reason: 'forbidden_address: 127.0.0.1 is a loopback address: Herald does not connect to private networks' });
+    assert.deepEqual(literal, { kind: 'rejected', reason: 'forbidden_address: 127.0.0.1 is a loopback address: Herald does not connect to private networks', local: true });
     assert.equal(connections, 2, 'no sender connected (the 2 are the first test\'s allowed ones)');
   } finally {
     await Promise.all([webpush.close(), sms.close(), email.close(), fcm.close()]);

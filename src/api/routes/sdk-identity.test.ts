@@ -33,9 +33,9 @@ const refused = (r: { status: number; body: any }, code: string) => {
 
 test('the SDK key registers an anonymous installation without a token', async () => {
   const inst = uid('anon');
-  const r = await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'aa' });
+  const r = await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: '961b6dd3ede3cb8ecbaacbd68de040cd78eb2ed5889130cceb4c49268ea4d506' });
   assert.equal(r.status, 200, JSON.stringify(r.body));
-  const again = await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'bb', language: 'fr' });
+  const again = await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: '3b64db95cb55c763391c707108489ae18b4112d783300de38e033b4c98c3deaf', language: 'fr' });
   assert.equal(again.status, 200, 'an anonymous installation changes without a token');
   const attr = await sdk('/v1/sdk/attributes', { install_id: inst, id: uid('c'), time: new Date().toISOString(), set: { plan: 'pro' } });
   assert.equal(attr.status, 200, 'anonymous attribute changes wait on the installation');
@@ -45,7 +45,7 @@ test('without the right token the SDK key cannot attach a device to a custom_id;
   const victim = uid('victim');
   const inst = uid('dev');
   const attach = (extra: Record<string, unknown>) =>
-    sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'attacker', custom_id: victim, ...extra });
+    sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'e64ba38a4b958c72bc0d421150ba464636422485ed72fab7086c7691ce4008cc', custom_id: victim, ...extra });
   refused(await attach({}), 'identity_required');
   refused(await attach({ identity_token: 'not-hex' }), 'invalid_identity_token');
   refused(await attach({ identity_token: tokenOf(uid('someone-else')) }), 'invalid_identity_token');
@@ -53,7 +53,7 @@ test('without the right token the SDK key cannot attach a device to a custom_id;
   assert.equal(await installation(inst), undefined, 'nothing was stored');
 
   // Through identify too.
-  assert.equal((await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'attacker' })).status, 200);
+  assert.equal((await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'e64ba38a4b958c72bc0d421150ba464636422485ed72fab7086c7691ce4008cc' })).status, 200);
   refused(await sdk('/v1/sdk/identify', { install_id: inst, custom_id: victim }), 'identity_required');
   refused(await sdk('/v1/sdk/identify', { install_id: inst, custom_id: victim, identity_token: tokenOf(victim, other.identity_secret) }), 'invalid_identity_token');
   assert.equal((await installation(inst))!.custom_id, null);
@@ -71,26 +71,26 @@ test('an attached installation cannot be re-pointed or detached without its cust
   const mallory = uid('mallory');
   const inst = uid('bound');
   // Attached by the app's server (the REST key); below, only the SDK key.
-  const bound = await h.call('POST', '/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'alice-phone', custom_id: alice });
+  const bound = await h.call('POST', '/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: '66287db95eaa021fd07c0ff797b18f76a4dc3f21433157eaae29bbbf57e41889', custom_id: alice });
   assert.equal(bound.status, 200, JSON.stringify(bound.body));
 
-  refused(await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'mallory-phone' }), 'identity_required');
-  refused(await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'mallory-phone', identity_token: tokenOf(mallory) }), 'invalid_identity_token');
+  refused(await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: '41ba5189410493d711e3b24aedeb5f7ce9b383b9ebd56a1b702362223c9db43c' }), 'identity_required');
+  refused(await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: '41ba5189410493d711e3b24aedeb5f7ce9b383b9ebd56a1b702362223c9db43c', identity_token: tokenOf(mallory) }), 'invalid_identity_token');
   refused(await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', custom_id: null }), 'identity_required');
   // Mallory's own valid token does not move Alice's device to Mallory.
   refused(await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', custom_id: mallory, identity_token: tokenOf(mallory) }), 'identity_required');
   refused(await sdk('/v1/sdk/identify', { install_id: inst, custom_id: mallory, identity_token: tokenOf(mallory) }), 'identity_required');
   refused(await sdk('/v1/sdk/logout', { install_id: inst }), 'identity_required');
   refused(await sdk('/v1/sdk/logout', { install_id: inst, identity_token: tokenOf(mallory) }), 'invalid_identity_token');
-  assert.deepEqual(await installation(inst), { custom_id: alice, push_token: 'alice-phone' }, 'unchanged');
+  assert.deepEqual(await installation(inst), { custom_id: alice, push_token: '66287db95eaa021fd07c0ff797b18f76a4dc3f21433157eaae29bbbf57e41889' }, 'unchanged');
 
-  const renewed = await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: 'alice-new-token', identity_token: tokenOf(alice) });
+  const renewed = await sdk('/v1/sdk/installations', { install_id: inst, platform: 'ios', push_token: '9c9342b3a721ce29113a1375456d10b47b6ecbe07861f758ba9a44c8e50cea21', identity_token: tokenOf(alice) });
   assert.equal(renewed.status, 200, 'Alice\'s own device renews its token with her token');
   const out = await sdk('/v1/sdk/logout', { install_id: inst, identity_token: tokenOf(alice) });
   assert.equal(out.status, 200);
   const next = await sdk('/v1/sdk/identify', { install_id: inst, custom_id: mallory, identity_token: tokenOf(mallory) });
   assert.equal(next.status, 200, 'logged out, the device may be attached to another user');
-  assert.deepEqual(await installation(inst), { custom_id: mallory, push_token: 'alice-new-token' });
+  assert.deepEqual(await installation(inst), { custom_id: mallory, push_token: '9c9342b3a721ce29113a1375456d10b47b6ecbe07861f758ba9a44c8e50cea21' });
 });
 
 test('the profile of an attached installation changes only with its token; a refused change claims no id', async () => {
