@@ -4,7 +4,7 @@
  * bug, logged and answered 500 without internals.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseDown } from '../store/database-errors.js';
+import { isDatabaseDown, isDatabaseFailure } from '../store/database-errors.js';
 import { ApiError, errorBody, type ErrorCode } from './errors.js';
 import { maxParamBytes } from './http-limits.js';
 
@@ -69,6 +69,14 @@ export function toApiError(
   if (err instanceof SyntaxError && err.statusCode === 400) return new ApiError('invalid_json', 'the body is not valid JSON');
   if (isDatabaseDown(err)) {
     return new ApiError('database_unavailable', 'the database is unreachable; nothing was stored', { 'retry-after': '2' });
+  }
+  // The database is up but cannot take the request now (disk full 53100, out of memory, a
+  // statement timeout, a deadlock): the transaction rolled back, so nothing was stored and a
+  // retry can succeed. SQLSTATEs: https://www.postgresql.org/docs/current/errcodes-appendix.html
+  if (isDatabaseFailure(err)) {
+    const full = (err as { code?: string }).code === '53100';
+    return new ApiError('database_unavailable', full ? 'the database has no space left on its disk; nothing was stored'
+      : 'the database could not complete the request; nothing was stored', { 'retry-after': '5' });
   }
   return undefined;
 }

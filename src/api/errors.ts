@@ -55,7 +55,7 @@ export const errorCatalogue = {
   smtp_auth_failed: { status: 422, meaning: 'The SMTP server refused the username and password; nothing was stored.' },
   smtp_rejected: { status: 422, meaning: 'The SMTP server answered but did not accept the session; nothing was stored.' },
   idempotency_key_reused: { status: 422, meaning: 'This Idempotency-Key was used with a different request body.' },
-  database_unavailable: { status: 503, meaning: 'PostgreSQL cannot be reached; nothing was stored. Retry after the Retry-After delay.' },
+  database_unavailable: { status: 503, meaning: 'PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay.' },
   internal_error: { status: 500, meaning: 'A bug in Herald; nothing was acknowledged. Please report it.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
