@@ -174,16 +174,15 @@ export async function verifyMasterKey(sql: Sql, keyring: Keyring, loaded: Pick<L
     select name, value from settings where name in ('master_key_check', 'master_key_rotation')`;
   const check = rows.find((r) => r.name === 'master_key_check')!.value;
   const rotatingTo = rows.find((r) => r.name === 'master_key_rotation')?.value;
-  const which = loaded.source === 'env'
-    ? 'HERALD_MASTER_KEY is not'
-    : `the master key in ${loaded.path}${loaded.created ? ' (generated just now)' : ''} is not`;
+  const where = loaded.source === 'env' ? 'HERALD_MASTER_KEY' : `the master key in ${loaded.path}${loaded.created ? ' (generated just now)' : ''}`;
   if (rotatingTo !== undefined && rotatingTo !== keyring.checkValue) {
-    throw new ConfigError(`${which} the new master key of the rotation under way (herald keys rotate-master): start every ` +
+    throw new ConfigError(`${where} is not the new master key of the rotation under way (herald keys rotate-master): start every ` +
       'process with the new key as HERALD_MASTER_KEY and the old one as HERALD_PREVIOUS_MASTER_KEY (a data folder: ' +
       `its ${masterKeyFileName} and ${previousKeyFileName} do that) until the rotation is done.`);
   }
   if (keyring.checkValues.includes(check)) return check;
-  throw new ConfigError(`${which} the master key this database's provider secrets were sealed with. Every Herald process ` +
+  const which = loaded.source === 'env' ? `${where} is not the master key` : `${where} is not the one`;
+  throw new ConfigError(`${which} this database's provider secrets were sealed with. Every Herald process ` +
     'sharing a database needs the same key: set HERALD_MASTER_KEY on each to the key of the first one ' +
     `(the content of its ${masterKeyFileName}), or copy that file into this data folder with mode 0600.`);
 }
