@@ -31,5 +31,5 @@ test('bad values are refused naming the flag', () => {
 });
 
 test('the secrets are the database and NATS URLs and the master key', () => {
-  assert.deepEqual([...secretKeys].sort(), ['databaseUrl', 'masterKey', 'natsUrl']);
+  assert.deepEqual([...secretKeys].sort(), ['databaseUrl', 'masterKey', 'natsUrl', 'previousMasterKey']);
 });

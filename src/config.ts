@@ -63,6 +63,11 @@ export const configOptions = {
     help: '32 bytes (base64 or hex) sealing provider secrets; the same on every process of a deployment (docs/operations.md)',
     parse: text(),
   },
+  previousMasterKey: {
+    flag: 'previous-master-key', env: 'HERALD_PREVIOUS_MASTER_KEY', shownDefault: '`<data-dir>/master.key.old` if present', secret: true, roles: ['api', 'worker'],
+    help: 'while the master key is rotated: the key being replaced, still accepted to open secrets sealed under it (docs/operations.md)',
+    parse: text(),
+  },
   host: {
     flag: 'host', env: 'HERALD_HOST', shownDefault: '`127.0.0.1`', roles: ['api'],
     help: 'API listen address',

@@ -72,7 +72,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     const runs = (r: string) => config.role === 'all' || config.role === r;
     // The processes that open provider secrets need the master key; a relay or scheduler does not.
     const keyring = runs('api') || runs('worker')
-      ? await openKeyring({ masterKey: config.masterKey, dataDir: config.dataDir, sql: db.sql, log, shared: config.databaseUrl !== undefined })
+      ? await openKeyring({ masterKey: config.masterKey, previousMasterKey: config.previousMasterKey, dataDir: config.dataDir, sql: db.sql, log, shared: config.databaseUrl !== undefined })
       : undefined;
     // One cache and one derived key per process, shared by its API and workers.
     const credentials = keyring && createCredentialsCache({ sql: db.sql, keyring });

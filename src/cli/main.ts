@@ -4,6 +4,7 @@
  *   herald sandbox [--sandbox-port N]
  *   herald project create --name NAME
  *   herald project keys list|create|revoke --project ID [--kind rest|sdk] [--id KEY_ID]
+ *   herald keys rotate-master (src/cli/rotate-master-key.ts)
  * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL; start and
  * project create take --master-key / HERALD_MASTER_KEY (else the data folder's master.key).
  */
@@ -16,6 +17,7 @@ import { createKey, createProject, listKeys, revokeKey, type KeyKind } from '../
 import { startSandbox } from '../sandbox/index.js';
 import { openKeyring } from '../store/master-key.js';
 import { guardDeferredWriteCrash } from '../store/driver-guard.js';
+import { rotateMasterKeyCommand } from './rotate-master-key.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
@@ -26,7 +28,8 @@ const usage = `usage:
   herald project create --name NAME [--data-dir DIR] [--database-url URL]
   herald project keys list --project ID
   herald project keys create --project ID --kind rest|sdk
-  herald project keys revoke --project ID --id KEY_ID`;
+  herald project keys revoke --project ID --id KEY_ID
+  herald keys rotate-master [--data-dir DIR] [--database-url URL] (docs/operations.md, Rotating the master key)`;
 
 // The config's flags come from its schema (src/config.ts); these belong to commands.
 const options = {
@@ -78,7 +81,7 @@ async function projectCreate(config: Config, log: Logger, name: string | undefin
   if (!name) throw new ConfigError('project create needs --name NAME');
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, max: 2 });
   try {
-    const keyring = await openKeyring({ masterKey: config.masterKey, dataDir: config.dataDir, sql: db.sql, log,
+    const keyring = await openKeyring({ masterKey: config.masterKey, previousMasterKey: config.previousMasterKey, dataDir: config.dataDir, sql: db.sql, log,
       shared: config.databaseUrl !== undefined });
     process.stdout.write(JSON.stringify(await createProject(db.sql, name, keyring)) + '\n');
   } finally {
@@ -134,6 +137,7 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'sandbox') return sandbox(config, log);
   const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
   if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), flag('name'));
+  if (cmd === 'keys rotate-master') return rotateMasterKeyCommand(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }));
   if (positionals[0] === 'project' && positionals[1] === 'keys' && positionals.length === 3) {
     return projectKeys(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), positionals[2]!, values);
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { createKeyring, currentKeyVersion, SealedValueError } from './sealed.js';
 
 const context = 'provider_credentials/3f1c2a9e-0000-4000-8000-000000000001/apns';
@@ -59,4 +59,29 @@ test('check values and fingerprints depend on the key, and are stable for one ke
 
 test('a master key of the wrong size is refused', () => {
   assert.throws(() => createKeyring(randomBytes(16)), RangeError);
+});
+
+test('a keyring with the previous key opens values of either key and seals under the current one', () => {
+  const oldKey = randomBytes(32);
+  const old = createKeyring(oldKey);
+  const ring = createKeyring(randomBytes(32), { previous: [oldKey] });
+  const fromOld = old.seal('before', context);
+  assert.equal(ring.open(fromOld, context).toString(), 'before');
+  const fresh = ring.seal('after', context);
+  assert.deepEqual(fresh.subarray(1, 9), ring.keyId, 'the key id follows the version byte');
+  assert.throws(() => old.open(fresh, context), /sealed under master key [0-9a-f]{16}, which this process does not hold/);
+  assert.deepEqual(ring.checkValues, [ring.checkValue, old.checkValue]);
+});
+
+test('a value sealed before key ids (version 1) still opens', () => {
+  const masterKey = randomBytes(32);
+  // Version 1 as written before rotation existed: version ‖ nonce ‖ ciphertext ‖ tag, AAD version ‖ context.
+  const sealingKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'herald sealing v1', 32));
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sealingKey, nonce);
+  cipher.setAAD(Buffer.concat([Buffer.of(1), Buffer.from(context)]));
+  const v1 = Buffer.concat([Buffer.of(1), nonce, cipher.update('legacy'), cipher.final(), cipher.getAuthTag()]);
+  assert.equal(createKeyring(masterKey).open(v1, context).toString(), 'legacy');
+  assert.equal(createKeyring(randomBytes(32), { previous: [masterKey] }).open(v1, context).toString(), 'legacy');
+  assert.throws(() => createKeyring(randomBytes(32)).open(v1, context), SealedValueError);
 });
