@@ -1,6 +1,6 @@
 /**
  * Builds the FCM HTTP v1 request body `{"message": {...}}` for one registration token
- * (shared/reference/protocols.md §2.2). Pure: no I/O, no clock; it can move to src/domain/ as is.
+ * (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages). Pure: no I/O, no clock; it can move to src/domain/ as is.
  *
  * A problem with the push is answered as data (`{ok: false, code, message}`), so the API edge can
  * refuse it with a clear error before anything is queued, as it does for APNs payloads.
@@ -12,7 +12,7 @@ export const fcmMaxPayloadBytes = 4096;
 export const fcmMaxTopicPayloadBytes = 2048;
 /** FCM keeps a message at most 4 weeks (android.ttl upper bound; K). */
 export const fcmMaxTtlSeconds = 28 * 24 * 3600;
-/** APNs refuses a longer apns-collapse-id (protocols.md §1.2); FCM passes the header through. */
+/** APNs refuses a longer apns-collapse-id (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns); FCM passes the header through. */
 const apnsMaxCollapseIdBytes = 64;
 
 /** An `android`, `apns` or `webpush` block of the v1 message, passed through as FCM defines it. */

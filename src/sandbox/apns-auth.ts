@@ -1,5 +1,5 @@
 /**
- * Provider-token checks of the APNs simulator (shared/reference/protocols.md §1.4): an ES256 JWT
+ * Provider-token checks of the APNs simulator (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns): an ES256 JWT
  * `{alg, kid}` / `{iss, iat}` signed with the key the sandbox issued.
  *
  * Verifying a signature costs far more than the rest of a request, and a client reuses one token for

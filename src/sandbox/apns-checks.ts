@@ -1,12 +1,13 @@
 /**
  * The APNs simulator's request checks, in the order it applies them, each answering as Apple does
- * (shared/reference/protocols.md §1.2, §1.3, §1.5 and its "Simulator checklist (APNs)").
+ * (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns,
+ * https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns).
  * Pure functions over what the HTTP/2 layer received, so they are cheap and testable alone.
  * Provider-token checks live in apns-auth.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http2';
 
-/** An APNs error answer: `:status` and the `reason` of the JSON body (protocols.md §1.5). */
+/** An APNs error answer: `:status` and the `reason` of the JSON body (Apple, Handling notification responses from APNs). */
 export interface Refusal {
   readonly status: number;
   readonly reason: string;
@@ -14,7 +15,7 @@ export interface Refusal {
 
 const refuse = (status: number, reason: string): Refusal => Object.freeze({ status, reason });
 
-/** Apple's statuses and reasons for what the simulator checks (protocols.md §1.5 table). */
+/** Apple's statuses and reasons for what the simulator checks (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns). */
 export const refusals = {
   methodNotAllowed: refuse(405, 'MethodNotAllowed'),
   badPath: refuse(404, 'BadPath'),

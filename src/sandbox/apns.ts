@@ -1,6 +1,6 @@
 /**
  * The APNs simulator: HTTP/2 over TLS, answering as Apple's provider API does
- * (shared/reference/protocols.md §1 and its "Simulator checklist (APNs)"). Every request is recorded
+ * (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). Every request is recorded
  * (records.ts) and may be made to fail on purpose by a fault rule (faults.ts).
  *
  * Built for load: benchmarks drive 20,000+ requests/s through it on two cores, so a request does no

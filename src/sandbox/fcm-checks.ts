@@ -1,6 +1,6 @@
 /**
- * The FCM simulator's request checks and error bodies (shared/reference/protocols.md §2.2, §2.3 and
- * its "Simulator checklist (FCM)"). Pure functions over what the HTTP layer received, so they are
+ * The FCM simulator's request checks and error bodies (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages,
+ * https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). Pure functions over what the HTTP layer received, so they are
  * cheap and testable alone. Access-token checks live in fcm-auth.ts.
  *
  * Google's exact messages are known for a few errors only (§2.3 quotes the malformed-token one); the

@@ -1,6 +1,7 @@
 /**
  * The FCM simulator: FCM HTTP v1 and Google's OAuth token endpoint in one TLS server, answering as
- * Google does (shared/reference/protocols.md §2 and its "Simulator checklist (FCM)"). It issues a
+ * Google does (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages,
+ * https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). It issues a
  * service account at start; every send is recorded (records.ts, target = the registration token)
  * and may be made to fail on purpose by a fault rule (faults.ts), as in the APNs simulator.
  *

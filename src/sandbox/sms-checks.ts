@@ -1,6 +1,6 @@
 /**
- * The SMS simulator's request rules and Twilio's error bodies (shared/reference/protocols.md §5 and
- * its "Simulator checklist (Twilio)"). Pure functions over what the HTTP layer received, so they are
+ * The SMS simulator's request rules and Twilio's error bodies (https://www.twilio.com/docs/messaging/api/message-resource,
+ * https://www.twilio.com/docs/api/errors). Pure functions over what the HTTP layer received, so they are
  * cheap and testable alone.
  *
  * Twilio's exact messages are known for a few codes only; the others follow their style and are K.

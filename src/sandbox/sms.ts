@@ -1,6 +1,6 @@
 /**
  * The SMS simulator: Twilio's Messages API over HTTPS (HTTP/1.1, as api.twilio.com serves it),
- * checking as Twilio does (shared/reference/protocols.md §5 and its "Simulator checklist (Twilio)",
+ * checking as Twilio does (https://www.twilio.com/docs/messaging/api/message-resource,
  * rules in sms-checks.ts). It issues an account SID and auth token at start. Every create request
  * is recorded (records.ts, target = the To number) and may be made to fail on purpose by a fault
  * rule (faults.ts). After accepting a message it posts the status callbacks Twilio would, `sent`

@@ -17,7 +17,7 @@ export interface ApnsCredentials extends SigningKey {
   endpoint: { production: string; sandbox: string };
 }
 
-/** One push as the wire needs it (headers per protocols.md §1.2; payload already built and sized). */
+/** One push as the wire needs it (headers per https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns; payload already built and sized). */
 export interface ApnsSendRequest {
   token: string;
   environment: 'production' | 'sandbox';

@@ -1,6 +1,6 @@
 /**
  * A pool of long-lived HTTP/2 connections to one APNs endpoint for one (team, key): APNs binds a
- * connection to the key of its first push (protocols.md §1.1, UnrelatedKeyIdInToken), so pools are
+ * connection to the key of its first push (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns, UnrelatedKeyIdInToken), so pools are
  * never shared across keys. Streams are spread over up to `maxConnections` connections, each used up
  * to the concurrency its peer advertises (APNs allows 1 stream until a valid token was posted, then
  * raises it; the pool follows the peer's SETTINGS as they change).

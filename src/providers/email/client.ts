@@ -2,7 +2,7 @@
  * The email sender: one message → one SMTP submission → a DeliveryOutcome, with the same contract
  * as the APNs, FCM and Web Push senders (provider errors come back as data, never as exceptions).
  *
- * shared/reference/protocols.md §4.1: a transporter is created once per SMTP account and reused
+ * https://nodemailer.com/smtp/pooled: a transporter is created once per SMTP account and reused
  * (one per message exhausts the server's connection limit: "421 too many connections"); nodemailer's
  * pool keeps up to `maxConnections` connections open and renews each after `maxMessages`. Its own
  * rateLimit is checked after a send and is not global across connections (#768, #827), so the

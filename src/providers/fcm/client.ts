@@ -1,5 +1,5 @@
 /**
- * The FCM sender: one message → one HTTP v1 request (shared/reference/protocols.md §2.1) on a
+ * The FCM sender: one message → one HTTP v1 request (https://firebase.google.com/docs/cloud-messaging/send/v1-api) on a
  * pooled HTTP/2 connection, with the service account's cached access token, resolved to a
  * DeliveryOutcome. Provider errors come back as data, never as exceptions.
  *

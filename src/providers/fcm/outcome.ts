@@ -1,6 +1,7 @@
 /**
  * FCM HTTP v1 answers → Herald's DeliveryOutcome. Every row of Google's error table
- * (shared/reference/protocols.md §2.3, with the quota rules of §2.4 and the FCM column of §7) maps to
+ * (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode, with the quota rules of
+ * https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas) maps to
  * exactly one action; outcome.test.ts checks each. Pure: no I/O.
  *
  * An error body is a `google.rpc.Status`:
@@ -10,7 +11,7 @@
  */
 import type { DeliveryOutcome } from '../../domain/outcome.js';
 
-/** The FcmError codes of protocols.md §2.3. */
+/** The FcmError codes of https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode. */
 export const fcmErrorCodes = [
   'UNSPECIFIED_ERROR', 'INVALID_ARGUMENT', 'THIRD_PARTY_AUTH_ERROR', 'SENDER_ID_MISMATCH', 'UNREGISTERED',
   'QUOTA_EXCEEDED', 'UNAVAILABLE', 'INTERNAL',

@@ -1,5 +1,5 @@
 /**
- * The SMS sender: one message → one Twilio Messages API request (shared/reference/protocols.md §5.1)
+ * The SMS sender: one message → one Twilio Messages API request (https://www.twilio.com/docs/messaging/api/message-resource)
  * → a DeliveryOutcome. Provider errors come back as data, never as exceptions. Speaks to Twilio or
  * to anything that answers like it (the sandbox's simulator), chosen per account by `endpoint`.
  *

@@ -1,6 +1,6 @@
 /**
- * Twilio Messages API answers → Herald's DeliveryOutcome (shared/reference/protocols.md §5.1, §5.2
- * and the Twilio column of §7). Every code of the table maps to exactly one action; outcome.test.ts
+ * Twilio Messages API answers → Herald's DeliveryOutcome (https://www.twilio.com/docs/messaging/api/message-resource,
+ * https://www.twilio.com/docs/api/errors). Every code of the table maps to exactly one action; outcome.test.ts
  * checks each. Pure: no I/O.
  *
  * An error body is `{"code": 21211, "message": "…", "more_info": "https://www.twilio.com/docs/errors/21211",
