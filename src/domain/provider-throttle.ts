@@ -13,7 +13,7 @@
  * Pure: time is passed in, nothing sleeps here; the client does the waiting.
  */
 
-/** FCM's default project quota (§2.4 [F4]). */
+/** FCM's default project quota (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas). */
 export const defaultMessagesPerMinute = 600_000;
 /** After a slowdown, the rate climbs back by this share of the configured rate each minute. */
 export const recoveryPerMinute = 0.1;

@@ -21,7 +21,7 @@ export interface SmsSegments {
   segments: number;
 }
 
-/** Units in one SMS and in each part of a concatenated one, per encoding (§5.3). */
+/** Units in one SMS and in each part of a concatenated one, per encoding (https://www.twilio.com/docs/glossary/what-sms-character-limit). */
 export const segmentLimits: Readonly<Record<SmsEncoding, { single: number; perPart: number }>> = {
   'GSM-7': { single: 160, perPart: 153 },
   'UCS-2': { single: 70, perPart: 67 },

@@ -29,10 +29,10 @@ export interface FcmIssuedAccount {
   publicKey: KeyObject;
 }
 
-/** Scopes that let a token send FCM messages: firebase.messaging (§2.1 [F6]), or cloud-platform, which includes it (K). */
+/** Scopes that let a token send FCM messages: firebase.messaging (https://firebase.google.com/docs/cloud-messaging/send/v1-api), or cloud-platform, which includes it (K). */
 export const sendScopes = ['https://www.googleapis.com/auth/firebase.messaging', 'https://www.googleapis.com/auth/cloud-platform'];
 export const jwtBearerGrantType = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-/** "exp: at most iat + 3600" (§2.1). */
+/** "exp: at most iat + 3600" (https://developers.google.com/identity/protocols/oauth2/service-account). */
 export const maxAssertionLifetimeS = 3600;
 /** Google's answer says 3599 (§2.1, K); the token is accepted exactly that long. */
 export const accessTokenLifetimeS = 3599;

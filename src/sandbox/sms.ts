@@ -203,7 +203,7 @@ export async function startSmsSimulator(o: SmsSimulatorOptions): Promise<SmsSimu
       date_updated: now, direction: 'outbound-api', error_code: null, error_message: null,
       from: viaService && !m.from ? null : m.from, messaging_service_sid: m.messagingServiceSid ?? null, num_media: '0',
       num_segments: String(smsSegments(m.body).segments), price: null, price_unit: 'USD', sid,
-      // "queued without a Messaging Service, accepted with one" (§5.1).
+      // "queued without a Messaging Service, accepted with one" (https://www.twilio.com/docs/messaging/api/message-resource).
       status: viaService ? 'accepted' : 'queued',
       subresource_uris: { media: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}/Media.json` },
       to: m.to, uri: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`,

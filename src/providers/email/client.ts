@@ -31,7 +31,7 @@ export interface SmtpAccount {
   password: string;
   /**
    * DKIM signing for the From domain. Optional because a relay (SES, SendGrid…) may sign itself;
-   * Gmail and Yahoo refuse bulk mail that no aligned signature covers (§4.4).
+   * Gmail and Yahoo refuse bulk mail that no aligned signature covers (https://support.google.com/a/answer/14229414).
    */
   dkim?: { domain: string; selector: string; privateKeyPem: string } | undefined;
   /** The account's sending quota; defaultMessagesPerMinute when absent. */

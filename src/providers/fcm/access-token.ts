@@ -29,10 +29,10 @@ export interface AccessToken {
   expiresAtMs: number;
 }
 
-/** The only scope FCM sends need (§2.1 [F6]). */
+/** The only scope FCM sends need (https://firebase.google.com/docs/cloud-messaging/send/v1-api). */
 export const firebaseMessagingScope = 'https://www.googleapis.com/auth/firebase.messaging';
 export const jwtBearerGrantType = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-/** "exp: at most iat + 3600" (§2.1). */
+/** "exp: at most iat + 3600" (https://developers.google.com/identity/protocols/oauth2/service-account). */
 export const assertionLifetimeS = 3600;
 /**
  * A token is replaced this long before Google's `expires_in` runs out, so no send carries one that

@@ -19,7 +19,7 @@ import { defaultRateLimitRetryMs, readTwilioAnswer, twilioOutcome } from './outc
 import { portOfUrl } from '../../domain/network-address.js';
 import { ForbiddenAddress, unguarded, type OutboundGuard } from '../outbound-guard.js';
 
-/** Twilio's REST host (§5.1). */
+/** Twilio's REST host (https://www.twilio.com/docs/messaging/api/message-resource). */
 export const twilioOrigin = 'https://api.twilio.com';
 
 /** A Twilio account (or one of the sandbox's), as the sender needs it. */
