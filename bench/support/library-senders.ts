@@ -140,7 +140,7 @@ async function webPush(link: SandboxLink): Promise<BenchSender> {
  * nodemailer's pool as its documentation starts one: host, port, login and the sandbox's CA, every
  * other setting its default. The same message as Herald's (herald-senders.ts): the same parts,
  * one-click unsubscribe headers and DKIM key over the same header fields, which the simulator
- * requires (nodemailer's default list lacks List-Unsubscribe-Post, protocols.md §4.2).
+ * requires (nodemailer's default list lacks List-Unsubscribe-Post, nodemailer/nodemailer#1654).
  */
 async function nodemailerPool(link: SandboxLink): Promise<BenchSender> {
   const nodemailer = (await import('nodemailer')).default;

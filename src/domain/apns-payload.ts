@@ -1,10 +1,10 @@
 /**
  * Builds what APNs receives for one push: the JSON payload and the header values
- * (shared/reference/protocols.md §1.2–§1.3). Pure: no I/O, no clock of its own.
+ * (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). Pure: no I/O, no clock of its own.
  */
 import type { PushFields } from './push.js';
 
-/** APNs refuses larger payloads with 413 PayloadTooLarge (protocols.md §1.3; VoIP is not sent). */
+/** APNs refuses larger payloads with 413 PayloadTooLarge (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns; VoIP is not sent). */
 export const apnsMaxPayloadBytes = 4096;
 /** apns-collapse-id over 64 bytes is 400 BadCollapseId. */
 export const apnsMaxCollapseIdBytes = 64;

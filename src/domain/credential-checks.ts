@@ -33,7 +33,7 @@ function privateKeyOf(pem: string, code: CredentialProblemCode, what: string): K
 
 const pkcs8 = (key: KeyObject): string => key.export({ type: 'pkcs8', format: 'pem' }).toString();
 
-/** The .p8 must be an EC P-256 private key: APNs verifies ES256 only (protocols.md §1.4). */
+/** The .p8 must be an EC P-256 private key: APNs verifies ES256 only (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns). */
 export function checkApns(i: ApnsCredentialsInput): ApnsCredentials {
   const key = privateKeyOf(i.private_key_pem, 'invalid_apns_key', 'private_key_pem');
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
@@ -43,7 +43,7 @@ export function checkApns(i: ApnsCredentialsInput): ApnsCredentials {
     ...(i.environment ? { environment: i.environment } : {}) };
 }
 
-/** A service-account key file: its RSA key signs the RS256 grant assertion (protocols.md §2.1). */
+/** A service-account key file: its RSA key signs the RS256 grant assertion (https://developers.google.com/identity/protocols/oauth2/service-account). */
 export function checkFcm(i: FcmCredentialsInput): FcmCredentials {
   const s = i.service_account;
   if (s.type !== 'service_account') {

@@ -1,7 +1,7 @@
 /**
  * One email as Herald sends it, built from plain data (pure; the SMTP client in
  * src/providers/email/ hands the result to nodemailer). What every message carries and why
- * (shared/reference/protocols.md §4.2-§4.4):
+ * (RFC 6376, RFC 8058, https://support.google.com/a/answer/14229414):
  *
  * - a Message-ID made from the delivery id, the same on every attempt, so a re-send after a crash
  *   is recognisable as the same message (by Herald's records and by receivers that deduplicate);
@@ -50,7 +50,7 @@ export const oneClickValue = 'List-Unsubscribe=One-Click';
 /**
  * The header fields a DKIM signature must cover. nodemailer's default list is set explicitly
  * because RFC 8058 §4 only honours one-click when the signature covers both List-Unsubscribe
- * fields, and a copy of nodemailer's default once lacked List-Unsubscribe-Post (protocols.md §4.2).
+ * fields, and a copy of nodemailer's default once lacked List-Unsubscribe-Post (nodemailer/nodemailer#1654).
  */
 export const dkimSignedHeaders = [
   'From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type',

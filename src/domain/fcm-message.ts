@@ -1,18 +1,18 @@
 /**
  * Builds the FCM HTTP v1 request body `{"message": {...}}` for one registration token
- * (shared/reference/protocols.md §2.2). Pure: no I/O, no clock; it can move to src/domain/ as is.
+ * (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages). Pure: no I/O, no clock; it can move to src/domain/ as is.
  *
  * A problem with the push is answered as data (`{ok: false, code, message}`), so the API edge can
  * refuse it with a clear error before anything is queued, as it does for APNs payloads.
  */
 import type { PushFields } from './push.js';
 
-/** "4096 bytes for most messages and 2048 bytes for topic messages, counting keys and values" (§2.2, [F2]). */
+/** "4096 bytes for most messages and 2048 bytes for topic messages, counting keys and values" (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). */
 export const fcmMaxPayloadBytes = 4096;
 export const fcmMaxTopicPayloadBytes = 2048;
 /** FCM keeps a message at most 4 weeks (android.ttl upper bound; K). */
 export const fcmMaxTtlSeconds = 28 * 24 * 3600;
-/** APNs refuses a longer apns-collapse-id (protocols.md §1.2); FCM passes the header through. */
+/** APNs refuses a longer apns-collapse-id (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns); FCM passes the header through. */
 const apnsMaxCollapseIdBytes = 64;
 
 /** An `android`, `apns` or `webpush` block of the v1 message, passed through as FCM defines it. */
@@ -51,7 +51,7 @@ export type FcmBuildResult =
   | { ok: true; message: FcmMessage; /** The request body, ready to POST. */ body: string; payloadBytes: number }
   | { ok: false; code: FcmMessageErrorCode; message: string };
 
-/** FCM's reserved data keys (§2.2): exact names and prefixes. */
+/** FCM's reserved data keys (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages): exact names and prefixes. */
 const reservedExact = new Set(['from', 'message_type']);
 const reservedPrefixes = ['google.', 'gcm.notification.'];
 
@@ -87,7 +87,7 @@ function valueBytes(v: unknown): number {
   return n;
 }
 
-/** FCM data values are strings (§2.2): strings stay as they are, anything else becomes its JSON text. */
+/** FCM data values are strings (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages): strings stay as they are, anything else becomes its JSON text. */
 export function stringifyDataValue(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
@@ -157,7 +157,7 @@ export function buildFcmMessage(token: string, push: PushFields, o: FcmBuildOpti
   return { ok: true, message, body: JSON.stringify({ message }), payloadBytes };
 }
 
-/** What FCM would refuse with INVALID_ARGUMENT in the merged message (§2.2): data maps and android fields. */
+/** What FCM would refuse with INVALID_ARGUMENT in the merged message (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages): data maps and android fields. */
 function checkMessage(m: FcmMessage): FcmBuildResult | undefined {
   const maps: [string, unknown][] = [['data', m.data], ['android.data', m.android?.data], ['webpush.data', m.webpush?.data]];
   for (const [where, map] of maps) {

@@ -1,6 +1,6 @@
 /**
- * Profile operations, after the seed platform's profile API (shared/reference/batch-platform.md
- * §2.2 and §3.1): what a valid operation is, and what it does to a profile. Pure: batches of
+ * Profile operations, after the seed platform's profile API (https://doc.batch.com/developer/api/cep/profiles/update
+ * and https://doc.batch.com/developer/sdk/cordova/profile-data/attributes): what a valid operation is, and what it does to a profile. Pure: batches of
  * operations are folded in memory (profile-state.ts); single changes are applied in SQL with the
  * same semantics (herald_apply_attributes, migration 0005), and tests hold the two equal.
  *

@@ -14,7 +14,7 @@ export function isProvider(p: string): p is Provider {
 // ---- accepted by the API ---------------------------------------------------------------------
 
 export interface ApnsCredentialsInput {
-  /** Apple's 10-character Team ID (protocols.md §1.4). */
+  /** Apple's 10-character Team ID (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns). */
   team_id: string;
   /** The 10-character Key ID of the .p8 key. */
   key_id: string;
@@ -72,7 +72,7 @@ export interface SmtpCredentialsInput {
 export interface SmsCredentialsInput {
   account_sid: string;
   auth_token: string;
-  /** E.164 number or alphanumeric sender id; `from` or `messaging_service_sid` (protocols.md §5.1). */
+  /** E.164 number or alphanumeric sender id; `from` or `messaging_service_sid` (https://www.twilio.com/docs/messaging/api/message-resource). */
   from?: string | undefined;
   messaging_service_sid?: string | undefined;
   /** A Twilio-compatible API's base URL; Twilio's when absent. */

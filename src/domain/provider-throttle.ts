@@ -1,5 +1,5 @@
 /**
- * Client-side throttling per provider account. FCM first (shared/reference/protocols.md §2.4): it
+ * Client-side throttling per provider account. FCM first (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas): it
  * meters each project with a token bucket of 600,000 messages a minute, and its scale guidance asks
  * senders to throttle themselves when they see 429s; SMTP relays and Twilio meter accounts the same
  * way. So every send first takes a token from the account's bucket here, and a 429 slows the whole
@@ -13,7 +13,7 @@
  * Pure: time is passed in, nothing sleeps here; the client does the waiting.
  */
 
-/** FCM's default project quota (§2.4 [F4]). */
+/** FCM's default project quota (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas). */
 export const defaultMessagesPerMinute = 600_000;
 /** After a slowdown, the rate climbs back by this share of the configured rate each minute. */
 export const recoveryPerMinute = 0.1;

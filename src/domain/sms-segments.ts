@@ -1,6 +1,5 @@
 /**
- * How many SMS segments a body costs, and in which encoding it travels (shared/reference/protocols.md
- * §5.3). Twilio bills per segment, and the count also decides how long a long-code sender takes
+ * How many SMS segments a body costs, and in which encoding it travels (https://www.twilio.com/docs/glossary/what-sms-character-limit). Twilio bills per segment, and the count also decides how long a long-code sender takes
  * (1 segment/s, §5.1), so Herald computes it before sending and records it per delivery. Pure.
  *
  * - GSM-7 (3GPP TS 23.038, "GSM 03.38"): 160 septets in one SMS, 153 per part of a concatenated one
@@ -22,7 +21,7 @@ export interface SmsSegments {
   segments: number;
 }
 
-/** Units in one SMS and in each part of a concatenated one, per encoding (§5.3). */
+/** Units in one SMS and in each part of a concatenated one, per encoding (https://www.twilio.com/docs/glossary/what-sms-character-limit). */
 export const segmentLimits: Readonly<Record<SmsEncoding, { single: number; perPart: number }>> = {
   'GSM-7': { single: 160, perPart: 153 },
   'UCS-2': { single: 70, perPart: 67 },

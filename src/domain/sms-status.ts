@@ -1,5 +1,5 @@
 /**
- * Twilio status callbacks → Herald delivery statuses (shared/reference/protocols.md §5.1). Twilio
+ * Twilio status callbacks → Herald delivery statuses (https://www.twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks). Twilio
  * posts `MessageStatus` (with `ErrorCode` when a message failed) as a message moves on; callbacks
  * can arrive out of order, so the furthest state is kept: a final status is never replaced, and an
  * in-between one never replaces a later one. Pure: the SQL in store/sms.ts applies `replaceableBy`.

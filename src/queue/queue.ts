@@ -53,7 +53,7 @@ export interface WorkQueue {
   /**
    * True when a job can vanish after the transaction that enqueued it committed: a backend outside
    * PostgreSQL that may lose a write it acknowledged (JetStream on nats-server 2.9 acks before
-   * fsync: reliability.md §2). The reconciler then re-enqueues work PostgreSQL shows unfinished.
+   * fsync; nats-io/nats-server#4483 added sync_interval in 2.10). The reconciler then re-enqueues work PostgreSQL shows unfinished.
    */
   readonly mayLoseJobs: boolean;
   /** Adds jobs inside the caller's transaction. */

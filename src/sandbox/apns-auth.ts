@@ -1,5 +1,5 @@
 /**
- * Provider-token checks of the APNs simulator (shared/reference/protocols.md §1.4): an ES256 JWT
+ * Provider-token checks of the APNs simulator (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns): an ES256 JWT
  * `{alg, kid}` / `{iss, iat}` signed with the key the sandbox issued.
  *
  * Verifying a signature costs far more than the rest of a request, and a client reuses one token for
@@ -11,9 +11,9 @@ import type { KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { refusals, type Refusal } from './apns-checks.js';
 
-/** "If iat is more than 1 h old, the request fails with 403 ExpiredProviderToken" (§1.4). */
+/** "If iat is more than 1 h old, the request fails with 403 ExpiredProviderToken" (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns). */
 export const tokenMaxAgeMs = 3_600_000;
-/** "Refresh your token no more than once every 20 minutes" (§1.4), else 429 TooManyProviderTokenUpdates. */
+/** "Refresh your token no more than once every 20 minutes" (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns), else 429 TooManyProviderTokenUpdates. */
 export const tokenMinRefreshMs = 20 * 60_000;
 
 /** What one connection knows about provider tokens. */
@@ -48,7 +48,7 @@ export function createProviderTokenCheck(o: {
   /** The token's `iat` in ms when its header, signature and issuer are right; else InvalidProviderToken. */
   const verify = async (jwt: string): Promise<number | Refusal> => {
     try {
-      // "APNs supports only the ES256 algorithm" and the kid must name the issued key (§1.4).
+      // "APNs supports only the ES256 algorithm" and the kid must name the issued key (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns).
       const header = decodeProtectedHeader(jwt);
       if (header.alg !== 'ES256' || header.kid !== o.keyId) return refusals.invalidProviderToken;
       const { payload } = await jwtVerify(jwt, o.publicKey, {
@@ -86,7 +86,7 @@ export function createProviderTokenCheck(o: {
   return {
     authorize(conn, authorization) {
       if (authorization === undefined || authorization === '') return refusals.missingProviderToken;
-      // "authorization: bearer <JWT>" (§1.2).
+      // "authorization: bearer <JWT>" (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns).
       if (authorization.length < 8 || authorization.slice(0, 7).toLowerCase() !== 'bearer ') return refusals.invalidProviderToken;
       const jwt = authorization.slice(7);
       if (jwt === conn.token) return expired(conn.iatMs) ? refusals.expiredProviderToken : undefined;

@@ -1,12 +1,13 @@
 /**
  * The APNs simulator's request checks, in the order it applies them, each answering as Apple does
- * (shared/reference/protocols.md §1.2, §1.3, §1.5 and its "Simulator checklist (APNs)").
+ * (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns,
+ * https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns).
  * Pure functions over what the HTTP/2 layer received, so they are cheap and testable alone.
  * Provider-token checks live in apns-auth.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http2';
 
-/** An APNs error answer: `:status` and the `reason` of the JSON body (protocols.md §1.5). */
+/** An APNs error answer: `:status` and the `reason` of the JSON body (Apple, Handling notification responses from APNs). */
 export interface Refusal {
   readonly status: number;
   readonly reason: string;
@@ -14,7 +15,7 @@ export interface Refusal {
 
 const refuse = (status: number, reason: string): Refusal => Object.freeze({ status, reason });
 
-/** Apple's statuses and reasons for what the simulator checks (protocols.md §1.5 table). */
+/** Apple's statuses and reasons for what the simulator checks (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns). */
 export const refusals = {
   methodNotAllowed: refuse(405, 'MethodNotAllowed'),
   badPath: refuse(404, 'BadPath'),
@@ -44,7 +45,7 @@ export const refusals = {
 
 const devicePathPrefix = '/3/device/';
 
-/** The device token of `POST /3/device/<token>` (§1.1), or '' when the path names none. */
+/** The device token of `POST /3/device/<token>` (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns), or '' when the path names none. */
 export function targetOf(path: string): string {
   return path.startsWith(devicePathPrefix) ? path.slice(devicePathPrefix.length) : '';
 }
@@ -61,7 +62,7 @@ export function checkRequestLine(method: string | undefined, path: string | unde
 }
 
 /**
- * Any header field sent twice is 400 DuplicateHeaders (§1.5). Node's header object joins repeated
+ * Any header field sent twice is 400 DuplicateHeaders (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns). Node's header object joins repeated
  * fields, so this reads the raw list (name, value, name, value…). A request has about ten fields: a
  * nested loop beats building a Set.
  */
@@ -93,10 +94,10 @@ export const topicSuffixes: Readonly<Record<string, string>> = {
 
 const typeSuffixes = Object.values(topicSuffixes).filter((s) => s !== '');
 
-/** Payload limits (§1.3): 4096 bytes, 5120 for VoIP. */
+/** Payload limits (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns): 4096 bytes, 5120 for VoIP. */
 export const maxPayloadBytes = 4096;
 export const maxVoipPayloadBytes = 5120;
-/** apns-collapse-id is at most 64 bytes (§1.2). */
+/** apns-collapse-id is at most 64 bytes (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). */
 export const maxCollapseIdBytes = 64;
 
 /** Canonical lowercase UUID 8-4-4-4-12 (§1.2: apns-id). */
@@ -112,7 +113,7 @@ const header = (headers: IncomingHttpHeaders, name: string): string | undefined 
 };
 
 /**
- * The apns-* headers (§1.2). Answers the refusal, or the payload limit that applies to this push.
+ * The apns-* headers (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). Answers the refusal, or the payload limit that applies to this push.
  * `bundleId` is the topic the sandbox issued.
  */
 export function checkApnsHeaders(headers: IncomingHttpHeaders, bundleId: string): Refusal | number {
@@ -126,7 +127,7 @@ export function checkApnsHeaders(headers: IncomingHttpHeaders, bundleId: string)
     if (topic !== bundleId + topicSuffixes[pushType]) return refusals.badTopic;
     voip = pushType === 'voip';
   } else {
-    // apns-push-type is optional outside watchOS (§1.2): the topic then says what kind of push it is.
+    // apns-push-type is optional outside watchOS (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns): the topic then says what kind of push it is.
     if (topic !== bundleId && !(topic.startsWith(bundleId) && typeSuffixes.includes(topic.slice(bundleId.length)))) {
       return refusals.badTopic;
     }
@@ -136,7 +137,7 @@ export function checkApnsHeaders(headers: IncomingHttpHeaders, bundleId: string)
   const priority = header(headers, 'apns-priority');
   if (priority !== undefined) {
     if (priority !== '10' && priority !== '5' && priority !== '1') return refusals.badPriority;
-    // "Always priority 5; priority 10 is an error" for background pushes (§1.2, [A7]). An absent
+    // "Always priority 5; priority 10 is an error" for background pushes (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). An absent
     // priority (default 10) is let through: Apple's text names an explicit 10.
     if (priority === '10' && pushType === 'background') return refusals.badPriority;
   }
@@ -147,7 +148,7 @@ export function checkApnsHeaders(headers: IncomingHttpHeaders, bundleId: string)
   const apnsId = header(headers, 'apns-id');
   if (apnsId !== undefined && !lowercaseUuid.test(apnsId)) return refusals.badMessageId;
 
-  // UNIX epoch seconds; 0 means "deliver once, don't store" (§1.2).
+  // UNIX epoch seconds; 0 means "deliver once, don't store" (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns).
   const expiration = header(headers, 'apns-expiration');
   if (expiration !== undefined && !/^\d{1,15}$/.test(expiration)) return refusals.badExpirationDate;
 
@@ -155,7 +156,7 @@ export function checkApnsHeaders(headers: IncomingHttpHeaders, bundleId: string)
 }
 
 /**
- * The body (§1.3): not empty, within the limit, a JSON object with an `aps` dictionary.
+ * The body (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns): not empty, within the limit, a JSON object with an `aps` dictionary.
  * `size` is the byte count received, which may exceed what was kept of `body`.
  */
 export function checkPayload(body: Buffer, size: number, limit: number): Refusal | undefined {

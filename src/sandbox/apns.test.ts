@@ -1,7 +1,7 @@
 /**
  * The APNs simulator over real sockets: TLS trusting only the sandbox's certificate, HTTP/2, and
  * ES256 provider tokens signed with jose from the credentials the sandbox issued. Each refusal is
- * checked against Apple's status and reason (shared/reference/protocols.md §1.5).
+ * checked against Apple's status and reason (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 /**
  * The APNs simulator: HTTP/2 over TLS, answering as Apple's provider API does
- * (shared/reference/protocols.md §1 and its "Simulator checklist (APNs)"). Every request is recorded
+ * (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). Every request is recorded
  * (records.ts) and may be made to fail on purpose by a fault rule (faults.ts).
  *
  * Built for load: benchmarks drive 20,000+ requests/s through it on two cores, so a request does no
@@ -31,14 +31,14 @@ export interface ApnsSimulator {
 
 /**
  * "With token auth, only 1 stream is allowed until a request carrying a valid token has been
- * posted" (§1.1). After that the simulator allows 1,000, about what APNs was observed to advertise
- * (500 to 1,500, §1.1 "Observed SETTINGS_MAX_CONCURRENT_STREAMS").
+ * posted" (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). After that the simulator allows 1,000, about what APNs was observed to advertise
+ * (500 to 1,500: lionheart/openradar-mirror#15649, jchambers/pushy#709).
  */
 export const initialMaxConcurrentStreams = 1;
 export const authorizedMaxConcurrentStreams = 1000;
 
 
-/** Reason of a fault rule that names a status but no reason: Apple's usual reason for it (§1.5). */
+/** Reason of a fault rule that names a status but no reason: Apple's usual reason for it (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns). */
 const defaultFaultReasons: Readonly<Record<number, string>> = {
   400: 'BadDeviceToken', 403: 'Forbidden', 404: 'BadPath', 405: 'MethodNotAllowed', 410: 'Unregistered',
   413: 'PayloadTooLarge', 429: 'TooManyRequests', 500: 'InternalServerError', 503: 'ServiceUnavailable',
@@ -50,7 +50,7 @@ export const droppedReason = 'ConnectionDropped';
 interface Connection {
   session: Http2Session;
   tokens: ConnectionTokens;
-  /** Whether the stream limit was already raised after a valid token (§1.1). */
+  /** Whether the stream limit was already raised after a valid token (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). */
   raised: boolean;
 }
 
@@ -64,7 +64,7 @@ export async function startApnsSimulator(o: ApnsSimulatorOptions): Promise<ApnsS
   const server = http2.createSecureServer({
     key: o.tls.keyPem,
     cert: o.tls.certPem,
-    // APNs speaks HTTP/2 over TLS 1.2 or later only (§1.1).
+    // APNs speaks HTTP/2 over TLS 1.2 or later only (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns).
     allowHTTP1: false,
     minVersion: 'TLSv1.2',
     settings: { maxConcurrentStreams: initialMaxConcurrentStreams, enablePush: false },
@@ -79,11 +79,11 @@ export async function startApnsSimulator(o: ApnsSimulatorOptions): Promise<ApnsS
     record.reason = reason;
     if (stream.destroyed || stream.closed) return; // the client gave up; the record still shows the verdict
     if (status === 200) {
-      // Success: :status 200, apns-id, empty body (§1.5).
+      // Success: :status 200, apns-id, empty body (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns).
       stream.respond({ ':status': 200, 'apns-id': apnsId }, { endStream: true });
       return;
     }
-    // Errors: JSON {"reason"}; 410 adds "timestamp" in milliseconds since the epoch (§1.5).
+    // Errors: JSON {"reason"}; 410 adds "timestamp" in milliseconds since the epoch (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns).
     const body = JSON.stringify(status === 410 ? { reason, timestamp: o.clock() } : { reason });
     const headers: Record<string, string | number> = { ':status': status, 'apns-id': apnsId, 'content-type': 'application/json' };
     if (retryAfterS !== null) headers['retry-after'] = retryAfterS;
@@ -126,7 +126,7 @@ export async function startApnsSimulator(o: ApnsSimulatorOptions): Promise<ApnsS
 
   const onRequest = (conn: Connection, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[],
     record: DeliveryRecord, body: Buffer, size: number): void => {
-    // Echo the client's apns-id, or make one up as APNs does (§1.2); an invalid one is not echoed.
+    // Echo the client's apns-id, or make one up as APNs does (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns); an invalid one is not echoed.
     const given = headers['apns-id'];
     const apnsId = typeof given === 'string' && isApnsId(given) ? given : randomUUID();
 

@@ -1,6 +1,6 @@
 /**
  * What the sandbox issues at start: a self-signed TLS certificate for its simulators and an APNs
- * signing key (shared/reference/sandbox-api.md, GET /_sandbox/credentials and /_sandbox/ca.pem).
+ * signing key (docs/sandbox.md, GET /_sandbox/credentials and /_sandbox/ca.pem).
  * Fresh on every start, so nothing secret is ever shipped or stored.
  */
 import { generateKeyPairSync, randomBytes, randomInt, type KeyObject } from 'node:crypto';
@@ -45,7 +45,7 @@ export async function createTlsIdentity(host: string): Promise<TlsIdentity> {
 export interface ApnsSigningKey {
   team_id: string;
   key_id: string;
-  /** PKCS#8 PEM, the format of Apple's .p8 files (protocols.md §1.4). */
+  /** PKCS#8 PEM, the format of Apple's .p8 files (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns). */
   private_key_pem: string;
   topic: string;
   publicKey: KeyObject;
@@ -54,7 +54,7 @@ export interface ApnsSigningKey {
 /** The bundle id the simulator accepts as apns-topic. */
 export const sandboxTopic = 'com.example.app';
 
-/** Apple's Key IDs and Team IDs are 10 characters, upper-case letters and digits (protocols.md §1.4). */
+/** Apple's Key IDs and Team IDs are 10 characters, upper-case letters and digits (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns). */
 export function appleId(): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
   let id = '';

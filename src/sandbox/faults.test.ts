@@ -1,6 +1,6 @@
 /**
  * Fault rules through the inspection API, seen by a real HTTP/2 client of the APNs simulator
- * (shared/reference/sandbox-api.md, POST /_sandbox/faults).
+ * (docs/sandbox.md, POST /_sandbox/faults).
  */
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Fault rules: the way a test makes a simulator misbehave on purpose (shared/reference/sandbox-api.md,
+ * Fault rules: the way a test makes a simulator misbehave on purpose (docs/sandbox.md,
  * POST /_sandbox/faults). A rule matches a request when its target starts with `target_prefix` and a
  * random draw falls under `share`; the simulator then waits `latency_ms` and either drops the
  * connection or answers `status` with the provider's own error body for `reason`.

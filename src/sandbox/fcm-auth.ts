@@ -1,5 +1,5 @@
 /**
- * The FCM simulator's OAuth side (shared/reference/protocols.md §2.1): the service account the
+ * The FCM simulator's OAuth side (https://developers.google.com/identity/protocols/oauth2/service-account): the service account the
  * sandbox issues, its token endpoint (the JWT-bearer grant, verified as Google verifies it) and the
  * access tokens it handed out, which every send must carry.
  *
@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { refusals, type FcmRefusal } from './fcm-checks.js';
 
-/** A Google service-account key file, as GET /_sandbox/credentials lists it (sandbox-api.md). */
+/** A Google service-account key file, as GET /_sandbox/credentials lists it (docs/sandbox.md). */
 // A type, not an interface, so it is assignable to the domain's FcmServiceAccountInput (which has an index signature).
 export type FcmServiceAccountJson = {
   type: 'service_account';
@@ -29,10 +29,10 @@ export interface FcmIssuedAccount {
   publicKey: KeyObject;
 }
 
-/** Scopes that let a token send FCM messages: firebase.messaging (§2.1 [F6]), or cloud-platform, which includes it (K). */
+/** Scopes that let a token send FCM messages: firebase.messaging (https://firebase.google.com/docs/cloud-messaging/send/v1-api), or cloud-platform, which includes it (K). */
 export const sendScopes = ['https://www.googleapis.com/auth/firebase.messaging', 'https://www.googleapis.com/auth/cloud-platform'];
 export const jwtBearerGrantType = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-/** "exp: at most iat + 3600" (§2.1). */
+/** "exp: at most iat + 3600" (https://developers.google.com/identity/protocols/oauth2/service-account). */
 export const maxAssertionLifetimeS = 3600;
 /** Google's answer says 3599 (§2.1, K); the token is accepted exactly that long. */
 export const accessTokenLifetimeS = 3599;

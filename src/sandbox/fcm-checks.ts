@@ -1,6 +1,6 @@
 /**
- * The FCM simulator's request checks and error bodies (shared/reference/protocols.md §2.2, §2.3 and
- * its "Simulator checklist (FCM)"). Pure functions over what the HTTP layer received, so they are
+ * The FCM simulator's request checks and error bodies (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages,
+ * https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). Pure functions over what the HTTP layer received, so they are
  * cheap and testable alone. Access-token checks live in fcm-auth.ts.
  *
  * Google's exact messages are known for a few errors only (§2.3 quotes the malformed-token one); the
@@ -8,7 +8,7 @@
  * the HTTP status and the FcmError code, never on the message.
  */
 
-/** FcmError codes (§2.3). */
+/** FcmError codes (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). */
 export const fcmErrorCodes = [
   'UNSPECIFIED_ERROR', 'INVALID_ARGUMENT', 'THIRD_PARTY_AUTH_ERROR', 'SENDER_ID_MISMATCH', 'UNREGISTERED',
   'QUOTA_EXCEEDED', 'UNAVAILABLE', 'INTERNAL',
@@ -97,7 +97,7 @@ export function permissionDenied(projectId: string): FcmRefusal {
     `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${projectId}' (or it may not exist).`);
 }
 
-/** 429 from the project's token bucket (§2.4): QUOTA_EXCEEDED with a QuotaFailure naming the project rate. */
+/** 429 from the project's token bucket (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas): QUOTA_EXCEEDED with a QuotaFailure naming the project rate. */
 export function quotaExceeded(projectId: string): FcmRefusal {
   return refuse(429, 'RESOURCE_EXHAUSTED', messageOfCode.QUOTA_EXCEEDED, {
     errorCode: 'QUOTA_EXCEEDED',
@@ -125,7 +125,7 @@ export const defaultFaultReasons: Readonly<Record<number, FcmErrorCode>> = {
   429: 'QUOTA_EXCEEDED', 500: 'INTERNAL', 503: 'UNAVAILABLE',
 };
 
-/** The google.rpc.Status body of a refusal (§2.3). */
+/** The google.rpc.Status body of a refusal (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). */
 export function errorBody(r: FcmRefusal): string {
   const details: unknown[] = [];
   if (r.errorCode) details.push({ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: r.errorCode });
@@ -138,14 +138,14 @@ export function errorBody(r: FcmRefusal): string {
 
 const sendPath = /^\/v1\/projects\/([^/]+)\/messages:send$/;
 
-/** The project of `POST /v1/projects/{id}/messages:send` (§2.1), or undefined for any other request. */
+/** The project of `POST /v1/projects/{id}/messages:send` (https://firebase.google.com/docs/cloud-messaging/send/v1-api), or undefined for any other request. */
 export function sendProjectOf(method: string | undefined, path: string | undefined): string | undefined {
   if (method !== 'POST' || path === undefined) return undefined;
   const m = sendPath.exec(path);
   return m ? decodeURIComponent(m[1]!) : undefined;
 }
 
-/** "4096 bytes for most messages and 2048 bytes for topic messages, counting keys and values" (§2.2 [F2]). */
+/** "4096 bytes for most messages and 2048 bytes for topic messages, counting keys and values" (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). */
 export const maxPayloadBytes = 4096;
 export const maxTopicPayloadBytes = 2048;
 /** FCM keeps a message at most 4 weeks (K). */
@@ -153,7 +153,7 @@ export const maxTtlSeconds = 28 * 24 * 3600;
 /** "A topic condition allows up to 5 topics" (§2.2, K). */
 export const maxConditionTopics = 5;
 
-/** The fields of the request and of the Message resource (§2.2), in both proto JSON spellings. */
+/** The fields of the request and of the Message resource (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages), in both proto JSON spellings. */
 const requestFields = new Set(['message', 'validate_only', 'validateOnly']);
 const messageFields = new Set([
   'name', 'data', 'notification', 'android', 'webpush', 'apns', 'fcm_options', 'fcmOptions', 'token', 'topic', 'condition',
@@ -162,7 +162,7 @@ const reservedExact = new Set(['from', 'message_type']);
 const reservedPrefixes = ['google.', 'gcm.notification.'];
 /** Registration tokens are URL-safe text (K). */
 const tokenPattern = /^[A-Za-z0-9_:-]+$/;
-/** Topic names (FCM: "[a-zA-Z0-9-_.~%]+", K); "/topics/" must not be given in v1 (§2.2). */
+/** Topic names (FCM: "[a-zA-Z0-9-_.~%]+", K); "/topics/" must not be given in v1 (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages). */
 const topicPattern = /^[a-zA-Z0-9\-_.~%]{1,900}$/;
 /** A protobuf Duration in JSON. */
 const durationPattern = /^\d+(\.\d{1,9})?s$/;
@@ -241,7 +241,7 @@ function checkDataMap(where: string, map: unknown): FcmRefusal | undefined {
   if (!isObject(map)) return invalid(`Invalid value at '${where}' (type.googleapis.com/google.protobuf.Map), ${JSON.stringify(map)}`, where);
   let i = 0;
   for (const [k, v] of Object.entries(map)) {
-    // "map<string,string> only" (§2.2): a number or boolean value is a client bug, not coerced.
+    // "map<string,string> only" (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages): a number or boolean value is a client bug, not coerced.
     if (typeof v !== 'string') return invalid(`Invalid value at '${where}[${i}].value' (TYPE_STRING), ${JSON.stringify(v)}`, `${where}[${i}].value`);
     if (reservedExact.has(k) || reservedPrefixes.some((p) => k.startsWith(p))) return invalid(`Invalid data payload key: ${k}`, where);
     i++;

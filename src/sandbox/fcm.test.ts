@@ -1,8 +1,8 @@
 /**
  * The FCM simulator over real sockets: TLS trusting only the sandbox's certificate, HTTP/2, RS256
  * assertions signed with jose from the service account it issued, and Herald's own FCM sender
- * driving it. Each refusal is checked against Google's status and FcmError (protocols.md §2.3 and
- * the "Simulator checklist (FCM)").
+ * driving it. Each refusal is checked against Google's status and FcmError
+ * (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,7 @@
 /**
  * The FCM simulator: FCM HTTP v1 and Google's OAuth token endpoint in one TLS server, answering as
- * Google does (shared/reference/protocols.md §2 and its "Simulator checklist (FCM)"). It issues a
+ * Google does (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages,
+ * https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). It issues a
  * service account at start; every send is recorded (records.ts, target = the registration token)
  * and may be made to fail on purpose by a fault rule (faults.ts), as in the APNs simulator.
  *
@@ -22,7 +23,7 @@ import { listenOnFreePort, maxKeptBodyBytes, onHttp1Requests, onHttp2Streams, re
 export type { FcmServiceAccountJson } from './fcm-auth.js';
 
 export interface FcmSimulatorOptions extends SimulatorContext {
-  /** The project's quota (§2.4): 600,000 messages a minute unless a test wants to reach it. */
+  /** The project's quota (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas): 600,000 messages a minute unless a test wants to reach it. */
   messagesPerMinute?: number | undefined;
   /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (see defaultMaxConcurrentStreams). */
   maxConcurrentStreams?: number | undefined;
@@ -38,7 +39,7 @@ export interface FcmSimulator {
   close(): Promise<void>;
 }
 
-/** FCM's default quota (§2.4 [F4]). */
+/** FCM's default quota (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas). */
 export const defaultMessagesPerMinute = 600_000;
 /**
  * Google's front end allows about 100 streams per connection: firebase-admin's single session hits
@@ -131,7 +132,7 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
     const denied = issuer!.check(ex.authorization);
     if (denied) return refuse(reply, record, denied);
     if (projectId !== serviceAccount!.project_id) return refuse(reply, record, permissionDenied(projectId));
-    // The project's bucket counts every message it answers, 4xx included, except the 429s (§2.4).
+    // The project's bucket counts every message it answers, 4xx included, except the 429s (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas).
     const waitS = quota.take(o.clock());
     if (waitS !== undefined) return refuse(reply, record, quotaExceeded(projectId), waitS);
     if (checked.refusal) return refuse(reply, record, checked.refusal);

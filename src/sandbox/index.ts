@@ -1,7 +1,7 @@
 /**
  * The provider sandbox: simulators that answer as the real providers do (APNs now; FCM, Web Push,
  * email and SMS later, each in its own file here) and the inspection API that shows what they
- * received and makes them fail on purpose (shared/reference/sandbox-api.md, docs/sandbox.md).
+ * received and makes them fail on purpose (docs/sandbox.md).
  * Runs inside Herald (`herald start --sandbox`) or alone (`herald sandbox`).
  */
 import type { Logger } from 'pino';

@@ -1,5 +1,5 @@
 /**
- * The inspection API over real HTTP (shared/reference/sandbox-api.md): endpoints, credentials and
+ * The inspection API over real HTTP (docs/sandbox.md): endpoints, credentials and
  * certificate, and the deliveries listing with its filters.
  */
 import { test, before, after } from 'node:test';

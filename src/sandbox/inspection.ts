@@ -1,7 +1,6 @@
 /**
  * The sandbox's inspection API, plain HTTP: what the simulators received, the credentials and
- * certificate they accept, and fault rules (shared/reference/sandbox-api.md, followed to the letter;
- * docs/sandbox.md is its user-facing page). Built apart from listening, like the main API.
+ * certificate they accept, and fault rules (docs/sandbox.md, followed to the letter). Built apart from listening, like the main API.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import {

@@ -1,6 +1,6 @@
 /**
  * The sandbox's memory of what reached its simulators: one record per request, accepted or refused,
- * listed by the inspection API (shared/reference/sandbox-api.md, GET /_sandbox/deliveries).
+ * listed by the inspection API (docs/sandbox.md, GET /_sandbox/deliveries).
  *
  * Appending is on the hot path of every simulated request (benchmarks push 20,000+ requests/s), so a
  * record keeps what the simulator already has in hand (the raw header list, the body Buffer) and the
@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-/** Channel names everywhere in the inspection API (sandbox-api.md). */
+/** Channel names everywhere in the inspection API (docs/sandbox.md). */
 export const channels = ['apns', 'fcm', 'webpush', 'email', 'sms'] as const;
 export type Channel = (typeof channels)[number];
 
@@ -56,7 +56,7 @@ export interface ListQuery {
   includeRejected: boolean;
 }
 
-/** What the listing answers without `limit`, and the most it answers with one (sandbox-api.md). */
+/** What the listing answers without `limit`, and the most it answers with one (docs/sandbox.md). */
 export const defaultListLimit = 1000;
 export const maxListLimit = 10_000;
 

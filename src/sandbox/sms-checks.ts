@@ -1,6 +1,6 @@
 /**
- * The SMS simulator's request rules and Twilio's error bodies (shared/reference/protocols.md §5 and
- * its "Simulator checklist (Twilio)"). Pure functions over what the HTTP layer received, so they are
+ * The SMS simulator's request rules and Twilio's error bodies (https://www.twilio.com/docs/messaging/api/message-resource,
+ * https://www.twilio.com/docs/api/errors). Pure functions over what the HTTP layer received, so they are
  * cheap and testable alone.
  *
  * Twilio's exact messages are known for a few codes only; the others follow their style and are K.
@@ -17,12 +17,12 @@ export interface TwilioRefusal {
 
 const refusal = (status: number, code: number, message: string): TwilioRefusal => Object.freeze({ status, code, message });
 
-/** `{"code", "message", "more_info", "status"}`, as Twilio's REST API answers every error (§5.1). */
+/** `{"code", "message", "more_info", "status"}`, as Twilio's REST API answers every error (https://www.twilio.com/docs/messaging/api/message-resource). */
 export function errorBody(r: TwilioRefusal): string {
   return JSON.stringify({ code: r.code, message: r.message, more_info: `https://www.twilio.com/docs/errors/${r.code}`, status: r.status });
 }
 
-/** The most characters a Body may have (§5.1). */
+/** The most characters a Body may have (https://www.twilio.com/docs/messaging/api/message-resource). */
 export const maxBodyChars = 1600;
 /** ValidityPeriod bounds in seconds (§5.1; 90007 outside them). */
 export const minValiditySeconds = 1;
@@ -90,7 +90,7 @@ export function checkMessageForm(form: URLSearchParams): TwilioRefusal | Checked
   const body = form.get('Body');
   // MMS (MediaUrl) may come without a body; the simulator carries SMS only, so a body is required.
   if (body === null || body === '') return refusals.missingBody;
-  // Twilio counts characters; UTF-16 units are what its segment rules count too (§5.3).
+  // Twilio counts characters; UTF-16 units are what its segment rules count too (https://www.twilio.com/docs/glossary/what-sms-character-limit).
   if (body.length > maxBodyChars) return refusals.bodyTooLong;
   const statusCallback = form.get('StatusCallback') ?? undefined;
   if (statusCallback !== undefined && !isHttpUrl(statusCallback)) return invalidCallback(statusCallback);
@@ -112,7 +112,7 @@ function isHttpUrl(s: string): boolean {
 }
 
 /**
- * Delivery errors a fault rule can name as its `reason` (§5.2): the API accepts the message (201)
+ * Delivery errors a fault rule can name as its `reason` (https://www.twilio.com/docs/api/errors): the API accepts the message (201)
  * and the callbacks end in `failed` (never left Twilio) or `undelivered` (the carrier refused it).
  */
 const failedCodes = new Set(['30001', '30002', '30034', '30036']);

@@ -1,6 +1,6 @@
 /**
  * The SMS simulator: Twilio's Messages API over HTTPS (HTTP/1.1, as api.twilio.com serves it),
- * checking as Twilio does (shared/reference/protocols.md §5 and its "Simulator checklist (Twilio)",
+ * checking as Twilio does (https://www.twilio.com/docs/messaging/api/message-resource,
  * rules in sms-checks.ts). It issues an account SID and auth token at start. Every create request
  * is recorded (records.ts, target = the To number) and may be made to fail on purpose by a fault
  * rule (faults.ts). After accepting a message it posts the status callbacks Twilio would, `sent`
@@ -203,7 +203,7 @@ export async function startSmsSimulator(o: SmsSimulatorOptions): Promise<SmsSimu
       date_updated: now, direction: 'outbound-api', error_code: null, error_message: null,
       from: viaService && !m.from ? null : m.from, messaging_service_sid: m.messagingServiceSid ?? null, num_media: '0',
       num_segments: String(smsSegments(m.body).segments), price: null, price_unit: 'USD', sid,
-      // "queued without a Messaging Service, accepted with one" (§5.1).
+      // "queued without a Messaging Service, accepted with one" (https://www.twilio.com/docs/messaging/api/message-resource).
       status: viaService ? 'accepted' : 'queued',
       subresource_uris: { media: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}/Media.json` },
       to: m.to, uri: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`,

@@ -1,6 +1,6 @@
 /**
- * What a strict receiving server (Gmail, Yahoo; shared/reference/protocols.md §4.3-§4.4 and its
- * "Simulator checklist (SMTP)") requires of a bulk message, as pure rules over facts the SMTP
+ * What a strict receiving server (Gmail, Yahoo; RFC 8058 and
+ * https://support.google.com/a/answer/14229414) requires of a bulk message, as pure rules over facts the SMTP
  * simulator gathers (mailparser for the headers, mailauth for the DKIM verdicts). Each refusal is
  * the SMTP reply such a server gives, enhanced status code (RFC 3463) first in its text.
  */

@@ -9,7 +9,7 @@ import { inspect } from '../../test/support/sandbox.js';
 import { recipient, verifyDkim } from '../../test/support/sandbox-smtp.js';
 
 // The SMTP simulator as the whole sandbox runs it: its endpoint, credentials, records and faults
-// through the public inspection API (shared/reference/sandbox-api.md).
+// through the public inspection API (docs/sandbox.md).
 let sandbox: Sandbox;
 let sender: EmailSender;
 before(async () => {

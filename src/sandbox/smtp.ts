@@ -1,6 +1,6 @@
 /**
  * The SMTP simulator: a submission server that answers as a strict receiving server does
- * (shared/reference/protocols.md §4 and its "Simulator checklist (SMTP)"). STARTTLS with the
+ * (https://support.google.com/a/answer/14229414, RFC 8058, RFC 6376). STARTTLS with the
  * sandbox's certificate, AUTH PLAIN/LOGIN with the login the sandbox issued (only over TLS), then
  * for each message: DKIM verified with mailauth against the key the sandbox issued (its resolver
  * answers that one selector, no DNS), headers read with mailparser, and the rules of

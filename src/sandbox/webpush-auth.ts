@@ -1,8 +1,7 @@
 /**
- * VAPID checks of the Web Push simulator (RFC 8292; shared/reference/protocols.md §3.3 and its
- * simulator checklist): `Authorization: vapid t=<JWT>, k=<key>`, an ES256 JWT verified with `k`,
+ * VAPID checks of the Web Push simulator (RFC 8292 §2–§4): `Authorization: vapid t=<JWT>, k=<key>`, an ES256 JWT verified with `k`,
  * `aud` the push resource's origin, `exp` in the future and at most 24 h ahead, `sub` a contact.
- * Refusal texts are FCM's, as Chromium parses them (protocols.md §3.3), where FCM has one.
+ * Refusal texts are FCM's, as Chromium parses them (Chromium's chrome/browser/sharing/web_push sender), where FCM has one.
  *
  * Every sandbox subscription is treated as restricted (made with an applicationServerKey, as
  * browsers require today), so authentication is never optional: absent is 401, invalid 403

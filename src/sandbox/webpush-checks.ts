@@ -1,6 +1,5 @@
 /**
- * The Web Push simulator's request checks, in the order it applies them (shared/reference/
- * protocols.md §3 and its "Simulator checklist (Web Push)"): the request line, the RFC 8030 headers,
+ * The Web Push simulator's request checks, in the order it applies them: the request line, the RFC 8030 headers,
  * then the body's aes128gcm framing (RFC 8188 §2.1 as restricted by RFC 8291 §4). VAPID lives in
  * webpush-auth.ts. Pure functions over what the HTTP/2 layer received: cheap, and testable alone.
  */
@@ -20,7 +19,7 @@ export const refusals = {
   // RFC 8030 §5.2: "A push service MUST return a 400 … to requests that omit the TTL header field."
   missingTtl: refuse(400, 'TTL header is missing'),
   badTtl: refuse(400, 'TTL header must be a number of seconds'),
-  // RFC 8030 §5.3: one of four values; several values give 400 (protocols.md §3.1).
+  // RFC 8030 §5.3: one of four values; several values give 400.
   badUrgency: refuse(400, 'Urgency header must be one of very-low, low, normal, high'),
   // RFC 8030 §5.4: "no more than 32 characters from the URL and filename-safe Base64 alphabet".
   badTopic: refuse(400, 'Topic header must be at most 32 characters of the base64url alphabet'),
@@ -74,7 +73,7 @@ const topicPattern = /^[A-Za-z0-9_-]{1,32}$/;
 /** TTL = 1*DIGIT (RFC 8030 §5.2); ten digits reach past what any push service keeps. */
 const ttlPattern = /^\d{1,10}$/;
 
-/** The longest the simulator says it keeps a message: 4 weeks, web-push's default TTL (protocols.md §6) and FCM's ceiling. */
+/** The longest the simulator says it keeps a message: 4 weeks, web-push's default TTL (https://github.com/web-push-libs/web-push) and FCM's ceiling. */
 export const maxTtlSeconds = 2_419_200;
 
 const one = (headers: IncomingHttpHeaders, name: string): string | undefined => {

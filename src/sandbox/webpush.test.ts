@@ -1,8 +1,8 @@
 /**
  * The Web Push simulator over real sockets, driven by Herald's own Web Push sender: TLS trusting only
  * the sandbox's certificate, HTTP/2 chosen by ALPN, RFC 8291 bodies that the subscriber (made up
- * here, as sandbox-api.md describes) decrypts with http_ece, RFC 8292 VAPID verified by the
- * simulator. Each checklist refusal (protocols.md §3) is also sent raw, to see its status and text.
+ * here, as docs/sandbox.md describes) decrypts with http_ece, RFC 8292 VAPID verified by the
+ * simulator. Each refusal (RFC 8030 §5, RFC 8292 §4) is also sent raw, to see its status and text.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -60,7 +60,7 @@ interface Subscriber {
 }
 
 let n = 0;
-/** A made-up subscription: an id of our choosing and a fresh key pair and auth secret (sandbox-api.md). */
+/** A made-up subscription: an id of our choosing and a fresh key pair and auth secret (docs/sandbox.md). */
 function subscriber(prefix = 'sub'): Subscriber {
   const id = `${prefix}-${++n}-${randomBytes(6).toString('base64url')}`;
   const ecdh = createECDH('prime256v1');

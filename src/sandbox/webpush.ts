@@ -1,9 +1,9 @@
 /**
  * The Web Push simulator: a push service over HTTP/2 and TLS, answering as RFC 8030 asks and
- * checking as strictly as the real services do (shared/reference/protocols.md §3 and its "Simulator
- * checklist (Web Push)"). A push goes to `POST /push/{subscription-id}` for any URL-safe id: a test
+ * checking as strictly as the real services do (RFC 8030 §5, RFC 8291,
+ * RFC 8292). A push goes to `POST /push/{subscription-id}` for any URL-safe id: a test
  * makes up a subscription by picking an id and generating its own P-256 key pair and auth secret
- * (shared/reference/sandbox-api.md). Every request is recorded (records.ts), its encrypted body raw,
+ * (docs/sandbox.md). Every request is recorded (records.ts), its encrypted body raw,
  * and may be made to fail on purpose by a fault rule (faults.ts).
  *
  * Built for load, like apns.ts: a request does no async work beyond reading its body, the VAPID
@@ -11,7 +11,7 @@
  *
  * HTTP/2 is the fast path, on the raw stream API. HTTP/1.1 is accepted too, as FCM's, Mozilla's and
  * Apple's push services accept it: the `web-push` package, the library most servers use, speaks
- * nothing else (protocols.md §6).
+ * nothing else (web-push-libs/web-push src/web-push-lib.js: one https.request per send).
  */
 import http2, { type IncomingHttpHeaders, type Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';

@@ -175,7 +175,7 @@ export type ClaimedDelivery =
 /**
  * Claims deliveries for one provider call each, in one statement: the claim (sending_until) is
  * committed before the call, so a crash during the call leaves a trace the next attempt sees
- * (reliability.md §1.4: a durable "attempting" record before the call), and two jobs for one
+ * (a durable "attempting" record before the call), and two jobs for one
  * delivery (a redelivery racing a slow worker, a reconciled job) never send concurrently.
  */
 export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number): Promise<Map<string, ClaimedDelivery>> {

@@ -32,7 +32,7 @@ export interface Installation {
 /**
  * Creates or updates an installation. Fields left out keep their value; a token registered again
  * is taken off the invalidated list (Apple: a token is dead "unless it was re-registered after" the
- * 410's timestamp, protocols.md §1.5).
+ * 410's timestamp, https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns).
  * `authorize` is called with the installation's current custom_id (null when anonymous or new),
  * row-locked, before anything is written; it throws to refuse.
  */

@@ -9,7 +9,7 @@
  * - a claim that ended with no outcome (the worker died during the call): the outcome is unknown.
  *   A channel whose requests carry a key that makes a second copy replace the first (APNs apns-id
  *   and apns-collapse-id, an email's Message-ID...) sends again with the same key; a channel
- *   without one (SMS) records `unknown` rather than risk a second message (reliability.md §1.4).
+ *   without one (SMS) records `unknown` rather than risk a second message.
  *
  * A circuit breaker per provider account (domain/circuit-breaker.ts) parks deliveries while their
  * provider is down: the claim is released and a fresh job is enqueued for when the breaker lets a

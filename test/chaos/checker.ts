@@ -1,7 +1,7 @@
 /**
  * The chaos checker: reads a history (history.ts) and what the provider simulator received
  * (sandbox-records.ts) and says whether Herald kept its promise, Jepsen's queue checks
- * (reliability.md §6, §8):
+ * (lost / duplicated / unexpected, https://jepsen.io/analyses/nats-2.12.1):
  *
  * - lost: a message answered 2xx whose token has no accepted (delivered) record at the simulator.
  * - duplicated: a (message, token) with more than one accepted record, except the one kind of second
@@ -177,8 +177,8 @@ export function check(history: HistoryEvent[], records: SandboxRecord[], o: Chec
       // provider may have it or not. Herald records the attempt before the call (worker/deliver.ts)
       // and, on APNs, sends it again under the same apns-id and apns-collapse-id, so the device
       // replaces the first copy; the alternative, not sending, loses the message whenever the call
-      // had not left. Without a provider that de-duplicates on a key, one of the two is unavoidable
-      // (reliability.md §1.4; §8 test 5 counts sends per provider key). The checker accepts exactly
+      // had not left. Without a provider that de-duplicates on a key, one of the two is unavoidable.
+      // The checker accepts exactly
       // that case: two copies under one id, the first before a worker kill, the second within the
       // recovery window after it. Anything else (several ids, a third copy, a re-send with no
       // crash to explain it) is a duplicate and fails the run.

@@ -1,5 +1,5 @@
 /**
- * The history of a chaos run, one JSON object per line (reliability.md §6 and §8: Jepsen-style
+ * The history of a chaos run, one JSON object per line (https://github.com/jepsen-io/jepsen: Jepsen-style
  * black-box histories, written while the run goes and checked offline by checker.ts).
  *
  * - `call`: one HTTP call of the client, written when it ends, with its start and end. A call is

@@ -1,6 +1,6 @@
 /**
- * The seed platform's incident, replayed (`npm run chaos`; the 2024-11-07 postmortem in
- * /work/shared/reference/incident-postmortem.txt: the message-queue cluster went away, accepted API
+ * The seed platform's incident, replayed (`npm run chaos`; the 2024-11-07 postmortem:
+ * the message-queue cluster went away, accepted API
  * calls were "enqueued but not processed", 16% of API calls failed).
  *
  * A 3-node NATS cluster, PostgreSQL, 2 API processes, 2 worker processes and the sandbox. A client

@@ -49,7 +49,7 @@ export interface AssertionOptions {
   privateKeyPem?: string;
 }
 
-/** A JWT-bearer assertion (protocols.md §2.1) from the issued account, or deliberately wrong. */
+/** A JWT-bearer assertion (https://developers.google.com/identity/protocols/oauth2/service-account) from the issued account, or deliberately wrong. */
 export async function assertionFor(sb: FcmTestSandbox, o: AssertionOptions = {}): Promise<string> {
   const sa = sb.sim.serviceAccount;
   const iat = o.iat ?? Math.floor(Date.now() / 1000);

@@ -25,7 +25,7 @@ export interface TokenOptions {
   privateKeyPem?: string;
 }
 
-/** A provider token (protocols.md §1.4) from the sandbox's credentials, or deliberately wrong ones. */
+/** A provider token (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns) from the sandbox's credentials, or deliberately wrong ones. */
 export async function providerToken(sandbox: Sandbox, o: TokenOptions = {}): Promise<string> {
   const c = sandbox.credentials.apns;
   const key = await importPKCS8(o.privateKeyPem ?? c.private_key_pem, 'ES256');

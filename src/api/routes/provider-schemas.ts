@@ -5,7 +5,7 @@ import { oneLine } from '../schemas.js';
 
 const pem = (description: string) => Type.String({ minLength: 1, maxLength: 20_000, description });
 
-/** Apple's Team and Key IDs: 10 upper-case letters and digits (protocols.md §1.4). */
+/** Apple's Team and Key IDs: 10 upper-case letters and digits (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns). */
 const appleId = Type.String({ pattern: '^[A-Z0-9]{10}$' });
 
 export const ApnsBody = Type.Object(

@@ -1,5 +1,5 @@
 /**
- * Twilio's webhooks for a project (shared/reference/protocols.md §5.1):
+ * Twilio's webhooks for a project (https://www.twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks):
  * - `POST /v1/webhooks/sms/{project_id}/status`: status callbacks (MessageSid, MessageStatus,
  *   ErrorCode…), recorded on the delivery, never moving a final status back;
  * - `POST /v1/webhooks/sms/{project_id}/inbound`: messages users send; STOP and its synonyms opt

@@ -17,7 +17,7 @@ export interface ApnsCredentials extends SigningKey {
   endpoint: { production: string; sandbox: string };
 }
 
-/** One push as the wire needs it (headers per protocols.md §1.2; payload already built and sized). */
+/** One push as the wire needs it (headers per https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns; payload already built and sized). */
 export interface ApnsSendRequest {
   token: string;
   environment: 'production' | 'sandbox';
@@ -35,7 +35,7 @@ export interface ApnsSenderOptions {
   log: Logger;
   /** The only CA to trust (the sandbox's certificate, for a sender used only for the sandbox); absent: the system's. */
   ca?: string | undefined;
-  /** Connections per (team, key, environment). Apple: spread traffic over several (§1.1). */
+  /** Connections per (team, key, environment). Apple: spread traffic over several (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). */
   maxConnections?: number;
   /** Streams a connection carries before the pool opens another. */
   streamsPerConnection?: number;
@@ -122,7 +122,7 @@ export function createApnsSender(o: ApnsSenderOptions): ApnsSender {
           throw err;
         });
         if (reason === 'ExpiredProviderToken') {
-          // Apple: "regenerate the JWT and retry once" (§1.5).
+          // Apple: "regenerate the JWT and retry once" (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns).
           token = await tokens.refresh(creds, token);
           ({ answer, reason } = await attempt(pool, creds, req, token.jwt));
         }

@@ -1,6 +1,6 @@
 /**
  * A pool of long-lived HTTP/2 connections to one APNs endpoint for one (team, key): APNs binds a
- * connection to the key of its first push (protocols.md §1.1, UnrelatedKeyIdInToken), so pools are
+ * connection to the key of its first push (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns, UnrelatedKeyIdInToken), so pools are
  * never shared across keys. Streams are spread over up to `maxConnections` connections, each used up
  * to the concurrency its peer advertises (APNs allows 1 stream until a valid token was posted, then
  * raises it; the pool follows the peer's SETTINGS as they change).
@@ -65,7 +65,7 @@ interface Connection {
 
 /** Cap on streams per connection whatever the peer allows: past it another connection is cheaper. */
 const maxStreamsPerConnection = 1000;
-/** Apple: after about an hour without traffic, send a PING to keep the connection (§1.1). */
+/** Apple: after about an hour without traffic, send a PING to keep the connection (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). */
 const idlePingMs = 55 * 60_000;
 
 export function createConnectionPool(o: PoolOptions) {
@@ -93,7 +93,7 @@ export function createConnectionPool(o: PoolOptions) {
 
   const open = async (): Promise<Connection> => {
     // node's connect resolves the host with the OS resolver on every call: no DNS answer is cached
-    // across connections, as Apple asks (§1.1).
+    // across connections, as Apple asks (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns).
     const session = http2.connect(o.origin, { ca: o.ca, settings: { enablePush: false }, ...(o.lookup ? { lookup: o.lookup } : {}) });
     const c: Connection = { session, inflight: 0, retired: false };
     let refused: ForbiddenAddress | undefined;

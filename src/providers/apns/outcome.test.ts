@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { apnsOutcome, parseRetryAfter } from './outcome.js';
 import type { OutcomeKind } from '../../domain/outcome.js';
 
-// Apple's table, protocols.md §1.5: every status and reason with the action it calls for.
+// Apple's table, https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns: every status and reason with the action it calls for.
 const table: [number, string, OutcomeKind][] = [
   [400, 'BadCollapseId', 'rejected'],
   [400, 'BadDeviceToken', 'token_invalid'],

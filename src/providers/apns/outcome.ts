@@ -1,6 +1,6 @@
 /**
  * APNs answers → Herald's DeliveryOutcome. Every status and reason of Apple's table
- * (shared/reference/protocols.md §1.5) maps to exactly one action; outcome.test.ts checks each.
+ * (https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns) maps to exactly one action; outcome.test.ts checks each.
  * Pure: no I/O.
  */
 import type { DeliveryOutcome } from '../../domain/outcome.js';

@@ -1,5 +1,5 @@
 /**
- * APNs provider tokens (protocols.md §1.4): an ES256 JWT `{alg, kid}` / `{iss, iat}`, shared by every
+ * APNs provider tokens (https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns): an ES256 JWT `{alg, kid}` / `{iss, iat}`, shared by every
  * connection of one (team, key). Apple wants it refreshed "no more than once every 20 minutes and no
  * less than once every 60 minutes": it is reused for 40 minutes, and refreshed early only when APNs
  * says it expired (clock skew), once per stale token however many requests saw the refusal.

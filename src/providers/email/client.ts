@@ -2,7 +2,7 @@
  * The email sender: one message → one SMTP submission → a DeliveryOutcome, with the same contract
  * as the APNs, FCM and Web Push senders (provider errors come back as data, never as exceptions).
  *
- * shared/reference/protocols.md §4.1: a transporter is created once per SMTP account and reused
+ * https://nodemailer.com/smtp/pooled: a transporter is created once per SMTP account and reused
  * (one per message exhausts the server's connection limit: "421 too many connections"); nodemailer's
  * pool keeps up to `maxConnections` connections open and renews each after `maxMessages`. Its own
  * rateLimit is checked after a send and is not global across connections (#768, #827), so the
@@ -31,7 +31,7 @@ export interface SmtpAccount {
   password: string;
   /**
    * DKIM signing for the From domain. Optional because a relay (SES, SendGrid…) may sign itself;
-   * Gmail and Yahoo refuse bulk mail that no aligned signature covers (§4.4).
+   * Gmail and Yahoo refuse bulk mail that no aligned signature covers (https://support.google.com/a/answer/14229414).
    */
   dkim?: { domain: string; selector: string; privateKeyPem: string } | undefined;
   /** The account's sending quota; defaultMessagesPerMinute when absent. */

@@ -6,7 +6,7 @@ import { enhancedStatus, smtpOutcome, type SmtpFailure } from './outcome.js';
 const reply = (responseCode: number, command: string, text: string, code = command === 'DATA' ? 'EMESSAGE' : 'EENVELOPE'): SmtpFailure =>
   ({ message: `Can't send mail - ${text}`, code, responseCode, command, response: `${responseCode} ${text}` });
 
-// protocols.md §4.5 and §7 (SMTP column): every reply class with the action it calls for.
+// RFC 3463 and RFC 3464: every reply class with the action it calls for.
 const table: [string, SmtpFailure, OutcomeKind][] = [
   ['550 5.1.1 at RCPT (no such user)', reply(550, 'RCPT TO', '5.1.1 The email account that you tried to reach does not exist.'), 'token_invalid'],
   ['550 without enhanced status at RCPT', reply(550, 'RCPT TO', 'Mailbox unavailable'), 'token_invalid'],

@@ -1,6 +1,6 @@
 /**
- * An SMTP submission's failure → Herald's DeliveryOutcome (shared/reference/protocols.md §4.5 and
- * the SMTP column of §7). Pure: it reads the fields nodemailer puts on its errors (`responseCode`,
+ * An SMTP submission's failure → Herald's DeliveryOutcome (RFC 3463,
+ * RFC 3464). Pure: it reads the fields nodemailer puts on its errors (`responseCode`,
  * `command`, `code`, `response`), so outcome.test.ts checks every case without a server.
  *
  * - 5xx at RCPT naming the mailbox (550/551/553, or an RFC 3463 5.1.x / 5.2.1 status at any step):

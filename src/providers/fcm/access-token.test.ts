@@ -1,6 +1,6 @@
 /**
  * The JWT-bearer grant against a local token endpoint that verifies each assertion as Google does
- * (protocols.md §2.1): a real RS256 signature checked with the account's public key.
+ * (https://developers.google.com/identity/protocols/oauth2/service-account): a real RS256 signature checked with the account's public key.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

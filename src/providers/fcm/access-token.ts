@@ -1,6 +1,6 @@
 /**
  * OAuth2 access tokens for FCM from a service account: the JWT-bearer grant of
- * shared/reference/protocols.md §2.1 ([F7]). An RS256 assertion `{iss, scope, aud, iat, exp}` with
+ * https://developers.google.com/identity/protocols/oauth2/service-account. An RS256 assertion `{iss, scope, aud, iat, exp}` with
  * `kid` = private_key_id is POSTed form-encoded to the account's token_uri; the access token that
  * comes back is shared by every send of the account until shortly before it expires, and replaced
  * once, at once, when FCM answers 401 UNAUTHENTICATED. Concurrent callers share one grant in flight.
@@ -29,10 +29,10 @@ export interface AccessToken {
   expiresAtMs: number;
 }
 
-/** The only scope FCM sends need (§2.1 [F6]). */
+/** The only scope FCM sends need (https://firebase.google.com/docs/cloud-messaging/send/v1-api). */
 export const firebaseMessagingScope = 'https://www.googleapis.com/auth/firebase.messaging';
 export const jwtBearerGrantType = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-/** "exp: at most iat + 3600" (§2.1). */
+/** "exp: at most iat + 3600" (https://developers.google.com/identity/protocols/oauth2/service-account). */
 export const assertionLifetimeS = 3600;
 /**
  * A token is replaced this long before Google's `expires_in` runs out, so no send carries one that
@@ -87,7 +87,7 @@ export function createAccessTokens(o: AccessTokenOptions = {}): AccessTokens {
   const cacheKey = (a: FcmServiceAccount) => `${a.client_email}\n${a.private_key_id}\n${a.token_uri}`;
 
   const signingKey = (a: FcmServiceAccount): Promise<CryptoKey> => {
-    // Importing a key is not free (protocols.md §6, jose): once per key, and again only after a failure.
+    // Importing a key is not free (jose's importPKCS8; honojs/hono#5271 caches it the same way): once per key, and again only after a failure.
     let key = keys.get(a.private_key);
     if (!key) {
       key = importPKCS8(a.private_key, 'RS256');

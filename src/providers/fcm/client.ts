@@ -1,5 +1,5 @@
 /**
- * The FCM sender: one message → one HTTP v1 request (shared/reference/protocols.md §2.1) on a
+ * The FCM sender: one message → one HTTP v1 request (https://firebase.google.com/docs/cloud-messaging/send/v1-api) on a
  * pooled HTTP/2 connection, with the service account's cached access token, resolved to a
  * DeliveryOutcome. Provider errors come back as data, never as exceptions.
  *
@@ -19,7 +19,7 @@ import { createProjectThrottle, defaultMessagesPerMinute, type ProjectThrottle }
 
 export type { FcmServiceAccount } from './access-token.js';
 
-/** Google's FCM host (§2.1). */
+/** Google's FCM host (https://firebase.google.com/docs/cloud-messaging/send/v1-api). */
 export const fcmOrigin = 'https://fcm.googleapis.com';
 
 /** Where a project's messages go: Google's host unless `endpoint` names another (the sandbox's simulator). */
@@ -40,7 +40,7 @@ export interface FcmSenderOptions {
   streamsPerConnection?: number | undefined;
   /** A send without an answer by then counts as a lost connection (retried once, then provider_down). */
   requestTimeoutMs?: number | undefined;
-  /** Per-project client-side rate: FCM's default quota unless the project has a raised one (§2.4). */
+  /** Per-project client-side rate: FCM's default quota unless the project has a raised one (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas). */
   messagesPerMinute?: number | undefined;
   /** Messages a project may send at once after a quiet spell (default: one second of its rate). */
   burst?: number | undefined;
@@ -72,7 +72,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
   const pools = new Map<string, ConnectionPool>();
   const throttles = new Map<string, ProjectThrottle>();
 
-  // One pool per origin, shared by every project: unlike APNs (§1.1), an FCM connection is not bound
+  // One pool per origin, shared by every project: unlike APNs (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns), an FCM connection is not bound
   // to a credential; each request carries its own bearer token.
   const poolFor = (origin: string): ConnectionPool => {
     let pool = pools.get(origin);
@@ -164,7 +164,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
       }
       const retryAfterMs = parseRetryAfter(retryAfter, clock());
       if (quotaScope(fcm) === 'project') {
-        // The project's quota is spent: every send of the project waits, not only this one (§2.4).
+        // The project's quota is spent: every send of the project waits, not only this one (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas).
         const pauseMs = retryAfterMs ?? minQuotaRetryMs;
         if (throttle.slowDown(clock(), pauseMs)) {
           o.log.warn({ projectId: account.project_id, pauseMs, rate: throttle.rateAt(clock() + pauseMs) }, 'FCM quota exceeded: project slowed down');

@@ -5,7 +5,7 @@ import {
   fcmErrorType, fcmOutcome, minQuotaRetryMs, needsFreshAccessToken, quotaFailureType, quotaScope, readFcmAnswer, type FcmAnswer,
 } from './outcome.js';
 
-/** A google.rpc.Status body as FCM sends it (protocols.md §2.3). */
+/** A google.rpc.Status body as FCM sends it (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). */
 function errorBody(code: number, status: string, message: string, errorCode?: string, extra: unknown[] = []): string {
   const details = [...(errorCode ? [{ '@type': fcmErrorType, errorCode }] : []), ...extra];
   return JSON.stringify({ error: { code, message, status, details } });
@@ -13,7 +13,7 @@ function errorBody(code: number, status: string, message: string, errorCode?: st
 const answer = (code: number, status: string, message: string, errorCode?: string, extra?: unknown[]): FcmAnswer =>
   readFcmAnswer(code, errorBody(code, status, message, errorCode, extra));
 
-// Google's table, protocols.md §2.3: every errorCode with its HTTP status and the action it calls for.
+// Google's table, https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode: every errorCode with its HTTP status and the action it calls for.
 const table: [number, string, string, string | undefined, OutcomeKind][] = [
   [400, 'INVALID_ARGUMENT', 'Invalid value at \'message.android.ttl\'', 'INVALID_ARGUMENT', 'rejected'],
   [400, 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token', 'INVALID_ARGUMENT', 'token_invalid'],

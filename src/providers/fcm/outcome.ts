@@ -1,6 +1,7 @@
 /**
  * FCM HTTP v1 answers → Herald's DeliveryOutcome. Every row of Google's error table
- * (shared/reference/protocols.md §2.3, with the quota rules of §2.4 and the FCM column of §7) maps to
+ * (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode, with the quota rules of
+ * https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas) maps to
  * exactly one action; outcome.test.ts checks each. Pure: no I/O.
  *
  * An error body is a `google.rpc.Status`:
@@ -10,7 +11,7 @@
  */
 import type { DeliveryOutcome } from '../../domain/outcome.js';
 
-/** The FcmError codes of protocols.md §2.3. */
+/** The FcmError codes of https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode. */
 export const fcmErrorCodes = [
   'UNSPECIFIED_ERROR', 'INVALID_ARGUMENT', 'THIRD_PARTY_AUTH_ERROR', 'SENDER_ID_MISMATCH', 'UNREGISTERED',
   'QUOTA_EXCEEDED', 'UNAVAILABLE', 'INTERNAL',
@@ -30,7 +31,7 @@ export const minQuotaRetryMs = 60_000;
 /** What the client reads from one answer. */
 export interface FcmAnswer {
   status: number;
-  /** `projects/{project}/messages/{id}` of a 200 (§2.1). */
+  /** `projects/{project}/messages/{id}` of a 200 (https://firebase.google.com/docs/cloud-messaging/send/v1-api). */
   name?: string | undefined;
   /** The google.rpc.Status of an error answer, when its body is one. */
   error?: FcmErrorInfo | undefined;
@@ -95,7 +96,7 @@ export function needsFreshAccessToken(a: FcmAnswer): boolean {
 }
 
 /**
- * Which of QUOTA_EXCEEDED's three cases (§2.3) a 429 is. Google names the case only in prose (the
+ * Which of QUOTA_EXCEEDED's three cases (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode) a 429 is. Google names the case only in prose (the
  * message or a QuotaFailure violation; wording not verified, K), so only an explicit mention of a
  * device narrows it: the project and topic cases both mean "the whole project backs off ≥ 1 min",
  * which is also the safe reading of a 429 that says nothing.

@@ -1,5 +1,5 @@
 /**
- * The SMS sender: one message → one Twilio Messages API request (shared/reference/protocols.md §5.1)
+ * The SMS sender: one message → one Twilio Messages API request (https://www.twilio.com/docs/messaging/api/message-resource)
  * → a DeliveryOutcome. Provider errors come back as data, never as exceptions. Speaks to Twilio or
  * to anything that answers like it (the sandbox's simulator), chosen per account by `endpoint`.
  *
@@ -19,7 +19,7 @@ import { defaultRateLimitRetryMs, readTwilioAnswer, twilioOutcome } from './outc
 import { portOfUrl } from '../../domain/network-address.js';
 import { ForbiddenAddress, unguarded, type OutboundGuard } from '../outbound-guard.js';
 
-/** Twilio's REST host (§5.1). */
+/** Twilio's REST host (https://www.twilio.com/docs/messaging/api/message-resource). */
 export const twilioOrigin = 'https://api.twilio.com';
 
 /** A Twilio account (or one of the sandbox's), as the sender needs it. */

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import type { OutcomeKind } from '../../domain/outcome.js';
 import { defaultRateLimitRetryMs, readTwilioAnswer, twilioOutcome } from './outcome.js';
 
-/** Twilio's v2010 error resource (protocols.md §5.1). */
+/** Twilio's v2010 error resource (https://www.twilio.com/docs/messaging/api/message-resource). */
 const errorBody = (code: number, status: number, message: string) =>
   JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
 
-// protocols.md §5.2 and §7: each code with the HTTP status Twilio answers it with, and its action.
+// https://www.twilio.com/docs/api/errors: each code with the HTTP status Twilio answers it with, and its action.
 const table: [number, number, string, OutcomeKind][] = [
   [400, 21211, 'The \'To\' number 12345 is not a valid phone number.', 'token_invalid'],
   [400, 21610, 'Attempt to send to unsubscribed recipient', 'token_invalid'],

@@ -1,6 +1,6 @@
 /**
- * Twilio Messages API answers → Herald's DeliveryOutcome (shared/reference/protocols.md §5.1, §5.2
- * and the Twilio column of §7). Every code of the table maps to exactly one action; outcome.test.ts
+ * Twilio Messages API answers → Herald's DeliveryOutcome (https://www.twilio.com/docs/messaging/api/message-resource,
+ * https://www.twilio.com/docs/api/errors). Every code of the table maps to exactly one action; outcome.test.ts
  * checks each. Pure: no I/O.
  *
  * An error body is `{"code": 21211, "message": "…", "more_info": "https://www.twilio.com/docs/errors/21211",
@@ -41,7 +41,7 @@ export function readTwilioAnswer(status: number, body: Buffer | string): TwilioA
 /** The reason recorded for 21610: the recipient replied STOP (or a synonym) to this sender. */
 export const optedOutReason = 'opted_out';
 
-/** When a 429 names no Retry-After: one second, the pace of a US long code (§5.1). */
+/** When a 429 names no Retry-After: one second, the pace of a US long code (https://www.twilio.com/docs/messaging/api/message-resource). */
 export const defaultRateLimitRetryMs = 1_000;
 
 /** Longest excerpt of Twilio's message kept in a reason: enough to tell which parameter was wrong. */
@@ -68,7 +68,7 @@ export function twilioOutcome(a: TwilioAnswer, retryAfterMs?: number): DeliveryO
       return { kind: 'credentials_invalid', reason, status };
     case 20429: // too many API requests: back off
       return { kind: 'retry', reason, status, retryAfterMs: retryAfterMs ?? defaultRateLimitRetryMs };
-    case 21611: // the sender's queue holds 10 h of backlog: slow down (§5.1)
+    case 21611: // the sender's queue holds 10 h of backlog: slow down (https://www.twilio.com/docs/messaging/api/message-resource)
     case 30001: // queue overflow: slow down
       return { kind: 'retry', reason, status, retryAfterMs };
     default:

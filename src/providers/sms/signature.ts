@@ -1,5 +1,5 @@
 /**
- * Twilio's request signature, `X-Twilio-Signature` (shared/reference/protocols.md §5.1): base64 of
+ * Twilio's request signature, `X-Twilio-Signature` (https://www.twilio.com/docs/usage/webhooks/webhooks-security): base64 of
  * HMAC-SHA1, keyed with the account's auth token, over the full URL exactly as called followed by
  * every POST parameter's name and value, sorted by name. Twilio signs its webhooks (status
  * callbacks, inbound messages) this way; Herald verifies them, and the sandbox signs its own.

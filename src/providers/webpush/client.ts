@@ -75,7 +75,7 @@ function checkRequest(req: WebPushSendRequest): DeliveryOutcome | URL {
   } catch {
     return { kind: 'token_invalid', reason: 'the subscription endpoint is not a URL', local: true };
   }
-  // Push resources are HTTPS only (RFC 8030 §8, protocols.md §3.1): an http: endpoint can never be sent to.
+  // Push resources are HTTPS only (RFC 8030 §8): an http: endpoint can never be sent to.
   if (url.protocol !== 'https:') return { kind: 'token_invalid', reason: 'the subscription endpoint is not https', local: true };
   if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds < 0 || req.ttlSeconds > maxTtlSeconds) {
     return { kind: 'rejected', reason: `TTL must be a whole number of seconds from 0 to ${maxTtlSeconds}`, local: true };

@@ -16,7 +16,7 @@ interface HttpEce {
 }
 const ece = createRequire(import.meta.url)('http_ece') as HttpEce;
 
-// RFC 8291 Appendix A, as copied in protocols.md §3.2.
+// RFC 8291 Appendix A.
 const vector = {
   plaintext: 'V2hlbiBJIGdyb3cgdXAsIEkgd2FudCB0byBiZSBhIHdhdGVybWVsb24',
   asPrivate: 'yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw',

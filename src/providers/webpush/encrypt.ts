@@ -1,7 +1,7 @@
 /**
  * Web Push message encryption (RFC 8291) in the aes128gcm content coding (RFC 8188), both ways:
  * `encryptPayload` for the sender, `decryptPayload` for the receiving side (tests, and anyone who
- * holds a subscription's private key). Layout and derivation: shared/reference/protocols.md §3.2.
+ * holds a subscription's private key). Layout and derivation: RFC 8291 §3–§4, RFC 8188 §2.
  *
  * Hand-written on node:crypto rather than taken from the `web-push` package: it is some sixty lines,
  * and the library hides the pieces (salt, ephemeral key, record size, padding delimiter) that the
@@ -26,7 +26,7 @@ export interface EncryptionInputs {
   asPrivateKey?: Uint8Array;
 }
 
-/** The record size written in the header: 4096, as every implementation writes (protocols.md §3.2). */
+/** The record size written in the header: 4096, as every implementation writes (RFC 8291 Appendix A). */
 export const recordSize = 4096;
 /** salt(16) ‖ rs(4) ‖ idlen(1) ‖ keyid(65) (RFC 8188 §2.1 with RFC 8291 §4's keyid). */
 export const headerBytes = 86;
@@ -37,7 +37,7 @@ export const tagBytes = 16;
  * §7.2), and RFC 8291 §4 asks no push service to take more: Herald never sends a larger body.
  */
 export const maxBodyBytes = 4096;
-/** 4096 − 86 header − 1 delimiter − 16 tag = 3993 bytes of plaintext (protocols.md §3.2). */
+/** 4096 − 86 header − 1 delimiter − 16 tag = 3993 bytes of plaintext (RFC 8291 §4). */
 export const maxPlaintextBytes = maxBodyBytes - headerBytes - 1 - tagBytes;
 
 /** The padding delimiter of the last (here: only) record; any other value means discard (RFC 8188 §2, RFC 8291 §4). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { reasonOf, webPushOutcome } from './outcome.js';
 import type { OutcomeKind } from '../../domain/outcome.js';
 
-// The Web Push rows of protocols.md §3.1, §3.3 and §7: every documented status with its action.
+// RFC 8030 §5–§8 and RFC 8292 §4: every documented status with its action.
 const table: [number, string, OutcomeKind][] = [
   [201, 'Created: the push message resource is in Location (RFC 8030 §5)', 'delivered'],
   [202, 'Accepted: answer to Prefer: respond-async (RFC 8030 §5.1)', 'delivered'],

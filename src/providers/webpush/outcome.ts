@@ -1,6 +1,5 @@
 /**
- * Push service answers → Herald's DeliveryOutcome (RFC 8030 §5, §7, §8.4; RFC 8292 §3; the Web Push
- * column of protocols.md §7). Push services answer with a status and a free-text or JSON body that
+ * Push service answers → Herald's DeliveryOutcome (RFC 8030 §5, §7, §8.4; RFC 8292 §3). Push services answer with a status and a free-text or JSON body that
  * differs per service, so the status decides and the body only explains. Pure: no I/O.
  */
 import type { DeliveryOutcome } from '../../domain/outcome.js';
@@ -10,7 +9,7 @@ const maxReasonLength = 200;
 
 /**
  * What a push service said, as one line: Mozilla's autopush answers JSON with a `message`, FCM
- * and Apple plain text (protocols.md §3.3); empty when it said nothing.
+ * and Apple plain text (FCM's as Chromium's sharing/web_push sender parses them); empty when it said nothing.
  */
 export function reasonOf(body: Buffer | string): string | undefined {
   const text = (typeof body === 'string' ? body : body.toString('utf8')).trim();
@@ -41,7 +40,7 @@ export function webPushOutcome(status: number, reason?: string, location?: strin
   const why = reason ?? `HTTP ${status}`;
   switch (status) {
     // 404: "expired push message subscription" (§7.3); 410 is what FCM and Mozilla answer for an
-    // unsubscribed one. Both mean: delete the subscription (protocols.md §3.1).
+    // unsubscribed one. Both mean: delete the subscription.
     case 404:
     case 410:
       return { kind: 'token_invalid', reason: why, status };

@@ -1,6 +1,6 @@
 /**
  * VAPID (RFC 8292): the application server proves which key it holds with an ES256 JWT per push
- * service origin, sent as `Authorization: vapid t=<jwt>, k=<public key>` (protocols.md §3.3).
+ * service origin, sent as `Authorization: vapid t=<jwt>, k=<public key>` (RFC 8292 §3).
  *
  * A token is minted once per (key, origin) and reused until an hour before it expires: signing is
  * cheap but not free, and a push service that verifies a token once per connection (as the sandbox

@@ -26,7 +26,7 @@ export interface ServerFeatures {
   /**
    * The server can be told to fsync before it acks (`sync_interval: always`, nats-server PR #4483,
    * 2.10) and has the fix for the stream-loss-on-kill bug Jepsen found in 2.10.20–2.10.22
-   * (reliability.md §0.2). We cannot see the server's `sync_interval` from a client, so even then
+   * (https://jepsen.io/analyses/nats-2.12.1). We cannot see the server's `sync_interval` from a client, so even then
    * PostgreSQL stays the record of truth; this only changes what the startup log warns about.
    */
   fsyncBeforeAckPossible: boolean;

@@ -87,7 +87,7 @@ export function startNatsLink(o: NatsLinkOptions): NatsLink {
         }
         if (features.version !== warnedVersion) {
           warnedVersion = features.version;
-          // reliability.md §0.1–0.2 and §8 test 17: below 2.10.23 NATS is a transport only.
+          // https://jepsen.io/analyses/nats-2.12.1: below 2.10.23 NATS is a transport only.
           o.log[features.fsyncBeforeAckPossible ? 'info' : 'warn'](
             { version: features.version },
             features.fsyncBeforeAckPossible

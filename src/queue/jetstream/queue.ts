@@ -1,5 +1,5 @@
 /**
- * The work queue on NATS JetStream, with PostgreSQL as the record of truth (reliability.md §0: the
+ * The work queue on NATS JetStream, with PostgreSQL as the record of truth (nats-io/nats-server#4483: the
  * 2.9.10 server cannot fsync before it acks).
  *
  * - `enqueue` writes the jobs to the PostgreSQL outbox inside the caller's transaction and NOTIFYs

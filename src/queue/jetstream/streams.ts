@@ -23,10 +23,10 @@ export class JetStreamConfigError extends Error {
 
 export interface StreamSettings {
   /** 1 on a single server, 3 on a 3-node cluster (R3 survives the loss of one server; R2 brings
-   *  "no significant benefit", reliability.md §1 JetStream replicas). */
+   *  "no significant benefit", https://docs.nats.io/nats-concepts/jetstream). */
   replicas: number;
   /**
-   * How long JetStream remembers a `Nats-Msg-Id`. The default 2 minutes (reliability.md §0.3) is
+   * How long JetStream remembers a `Nats-Msg-Id`. The default 2 minutes (https://docs.nats.io/nats-concepts/jetstream/streams) is
    * shorter than the ways a published-but-not-deleted outbox row gets published again: a relay
    * host that vanishes keeps its row locks until PostgreSQL notices the dead connection (TCP
    * keepalive, often minutes), a relay restarted by a supervisor with backoff, and our own publish
@@ -42,7 +42,7 @@ export interface StreamSettings {
 
 export const defaultStreamSettings: StreamSettings = { replicas: 1, duplicateWindowMs: 600_000, maxBytes: -1 };
 
-/** The floor for duplicate_window: JetStream's own default (reliability.md §0.3). */
+/** The floor for duplicate_window: JetStream's own default (https://docs.nats.io/nats-concepts/jetstream/streams). */
 const minDuplicateWindowMs = 120_000;
 
 export function jobStreamConfig(names: JobNames, s: StreamSettings, features: ServerFeatures): StreamConfig {
@@ -50,9 +50,9 @@ export function jobStreamConfig(names: JobNames, s: StreamSettings, features: Se
     name: names.stream,
     description: 'Herald work-queue jobs, relayed from the PostgreSQL outbox',
     subjects: [names.streamSubjects],
-    // File, never memory: memory data is gone once every replica restarts (reliability.md §1).
+    // File, never memory: memory data is gone once every replica restarts.
     storage: StorageType.File,
-    // Each job is consumed once and deleted on ack (reliability.md §1 Work-queue retention).
+    // Each job is consumed once and deleted on ack (https://docs.nats.io/nats-concepts/jetstream/streams, WorkQueue retention).
     retention: RetentionPolicy.Workqueue,
     // A full stream refuses the publish instead of silently deleting unconsumed jobs (§1, §5).
     discard: DiscardPolicy.New,
@@ -145,7 +145,7 @@ export interface ConsumerSettings {
    * The consumer's ack_wait: how long the server waits for an ack, a nak or a progress signal
    * before it hands a job out again. A claim's lease may be shorter or longer (leases.ts keeps it
    * exact while the claimer lives); this bounds how soon a claimer that really died is replaced.
-   * 30 s is nats.js's default (reliability.md §7).
+   * 30 s is nats.js's default (https://docs.nats.io/nats-concepts/jetstream/consumers, AckWait).
    */
   ackWaitMs: number;
 }
@@ -169,7 +169,7 @@ export function topicConsumerConfig(names: JobNames, topic: string, s: ConsumerS
     max_deliver: -1,
     // Unlimited: a job nak'ed with a long retry delay counts as ack-pending until it comes back,
     // so the default 1000 would let a provider outage's retries block every fresh job of the topic.
-    // Flow control is the claim's `max` (reliability.md §5 Backpressure).
+    // Flow control is the claim's `max`.
     max_ack_pending: -1,
     max_waiting: 512,
     ...(features.metadata ? { metadata: { 'herald.topic': topic } } : {}),

@@ -2,7 +2,7 @@
 -- here inside the caller's transaction, so a job exists if and only if that transaction commits; the
 -- relay publishes committed rows to JetStream with Nats-Msg-Id = id, waits for the PubAck, then
 -- deletes them. A row is also where a delayed job (run_at in the future) waits, and where every job
--- waits while NATS is down. Normally near-empty: keep it small (reliability.md §5).
+-- waits while NATS is down. Normally near-empty: keep it small.
 
 create table job_outbox (
   id          uuid primary key,

@@ -1,4 +1,4 @@
--- The durable "attempting" record (reliability.md §1.4) and what the reconciler needs.
+-- The durable "attempting" record and what the reconciler needs.
 --
 -- sending_until: set, and committed, before a delivery's provider call; cleared with its outcome. A
 -- delivery found with it set and no outcome was being sent when its worker died: the outcome is
