@@ -3,6 +3,7 @@
  *   herald start [--role R] [--sandbox | --sandbox-url URL] [--port N] [--data-dir D]
  *   herald sandbox [--sandbox-port N]
  *   herald project create --name NAME
+ *   herald backup FILE | herald restore FILE
  * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL; start and
  * project create take --master-key / HERALD_MASTER_KEY (else the data folder's master.key).
  */
@@ -14,13 +15,16 @@ import { openDatabase } from '../store/database.js';
 import { createProject } from '../store/projects.js';
 import { startSandbox } from '../sandbox/index.js';
 import { openKeyring } from '../store/master-key.js';
+import { backupCommand, restoreCommand } from './backup.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
                [--host H] [--port N] [--data-dir DIR] [--database-url URL] [--nats-url URL[,URL...]]
                [--master-key KEY (better: HERALD_MASTER_KEY)]
   herald sandbox [--sandbox-host H] [--sandbox-port N]
-  herald project create --name NAME [--data-dir DIR] [--database-url URL]`;
+  herald project create --name NAME [--data-dir DIR] [--database-url URL]
+  herald backup FILE|- [--data-dir DIR] [--database-url URL]
+  herald restore FILE|- [--data-dir DIR] [--database-url URL] [--master-key KEY (better: HERALD_MASTER_KEY)]`;
 
 // The config's flags come from its schema (src/config.ts); these belong to commands.
 const options = {
@@ -83,6 +87,9 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'start') return start(config, log);
   if (cmd === 'sandbox') return sandbox(config, log);
   const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
+  const quiet = () => createLogger(flag('log-level') ?? 'warn', { toStderr: true });
+  if (positionals[0] === 'backup' && positionals.length <= 2) return backupCommand(config, quiet(), positionals[1]);
+  if (positionals[0] === 'restore' && positionals.length <= 2) return restoreCommand(config, quiet(), positionals[1]);
   if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), flag('name'));
   throw new ConfigError(`unknown command "${cmd}"\n${usage}`);
 }

@@ -20,6 +20,8 @@ export interface DatabaseOptions {
   log: Logger;
   /** Pool size of this process. */
   max?: number;
+  /** False: leave the schema as it is (backup and restore manage it themselves). */
+  migrate?: boolean;
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
@@ -27,7 +29,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   const url = opts.databaseUrl ?? embedded!.url;
   const sql = connect(url, opts.max ?? 20);
   try {
-    const applied = await migrate(sql);
+    const applied = opts.migrate === false ? [] : await migrate(sql);
     if (applied.length) opts.log.info({ applied }, 'database migrations applied');
   } catch (err) {
     await sql.end({ timeout: 1 });
