@@ -13,11 +13,11 @@
  * every foreign key. A failure anywhere leaves the target as empty as it was.
  */
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Sql, TransactionSql } from 'postgres';
 import {
   BackupReader, BackupWriter, type BackupHeader, type BackupTrailer, type PartitionDef, type SequenceValue,
 } from './backup-format.js';
+import { copyIn, CopyInRefusedError, copyOut } from './copy-streams.js';
 import { applyMigrations, lockMigrations, migrationVersions } from './migrate.js';
 
 /** A backup or restore refused with a reason for the operator (the target is left unchanged). */
@@ -145,8 +145,7 @@ export async function backupDatabase(sql: Sql, dest: Writable, opts: BackupOptio
         const cols = t.columns.map(ident).join(', ');
         // COPY cannot read a partitioned table itself, only a query over it.
         const source = t.partitioned ? `(select ${cols} from ${ident(t.name)})` : `${ident(t.name)} (${cols})`;
-        const stream = await tx.unsafe(`copy ${source} to stdout`).readable();
-        rows[t.name] = await writer.table({ table: t.name, columns: t.columns }, stream);
+        rows[t.name] = await copyOut(tx, `copy ${source} to stdout`, (stream) => writer.table({ table: t.name, columns: t.columns }, stream));
         await opts.onTable?.(t.name, rows[t.name]!);
       }
       // Last, so each value is at least what any row above used (sequences are not transactional).
@@ -216,8 +215,13 @@ export async function restoreDatabase(sql: Sql, backup: { header: BackupHeader; 
       }
       const [present] = await tx`select 1 from pg_class where relname = ${section.table} and relnamespace = current_schema()::regnamespace`;
       if (!present) throw new BackupError(`the backup has a table ${section.table} that Herald's migrations do not create: the file does not match its header`);
-      const target = await tx.unsafe(`copy ${ident(section.table)} (${section.columns.map(ident).join(', ')}) from stdin`).writable();
-      await pipeline(reader.rows(section.table, (n) => { loaded[section.table] = n; }), target);
+      const copy = `copy ${ident(section.table)} (${section.columns.map(ident).join(', ')}) from stdin`;
+      await copyIn(tx, copy, reader.rows(section.table, (n) => { loaded[section.table] = n; })).catch((err: unknown) => {
+        throw err instanceof CopyInRefusedError
+          ? new BackupError(`PostgreSQL refused the rows of table ${section.table} (a value that does not parse, or a broken constraint): ` +
+            'the backup does not match the schema its header names, or the file is damaged; nothing was restored')
+          : err;
+      });
     }
   });
 }
