@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -68,6 +68,7 @@ test('embedded: back up a running Herald, restore into a new data folder with th
     assert.match(refused.stderr, /sealed with a master key, which a backup never contains/);
     assert.ok(!existsSync(join(b, 'postgres')), 'nothing was created for a refused restore');
 
+    await mkdir(b);
     await copyFile(join(a, 'master.key'), join(b, 'master.key'));
     await chmod(join(b, 'master.key'), 0o600);
     const restored = await herald(['restore', file, '--data-dir', b]);
