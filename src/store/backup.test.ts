@@ -47,7 +47,7 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   await sql`insert into job_outbox (id, topic, payload, run_at) values (${randomUUID()}, 'fanout', '{"message_id":"m"}', now() + interval '1 hour')`;
   await sql`insert into profiles (project_id, custom_id, email, phone, email_subscription, attributes)
             values (${p}, 'alice', 'alice@example.com', '+15550001', 'subscribed',
-                    ${sql.json({ plan: awkward, score: 1.1, big: 123456789.123456789, tags: ['a', 'b'], when: { $date: '2024-01-02T03:04:05.678Z' } })})`;
+                    ${sql.json({ plan: awkward, score: 1.1, big: 1234567.125, tags: ['a', 'b'], when: { $date: '2024-01-02T03:04:05.678Z' } })})`;
   await storeEvents(sql, [
     { projectId: p, clientId: 'c1', customId: 'alice', installId: 'i1', name: 'purchase', time: new Date().toISOString(), attributes: { note: awkward } },
     { projectId: p, clientId: null, customId: null, installId: null, name: 'anonymous', time: '2020-02-29T12:00:00.123456Z', attributes: {} },
