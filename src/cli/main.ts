@@ -5,6 +5,7 @@
  *   herald project create --name NAME
  *   herald project keys list|create|revoke --project ID [--kind rest|sdk] [--id KEY_ID]
  *   herald keys rotate-master (src/cli/rotate-master-key.ts)
+ *   herald backup FILE | herald restore FILE
  * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL; start and
  * project create take --master-key / HERALD_MASTER_KEY (else the data folder's master.key).
  */
@@ -18,6 +19,7 @@ import { startSandbox } from '../sandbox/index.js';
 import { openKeyring } from '../store/master-key.js';
 import { guardDeferredWriteCrash } from '../store/driver-guard.js';
 import { rotateMasterKeyCommand } from './rotate-master-key.js';
+import { backupCommand, restoreCommand } from './backup.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
@@ -29,7 +31,9 @@ const usage = `usage:
   herald project keys list --project ID
   herald project keys create --project ID --kind rest|sdk
   herald project keys revoke --project ID --id KEY_ID
-  herald keys rotate-master [--data-dir DIR] [--database-url URL] (docs/operations.md, Rotating the master key)`;
+  herald keys rotate-master [--data-dir DIR] [--database-url URL] (docs/operations.md, Rotating the master key)
+  herald backup FILE|- [--data-dir DIR] [--database-url URL]
+  herald restore FILE|- [--data-dir DIR] [--database-url URL] [--master-key KEY (better: HERALD_MASTER_KEY)]`;
 
 // The config's flags come from its schema (src/config.ts); these belong to commands.
 const options = {
@@ -136,6 +140,9 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'start') return start(config, log);
   if (cmd === 'sandbox') return sandbox(config, log);
   const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
+  const quiet = () => createLogger(flag('log-level') ?? 'warn', { toStderr: true });
+  if (positionals[0] === 'backup' && positionals.length <= 2) return backupCommand(config, quiet(), positionals[1]);
+  if (positionals[0] === 'restore' && positionals.length <= 2) return restoreCommand(config, quiet(), positionals[1]);
   if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), flag('name'));
   if (cmd === 'keys rotate-master') return rotateMasterKeyCommand(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }));
   if (positionals[0] === 'project' && positionals[1] === 'keys' && positionals.length === 3) {

@@ -26,6 +26,8 @@ export interface DatabaseOptions {
   max?: number;
   /** How the embedded PostgreSQL is supervised; a long-running process says what to do when it gives up. */
   supervision?: Supervision;
+  /** False: leave the schema as it is (backup and restore manage it themselves). */
+  migrate?: boolean;
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
@@ -33,7 +35,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   const url = opts.databaseUrl ?? embedded!.url;
   const sql = connect(url, opts.max ?? 20);
   try {
-    const applied = await migrate(sql);
+    const applied = opts.migrate === false ? [] : await migrate(sql);
     if (applied.length) opts.log.info({ applied }, 'database migrations applied');
   } catch (err) {
     await sql.end({ timeout: 1 });
