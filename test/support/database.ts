@@ -55,26 +55,29 @@ async function settle(name: string, owner: string | undefined): Promise<void> {
   else await dropDatabases([name]);
 }
 
-// Registered on the root of each test file that uses a database. `passed` and `fullName`
+// Registered on the root of each test file that uses a database, when node's test runner runs it
+// (benchmarks import these helpers too, and must not start a test run). `passed` and `fullName`
 // (Node ≥ 20.12) are not yet in @types/node 20.
 type Ctx = { name: string; fullName?: string; passed?: boolean };
 const nameOf = (t: Ctx) => t.fullName ?? t.name;
-beforeEach((context) => {
-  current = nameOf(context as unknown as Ctx);
-  outcomes.set(current, 'running');
-});
-afterEach(async (context) => {
-  const t = context as unknown as Ctx;
-  const name = nameOf(t);
-  const failed = t.passed === false;
-  if (failed) fileFailed = true;
-  outcomes.set(name, failed ? 'failed' : 'passed');
-  current = undefined;
-  const names = pending.get(name) ?? [];
-  pending.delete(name);
-  if (failed) keep(names, `failing test "${name}"`);
-  else await dropDatabases(names);
-});
+if (process.env.NODE_TEST_CONTEXT) {
+  beforeEach((context) => {
+    current = nameOf(context as unknown as Ctx);
+    outcomes.set(current, 'running');
+  });
+  afterEach(async (context) => {
+    const t = context as unknown as Ctx;
+    const name = nameOf(t);
+    const failed = t.passed === false;
+    if (failed) fileFailed = true;
+    outcomes.set(name, failed ? 'failed' : 'passed');
+    current = undefined;
+    const names = pending.get(name) ?? [];
+    pending.delete(name);
+    if (failed) keep(names, `failing test "${name}"`);
+    else await dropDatabases(names);
+  });
+}
 
 /** The server URL tests create their databases on. */
 export async function testServerUrl(): Promise<string> {
