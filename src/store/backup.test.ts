@@ -147,7 +147,9 @@ test('a backup taken while transactions commit holds each of them entirely or no
     }
   })();
   try {
-    // After each table, wait for another commit: the backup certainly spans concurrent writes.
+    // One commit before the snapshot (so the backup holds some of them), and after each table
+    // another: the backup certainly spans concurrent writes.
+    await new Promise<void>((r) => { onCommit = r; });
     const data = await backupToBuffer(source.sql, { onTable: () => new Promise<void>((r) => { onCommit = r; }) });
     stop = true;
     await writer;
