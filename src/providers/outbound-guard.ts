@@ -11,6 +11,7 @@
  * tell an open port from a closed one.
  */
 import dns from 'node:dns';
+import type { DeliveryOutcome } from '../domain/outcome.js';
 import net, { type LookupFunction } from 'node:net';
 import {
   allowsPrivate, describeRefusal, noPrivateNetworks, nonPublicRangeOfHost, refusalOfHost, type PrivateNetworkAllowance,
@@ -19,6 +20,11 @@ import {
 /** Herald refused to connect: the host is, or resolves to, a non-public address. */
 export class ForbiddenAddress extends Error {
   readonly code = 'EFORBIDDENADDRESS';
+}
+
+/** A refused address as the delivery's own outcome: decided here, before anything was sent, so no breaker moves. */
+export function forbiddenOutcome(err: { message: string }): DeliveryOutcome {
+  return { kind: 'rejected', reason: `forbidden_address: ${err.message}`, local: true };
 }
 
 export interface OutboundGuard {

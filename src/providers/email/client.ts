@@ -16,7 +16,7 @@ import { buildEmail, dkimSignedHeaders, type BuiltEmail, type EmailToSend } from
 import { createProjectThrottle, type ProjectThrottle } from '../../domain/provider-throttle.js';
 import { budgetShare, type Share } from '../../domain/process-share.js';
 import { smtpOutcome, type SmtpFailure } from './outcome.js';
-import { ForbiddenAddress, type OutboundGuard } from '../outbound-guard.js';
+import { ForbiddenAddress, type OutboundGuard, forbiddenOutcome } from '../outbound-guard.js';
 import { guardedSmtpSocket } from './guarded-socket.js';
 
 export type { EmailToSend } from '../../domain/email-message.js';
@@ -169,7 +169,7 @@ export function createEmailSender(o: EmailSenderOptions): EmailSender {
         return { kind: 'delivered', providerId: info.response };
       } catch (err) {
         // The account's host is on a private network, refused before connecting: not a server outage.
-        if (err instanceof ForbiddenAddress) return { kind: 'rejected', reason: `forbidden_address: ${err.message}`, local: true };
+        if (err instanceof ForbiddenAddress) return forbiddenOutcome(err);
         if (!isSmtpFailure(err)) throw err;
         if (signal.aborted) return { kind: 'provider_down', reason: `no answer within ${o.sendTimeoutMs ?? defaultSendTimeoutMs} ms` };
         return smtpOutcome(err);

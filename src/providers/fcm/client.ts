@@ -12,7 +12,7 @@ import type { DeliveryOutcome } from '../../domain/outcome.js';
 import type { Share } from '../../domain/process-share.js';
 import { createConnectionPool, ConnectionError, RequestRefused, type ConnectionPool, type Http2Answer } from '../apns/connection-pool.js';
 import { parseRetryAfter } from '../apns/outcome.js';
-import type { OutboundGuard } from '../outbound-guard.js';
+import { forbiddenOutcome, type OutboundGuard } from '../outbound-guard.js';
 import { AccessTokenError, createAccessTokens, type AccessToken, type FcmServiceAccount } from './access-token.js';
 import { fcmOutcome, minQuotaRetryMs, needsFreshAccessToken, quotaScope, readFcmAnswer, type FcmAnswer } from './outcome.js';
 import { createProjectThrottle, defaultMessagesPerMinute, type ProjectThrottle } from '../../domain/provider-throttle.js';
@@ -120,7 +120,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
   const tokenProblem = (err: unknown): DeliveryOutcome => {
     if (!(err instanceof AccessTokenError)) throw err;
     if (err.kind === 'credentials') return { kind: 'credentials_invalid', reason: `OAuth2 access token: ${err.message}`, status: err.status };
-    if (err.kind === 'forbidden') return { kind: 'rejected', reason: `forbidden_address: ${err.message}`, local: true };
+    if (err.kind === 'forbidden') return forbiddenOutcome(err);
     return { kind: 'provider_down', reason: `OAuth2 access token: ${err.message}`, status: err.status, retryAfterMs: err.retryAfterMs };
   };
 

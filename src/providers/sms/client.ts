@@ -17,7 +17,7 @@ import { createSemaphore, type Semaphore } from './concurrency.js';
 import { budgetShare, type Share } from '../../domain/process-share.js';
 import { defaultRateLimitRetryMs, readTwilioAnswer, twilioOutcome } from './outcome.js';
 import { portOfUrl } from '../../domain/network-address.js';
-import { ForbiddenAddress, unguarded, type OutboundGuard } from '../outbound-guard.js';
+import { ForbiddenAddress, unguarded, type OutboundGuard, forbiddenOutcome } from '../outbound-guard.js';
 
 /** Twilio's REST host (https://www.twilio.com/docs/messaging/api/message-resource). */
 export const twilioOrigin = 'https://api.twilio.com';
@@ -111,7 +111,7 @@ class NoAnswer extends Error {
 }
 
 /** The account's base_url is on a private network: refused before connecting, the account's own fault. */
-const forbidden = (err: ForbiddenAddress): DeliveryOutcome => ({ kind: 'rejected', reason: `forbidden_address: ${err.message}`, local: true });
+const forbidden = forbiddenOutcome;
 
 /** Node would not make the request (a URL or header it refuses): nothing left the process. */
 class NotSent extends Error {

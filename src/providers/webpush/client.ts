@@ -12,7 +12,7 @@ import { InvalidSubscriptionKey, encryptPayload, maxPlaintextBytes, type Subscri
 import { InvalidVapidCredentials, createVapidTokens, type VapidCredentials } from './vapid.js';
 import { reasonOf, webPushOutcome } from './outcome.js';
 import { ConnectionError, RequestRefused, createPushTransport, type PushAnswer } from './transport.js';
-import { ForbiddenAddress, type OutboundGuard } from '../outbound-guard.js';
+import { ForbiddenAddress, type OutboundGuard, forbiddenOutcome } from '../outbound-guard.js';
 
 export type { VapidCredentials } from './vapid.js';
 export type { SubscriptionKeys } from './encrypt.js';
@@ -145,7 +145,7 @@ export function createWebPushSender(o: WebPushSenderOptions): WebPushSender {
         });
       } catch (err) {
         // This subscription's own fault, refused before connecting: the push service is not down.
-        if (err instanceof ForbiddenAddress) return { kind: 'rejected', reason: `forbidden_address: ${err.message}`, local: true };
+        if (err instanceof ForbiddenAddress) return forbiddenOutcome(err);
         if (err instanceof ConnectionError) return { kind: 'provider_down', reason: err.message };
         if (err instanceof RequestRefused) return { kind: 'rejected', reason: err.message, ...(err.local ? { local: true as const } : {}) };
         throw err;
