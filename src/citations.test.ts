@@ -37,3 +37,22 @@ test('no file of the repository cites a note that is not in it', async () => {
   }
   assert.deepEqual(offending, [], 'cite the primary source instead:\n' + offending.join('\n'));
 });
+
+// A section sign names a section of something: the same line, or the one before it (a sentence
+// wrapped across two comment lines), says of what.
+const section = /§\s?\d/;
+const sectionSource = /RFC ?\d+|https?:\/\/|\b(?:SEC|NIST|FIPS|ITU-T|U\.S\.C|X9\.62|ECMA|ISO)\b/;
+
+test('every section reference says which document it is a section of', async () => {
+  const files = (await repositoryFiles()).filter((f) => /\.(?:ts|mjs|js|cjs)$/.test(f) && !f.includes('/dist/'));
+  const bare: string[] = [];
+  for (const file of files) {
+    const lines = (await readFile(join(packageRoot, file), 'utf8').catch(() => '')).split('\n');
+    lines.forEach((line, i) => {
+      if (section.test(line) && !sectionSource.test(line) && !sectionSource.test(lines[i - 1] ?? '')) {
+        bare.push(`${file}:${i + 1}: ${line.trim()}`);
+      }
+    });
+  }
+  assert.deepEqual(bare, [], 'name the document (an RFC, a URL) beside the section:\n' + bare.join('\n'));
+});

@@ -10,7 +10,7 @@ import type { PushFields } from './push.js';
 /** "4096 bytes for most messages and 2048 bytes for topic messages, counting keys and values" (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). */
 export const fcmMaxPayloadBytes = 4096;
 export const fcmMaxTopicPayloadBytes = 2048;
-/** FCM keeps a message at most 4 weeks (android.ttl upper bound; K). */
+/** FCM keeps a message at most 4 weeks (android.ttl upper bound; not verified against the live service). */
 export const fcmMaxTtlSeconds = 28 * 24 * 3600;
 /** APNs refuses a longer apns-collapse-id (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns); FCM passes the header through. */
 const apnsMaxCollapseIdBytes = 64;
@@ -18,7 +18,7 @@ const apnsMaxCollapseIdBytes = 64;
 /** An `android`, `apns` or `webpush` block of the v1 message, passed through as FCM defines it. */
 export type FcmPlatformBlock = Record<string, unknown>;
 
-/** The v1 `Message` resource as Herald builds it (field list: §2.2). */
+/** The v1 `Message` resource as Herald builds it (field list: https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages). */
 export interface FcmMessage {
   token?: string;
   topic?: string;
@@ -64,7 +64,7 @@ export function reservedDataKey(key: string): string | undefined {
 
 /**
  * The size FCM's limit is about: the UTF-8 bytes of every key and value in the message ("counting
- * keys and values", §2.2), the target excepted (it names the recipient, it is not payload). How
+ * keys and values", https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages), the target excepted (it names the recipient, it is not payload). How
  * Google counts exactly is not published; this reading is the sandbox's too (src/sandbox/fcm-checks.ts),
  * and is stricter than counting `data` alone, so what passes here is not refused for size by FCM.
  */
@@ -92,7 +92,7 @@ export function stringifyDataValue(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-/** Registration tokens are URL-safe text (K); anything else FCM answers with INVALID_ARGUMENT. */
+/** Registration tokens are URL-safe text (not verified against the live service); anything else FCM answers with INVALID_ARGUMENT. */
 const tokenPattern = /^[A-Za-z0-9_:-]+$/;
 /** android.ttl is a protobuf Duration in JSON: seconds with up to nine fractional digits and "s". */
 const durationPattern = /^\d+(\.\d{1,9})?s$/;
@@ -136,7 +136,7 @@ export function buildFcmMessage(token: string, push: PushFields, o: FcmBuildOpti
 
   const webpush: FcmPlatformBlock = {};
   if (tag !== undefined) webpush.notification = { tag };
-  // FCM opens fcm_options.link on a click, and only accepts HTTPS there (K).
+  // FCM opens fcm_options.link on a click, and only accepts HTTPS there (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages#webpushfcmoptions).
   if (push.deeplink?.startsWith('https://')) webpush.fcm_options = { link: push.deeplink };
 
   const message: FcmMessage = { token, notification: { title: push.title, body: push.body } };

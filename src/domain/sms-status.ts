@@ -16,7 +16,7 @@ export type CallbackVerdict =
   /** Not a status of an outbound message (received, receiving) or one Twilio added later. */
   | { kind: 'ignored'; messageStatus: string };
 
-/** Twilio's words for the delivery errors of §5.2 that a callback carries. */
+/** Twilio's words for the delivery errors (https://www.twilio.com/docs/api/errors) that a callback carries. */
 const errorMeanings: Readonly<Record<string, string>> = {
   '30001': 'queue overflow',
   '30002': 'account suspended',

@@ -31,7 +31,7 @@ export const refusals = {
   payloadEmpty: refuse(400, 'PayloadEmpty'),
   payloadTooLarge: refuse(413, 'PayloadTooLarge'),
   /**
-   * Apple documents no reason for a body that is not a JSON object with an `aps` dictionary (§1.3
+   * Apple documents no reason for a body that is not a JSON object with an `aps` dictionary (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
    * only says the body is a JSON object). The simulator refuses it anyway, because catching that
    * client bug is its purpose, with a 400 and a reason of its own: clients treat an unknown 400
    * reason as "fix the request, don't retry", which is the right action.
@@ -52,7 +52,7 @@ export function targetOf(path: string): string {
 
 const hexToken = /^[0-9a-fA-F]+$/;
 
-/** `:method` and `:path`: only POST /3/device/<hex>, of any length ("don't assume a fixed token length", §1.1). */
+/** `:method` and `:path`: only POST /3/device/<hex>, of any length ("don't assume a fixed token length", https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). */
 export function checkRequestLine(method: string | undefined, path: string | undefined): Refusal | undefined {
   if (method !== 'POST') return refusals.methodNotAllowed;
   if (path === undefined || !path.startsWith(devicePathPrefix)) return refusals.badPath;
@@ -76,7 +76,7 @@ export function findDuplicateHeader(rawHeaders: readonly string[]): string | und
 }
 
 /**
- * apns-push-type values and the suffix each adds to the bundle id in apns-topic (§1.2 "Push types
+ * apns-push-type values and the suffix each adds to the bundle id in apns-topic (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns "Push types
  * and topic suffixes"). `mdm` takes its topic from the MDM certificate, which token auth has none
  * of; the simulator accepts the bundle id for it.
  */
@@ -100,7 +100,7 @@ export const maxVoipPayloadBytes = 5120;
 /** apns-collapse-id is at most 64 bytes (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns). */
 export const maxCollapseIdBytes = 64;
 
-/** Canonical lowercase UUID 8-4-4-4-12 (§1.2: apns-id). */
+/** Canonical lowercase UUID 8-4-4-4-12 (https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns: apns-id). */
 const lowercaseUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function isApnsId(value: string): boolean {

@@ -29,14 +29,14 @@ export interface FcmIssuedAccount {
   publicKey: KeyObject;
 }
 
-/** Scopes that let a token send FCM messages: firebase.messaging (https://firebase.google.com/docs/cloud-messaging/send/v1-api), or cloud-platform, which includes it (K). */
+/** Scopes that let a token send FCM messages: firebase.messaging (https://firebase.google.com/docs/cloud-messaging/send/v1-api), or cloud-platform, which includes it (https://developers.google.com/identity/protocols/oauth2/service-account). */
 export const sendScopes = ['https://www.googleapis.com/auth/firebase.messaging', 'https://www.googleapis.com/auth/cloud-platform'];
 export const jwtBearerGrantType = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** "exp: at most iat + 3600" (https://developers.google.com/identity/protocols/oauth2/service-account). */
 export const maxAssertionLifetimeS = 3600;
-/** Google's answer says 3599 (§2.1, K); the token is accepted exactly that long. */
+/** Google's answer says 3599 (https://developers.google.com/identity/protocols/oauth2/service-account); the token is accepted exactly that long. */
 export const accessTokenLifetimeS = 3599;
-/** How far in the future an assertion's iat may be: clocks differ a little (K). */
+/** How far in the future an assertion's iat may be: clocks differ a little (a tolerance of Herald's choosing). */
 export const allowedClockSkewS = 300;
 
 /** Far more than any well-behaved set of clients holds at once (one token per account per hour). */
@@ -66,7 +66,7 @@ export function issueFcmServiceAccount(key: { privateKey: KeyObject; publicKey: 
   };
 }
 
-/** The token endpoint's answer: 200 with a token, or an OAuth error (RFC 6749 §5.2) with Google's words (K). */
+/** The token endpoint's answer: 200 with a token, or an OAuth error (RFC 6749 §5.2) with Google's words (not verified against the live service). */
 export interface GrantAnswer {
   status: number;
   body: Record<string, unknown>;
@@ -130,7 +130,7 @@ export function createAccessTokenIssuer(o: { account: FcmIssuedAccount; clock: (
         return grantError('invalid_scope', 'Invalid OAuth scope or ID token audience provided.');
       }
       forget(now);
-      // Google's access tokens start with "ya29." (K); the rest only has to be unguessable.
+      // Google's access tokens start with "ya29." (not verified against the live service); the rest only has to be unguessable.
       const token = `ya29.sandbox-${randomBytes(32).toString('base64url')}`;
       live.set(token, now + accessTokenLifetimeS * 1000);
       return { status: 200, body: { access_token: token, expires_in: accessTokenLifetimeS, token_type: 'Bearer' } };

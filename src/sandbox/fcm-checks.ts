@@ -3,8 +3,9 @@
  * https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). Pure functions over what the HTTP layer received, so they are
  * cheap and testable alone. Access-token checks live in fcm-auth.ts.
  *
- * Google's exact messages are known for a few errors only (§2.3 quotes the malformed-token one); the
- * others follow the style of Google's JSON-parsing errors and are marked K. Clients must decide on
+ * Google's exact messages are known for a few errors only
+ * (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode quotes the malformed-token one);
+ * the others follow the style of Google's JSON-parsing errors and are marked "not verified". Clients must decide on
  * the HTTP status and the FcmError code, never on the message.
  */
 
@@ -21,7 +22,7 @@ export interface FcmRefusal {
   /** The canonical status string (INVALID_ARGUMENT, NOT_FOUND…). */
   readonly rpcStatus: string;
   readonly message: string;
-  /** Absent for errors outside FCM itself (OAuth, permissions, routing): §2.3 last sentence. */
+  /** Absent for errors outside FCM itself (OAuth, permissions, routing): https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode. */
   readonly errorCode?: FcmErrorCode | undefined;
   readonly fieldViolations?: readonly { field?: string; description: string }[] | undefined;
   readonly quotaViolations?: readonly { subject: string; description: string }[] | undefined;
@@ -30,7 +31,7 @@ export interface FcmRefusal {
 /** How a refusal is listed in the delivery records: the FcmError code, else the status string. */
 export const reasonOf = (r: FcmRefusal): string => r.errorCode ?? r.rpcStatus;
 
-/** The status string Google pairs with each FcmError code (§2.3; 403/404 pairs are K). */
+/** The status string Google pairs with each FcmError code (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode; the 403/404 pairs are not verified against the live service). */
 const rpcStatusOfCode: Readonly<Record<FcmErrorCode, string | undefined>> = {
   UNSPECIFIED_ERROR: undefined,
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
@@ -42,14 +43,14 @@ const rpcStatusOfCode: Readonly<Record<FcmErrorCode, string | undefined>> = {
   INTERNAL: 'INTERNAL',
 };
 
-/** google.rpc.Code by HTTP status, for a status without an FcmError (K for the less common ones). */
+/** google.rpc.Code by HTTP status, for a status without an FcmError (not verified against the live service for the less common ones). */
 const rpcStatusOfHttp: Readonly<Record<number, string>> = {
   400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 409: 'ABORTED',
   412: 'FAILED_PRECONDITION', 429: 'RESOURCE_EXHAUSTED', 499: 'CANCELLED', 500: 'INTERNAL', 501: 'UNIMPLEMENTED',
   503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED',
 };
 
-/** Google's words for each FcmError (§2.3 "Meaning" column; wording K except UNREGISTERED's gist). */
+/** Google's words for each FcmError (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode, its descriptions; the wording, but for UNREGISTERED's gist, is not verified against the live service). */
 const messageOfCode: Readonly<Record<FcmErrorCode, string>> = {
   UNSPECIFIED_ERROR: 'No more information is available about this error.',
   INVALID_ARGUMENT: 'Request contains an invalid argument.',
@@ -77,21 +78,21 @@ const invalid = (message: string, field?: string): FcmRefusal =>
 /** The refusals that do not depend on the request's content. */
 export const refusals = {
   notFound: refuse(404, 'NOT_FOUND', 'Requested entity was not found.'),
-  /** Google's OAuth layer, no FcmError (§2.3; wording K). */
+  /** Google's OAuth layer, no FcmError (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode; the wording is not verified against the live service). */
   missingCredentials: refuse(401, 'UNAUTHENTICATED', 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.'),
   invalidCredentials: refuse(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.'),
   bodyTooLarge: invalid('Request payload size exceeds the limit.'),
   notJson: invalid('Invalid JSON payload received. Unexpected token.'),
   noMessage: invalid('Request contains an invalid argument.', 'message'),
   noTarget: invalid('Recipient of the message is not set.', 'message'),
-  /** §2.3 quotes this message for a malformed token; FCM clients may delete such a token. */
+  /** https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode quotes this message for a malformed token; FCM clients may delete such a token. */
   badToken: invalid('The registration token is not a valid FCM registration token', 'message.token'),
   badTopic: invalid('Invalid topic name.', 'message.topic'),
   badCondition: invalid('Invalid condition expression provided.', 'message.condition'),
   tooBig: invalid('Message is too big', 'message'),
 } as const;
 
-/** A token in the URL path's project was not issued for: Google's IAM refusal, no FcmError (K). */
+/** A token in the URL path's project was not issued for: Google's IAM refusal, no FcmError (not verified against the live service). */
 export function permissionDenied(projectId: string): FcmRefusal {
   return refuse(403, 'PERMISSION_DENIED',
     `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${projectId}' (or it may not exist).`);
@@ -109,7 +110,7 @@ export function quotaExceeded(projectId: string): FcmRefusal {
  * What a fault rule answers: `reason` an FcmError code gives that code's body (UNREGISTERED → 404
  * NOT_FOUND + FcmError UNREGISTERED); any other reason is taken as a status string without an
  * FcmError (UNAUTHENTICATED: an access token refused by the OAuth layer). No reason: the code that
- * §2.3 lists for the status.
+ * https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode lists for the status.
  */
 export function faultRefusal(status: number, reason: string | null): FcmRefusal {
   const r = reason ?? defaultFaultReasons[status] ?? 'UNSPECIFIED_ERROR';
@@ -119,7 +120,7 @@ export function faultRefusal(status: number, reason: string | null): FcmRefusal 
   return refuse(status, r, r === 'UNAUTHENTICATED' ? refusals.invalidCredentials.message : `${r}: injected by a sandbox fault rule.`);
 }
 
-/** The FcmError code §2.3 lists for each status. */
+/** The FcmError code https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode lists for each status. */
 export const defaultFaultReasons: Readonly<Record<number, FcmErrorCode>> = {
   400: 'INVALID_ARGUMENT', 401: 'THIRD_PARTY_AUTH_ERROR', 403: 'SENDER_ID_MISMATCH', 404: 'UNREGISTERED',
   429: 'QUOTA_EXCEEDED', 500: 'INTERNAL', 503: 'UNAVAILABLE',
@@ -148,9 +149,9 @@ export function sendProjectOf(method: string | undefined, path: string | undefin
 /** "4096 bytes for most messages and 2048 bytes for topic messages, counting keys and values" (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode). */
 export const maxPayloadBytes = 4096;
 export const maxTopicPayloadBytes = 2048;
-/** FCM keeps a message at most 4 weeks (K). */
+/** FCM keeps a message at most 4 weeks (not verified against the live service). */
 export const maxTtlSeconds = 28 * 24 * 3600;
-/** "A topic condition allows up to 5 topics" (§2.2, K). */
+/** "A topic condition allows up to 5 topics" (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages). */
 export const maxConditionTopics = 5;
 
 /** The fields of the request and of the Message resource (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages), in both proto JSON spellings. */
@@ -160,9 +161,9 @@ const messageFields = new Set([
 ]);
 const reservedExact = new Set(['from', 'message_type']);
 const reservedPrefixes = ['google.', 'gcm.notification.'];
-/** Registration tokens are URL-safe text (K). */
+/** Registration tokens are URL-safe text (not verified against the live service). */
 const tokenPattern = /^[A-Za-z0-9_:-]+$/;
-/** Topic names (FCM: "[a-zA-Z0-9-_.~%]+", K); "/topics/" must not be given in v1 (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages). */
+/** Topic names (FCM: "[a-zA-Z0-9-_.~%]+", https://firebase.google.com/docs/cloud-messaging/topic-messaging); "/topics/" must not be given in v1 (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages). */
 const topicPattern = /^[a-zA-Z0-9\-_.~%]{1,900}$/;
 /** A protobuf Duration in JSON. */
 const durationPattern = /^\d+(\.\d{1,9})?s$/;
@@ -176,7 +177,7 @@ export interface CheckedSend {
 }
 
 /**
- * The message checks, in order: JSON, known fields, exactly one target (§2.2 "union: exactly ONE
+ * The message checks, in order: JSON, known fields, exactly one target (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages "union: exactly ONE
  * target"), data maps of strings without reserved keys, android priority and ttl, size.
  */
 export function checkSendBody(body: Buffer): CheckedSend {
@@ -249,7 +250,7 @@ function checkDataMap(where: string, map: unknown): FcmRefusal | undefined {
   return undefined;
 }
 
-/** UTF-8 bytes of every key and value of the message, the target excepted (§2.2 "counting keys and values"). */
+/** UTF-8 bytes of every key and value of the message, the target excepted (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages, "counting keys and values"). */
 export function payloadBytes(message: Record<string, unknown>): number {
   let n = 0;
   for (const k in message) {
@@ -276,7 +277,7 @@ function targetOf(message: Record<string, unknown>): string {
   return '';
 }
 
-/** Google's proto-JSON parser refuses fields the message type does not have (K wording). */
+/** Google's proto-JSON parser refuses fields the message type does not have (wording not verified against the live service). */
 function unknownName(name: string, at: string): FcmRefusal {
   const text = `Invalid JSON payload received. Unknown name ${JSON.stringify(name)}${at ? ` at '${at}'` : ''}: Cannot find field.`;
   return invalid(text, at || undefined);

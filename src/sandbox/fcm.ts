@@ -8,7 +8,7 @@
  * HTTP/2 is the fast path and is handled on the raw stream API as in apns.ts: a send does no async
  * work beyond reading its body (the bearer token is one map lookup, fcm-auth.ts) and nothing is
  * logged per request. HTTP/1.1 is accepted too, as Google accepts it: Google's auth libraries fetch
- * tokens that way, and firebase-admin can send that way (`enableLegacyHttpTransport`, §6).
+ * tokens that way, and firebase-admin can send that way (`enableLegacyHttpTransport`, firebase/firebase-admin-node#2550).
  */
 import http2, { type Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -43,7 +43,7 @@ export interface FcmSimulator {
 export const defaultMessagesPerMinute = 600_000;
 /**
  * Google's front end allows about 100 streams per connection: firebase-admin's single session hits
- * GOAWAY past ~100 concurrent sends (§6, firebase-admin #2943). The exact figure is K.
+ * GOAWAY past ~100 concurrent sends (firebase/firebase-admin-node#2943). The exact figure is not verified against the live service.
  */
 export const defaultMaxConcurrentStreams = 100;
 /** The token endpoint's path; the account's token_uri points here. */
@@ -104,7 +104,7 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
   const refuse = (reply: Reply, record: DeliveryRecord, r: FcmRefusal, retryAfterS: number | null = null) =>
     answer(reply, record, r.status, reasonOf(r), errorBody(r), retryAfterS);
   const accept = (reply: Reply, record: DeliveryRecord, projectId: string, validateOnly: boolean) => {
-    // validate_only: checked but not sent; Google answers a fixed fake id (K).
+    // validate_only: checked but not sent; Google answers a fixed fake id (not verified against the live service).
     const id = validateOnly ? 'fake_message_id' : `0:${String(messageSeq++).padStart(16, '0')}%${idSuffix}`;
     answer(reply, record, 200, validateOnly ? 'validate_only' : null, JSON.stringify({ name: `projects/${projectId}/messages/${id}` }));
   };
@@ -236,7 +236,7 @@ export async function startFcmSimulator(o: FcmSimulatorOptions): Promise<FcmSimu
 
 /**
  * The project's quota: a token bucket of `perMinute` refilled continuously (the minutes are "not
- * clock-aligned", §2.4). Answers undefined when a message may pass (and counts it), else the seconds
+ * clock-aligned", https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas). Answers undefined when a message may pass (and counts it), else the seconds
  * until the next token, sent as Retry-After.
  */
 export function createQuotaBucket(perMinute: number) {

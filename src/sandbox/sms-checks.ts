@@ -3,7 +3,7 @@
  * https://www.twilio.com/docs/api/errors). Pure functions over what the HTTP layer received, so they are
  * cheap and testable alone.
  *
- * Twilio's exact messages are known for a few codes only; the others follow their style and are K.
+ * Twilio's exact messages are known for a few codes only; the others follow their style and are not verified against the live service.
  * Clients must decide on the HTTP status and the code, never on the message.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -24,7 +24,7 @@ export function errorBody(r: TwilioRefusal): string {
 
 /** The most characters a Body may have (https://www.twilio.com/docs/messaging/api/message-resource). */
 export const maxBodyChars = 1600;
-/** ValidityPeriod bounds in seconds (§5.1; 90007 outside them). */
+/** ValidityPeriod bounds in seconds (https://www.twilio.com/docs/messaging/api/message-resource; 90007 outside them). */
 export const minValiditySeconds = 1;
 export const maxValiditySeconds = 36_000;
 
@@ -50,7 +50,7 @@ export const e164 = /^\+[1-9]\d{1,14}$/;
 const sender = /^(\+[1-9]\d{1,14}|\d{3,8}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$/;
 const serviceSid = /^MG[0-9a-f]{32}$/;
 
-/** The account SID of `POST /2010-04-01/Accounts/{sid}/Messages.json` (a `.json` suffix is optional at Twilio, K). */
+/** The account SID of `POST /2010-04-01/Accounts/{sid}/Messages.json` (a `.json` suffix is optional at Twilio, not verified against the live service). */
 export function accountOfPath(path: string): string | undefined {
   const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages(?:\.json)?$/.exec(path.split('?')[0] ?? '');
   return m ? decodeURIComponent(m[1]!) : undefined;

@@ -80,7 +80,7 @@ export interface SmsSimulator {
 export const droppedReason = 'ConnectionDropped';
 /** The sender a message sent through a Messaging Service goes out from: one of Twilio's magic test numbers. */
 export const serviceSenderNumber = '+15005550006';
-/** Delays before the 2nd and 3rd tries of a callback that failed (Twilio retries some callbacks, K). */
+/** Delays before the 2nd and 3rd tries of a callback that failed (Twilio retries some callbacks: https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides). */
 export const callbackRetryDelaysMs = [250, 1_000] as const;
 /** A callback without an answer by then counts as failed. */
 const callbackTimeoutMs = 5_000;

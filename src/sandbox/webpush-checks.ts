@@ -33,7 +33,7 @@ export const refusals = {
   badKeyid: refuse(400, 'aes128gcm header: keyid must be an uncompressed P-256 point'),
   emptyRecord: refuse(400, 'the record is too short to hold a padding delimiter and a tag'),
   severalRecords: refuse(400, 'the body holds more than one record (RFC 8291 §4 allows one)'),
-  // "Push services MUST NOT return a 413 … to an entity body that is 4096 bytes or less" (§7.2).
+  // "Push services MUST NOT return a 413 … to an entity body that is 4096 bytes or less" (RFC 8030 §7.2).
   payloadTooLarge: refuse(413, 'payload too large: at most 4096 bytes'),
 } as const;
 
@@ -83,7 +83,7 @@ const one = (headers: IncomingHttpHeaders, name: string): string | undefined => 
 
 /**
  * TTL, Urgency and Topic (RFC 8030 §5.2–5.4). Answers the refusal, or the TTL the simulator keeps
- * the message for (the requested one, capped: §5.2 lets a push service retain it for less and say so
+ * the message for (the requested one, capped: RFC 8030 §5.2 lets a push service retain it for less and say so
  * in the answer's TTL header).
  */
 export function checkPushHeaders(headers: IncomingHttpHeaders): Refusal | number {

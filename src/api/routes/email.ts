@@ -6,7 +6,7 @@
  * RFC 8058 §3.2: a mail client POSTs `List-Unsubscribe=One-Click` (form-encoded or multipart), with
  * no cookies and without following redirects, so the POST answers 200 itself. The GET of the same
  * URL only shows a page with a button that POSTs: link scanners and prefetchers issue GETs, and must
- * never unsubscribe anyone (§1, last paragraph).
+ * never unsubscribe anyone (RFC 8058 §1, last paragraph).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';

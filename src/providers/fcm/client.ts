@@ -3,7 +3,7 @@
  * pooled HTTP/2 connection, with the service account's cached access token, resolved to a
  * DeliveryOutcome. Provider errors come back as data, never as exceptions.
  *
- * firebase-admin's weakness (§6): one HTTP/2 session of about 100 streams, GOAWAY past it. Here
+ * firebase-admin's weakness (firebase/firebase-admin-node#2943): one HTTP/2 session of about 100 streams, GOAWAY past it. Here
  * sends spread over several long-lived connections (the APNs pool, generic over its origin), each
  * used up to the stream limit its peer advertises, so thousands can be in flight.
  */
@@ -34,7 +34,7 @@ export interface FcmSenderOptions {
   log: Logger;
   /** A CA to trust (the sandbox's certificate) for sends and token grants; absent for Google. */
   ca?: string | undefined;
-  /** Connections per endpoint. Google's front end allows about 100 streams on each (K; firebase-admin #2943). */
+  /** Connections per endpoint. Google's front end allows about 100 streams on each (firebase/firebase-admin-node#2943). */
   maxConnections?: number | undefined;
   /** Streams a connection carries before the pool opens another. */
   streamsPerConnection?: number | undefined;
@@ -149,7 +149,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
       try {
         ({ fcm, retryAfter } = await attemptTwice(pool, account, req, token));
         if (needsFreshAccessToken(fcm)) {
-          // 401 UNAUTHENTICATED: the token expired or was revoked early; one new grant, one retry (§7).
+          // 401 UNAUTHENTICATED: the token expired or was revoked early; one new grant, one retry (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode, UNAUTHENTICATED).
           try {
             token = await tokens.refresh(account, token);
           } catch (err) {

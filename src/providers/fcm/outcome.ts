@@ -7,7 +7,7 @@
  * An error body is a `google.rpc.Status`:
  * `{"error": {"code", "message", "status", "details": [{"@type": "…FcmError", "errorCode"}, …]}}`.
  * The FcmError `errorCode` decides; the HTTP status only decides when it is missing (an OAuth or
- * routing error from Google's front end carries none, §2.3 last sentence).
+ * routing error from Google's front end carries none, https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode).
  */
 import type { DeliveryOutcome } from '../../domain/outcome.js';
 
@@ -24,7 +24,7 @@ export const quotaFailureType = 'type.googleapis.com/google.rpc.QuotaFailure';
 
 /**
  * "Project message rate exceeded: back off, minimum initial delay 1 min" and the same for the topic
- * rate (§2.3 QUOTA_EXCEEDED row): the wait when such a 429 names no Retry-After.
+ * rate (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode, QUOTA_EXCEEDED): the wait when such a 429 names no Retry-After.
  */
 export const minQuotaRetryMs = 60_000;
 
@@ -88,7 +88,7 @@ export function readFcmAnswer(status: number, body: Buffer | string): FcmAnswer 
 
 /**
  * A 401 without an FcmError is Google's OAuth layer refusing the access token (expired, revoked):
- * the client mints a new one and tries once more (§2.3, §7 "Credential refresh: 401"). A 401 with
+ * the client mints a new one and tries once more (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode, UNAUTHENTICATED). A 401 with
  * THIRD_PARTY_AUTH_ERROR is about the APNs or web-push credentials in the Firebase project instead.
  */
 export function needsFreshAccessToken(a: FcmAnswer): boolean {
@@ -97,7 +97,7 @@ export function needsFreshAccessToken(a: FcmAnswer): boolean {
 
 /**
  * Which of QUOTA_EXCEEDED's three cases (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode) a 429 is. Google names the case only in prose (the
- * message or a QuotaFailure violation; wording not verified, K), so only an explicit mention of a
+ * message or a QuotaFailure violation; wording not verified against the live service), so only an explicit mention of a
  * device narrows it: the project and topic cases both mean "the whole project backs off ≥ 1 min",
  * which is also the safe reading of a 429 that says nothing.
  */
@@ -109,7 +109,7 @@ export function quotaScope(a: FcmAnswer): 'project' | 'device' | undefined {
   return /\bdevice\b/i.test(prose) ? 'device' : 'project';
 }
 
-/** Google's wording for a malformed token (§2.3 INVALID_ARGUMENT row, quoted there). */
+/** Google's wording for a malformed token (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode, INVALID_ARGUMENT). */
 const malformedToken = /registration token is not a valid FCM registration token/i;
 
 /** Longest excerpt of Google's message kept in a reason: enough to tell which field was wrong. */
@@ -147,7 +147,7 @@ export function fcmOutcome(a: FcmAnswer, retryAfterMs?: number): DeliveryOutcome
   if (status === 403) return { kind: 'credentials_invalid', reason: explained, status }; // PERMISSION_DENIED: account or project wrong
   if (status === 429) return { kind: 'retry', reason: label, status, retryAfterMs: quotaRetryMs(a, retryAfterMs) };
   if (status >= 500) return { kind: 'provider_down', reason: label, status, retryAfterMs };
-  // Any other answer is one FCM will give again however often the request is sent (§7: "400: fix
+  // Any other answer is one FCM will give again however often the request is sent (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode: "400: fix
   // and never retry"). A 404 without UNREGISTERED is a wrong path or project, not a dead token.
   return { kind: 'rejected', reason: explained, status };
 }

@@ -3,7 +3,7 @@
  * → a DeliveryOutcome. Provider errors come back as data, never as exceptions. Speaks to Twilio or
  * to anything that answers like it (the sandbox's simulator), chosen per account by `endpoint`.
  *
- * twilio-node's lessons (§6): reuse connections (REST latency is mostly TLS set-up), and back off on
+ * twilio-node's lessons (twilio/twilio-node#210, PR #886): reuse connections (REST latency is mostly TLS set-up), and back off on
  * 429 by itself. Here every origin gets one keep-alive agent, every account a concurrency cap and a
  * token-bucket rate (the FCM sender's throttle: a 429 slows the whole account, not one message).
  */
@@ -37,7 +37,7 @@ export interface SmsAccount {
 export interface SmsToSend {
   /** E.164, e.g. +15005550006. */
   to: string;
-  /** The sending number; or `messagingServiceSid` (at least one of the two, §5.1). */
+  /** The sending number; or `messagingServiceSid` (at least one of the two, https://www.twilio.com/docs/messaging/api/message-resource). */
   from?: string | undefined;
   messagingServiceSid?: string | undefined;
   body: string;
@@ -76,11 +76,11 @@ export interface SmsSender {
 
 /**
  * Twilio documents no fixed REST rate; senders are limited per number instead (1 segment/s on a US
- * long code, 100+/s on a short code, queued up to 10 h, §5.1). 100 requests/s per account keeps the
+ * long code, 100+/s on a short code, queued up to 10 h, https://www.twilio.com/docs/messaging/api/message-resource). 100 requests/s per account keeps the
  * API itself far from 20429 while leaving the per-number pacing to Twilio's queue.
  */
 export const defaultMessagesPerMinute = 6_000;
-/** Twilio's default concurrent-request limit per account is about 100 (K); half of it leaves room for other clients. */
+/** Twilio's default concurrent-request limit per account is about 100 (not verified against the live service); half of it leaves room for other clients. */
 export const defaultMaxConcurrentPerAccount = 50;
 /** Twilio answers a create in well under a second; 15 s is a stuck connection, not a slow API. */
 export const defaultRequestTimeoutMs = 15_000;

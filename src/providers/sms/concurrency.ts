@@ -1,7 +1,7 @@
 /**
  * A counting semaphore: at most `limit` holders at once, the rest wait in arrival order. Twilio
- * limits how many API requests an account may have open at once (K: it answers 429 / 20429 past
- * it), so the SMS sender keeps one per account rather than finding the limit by being refused.
+ * limits how many API requests an account may have open at once (it answers 429 / 20429 past it:
+ * https://www.twilio.com/docs/api/errors/20429), so the SMS sender keeps one per account rather than finding the limit by being refused.
  * The limit may be a function, read on every acquire: a process's share of the account's budget
  * changes as worker processes come and go (domain/process-share.ts).
  */

@@ -5,7 +5,7 @@
  *
  * An error body is `{"code": 21211, "message": "…", "more_info": "https://www.twilio.com/docs/errors/21211",
  * "status": 400}`. The code decides where the table names it; otherwise the HTTP status does, since
- * Twilio splits codes into finer ones over time (§5.2 last sentence) and an unknown code must still
+ * Twilio splits codes into finer ones over time (https://www.twilio.com/docs/api/errors, and its 2024-07-10 changelog entry on the error dictionary) and an unknown code must still
  * land somewhere sensible.
  */
 import type { DeliveryOutcome } from '../../domain/outcome.js';
@@ -58,7 +58,7 @@ export function twilioOutcome(a: TwilioAnswer, retryAfterMs?: number): DeliveryO
     : `${code}${a.message ? `: ${a.message.slice(0, maxMessageChars)}` : ''}`;
 
   switch (code) {
-    case 21610: // the recipient replied STOP: suppress until START (§5.2, §7 "21610 (suppress)")
+    case 21610: // the recipient replied STOP: suppress until START (https://www.twilio.com/docs/api/errors/21610)
       return { kind: 'token_invalid', reason: optedOutReason, status };
     case 21211: // invalid To number: drop
     case 21614: // To is not a valid mobile number: drop
@@ -78,6 +78,6 @@ export function twilioOutcome(a: TwilioAnswer, retryAfterMs?: number): DeliveryO
   if (status === 429) return { kind: 'retry', reason, status, retryAfterMs: retryAfterMs ?? defaultRateLimitRetryMs };
   if (status >= 500) return { kind: 'provider_down', reason, status, retryAfterMs };
   // Every other answer (21408 region not permitted, 21617 body too long, 90007 validity, 404…) is one
-  // Twilio will give again however often it is sent: "400-class 21xxx, 90007: fix and never retry" (§7).
+  // Twilio will give again however often it is sent: "400-class 21xxx, 90007: fix and never retry" (https://www.twilio.com/docs/api/errors).
   return { kind: 'rejected', reason, status };
 }

@@ -39,7 +39,7 @@ export function webPushOutcome(status: number, reason?: string, location?: strin
   if (status >= 200 && status < 300) return { kind: 'delivered', providerId: location || undefined };
   const why = reason ?? `HTTP ${status}`;
   switch (status) {
-    // 404: "expired push message subscription" (§7.3); 410 is what FCM and Mozilla answer for an
+    // 404: "expired push message subscription" (RFC 8030 §7.3); 410 is what FCM and Mozilla answer for an
     // unsubscribed one. Both mean: delete the subscription.
     case 404:
     case 410:

@@ -54,7 +54,7 @@ export function jobStreamConfig(names: JobNames, s: StreamSettings, features: Se
     storage: StorageType.File,
     // Each job is consumed once and deleted on ack (https://docs.nats.io/nats-concepts/jetstream/streams, WorkQueue retention).
     retention: RetentionPolicy.Workqueue,
-    // A full stream refuses the publish instead of silently deleting unconsumed jobs (§1, §5).
+    // A full stream refuses the publish instead of silently deleting unconsumed jobs (https://docs.nats.io/nats-concepts/jetstream/streams#discardpolicy).
     discard: DiscardPolicy.New,
     num_replicas: s.replicas,
     duplicate_window: nanos(s.duplicateWindowMs),
