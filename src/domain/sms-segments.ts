@@ -1,6 +1,6 @@
 /**
  * How many SMS segments a body costs, and in which encoding it travels (https://www.twilio.com/docs/glossary/what-sms-character-limit). Twilio bills per segment, and the count also decides how long a long-code sender takes
- * (1 segment/s, https://www.twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks), so Herald computes it before sending and records it per delivery. Pure.
+ * (1 segment/s on a long code, https://help.twilio.com/articles/115002943027-Understanding-Twilio-Rate-Limits-and-Message-Queues), so Herald computes it before sending and records it per delivery. Pure.
  *
  * - GSM-7 (3GPP TS 23.038, "GSM 03.38"): 160 septets in one SMS, 153 per part of a concatenated one
  *   (the 6-byte user-data header takes 7 septets). Characters of the extension table cost 2 septets
