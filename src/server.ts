@@ -22,6 +22,7 @@ import { linkSandbox, sandboxOrigins, type SandboxLink } from './sandbox-link.js
 import type { PrivateNetworkAllowance } from './domain/network-address.js';
 import type { BackoffPolicy } from './domain/retry.js';
 import { openKeyring } from './store/master-key.js';
+import { systemClock, type Clock } from './domain/clock.js';
 
 export interface Herald {
   /** The API's base URL, when this process serves it. */
@@ -43,9 +44,12 @@ export interface HeraldOverrides {
   backoff?: BackoffPolicy;
   /** The byte cap of a bulk import (256 MiB): tests lower it rather than send that much. */
   bulkBodyBytes?: number;
+  /** The one clock of the process (domain/clock.ts), handed to every part: tests move it forward. */
+  clock?: Clock;
 }
 
 export async function startHerald(config: Config, log: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
+  const clock = overrides.clock ?? systemClock;
   const closers: (() => Promise<void>)[] = [];
   let db: Database | undefined;
   let closing: Promise<boolean> | undefined;
@@ -85,16 +89,18 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
         // relays are safe (each row is taken by one). A claim the stream cannot fill also relays
         // its topic's rows.
         relay: runs('relay') || runs('api'),
+        clock,
       })
-      : createPostgresQueue({ sql: db.sql, log, maxAttempts: config.maxAttempts });
+      : createPostgresQueue({ sql: db.sql, log, maxAttempts: config.maxAttempts, clock });
     closers.push(() => queue.close());
     log.info({ queue: config.natsUrl ? 'jetstream' : 'postgres', role: config.role }, 'work queue ready');
     const events = createEvents();
-    const metrics = createMetrics({ events, queue, database: db });
+    const metrics = createMetrics({ events, queue, database: db, clock });
 
     let sandbox: SandboxLink | undefined;
     if (config.sandbox) {
-      const s = await startSandbox({ host: config.sandboxHost, port: config.sandboxPort, log: log.child({ part: 'sandbox' }) });
+      // The same clock as the senders: the simulators judge the tokens they sign (iat, exp).
+      const s = await startSandbox({ host: config.sandboxHost, port: config.sandboxPort, log: log.child({ part: 'sandbox' }), clock: () => clock.now() });
       closers.push(s.close);
       sandbox = s;
       log.info({ inspection: s.inspectionUrl, endpoints: s.endpoints },
@@ -115,12 +121,12 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
       closers.push(processShare.stop);
       const workers = startWorkers({
         sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency, backoff: overrides.backoff, share: processShare.share,
-        credentials: credentials!, privateNetworks, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!,
+        credentials: credentials!, privateNetworks, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!, clock,
       });
       closers.push(workers.stop);
     }
     if (runs('scheduler')) {
-      const scheduler = startScheduler({ sql: db.sql, log, queue, reconcileAfterMs: config.reconcileAfterSeconds * 1000 });
+      const scheduler = startScheduler({ sql: db.sql, log, queue, reconcileAfterMs: config.reconcileAfterSeconds * 1000, clock });
       closers.push(scheduler.stop);
       log.info({ reconciler: queue.mayLoseJobs ? `after ${config.reconcileAfterSeconds} s` : 'not needed on this queue' },
         'scheduler running');
@@ -130,7 +136,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
       const app = await buildApp({
         sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits, httpLimits: config.httpLimits,
         bulkBodyBytes: overrides.bulkBodyBytes, databaseProblem: db.problem,
-        unsubscribeSecret, privateNetworks,
+        unsubscribeSecret, privateNetworks, clock,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,
           // The account that sent the message signs its callbacks: the project's, or the project's own sandbox account.

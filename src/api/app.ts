@@ -33,6 +33,7 @@ import { projectRoutes } from './routes/project.js';
 import type { Keyring } from '../store/sealed.js';
 import type { PrivateNetworkAllowance } from '../domain/network-address.js';
 import { clientErrorHandler, defaultHttpLimits, httpServerOptions, maxParamBytes, type HttpLimits } from './http-limits.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 
 export interface ApiDeps {
   sql: Sql;
@@ -58,6 +59,8 @@ export interface ApiDeps {
   httpLimits?: Partial<HttpLimits> | undefined;
   /** Why the database is known to be down (the embedded PostgreSQL restarting), for /readyz. */
   databaseProblem?: () => string | undefined;
+  /** The process's one clock (domain/clock.ts): rate limits, message times and expiries. */
+  clock?: Clock | undefined;
 }
 
 /** Large enough for 10,000 recipients with long ids; anything bigger is a 413. */
@@ -119,15 +122,16 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(installationRoutes(deps.sql, deps.keyring, deps.privateNetworks));
   await app.register(transactionalRoutes(deps));
   await app.register(messageRoutes(deps.sql));
-  await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret }));
+  await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret, clock: deps.clock }));
   await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks }));
   await app.register(sdkConfigRoutes({ sql: deps.sql, keyring: deps.keyring }));
   await app.register(operationsRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry, databaseProblem: deps.databaseProblem }));
   await app.register(sdkAssetRoutes());
-  const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits);
-  await app.register(profileRoutes({ sql: deps.sql, limiter }));
+  const clock = deps.clock ?? systemClock;
+  const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits, () => clock.now());
+  await app.register(profileRoutes({ sql: deps.sql, limiter, clock }));
   await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue, maxBodyBytes: deps.bulkBodyBytes }));
-  await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter }));
+  await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));
   await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, ...deps.smsWebhooks }));
   return app;

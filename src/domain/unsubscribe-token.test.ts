@@ -8,23 +8,23 @@ const secret = 'a-test-secret-of-32-bytes-length';
 
 test('a token verifies back to its project and lower-cased address', () => {
   const projectId = randomUUID();
-  const token = signUnsubscribeToken(secret, projectId, 'Ann.Example@Mail.Example.COM');
+  const token = signUnsubscribeToken(secret, projectId, 'Ann.Example@Mail.Example.COM', new Date());
   assert.match(token, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-  assert.deepEqual(verifyUnsubscribeToken(secret, token), { ok: true, subject: { projectId, address: 'ann.example@mail.example.com' } });
+  assert.deepEqual(verifyUnsubscribeToken(secret, token, new Date()), { ok: true, subject: { projectId, address: 'ann.example@mail.example.com' } });
 });
 
 test('another secret, a swapped tag and garbage are refused', () => {
-  const a = signUnsubscribeToken(secret, randomUUID(), 'a@example.com');
-  const b = signUnsubscribeToken(secret, randomUUID(), 'b@example.com');
+  const a = signUnsubscribeToken(secret, randomUUID(), 'a@example.com', new Date());
+  const b = signUnsubscribeToken(secret, randomUUID(), 'b@example.com', new Date());
   const invalid = { ok: false, reason: 'invalid' };
-  assert.deepEqual(verifyUnsubscribeToken('another-secret-of-enough-length!', a), invalid);
-  assert.deepEqual(verifyUnsubscribeToken(secret, `${a.split('.')[0]}.${b.split('.')[1]}`), invalid);
-  for (const bad of ['', '.', 'abc', 'a.b.c', `${a}.`, `${a} `, a.replace('.', '')]) assert.deepEqual(verifyUnsubscribeToken(secret, bad), invalid, bad);
+  assert.deepEqual(verifyUnsubscribeToken('another-secret-of-enough-length!', a, new Date()), invalid);
+  assert.deepEqual(verifyUnsubscribeToken(secret, `${a.split('.')[0]}.${b.split('.')[1]}`, new Date()), invalid);
+  for (const bad of ['', '.', 'abc', 'a.b.c', `${a}.`, `${a} `, a.replace('.', '')]) assert.deepEqual(verifyUnsubscribeToken(secret, bad, new Date()), invalid, bad);
 });
 
 test('a short secret is a bug, not a token', () => {
-  assert.throws(() => signUnsubscribeToken('short', randomUUID(), 'a@example.com'), /at least 16 bytes/);
-  assert.throws(() => verifyUnsubscribeToken('short', 'x.y'), /at least 16 bytes/);
+  assert.throws(() => signUnsubscribeToken('short', randomUUID(), 'a@example.com', new Date()), /at least 16 bytes/);
+  assert.throws(() => verifyUnsubscribeToken('short', 'x.y', new Date()), /at least 16 bytes/);
 });
 
 test('property: every (project, address) round-trips, and every single-character edit is refused', () => {
@@ -32,11 +32,11 @@ test('property: every (project, address) round-trips, and every single-character
   fc.assert(fc.property(
     fc.uuid(), fc.emailAddress(), fc.nat(), fc.nat(alphabet.length - 1),
     (projectId, address, at, replacement) => {
-      const token = signUnsubscribeToken(secret, projectId, address);
-      assert.deepEqual(verifyUnsubscribeToken(secret, token), { ok: true, subject: { projectId: projectId.toLowerCase(), address: address.toLowerCase() } });
+      const token = signUnsubscribeToken(secret, projectId, address, new Date());
+      assert.deepEqual(verifyUnsubscribeToken(secret, token, new Date()), { ok: true, subject: { projectId: projectId.toLowerCase(), address: address.toLowerCase() } });
       const i = at % token.length;
       const edited = token.slice(0, i) + alphabet[replacement] + token.slice(i + 1);
-      if (edited !== token) assert.deepEqual(verifyUnsubscribeToken(secret, edited), { ok: false, reason: 'invalid' }, `${token} → ${edited}`);
+      if (edited !== token) assert.deepEqual(verifyUnsubscribeToken(secret, edited, new Date()), { ok: false, reason: 'invalid' }, `${token} → ${edited}`);
     },
   ), { numRuns: 500 });
 });
@@ -61,5 +61,5 @@ test('the issue time is signed: moving it forward breaks the tag', () => {
   const [p, t] = token.split('.') as [string, string];
   const payload = Buffer.from(p, 'base64url');
   payload.writeUInt32BE(Math.floor(Date.now() / 1000), 1);
-  assert.deepEqual(verifyUnsubscribeToken(secret, `${payload.toString('base64url')}.${t}`), { ok: false, reason: 'invalid' });
+  assert.deepEqual(verifyUnsubscribeToken(secret, `${payload.toString('base64url')}.${t}`, new Date()), { ok: false, reason: 'invalid' });
 });

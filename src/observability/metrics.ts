@@ -5,13 +5,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { QueueStats, WorkQueue } from '../queue/queue.js';
 import type { HeraldEvents } from '../worker/events.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 
 export interface Metrics {
   registry: Registry;
   observeRequest(method: string, route: string, status: number, seconds: number): void;
 }
 
-export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue; database?: { restarts(): number } }): Metrics {
+export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue; database?: { restarts(): number }; clock?: Clock }): Metrics {
+  const clock = deps.clock ?? systemClock;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'herald_' });
 
@@ -58,8 +60,8 @@ export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue; da
   // all metrics concurrently, so each gauge awaits the same snapshot instead of racing another's.
   let snapshot: { at: number; stats: Promise<QueueStats[] | undefined> } | undefined;
   const queueStats = () => {
-    if (!snapshot || Date.now() - snapshot.at > 1_000) {
-      snapshot = { at: Date.now(), stats: deps.queue.stats().catch(() => undefined) };
+    if (!snapshot || clock.now() - snapshot.at > 1_000) {
+      snapshot = { at: clock.now(), stats: deps.queue.stats().catch(() => undefined) };
     }
     return snapshot.stats;
   };

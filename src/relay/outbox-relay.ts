@@ -18,6 +18,7 @@
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import { retryDelayMs } from '../domain/retry.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { deleteRows, hasDue, msUntilNextDue, outboxChannel, takeDue, type OutboxRow, type TakeOptions } from './outbox.js';
 
 export interface PublishResult {
@@ -49,6 +50,8 @@ export interface OutboxRelayOptions {
   /** Test seam, after the acknowledgements and before the delete: throwing here is a relay that
    *  died between the two. */
   afterPublish?: (results: PublishResult[]) => Promise<void> | void;
+  /** When rows are due and how long the relay backs off. */
+  clock?: Clock | undefined;
 }
 
 export interface OutboxRelay {
@@ -86,6 +89,8 @@ export function createOutboxRelay(o: OutboxRelayOptions): OutboxRelay {
   const { sql, log, publisher } = o;
   const batchSize = o.batchSize ?? defaultBatchSize;
   const lockWaitMs = o.lockWaitMs ?? 10_000;
+  const clock = o.clock ?? systemClock;
+  const now = () => new Date(clock.now());
   let closed = false;
   let started = false;
   let pending = true;
@@ -105,7 +110,7 @@ export function createOutboxRelay(o: OutboxRelayOptions): OutboxRelay {
   };
 
   /** One transaction: take, publish, delete what was acknowledged. Returns the rows taken. */
-  const relayOnce = async (take: TakeOptions): Promise<number> => {
+  const relayOnce = async (take: Omit<TakeOptions, 'now'>): Promise<number> => {
     let failed: PublishResult[] = [];
     const taken = await sql.begin(async (tx) => {
       // This transaction only deletes rows the transport has acknowledged, so its commit need not
@@ -117,7 +122,7 @@ export function createOutboxRelay(o: OutboxRelayOptions): OutboxRelay {
         take.waitForLocked
           ? tx`select set_config('synchronous_commit', 'off', true), set_config('lock_timeout', ${`${lockWaitMs}ms`}, true)`
           : tx`select set_config('synchronous_commit', 'off', true)`,
-        takeDue(tx, take),
+        takeDue(tx, { ...take, now: now() }),
       ]);
       if (!rows.length) return 0;
       const results = await publisher.publish(rows);
@@ -144,7 +149,7 @@ export function createOutboxRelay(o: OutboxRelayOptions): OutboxRelay {
   /** Shared by the loop and flushes, so claims do not hammer a transport the loop is backing off from. */
   const failed = (err: unknown) => {
     failures++;
-    backoffUntil = Date.now() + retryDelayMs(failures, undefined, failureBackoff);
+    backoffUntil = clock.now() + retryDelayMs(failures, undefined, failureBackoff);
     // The first failure and then every tenth: an outage is visible without flooding the log.
     if (failures === 1 || failures % 10 === 0) log.warn({ err, failures }, 'relay pass failed; jobs stay in the outbox, retrying');
   };
@@ -157,8 +162,8 @@ export function createOutboxRelay(o: OutboxRelayOptions): OutboxRelay {
   };
 
   const nextWakeMs = async (): Promise<number> => {
-    if (pending) return publisher.ready() ? Math.max(0, backoffUntil - Date.now()) : idleCheckMs;
-    const ms = await msUntilNextDue(sql).catch((err: unknown) => {
+    if (pending) return publisher.ready() ? Math.max(0, backoffUntil - clock.now()) : idleCheckMs;
+    const ms = await msUntilNextDue(sql, now()).catch((err: unknown) => {
       log.warn({ err }, 'relay could not read the outbox; looking again shortly');
       return lockedRecheckMs;
     });
@@ -169,7 +174,7 @@ export function createOutboxRelay(o: OutboxRelayOptions): OutboxRelay {
 
   const run = async () => {
     while (!closed) {
-      if (pending && publisher.ready() && Date.now() >= backoffUntil) {
+      if (pending && publisher.ready() && clock.now() >= backoffUntil) {
         pending = false;
         try {
           await pass();
@@ -184,13 +189,12 @@ export function createOutboxRelay(o: OutboxRelayOptions): OutboxRelay {
       const ms = await nextWakeMs();
       if (closed) break;
       if (pokes !== seen) continue;
+      const timer = new AbortController();
       const timedOut = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(true), ms);
-        wake = () => {
-          clearTimeout(timer);
-          resolve(false);
-        };
+        void clock.sleep(ms, timer.signal).then(() => resolve(true));
+        wake = () => resolve(false);
       });
+      timer.abort();
       wake = undefined;
       if (timedOut) pending = true;
     }
@@ -228,8 +232,8 @@ export function createOutboxRelay(o: OutboxRelayOptions): OutboxRelay {
       loop = run();
     },
     async flush(topic) {
-      if (closed || !publisher.ready() || Date.now() < backoffUntil) return 0;
-      if (!(await hasDue(sql, topic))) return 0;
+      if (closed || !publisher.ready() || clock.now() < backoffUntil) return 0;
+      if (!(await hasDue(sql, now(), topic))) return 0;
       return coalesce(topic ?? '', async () => {
         try {
           const n = await relayOnce({ topic, limit: batchSize, waitForLocked: true });

@@ -24,12 +24,12 @@ export interface OutboxRow {
 }
 
 /** Inserts the rows and notifies the relays, in the caller's transaction. */
-export async function insertOutbox(tx: Sql | TransactionSql, rows: NewOutboxRow[]): Promise<void> {
+export async function insertOutbox(tx: Sql | TransactionSql, rows: NewOutboxRow[], now: Date): Promise<void> {
   if (!rows.length) return;
   await tx`
     with inserted as (
-      insert into job_outbox (id, topic, payload, run_at)
-      select u.id, u.topic, u.payload, coalesce(u.run_at, now())
+      insert into job_outbox (id, topic, payload, run_at, created_at)
+      select u.id, u.topic, u.payload, coalesce(u.run_at, ${now}::timestamptz), ${now}::timestamptz
       from unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.topic)}::text[],
                   ${rows.map((r) => r.payloadJson)}::text[]::jsonb[],
                   ${rows.map((r) => r.runAt?.toISOString() ?? null) as string[]}::timestamptz[])
@@ -46,6 +46,7 @@ export interface TakeOptions {
   /** Wait for rows another relay holds (a claim that must see every committed row) instead of
    *  skipping them (background relays sharing the work). */
   waitForLocked: boolean;
+  now: Date;
 }
 
 /** Due rows, oldest first, locked until the transaction ends. */
@@ -53,7 +54,7 @@ export async function takeDue(tx: TransactionSql, o: TakeOptions): Promise<Outbo
   return tx<OutboxRow[]>`
     select id, topic, payload::text as payload, created_at as "createdAt"
     from job_outbox
-    where run_at <= now() ${o.topic === undefined ? tx`` : tx`and topic = ${o.topic}`}
+    where run_at <= ${o.now}::timestamptz ${o.topic === undefined ? tx`` : tx`and topic = ${o.topic}`}
     order by run_at, id
     limit ${o.limit}
     for update ${o.waitForLocked ? tx`` : tx`skip locked`}`;
@@ -64,16 +65,16 @@ export async function deleteRows(tx: TransactionSql, ids: string[]): Promise<voi
 }
 
 /** True when the topic (or any topic) has a due row: the cheap test before a claim's flush. */
-export async function hasDue(sql: Sql, topic?: string): Promise<boolean> {
+export async function hasDue(sql: Sql, now: Date, topic?: string): Promise<boolean> {
   const rows = await sql`
-    select 1 from job_outbox where run_at <= now() ${topic === undefined ? sql`` : sql`and topic = ${topic}`} limit 1`;
+    select 1 from job_outbox where run_at <= ${now}::timestamptz ${topic === undefined ? sql`` : sql`and topic = ${topic}`} limit 1`;
   return rows.length > 0;
 }
 
 /** Milliseconds until the earliest row is due (≤ 0 when one is due now), undefined when empty. */
-export async function msUntilNextDue(sql: Sql): Promise<number | undefined> {
+export async function msUntilNextDue(sql: Sql, now: Date): Promise<number | undefined> {
   const [row] = await sql<{ ms: number | null }[]>`
-    select (extract(epoch from min(run_at) - now()) * 1000)::float8 as ms from job_outbox`;
+    select (extract(epoch from min(run_at) - ${now}::timestamptz) * 1000)::float8 as ms from job_outbox`;
   return row?.ms ?? undefined;
 }
 
@@ -85,8 +86,8 @@ export interface OutboxBacklog {
   oldestDue: Date | null;
 }
 
-export async function outboxBacklog(sql: Sql): Promise<OutboxBacklog[]> {
+export async function outboxBacklog(sql: Sql, now: Date): Promise<OutboxBacklog[]> {
   return sql<OutboxBacklog[]>`
-    select topic, count(*)::int as rows, min(created_at) filter (where run_at <= now()) as "oldestDue"
+    select topic, count(*)::int as rows, min(created_at) filter (where run_at <= ${now}::timestamptz) as "oldestDue"
     from job_outbox group by topic order by topic`;
 }

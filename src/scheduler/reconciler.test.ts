@@ -68,7 +68,7 @@ test('a queued delivery long past due with no call under way gets a delivery job
   const lost = await delivery(m, graceMs * 2);
   await delivery(m, graceMs / 2); // recently due
   const sending = await delivery(m, graceMs * 2);
-  await claimDeliveries(db.sql, [sending], 30_000); // a live call holds it
+  await claimDeliveries(db.sql, [sending], 30_000, new Date()); // a live call holds it
   const done = await delivery(m, graceMs * 2);
   await db.sql`update deliveries set status = 'sent' where id = ${done}`;
   assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 1 });

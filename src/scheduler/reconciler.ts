@@ -13,6 +13,8 @@ import type { Logger } from 'pino';
 import type { WorkQueue } from '../queue/queue.js';
 import { takeLostDeliveries, takeLostFanouts } from '../store/reconcile.js';
 import { deliveryTopic, topics, type DeliveryPayload, type FanoutPayload } from '../worker/topics.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import { every } from './every.js';
 
 export interface ReconcilerOptions {
   sql: Sql;
@@ -20,6 +22,7 @@ export interface ReconcilerOptions {
   log: Logger;
   /** How long past due unfinished work must be before it is presumed to have lost its job. */
   graceMs: number;
+  clock?: Clock | undefined;
 }
 
 /** Rows per statement: a sweep after a large loss takes several short transactions, not one long one. */
@@ -29,9 +32,10 @@ const batch = 2_000;
 export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: number; deliveries: number }> {
   let fanouts = 0;
   let deliveries = 0;
+  const now = () => new Date((o.clock ?? systemClock).now());
   for (;;) {
     const n = await o.sql.begin(async (tx) => {
-      const ids = await takeLostFanouts(tx, topics.fanout, o.graceMs, batch);
+      const ids = await takeLostFanouts(tx, topics.fanout, o.graceMs, batch, now());
       await o.queue.enqueue(tx, ids.map((id) => ({ topic: topics.fanout, payload: { message_id: id } satisfies FanoutPayload })));
       return ids.length;
     });
@@ -40,7 +44,7 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: nu
   }
   for (;;) {
     const n = await o.sql.begin(async (tx) => {
-      const rows = await takeLostDeliveries(tx, o.graceMs, batch);
+      const rows = await takeLostDeliveries(tx, o.graceMs, batch, now());
       await o.queue.enqueue(tx, rows.map((r) => ({ topic: deliveryTopic(r.platform), payload: { delivery_id: r.id } satisfies DeliveryPayload })));
       return rows.length;
     });
@@ -52,24 +56,13 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: nu
 
 export function startReconciler(o: ReconcilerOptions): { stop(): Promise<void> } {
   if (!o.queue.mayLoseJobs) return { stop: async () => {} };
-  let running: Promise<void> | undefined;
-  const sweep = () => {
-    running ??= reconcileOnce(o)
-      .then((r) => {
-        if (r.fanouts || r.deliveries) {
-          o.log.warn(r, 'reconciler: work whose job the queue lost was enqueued again');
-        }
-      })
-      .catch((err: unknown) => o.log.warn({ err }, 'reconciler sweep failed; will try again'))
-      .finally(() => (running = undefined));
-  };
+  const sweep = () => reconcileOnce(o)
+    .then((r) => {
+      if (r.fanouts || r.deliveries) {
+        o.log.warn(r, 'reconciler: work whose job the queue lost was enqueued again');
+      }
+    })
+    .catch((err: unknown) => o.log.warn({ err }, 'reconciler sweep failed; will try again'));
   // A few sweeps per grace period: lost work waits at most about 1.25 × grace.
-  const timer = setInterval(sweep, Math.max(1_000, Math.min(60_000, o.graceMs / 4)));
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return every(o.clock ?? systemClock, Math.max(1_000, Math.min(60_000, o.graceMs / 4)), sweep);
 }

@@ -9,30 +9,31 @@ import { deleteExpiredIdempotencyKeys } from '../store/idempotency.js';
 import { startReconciler } from './reconciler.js';
 import { deleteExpiredEventIds } from '../store/events.js';
 import { deleteAbandonedUploads } from '../store/import-jobs.js';
+import type { Clock } from '../domain/clock.js';
+import { every } from './every.js';
 
 /** Hourly is plenty: keys are kept 48 h, the promise is 24 h. */
 const upkeepEveryMs = 3_600_000;
 
-export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; reconcileAfterMs: number }): { stop(): Promise<void> } {
-  const reconciler = startReconciler({ sql: deps.sql, queue: deps.queue, log: deps.log, graceMs: deps.reconcileAfterMs });
+export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; reconcileAfterMs: number; clock: Clock }): { stop(): Promise<void> } {
+  const reconciler = startReconciler({ sql: deps.sql, queue: deps.queue, log: deps.log, graceMs: deps.reconcileAfterMs, clock: deps.clock });
   const upkeep = async () => {
+    const now = new Date(deps.clock.now());
     try {
-      const n = await deleteExpiredIdempotencyKeys(deps.sql);
+      const n = await deleteExpiredIdempotencyKeys(deps.sql, now);
       if (n) deps.log.info({ deleted: n }, 'expired idempotency keys removed');
-      const ids = await deleteExpiredEventIds(deps.sql);
+      const ids = await deleteExpiredEventIds(deps.sql, now);
       if (ids) deps.log.info({ deleted: ids }, 'expired event ids removed');
-      const uploads = await deleteAbandonedUploads(deps.sql);
+      const uploads = await deleteAbandonedUploads(deps.sql, now);
       if (uploads) deps.log.info({ deleted: uploads }, 'bulk uploads abandoned by a stopped process removed');
     } catch (err) {
       deps.log.warn({ err }, 'upkeep failed; will try again');
     }
   };
-  const timer = setInterval(upkeep, upkeepEveryMs);
-  timer.unref();
-  void upkeep();
+  const periodic = every(deps.clock, upkeepEveryMs, upkeep, { now: true });
   return {
     stop: async () => {
-      clearInterval(timer);
+      await periodic.stop();
       await reconciler.stop();
     },
   };

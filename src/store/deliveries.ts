@@ -177,8 +177,9 @@ export type ClaimedDelivery =
  * committed before the call, so a crash during the call leaves a trace the next attempt sees
  * (a durable "attempting" record before the call), and two jobs for one
  * delivery (a redelivery racing a slow worker, a reconciled job) never send concurrently.
+ * `now` is the worker's clock (domain/clock.ts), which times the claim.
  */
-export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number): Promise<Map<string, ClaimedDelivery>> {
+export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number, now: Date): Promise<Map<string, ClaimedDelivery>> {
   const out = new Map<string, ClaimedDelivery>(ids.map((id) => [id, { kind: 'done' }]));
   if (!ids.length) return out;
   const rows = await sql<(DeliveryToSend & { claimed: boolean; ambiguous: boolean; busy_ms: number | null })[]>`
@@ -186,15 +187,15 @@ export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number):
       select id, sending_until from deliveries where id = any(${ids}::uuid[]) and status = 'queued'
       order by id for update
     ), claimed as (
-      update deliveries d set sending_until = now() + ${leaseMs} * interval '1 millisecond'
+      update deliveries d set sending_until = ${now}::timestamptz + ${leaseMs} * interval '1 millisecond'
       from current c
-      where d.id = c.id and (c.sending_until is null or c.sending_until < now())
+      where d.id = c.id and (c.sending_until is null or c.sending_until < ${now}::timestamptz)
       returning d.id, (c.sending_until is not null) as ambiguous
     )
     select d.id, d.message_id, d.project_id, d.platform, d.token, d.install_id, d.apns_environment, d.status, d.attempts,
            m.push, m.email, m.sms, ins.web_push_subscription, m.created_at, m.expires_at, (i.token is not null) as token_invalidated,
            (cl.id is not null) as claimed, coalesce(cl.ambiguous, false) as ambiguous,
-           case when cl.id is null then ceil(extract(epoch from (c.sending_until - now())) * 1000)::int end as busy_ms
+           case when cl.id is null then ceil(extract(epoch from (c.sending_until - ${now}::timestamptz)) * 1000)::int end as busy_ms
     from current c
     join deliveries d on d.id = c.id
     join messages m on m.id = d.message_id
@@ -219,13 +220,13 @@ export interface OutcomeRecord {
 
 /**
  * Records many outcomes in one statement, ending their claims. A delivery already final is never
- * moved back. `retryInMs` (for outcomes that stay `queued`) sets when its next job is due.
+ * moved back. `retryInMs` (for outcomes that stay `queued`) sets when its next job is due, from `now`.
  */
-export async function recordOutcomes(sql: Sql | TransactionSql, outcomes: OutcomeRecord[]): Promise<void> {
+export async function recordOutcomes(sql: Sql | TransactionSql, outcomes: OutcomeRecord[], now: Date): Promise<void> {
   if (!outcomes.length) return;
   await sql`
-    update deliveries d set status = u.status, reason = u.reason, attempts = u.attempts, updated_at = now(),
-           sending_until = null, due_at = now() + coalesce(u.retry_ms, 0) * interval '1 millisecond'
+    update deliveries d set status = u.status, reason = u.reason, attempts = u.attempts, updated_at = ${now}::timestamptz,
+           sending_until = null, due_at = ${now}::timestamptz + coalesce(u.retry_ms, 0) * interval '1 millisecond'
     from unnest(${outcomes.map((o) => o.id)}::uuid[], ${outcomes.map((o) => o.status)}::text[],
                 ${outcomes.map((o) => o.reason) as string[]}::text[], ${outcomes.map((o) => o.attempts)}::int[],
                 ${outcomes.map((o) => o.retryInMs ?? null) as number[]}::int[])

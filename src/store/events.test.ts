@@ -17,7 +17,7 @@ test('event ids are kept at least 7 days, even when their events are gone, then 
     await db.sql`delete from events`;
     await db.sql`update event_ids set seen_at = now() - interval '7 days' - interval '1 hour' where client_id = 'recent'`;
     await db.sql`update event_ids set seen_at = now() - make_interval(days => ${eventIdRetentionDays}) - interval '1 hour' where client_id = 'old'`;
-    assert.equal(await deleteExpiredEventIds(db.sql), 1);
+    assert.equal(await deleteExpiredEventIds(db.sql, new Date()), 1);
     assert.deepEqual(await db.sql.begin((tx) => storeEvents(tx, [ev('recent'), ev('old')])), [false, true]);
   } finally {
     await db.close();

@@ -128,8 +128,9 @@ export async function recentEvents(sql: Sql | TransactionSql, projectId: string,
     order by time desc limit ${limit}`;
 }
 
-export async function deleteExpiredEventIds(sql: Sql): Promise<number> {
-  const r = await sql`delete from event_ids where seen_at < now() - make_interval(days => ${eventIdRetentionDays})`;
+/** `now`: the scheduler's clock. */
+export async function deleteExpiredEventIds(sql: Sql, now: Date): Promise<number> {
+  const r = await sql`delete from event_ids where seen_at < ${now}::timestamptz - make_interval(days => ${eventIdRetentionDays})`;
   return r.count;
 }
 

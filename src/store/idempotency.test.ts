@@ -22,7 +22,7 @@ test('a key is kept at least 24 hours, and removed by upkeep after its retention
   await claim('old', 1);
   await db.sql`update idempotency_keys set created_at = now() - interval '25 hours' where key = 'day-old'`;
   await db.sql`update idempotency_keys set created_at = now() - interval '49 hours' where key = 'old'`;
-  assert.equal(await deleteExpiredIdempotencyKeys(db.sql), 1);
+  assert.equal(await deleteExpiredIdempotencyKeys(db.sql, new Date()), 1);
   const left = (await db.sql<{ key: string }[]>`select key from idempotency_keys order by key`).map((r) => r.key);
   assert.deepEqual(left, ['day-old', 'young']);
   // A day-old key still replays its first answer.

@@ -64,8 +64,9 @@ export async function claimIdempotencyKeys(tx: TransactionSql, claims: Idempoten
   });
 }
 
-export async function deleteExpiredIdempotencyKeys(sql: TransactionSql | Sql): Promise<number> {
+/** `now`: the scheduler's clock. */
+export async function deleteExpiredIdempotencyKeys(sql: TransactionSql | Sql, now: Date): Promise<number> {
   const r = await sql`delete from idempotency_keys
-    where created_at < now() - make_interval(hours => ${idempotencyRetentionHours})`;
+    where created_at < ${now}::timestamptz - make_interval(hours => ${idempotencyRetentionHours})`;
   return r.count;
 }

@@ -51,8 +51,8 @@ export async function discardUpload(sql: Sql, importId: string): Promise<void> {
 }
 
 /** Deletes the uploads a dead process left 'uploading'; returns how many. */
-export async function deleteAbandonedUploads(sql: Sql, olderThanMs = abandonedUploadAfterMs): Promise<number> {
-  const r = await sql`delete from import_jobs where state = 'uploading' and created_at < now() - ${olderThanMs / 1000} * interval '1 second'`;
+export async function deleteAbandonedUploads(sql: Sql, now: Date, olderThanMs = abandonedUploadAfterMs): Promise<number> {
+  const r = await sql`delete from import_jobs where state = 'uploading' and created_at < ${now}::timestamptz - ${olderThanMs / 1000} * interval '1 second'`;
   return r.count;
 }
 

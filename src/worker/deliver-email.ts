@@ -20,6 +20,8 @@ export function emailChannel(deps: {
   /** Where one-click unsubscribe links point (https), and the key that signs them. */
   publicUrl: string;
   unsubscribeSecret: Buffer;
+  /** Dates the unsubscribe tokens (they expire). */
+  now: () => number;
 }): ChannelSender<EmailAccount> {
   return {
     channel: 'email',
@@ -41,7 +43,7 @@ export function emailChannel(deps: {
         subject: content.subject,
         html: content.html,
         text: content.text,
-        unsubscribeUrl: unsubscribeUrl(deps.publicUrl, signUnsubscribeToken(deps.unsubscribeSecret, d.project_id, d.token)),
+        unsubscribeUrl: unsubscribeUrl(deps.publicUrl, signUnsubscribeToken(deps.unsubscribeSecret, d.project_id, d.token, new Date(deps.now()))),
       });
     },
     async recordExtra(tx, results) {

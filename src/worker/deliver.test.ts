@@ -80,7 +80,7 @@ test('a delivery is sent once, its outcome recorded and its claim ended', async 
 
 test('while one call holds the claim, a second job for the same delivery waits instead of sending', async () => {
   const d = await queuedDelivery();
-  const first = await claimDeliveries(db.sql, [d.id], 30_000); // a live worker's call under way
+  const first = await claimDeliveries(db.sql, [d.id], 30_000, new Date()); // a live worker's call under way
   assert.equal(first.get(d.id)?.kind, 'claimed');
   const { sender, sent } = recordingSender(true);
   await handler(sender)([await d.job()]);
@@ -94,7 +94,7 @@ test('while one call holds the claim, a second job for the same delivery waits i
 
 test('a claim that ended without an outcome is ambiguous: re-sent with the same delivery when re-sending is safe', async () => {
   const d = await queuedDelivery();
-  await claimDeliveries(db.sql, [d.id], 30_000);
+  await claimDeliveries(db.sql, [d.id], 30_000, new Date());
   await db.sql`update deliveries set sending_until = now() - interval '1 second' where id = ${d.id}`; // its worker died
   const events = createEvents();
   const seen: unknown[] = [];
@@ -109,7 +109,7 @@ test('a claim that ended without an outcome is ambiguous: re-sent with the same 
 
 test('an ambiguous delivery on a channel that cannot re-send safely becomes unknown, never sent twice', async () => {
   const d = await queuedDelivery();
-  await claimDeliveries(db.sql, [d.id], 30_000);
+  await claimDeliveries(db.sql, [d.id], 30_000, new Date());
   await db.sql`update deliveries set sending_until = now() - interval '1 second' where id = ${d.id}`;
   const { sender, sent } = recordingSender(false);
   await handler(sender)([await d.job()]);

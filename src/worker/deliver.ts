@@ -28,6 +28,7 @@ import {
   claimDeliveries, invalidateTokens, recordOutcomes, type DeliveryToSend, type OutcomeRecord,
 } from '../store/deliveries.js';
 import type { DeliveryPayload } from './topics.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import type { HeraldEvents } from './events.js';
 
 /** One channel's part of the delivery step. */
@@ -62,7 +63,8 @@ export interface DeliveryDeps<C> {
   breakers: CircuitBreakers;
   /** How long a claim holds: longer than the slowest provider call (the sender's own timeouts). */
   claimMs: number;
-  now?: () => number;
+  /** Times claims, expiries, breakers and retries. */
+  clock?: Clock | undefined;
   backoff?: BackoffPolicy | undefined;
 }
 
@@ -78,10 +80,11 @@ type Decision =
   | { kind: 'done' };
 
 export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock;
+  const now = () => clock.now();
   const { channel } = deps.sender;
   return async (jobs: Job[]): Promise<void> => {
-    const found = await claimDeliveries(deps.sql, jobs.map((j) => (j.payload as DeliveryPayload).delivery_id), deps.claimMs);
+    const found = await claimDeliveries(deps.sql, jobs.map((j) => (j.payload as DeliveryPayload).delivery_id), deps.claimMs, new Date(now()));
     const creds = new Map<string, Promise<C | undefined>>();
     const results: { delivery: DeliveryToSend; outcome: DeliveryOutcome }[] = [];
     const decisions = await Promise.all(
@@ -115,7 +118,7 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
           return { kind: 'park', delayMs: admission.forMs,
             record: { id: d.id, status: 'queued', reason: 'provider down: waiting for its circuit breaker', attempts: d.attempts, retryInMs: admission.forMs } };
         }
-        const started = performance.now();
+        const started = performance.now(); // a latency for metrics only
         let outcome: DeliveryOutcome;
         try {
           outcome = await deps.sender.send(c, d);
@@ -148,10 +151,10 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
     const parked = decisions.flatMap((dec) => (dec.kind === 'park' ? [dec] : []));
     await deps.sql.begin(async (tx) => {
       await invalidateTokens(tx, invalid);
-      await recordOutcomes(tx, records);
+      await recordOutcomes(tx, records, new Date(now()));
       if (results.length) await deps.sender.recordExtra?.(tx, results);
       await deps.queue.enqueue(tx, parked.map((p) => ({
-        topic: jobs[0]!.topic, payload: { delivery_id: p.record.id } satisfies DeliveryPayload, runAt: new Date(Date.now() + p.delayMs),
+        topic: jobs[0]!.topic, payload: { delivery_id: p.record.id } satisfies DeliveryPayload, runAt: new Date(now() + p.delayMs),
       })));
     });
 

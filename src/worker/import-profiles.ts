@@ -8,19 +8,22 @@ import type { Sql } from 'postgres';
 import type { Job, WorkQueue } from '../queue/queue.js';
 import { applyChunk, pendingChunks } from '../store/import-jobs.js';
 import { topics, type ImportPayload } from './topics.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 
 /** Well inside the 45 s lease: a chunk of 1,000 operations takes a fraction of a second. */
 export const importSliceMs = 15_000;
 
-export function importHandler(deps: { sql: Sql; queue: WorkQueue; sliceMs?: number }) {
+export function importHandler(deps: { sql: Sql; queue: WorkQueue; sliceMs?: number; clock?: Clock }) {
+  const clock = deps.clock ?? systemClock;
   const sliceMs = deps.sliceMs ?? importSliceMs;
   return async (jobs: Job[]): Promise<void> => {
     for (const job of jobs) {
       const { import_id } = job.payload as ImportPayload;
+      // Real time: the slice bounds how long this process works before it lets go.
       const started = Date.now();
       const pending = await pendingChunks(deps.sql, import_id);
       for (const [i, chunkNo] of pending.entries()) {
-        await applyChunk(deps.sql, import_id, chunkNo);
+        await applyChunk(deps.sql, import_id, chunkNo, { now: () => new Date(clock.now()) });
         if (Date.now() - started > sliceMs && i < pending.length - 1) {
           await deps.queue.enqueue(deps.sql, [{ topic: topics.importProfiles, payload: { import_id } satisfies ImportPayload }]);
           break;

@@ -30,6 +30,7 @@ import { createCircuitBreakers } from '../domain/circuit-breaker.js';
 import type { Share } from '../domain/process-share.js';
 import type { PrivateNetworkAllowance } from '../domain/network-address.js';
 import { createOutboundGuard } from '../providers/outbound-guard.js';
+import type { Clock } from '../domain/clock.js';
 
 export interface WorkerDeps {
   sql: Sql;
@@ -52,6 +53,8 @@ export interface WorkerDeps {
   /** This process's share of each provider account's rate and connections (process-share.ts). */
   share: Share;
   backoff?: BackoffPolicy | undefined;
+  /** The process's one clock: claims, expiries, breakers, retries and the senders' throttles and tokens. */
+  clock: Clock;
 }
 
 /**
@@ -70,11 +73,12 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   const share = deps.share;
   // Every connection to a host a tenant named goes through the guard; APNs's hosts are Apple's or the sandbox's.
   const guard = createOutboundGuard(deps.privateNetworks);
-  const apns = createApnsSender({ log: logFor('apns'), ca, share });
-  const fcm = createFcmSender({ log: logFor('fcm'), ca, share, guard });
-  const webpush = createWebPushSender({ log: logFor('webpush'), ca, share, guard });
-  const email = createEmailSender({ log: logFor('email'), ca, share, guard });
-  const sms = createSmsSender({ log: logFor('sms'), ca, share, guard });
+  const clock = () => deps.clock.now();
+  const apns = createApnsSender({ log: logFor('apns'), ca, share, clock });
+  const fcm = createFcmSender({ log: logFor('fcm'), ca, share, guard, clock });
+  const webpush = createWebPushSender({ log: logFor('webpush'), ca, share, guard, clock });
+  const email = createEmailSender({ log: logFor('email'), ca, share, guard, clock });
+  const sms = createSmsSender({ log: logFor('sms'), ca, share, guard, clock });
   const accounts = channelAccounts({ credentials: deps.credentials, sandbox: deps.sandbox, publicUrl: deps.publicUrl });
   const breakers = createCircuitBreakers();
 
@@ -82,7 +86,7 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
     startConsumer({
       queue: deps.queue, topic, log: deps.log, lanes, batchSize: Math.max(1, Math.ceil(deps.concurrency / lanes)), leaseMs: lease,
       handle: deliveryHandler({
-        sql: deps.sql, queue: deps.queue, log: deps.log, events: deps.events, claimMs: lease, backoff: deps.backoff, breakers, sender,
+        sql: deps.sql, queue: deps.queue, log: deps.log, events: deps.events, claimMs: lease, backoff: deps.backoff, breakers, sender, clock: deps.clock,
       }),
     });
   const consumers = [
@@ -95,12 +99,12 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
     deliveries(topics.fcm, 2, fcmChannel({ credentialsFor: accounts.fcm, send: (c, r) => fcm.send(c, r) })),
     deliveries(topics.webpush, 2, webPushChannel({ credentialsFor: accounts.webpush, send: (c, r) => webpush.send(c, r) })),
     deliveries(topics.email, 2, emailChannel({
-      credentialsFor: accounts.email, send: (c, m) => email.send(c, m), publicUrl: deps.publicUrl, unsubscribeSecret: deps.unsubscribeSecret,
+      credentialsFor: accounts.email, send: (c, m) => email.send(c, m), publicUrl: deps.publicUrl, unsubscribeSecret: deps.unsubscribeSecret, now: clock,
     }), emailLeaseMs),
     deliveries(topics.sms, 2, smsChannel({ credentialsFor: accounts.sms, send: (c, m) => sms.send(c, m), callbackUrl: deps.callbackUrl })),
     startConsumer({
       queue: deps.queue, topic: topics.importProfiles, log: deps.log, lanes: 1, batchSize: 1, leaseMs,
-      handle: importHandler({ sql: deps.sql, queue: deps.queue }),
+      handle: importHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock }),
     }),
   ];
   return {

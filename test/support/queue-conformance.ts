@@ -1,12 +1,14 @@
 /**
  * The work queue's guarantees as one suite that every backend runs (postgres/queue.test.ts now,
  * jetstream/ later): a backend is done when it passes all of them. Each case gets a fresh database
- * and queue from the backend's factory.
+ * and queue from the backend's factory, and a clock the case moves forward instead of waiting for
+ * leases, delays and run_at (a JetStream retry's delay is the NATS server's, in real time).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Sql } from 'postgres';
 import type { Job, WorkQueue } from '../../src/queue/queue.js';
+import type { TestClock } from './clock.js';
 
 export interface QueueFixture {
   queue: WorkQueue;
@@ -14,6 +16,8 @@ export interface QueueFixture {
   sql: Sql;
   /** A second queue on the same backend: another process, as far as the guarantees care. */
   other: WorkQueue;
+  /** The clock both queues run on. */
+  clock: TestClock;
   close(): Promise<void>;
 }
 
@@ -69,24 +73,27 @@ export function queueConformance(backend: string, make: () => Promise<QueueFixtu
     for (const j of batches.flat()) assert.equal(j.attempt, 1);
   });
 
-  it('never hands out an acked job again', async ({ queue, sql }) => {
+  it('never hands out an acked job again', async ({ queue, sql, clock }) => {
     await queue.enqueue(sql, [{ topic, payload: { n: 1 } }]);
     const [job] = await queue.claim(topic, { ...claimNow, leaseMs: 100 });
     await queue.ack([job!]);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(await queue.claim(topic, claimNow), []);
+    clock.advance(1_000); // well past the lease
+    // A job enqueued after it is the one claimed: the claim would have found the first.
+    await queue.enqueue(sql, [{ topic, payload: { n: 2 } }]);
+    assert.deepEqual(payloads(await queue.claim(topic, { ...claimNow, waitMs: 5_000 })), [{ n: 2 }]);
   });
 
-  it('hands a crashed claimer\'s job out again after its lease, with the attempt counted', async ({ queue, other, sql }) => {
+  it('hands a crashed claimer\'s job out again after its lease, with the attempt counted', async ({ queue, other, sql, clock }) => {
     await queue.enqueue(sql, [{ topic, payload: { n: 1 } }]);
-    const [first] = await queue.claim(topic, { ...claimNow, leaseMs: 300 });
+    const [first] = await queue.claim(topic, { ...claimNow, leaseMs: 20_000 });
     assert.equal(first!.attempt, 1);
     assert.deepEqual(await other.claim(topic, claimNow), [], 'handed out during the lease');
+    clock.advance(19_000);
+    assert.deepEqual(await other.claim(topic, claimNow), [], 'came back before the lease ended');
     // The first claimer "crashed": it never acks. A waiting claimer gets the job once the lease ends.
-    const started = Date.now();
+    clock.advance(1_000);
     const [again] = await other.claim(topic, { ...claimNow, waitMs: 5_000 });
     assert.ok(again, 'the job did not come back');
-    assert.ok(Date.now() - started >= 200, 'came back before the lease ended');
     assert.equal(again.id, first!.id);
     assert.equal(again.attempt, 2);
     // The late ack of the first claimer must not remove the job its successor now holds.
@@ -96,17 +103,22 @@ export function queueConformance(backend: string, make: () => Promise<QueueFixtu
     assert.equal(third?.id, first!.id, 'a stale ack removed a job another claimer held');
   });
 
-  it('retries after the delay, counting attempts, and dead-letters with the last error', async ({ queue, sql }) => {
+  it('retries after the delay, counting attempts, and dead-letters with the last error', async ({ queue, sql, clock }) => {
     await queue.enqueue(sql, [{ topic, payload: { n: 1 } }]);
     const [job] = await queue.claim(topic, claimNow);
-    await queue.retry(job!, 400, 'provider said 503');
+    await queue.retry(job!, 1_500, 'provider said 503');
     assert.deepEqual(await queue.claim(topic, claimNow), [], 'retried before its delay');
-    const started = Date.now();
+    clock.advance(1_000);
+    assert.deepEqual(await queue.claim(topic, claimNow), [], 'the retry delay was not honoured');
+    clock.advance(500);
     const [again] = await queue.claim(topic, { ...claimNow, waitMs: 5_000 });
-    assert.ok(Date.now() - started >= 250, 'the retry delay was not honoured');
     assert.equal(again!.attempt, 2);
     await queue.deadLetter(again!, 'gave up: provider said 503');
-    assert.deepEqual(await queue.claim(topic, { ...claimNow, waitMs: 300 }), []);
+    // A job enqueued after the dead letter is the only one a claim finds.
+    await queue.enqueue(sql, [{ topic, payload: { n: 2 } }]);
+    const after = await queue.claim(topic, { ...claimNow, waitMs: 5_000 });
+    assert.deepEqual(payloads(after), [{ n: 2 }], 'a dead-lettered job was handed out again');
+    await queue.ack(after);
     const stats = (await queue.stats()).find((s) => s.topic === topic);
     assert.equal(stats?.deadLettered, 1);
     assert.equal(stats?.depth, 0);
@@ -145,9 +157,12 @@ export function queueConformance(backend: string, make: () => Promise<QueueFixtu
     assert.equal(await queue.ping(), true);
   });
 
-  it('runs a job no sooner than its runAt', async ({ queue, sql }) => {
-    await queue.enqueue(sql, [{ topic, payload: 'later', runAt: new Date(Date.now() + 400) }]);
+  it('runs a job no sooner than its runAt', async ({ queue, sql, clock }) => {
+    await queue.enqueue(sql, [{ topic, payload: 'later', runAt: new Date(clock.now() + 60_000) }]);
     assert.deepEqual(await queue.claim(topic, claimNow), []);
+    clock.advance(59_000);
+    assert.deepEqual(await queue.claim(topic, claimNow), [], 'ran before its runAt');
+    clock.advance(1_000);
     const [job] = await queue.claim(topic, { ...claimNow, waitMs: 5_000 });
     assert.equal(job?.payload, 'later');
   });

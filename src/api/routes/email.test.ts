@@ -44,7 +44,7 @@ const suppressedRows = async (projectId: string) =>
   db.sql<{ address: string; reason: string }[]>`select address, reason from email_suppressions where project_id = ${projectId} order by address`;
 
 test('a one-click POST suppresses the token\'s address for the token\'s project only', async () => {
-  const token = signUnsubscribeToken(secret, project.project_id, 'Reader.One@Example.com');
+  const token = signUnsubscribeToken(secret, project.project_id, 'Reader.One@Example.com', new Date());
   const r = await oneClick(token);
   assert.equal(r.statusCode, 200);
   assert.match(r.headers['content-type'] as string, /^text\/html/);
@@ -59,7 +59,7 @@ test('the link of a 254-character address (the longest SMTP carries) unsubscribe
   // RFC 5321 section 4.5.3.1: a 64-octet local part, 255-octet paths; 254 characters between the brackets.
   const address = 'l'.repeat(64) + '@' + ['a'.repeat(63), 'b'.repeat(63), 'c'.repeat(57), 'com'].join('.');
   assert.equal(address.length, 254);
-  const token = signUnsubscribeToken(secret, project.project_id, address);
+  const token = signUnsubscribeToken(secret, project.project_id, address, new Date());
   assert.ok(token.length > 100);
   const page = await app.inject({ method: 'GET', url: `/v1/email/unsubscribe/${token}` });
   assert.equal(page.statusCode, 200, page.body);
@@ -69,7 +69,7 @@ test('the link of a 254-character address (the longest SMTP carries) unsubscribe
 });
 
 test('multipart one-click bodies are accepted too (RFC 8058 section 3.2)', async () => {
-  const token = signUnsubscribeToken(secret, project.project_id, 'multipart@example.com');
+  const token = signUnsubscribeToken(secret, project.project_id, 'multipart@example.com', new Date());
   const boundary = 'XyZ123';
   const body = `--${boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--${boundary}--\r\n`;
   assert.equal((await oneClick(token, body, `multipart/form-data; boundary=${boundary}`)).statusCode, 200);
@@ -78,8 +78,8 @@ test('multipart one-click bodies are accepted too (RFC 8058 section 3.2)', async
 
 test('a tampered or foreign token is refused with a stable code and stores nothing', async () => {
   const before = await db.sql`select count(*)::int as n from email_suppressions`;
-  const token = signUnsubscribeToken(secret, project.project_id, 'victim@example.com');
-  const forged = signUnsubscribeToken('another-secret-of-enough-length!', project.project_id, 'victim@example.com');
+  const token = signUnsubscribeToken(secret, project.project_id, 'victim@example.com', new Date());
+  const forged = signUnsubscribeToken('another-secret-of-enough-length!', project.project_id, 'victim@example.com', new Date());
   const flipped = token.slice(0, 5) + (token[5] === 'A' ? 'B' : 'A') + token.slice(6);
   for (const bad of [forged, flipped, 'not-a-token', token + 'x']) {
     const r = await oneClick(bad);
@@ -108,7 +108,7 @@ test('a token issued more than a year ago is refused as expired and changes noth
 });
 
 test('a POST without List-Unsubscribe=One-Click changes nothing', async () => {
-  const token = signUnsubscribeToken(secret, project.project_id, 'careful@example.com');
+  const token = signUnsubscribeToken(secret, project.project_id, 'careful@example.com', new Date());
   for (const [payload, type] of [['List-Unsubscribe=Yes', 'application/x-www-form-urlencoded'], ['', 'application/x-www-form-urlencoded']]) {
     const r = await oneClick(token, payload, type);
     assert.equal(r.statusCode, 400);
@@ -120,7 +120,7 @@ test('a POST without List-Unsubscribe=One-Click changes nothing', async () => {
 });
 
 test('GET shows a page whose form POSTs, and unsubscribes nobody', async () => {
-  const token = signUnsubscribeToken(secret, project.project_id, 'scanned@example.com');
+  const token = signUnsubscribeToken(secret, project.project_id, 'scanned@example.com', new Date());
   const r = await app.inject({ method: 'GET', url: `/v1/email/unsubscribe/${token}` });
   assert.equal(r.statusCode, 200);
   assert.match(r.headers['content-type'] as string, /^text\/html/);
@@ -182,7 +182,7 @@ test('DELETE takes an address off the list; an absent one is 404 suppression_not
 
 test('an unsubscribe for a deleted project answers 200 and stores nothing', async () => {
   const gone = await createProject(db.sql, 'gone', keyring);
-  const token = signUnsubscribeToken(secret, gone.project_id, 'late@example.com');
+  const token = signUnsubscribeToken(secret, gone.project_id, 'late@example.com', new Date());
   await db.sql`delete from projects where id = ${gone.project_id}`;
   assert.equal((await oneClick(token)).statusCode, 200);
   const [row] = await db.sql`select count(*)::int as n from email_suppressions where project_id = ${gone.project_id}`;

@@ -15,11 +15,14 @@ import { isEmailAddress, normalizeEmailAddress } from '../../domain/email-addres
 import { verifyUnsubscribeToken, type UnsubscribeSubject } from '../../domain/unsubscribe-token.js';
 import { addSuppressions, cursorAddress, listSuppressions, removeSuppression } from '../../store/email-suppressions.js';
 import { ApiError } from '../errors.js';
+import { systemClock, type Clock } from '../../domain/clock.js';
 
 export interface EmailRouteDeps {
   sql: Sql;
   /** The secret unsubscribe tokens are signed with; without it the unsubscribe routes are absent. */
   unsubscribeSecret?: string | Buffer | undefined;
+  /** Judges the unsubscribe tokens' age. */
+  clock?: Clock | undefined;
 }
 
 const ListQuery = Type.Object(
@@ -74,7 +77,7 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsync => async (
   if (secret === undefined) return;
 
   const subjectOf = (token: string): UnsubscribeSubject => {
-    const check = verifyUnsubscribeToken(secret, token);
+    const check = verifyUnsubscribeToken(secret, token, new Date((deps.clock ?? systemClock).now()));
     if (check.ok) return check.subject;
     if (check.reason === 'expired') {
       throw new ApiError('expired_unsubscribe_token', 'this unsubscribe link is more than a year old; use the one in a recent message');

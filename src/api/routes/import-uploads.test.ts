@@ -146,7 +146,7 @@ test('the scheduler\'s upkeep removes uploads a dead process left staged, and on
     (${old}, ${project.project_id}, 'uploading', 0, 0, now() - interval '3 hours'),
     (${fresh}, ${project.project_id}, 'uploading', 0, 0, now())`;
   await h.db.sql`insert into import_chunks (import_id, chunk_no, first_line, line_count, body) values (${old}, 0, 1, 1, '{}'), (${fresh}, 0, 1, 1, '{}')`;
-  assert.equal(await deleteAbandonedUploads(h.db.sql), 1);
+  assert.equal(await deleteAbandonedUploads(h.db.sql, new Date()), 1);
   const left = await h.db.sql<{ id: string }[]>`select id from import_jobs where project_id = ${project.project_id}`;
   assert.deepEqual(left.map((r) => r.id), [fresh]);
   const [chunks] = await h.db.sql`select count(*)::int as n from import_chunks where import_id = ${old}`;

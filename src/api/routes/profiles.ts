@@ -11,6 +11,7 @@ import { eraseProfile, exportProfile } from '../../store/erasure.js';
 import { ApiError } from '../errors.js';
 import { parseOrRefuse } from '../input-errors.js';
 import type { RateLimiter } from '../rate-limit.js';
+import { systemClock, type Clock } from '../../domain/clock.js';
 
 const Params = Type.Object({ custom_id: Type.String() });
 type ParamsT = Static<typeof Params>;
@@ -32,7 +33,8 @@ function customIdParam(raw: string): string {
   return parseOrRefuse(() => checkCustomId(raw, 'custom_id'));
 }
 
-export const profileRoutes = (deps: { sql: Sql; limiter: RateLimiter }): FastifyPluginAsync => async (app) => {
+export const profileRoutes = (deps: { sql: Sql; limiter: RateLimiter; clock?: Clock | undefined }): FastifyPluginAsync => async (app) => {
+  const clock = deps.clock ?? systemClock;
   const { sql, limiter } = deps;
 
   app.post<{ Body: unknown[] }>('/v1/profiles/update', {
@@ -46,7 +48,7 @@ export const profileRoutes = (deps: { sql: Sql; limiter: RateLimiter }): Fastify
       body: Type.Array(Type.Unknown()),
     },
     handler: async (req) => {
-      const ops = parseOrRefuse(() => parseOperations(req.body, new Date()));
+      const ops = parseOrRefuse(() => parseOperations(req.body, new Date(clock.now())));
       limiter.take('profiles', req.caller.projectId, ops.length);
       const result = await sql.begin((tx) => applyOperations(tx, req.caller.projectId, ops));
       return { operations: ops.length, profiles: result.profiles, events: result.events };

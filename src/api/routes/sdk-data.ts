@@ -16,6 +16,7 @@ import { IdentityToken } from '../schemas.js';
 import type { Keyring } from '../../store/sealed.js';
 import { parseOrRefuse } from '../input-errors.js';
 import type { RateLimiter } from '../rate-limit.js';
+import { systemClock, type Clock } from '../../domain/clock.js';
 
 const InstallId = Type.String({ minLength: 1, maxLength: 128 });
 const ClientId = Type.String({ minLength: 1, maxLength: limits.clientIdLength, description: 'Client-generated, unique per project.' });
@@ -91,7 +92,8 @@ const count = (stored: boolean[]) => {
   return { accepted, duplicates: stored.length - accepted };
 };
 
-export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateLimiter }): FastifyPluginAsync => async (app) => {
+export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateLimiter; clock?: Clock | undefined }): FastifyPluginAsync => async (app) => {
+  const clock = deps.clock ?? systemClock;
   const { sql, keyring, limiter } = deps;
   // Concurrent batches share one commit (one fsync for many), each answered after it. storeEvents
   // is one statement, which PostgreSQL commits on its own: no BEGIN and COMMIT round trips.
@@ -109,7 +111,7 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
     schema: { summary: 'Track a batch of up to 100 events', tags: ['sdk'], body: EventsBody, response: { 200: Counts } },
     handler: async (req) => {
       const { install_id, events } = req.body;
-      const now = new Date();
+      const now = new Date(clock.now());
       const parsed = parseBatch(events, (e, path) => parseEvent(e, path, now, { idRequired: true, timeRequired: true }));
       limiter.take('sdk', req.caller.projectId, parsed.length);
       if (!parsed.length) return { accepted: 0, duplicates: 0 };
@@ -131,7 +133,7 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
     handler: async (req) => {
       const { identity_token: token, ...b } = req.body;
       const changes = parseOrRefuse(() => {
-        parseTime(b.time, 'time', new Date());
+        parseTime(b.time, 'time', new Date(clock.now()));
         return parseSdkChanges(b);
       });
       // The profile of an identified installation changes only with its custom_id's token.
@@ -191,7 +193,7 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
     },
     handler: async (req) => {
       const { install_id, events } = req.body;
-      const now = new Date();
+      const now = new Date(clock.now());
       const parsed = parseBatch(events, (e, path) => ({
         ...e, id: checkClientId(e.id, `${path}.id`), time: parseTime(e.time, `${path}.time`, now),
       }));

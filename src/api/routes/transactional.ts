@@ -18,6 +18,7 @@ import { pushFor, pushPlatforms, type PushMessage } from '../../domain/push.js';
 import { buildFcmMessage } from '../../domain/fcm-message.js';
 import { buildWebPushPayload, webPushMaxPayloadBytes } from '../../domain/webpush-payload.js';
 import { pushTokenProblem } from '../../domain/push-tokens.js';
+import { systemClock, type Clock } from '../../domain/clock.js';
 
 /** Recipients per call, all lists together: large enough for any transactional use, small enough
  *  that the fan-out of one message stays one short transaction. Campaigns reach more. */
@@ -91,7 +92,8 @@ type SendBody = Static<typeof Body>;
 
 const Accepted = Type.Object({ message_id: Type.String({ format: 'uuid' }) });
 
-export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue }): FastifyPluginAsync => async (app) => {
+export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: Clock | undefined }): FastifyPluginAsync => async (app) => {
+  const clock = deps.clock ?? systemClock;
   // Concurrent sends share transactions; each is answered only after its own commit. Two
   // transactions in flight measured fastest on 2 cores (1: 8.2k/s, 2: 7.3k/s, 4: 6.1k/s, 8: 5.0k/s
   // under 32 clients), and two keep one batch that waits on a lock (a duplicate Idempotency-Key
@@ -139,7 +141,7 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue }): Fasti
       }
 
       const id = uuidv7();
-      const createdAt = new Date();
+      const createdAt = new Date(clock.now());
       if (body.push) checkPush(body.push, id, createdAt);
 
       const result = await accept({

@@ -56,7 +56,8 @@ export const apnsProductionOrigin = 'https://api.push.apple.com';
 export const apnsDevelopmentOrigin = 'https://api.sandbox.push.apple.com';
 
 export function createApnsSender(o: ApnsSenderOptions): ApnsSender {
-  const tokens = createProviderTokens(o.clock);
+  const clock = o.clock ?? Date.now;
+  const tokens = createProviderTokens(clock);
   const pools = new Map<string, ConnectionPool>();
 
   const poolFor = (creds: ApnsCredentials, origin: string): ConnectionPool => {
@@ -126,7 +127,7 @@ export function createApnsSender(o: ApnsSenderOptions): ApnsSender {
           token = await tokens.refresh(creds, token);
           ({ answer, reason } = await attempt(pool, creds, req, token.jwt));
         }
-        return apnsOutcome(answer.status, reason, parseRetryAfter(answer.headers['retry-after'] as string | undefined));
+        return apnsOutcome(answer.status, reason, parseRetryAfter(answer.headers['retry-after'] as string | undefined, clock()));
       } catch (err) {
         if (err instanceof ConnectionError) return { kind: 'provider_down', reason: err.message };
         if (err instanceof RequestRefused) return { kind: 'rejected', reason: err.message, ...(err.local ? { local: true } : {}) };

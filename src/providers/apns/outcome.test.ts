@@ -62,9 +62,9 @@ test('Retry-After travels with retries and outages', () => {
 });
 
 test('Retry-After parses seconds and HTTP dates', () => {
-  assert.equal(parseRetryAfter('3'), 3_000);
-  assert.equal(parseRetryAfter(undefined), undefined);
-  assert.equal(parseRetryAfter('soon'), undefined);
+  assert.equal(parseRetryAfter('3', Date.now()), 3_000);
+  assert.equal(parseRetryAfter(undefined, Date.now()), undefined);
+  assert.equal(parseRetryAfter('soon', Date.now()), undefined);
   const now = Date.UTC(2026, 0, 1, 0, 0, 0);
   assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', now), 10_000);
 });

@@ -37,7 +37,7 @@ export function apnsOutcome(status: number, reason: string | undefined, retryAft
 }
 
 /** Retry-After is seconds (RFC 9110 §10.2.3) or an HTTP date. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;

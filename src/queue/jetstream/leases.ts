@@ -18,25 +18,29 @@
  * lease and the server cannot have handed the job out again (less than ack_wait minus a margin
  * since the delivery or the last `+WPI`); otherwise ack, retry and dead-letter do nothing, like the
  * PostgreSQL backend's attempt fence.
+ *
+ * Two clocks: a lease's end is Herald's clock (domain/clock.ts: a test that moves it ends leases),
+ * while ack_wait is the NATS server's own real-time timer, so `touchedAt` and the fence read real time.
  */
 import type { Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { nakBody } from './acks.js';
+import type { Clock } from '../../domain/clock.js';
 
 export interface Held {
   reply: string;
   topic: string;
   /** Enqueue time, ms since the epoch. */
   createdAtMs: number;
-  /** When the lease ends (local clock, ms). */
+  /** When the lease ends (Herald's clock, ms). */
   leaseEnd: number;
-  /** Last time the server's ack_wait timer was reset: the delivery or the last +WPI. */
+  /** Last time the server's ack_wait timer was reset: the delivery or the last +WPI (real time). */
   touchedAt: number;
 }
 
 export interface Leases {
-  /** Starts the lease of a batch just claimed. Keys are `leaseKey(job)`; `receivedAt` (default now)
-   *  is when the batch arrived, since the server's ack_wait timer runs from then. */
+  /** Starts the lease of a batch just claimed. Keys are `leaseKey(job)`; `receivedAt` (real time,
+   *  default now) is when the batch arrived, since the server's ack_wait timer runs from then. */
   hold(batch: Map<string, Omit<Held, 'leaseEnd' | 'touchedAt'>>, leaseMs: number, receivedAt?: number): void;
   /** The held delivery if this process still holds its lease, without giving it up. */
   peek(key: string): Held | undefined;
@@ -49,15 +53,19 @@ export interface Leases {
 
 export const leaseKey = (job: { id: string; attempt: number }): string => `${job.id}#${job.attempt}`;
 
-export function createLeases(deps: { nc: () => NatsConnection | undefined; ackWaitMs: number; log: Logger }): Leases {
+export function createLeases(deps: { nc: () => NatsConnection | undefined; ackWaitMs: number; log: Logger; clock: Clock }): Leases {
+  const { clock } = deps;
   const held = new Map<string, Held>();
   const tickMs = Math.max(50, Math.floor(deps.ackWaitMs / 3));
   // The server's ack_wait timer started when it sent the message or took the +WPI, a little before
   // our clock saw it: one network hop. A second (or a tenth of a short ack_wait) covers that.
   const margin = Math.min(1_000, deps.ackWaitMs / 10);
   let ticker: NodeJS.Timeout | undefined;
+  /** Ends the lease-end waits when the queue closes. */
+  const ended = new AbortController();
 
-  const valid = (h: Held, now: number) => now < h.leaseEnd && now - h.touchedAt < deps.ackWaitMs - margin;
+  /** Still ours: the lease runs on Herald's clock and the server's ack_wait (real time) has not run out. */
+  const valid = (h: Held) => clock.now() < h.leaseEnd && Date.now() - h.touchedAt < deps.ackWaitMs - margin;
 
   const send = (reply: string, body: string) => {
     try {
@@ -73,11 +81,12 @@ export function createLeases(deps: { nc: () => NatsConnection | undefined; ackWa
     send(h.reply, nakBody(0));
   };
 
+  // Real time: the ticker keeps the server's ack_wait timer from running out.
   const tick = () => {
     const now = Date.now();
     for (const [key, h] of held) {
-      if (now >= h.leaseEnd) expire(key, h);
-      else if (!valid(h, now)) {
+      if (clock.now() >= h.leaseEnd) expire(key, h);
+      else if (!valid(h)) {
         // Our event loop stalled past ack_wait: the server may have handed the job out already.
         held.delete(key);
         deps.log.warn({ key, stalledMs: now - h.touchedAt }, 'lost a job lease: no progress signal within ack_wait');
@@ -97,16 +106,16 @@ export function createLeases(deps: { nc: () => NatsConnection | undefined; ackWa
     hold(batch, leaseMs, receivedAt) {
       if (!batch.size) return;
       const now = Date.now();
-      const leaseEnd = now + Math.max(1, leaseMs);
+      const leaseEnd = clock.now() + Math.max(1, leaseMs);
       for (const [key, h] of batch) held.set(key, { ...h, leaseEnd, touchedAt: Math.min(now, receivedAt ?? now) });
-      const end = setTimeout(() => {
+      // Ends with the lease on Herald's clock (a job acked meanwhile has left `held`), or at close.
+      void clock.sleep(Math.max(1, leaseMs), ended.signal).then(() => {
         for (const key of batch.keys()) {
           const h = held.get(key);
           if (h && h.leaseEnd === leaseEnd) expire(key, h);
         }
         if (!held.size) stopTicker();
-      }, Math.max(1, leaseMs));
-      end.unref();
+      });
       if (!ticker && leaseMs > tickMs) {
         ticker = setInterval(tick, tickMs);
         ticker.unref();
@@ -114,16 +123,17 @@ export function createLeases(deps: { nc: () => NatsConnection | undefined; ackWa
     },
     peek(key) {
       const h = held.get(key);
-      return h && valid(h, Date.now()) ? h : undefined;
+      return h && valid(h) ? h : undefined;
     },
     take(key) {
       const h = held.get(key);
       held.delete(key);
-      return h && valid(h, Date.now()) ? h : undefined;
+      return h && valid(h) ? h : undefined;
     },
     releaseAll() {
       for (const [key, h] of held) expire(key, h);
       stopTicker();
+      ended.abort();
     },
     size: () => held.size,
   };

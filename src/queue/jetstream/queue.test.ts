@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { connect, headers } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy, DiscardPolicy, StorageType, RetentionPolicy } from '@nats-io/jetstream';
 import { queueConformance, type QueueFixture } from '../../../test/support/queue-conformance.js';
+import { testClock } from '../../../test/support/clock.js';
 import type { Job } from '../queue.js';
 import { jobNames } from './names.js';
 import { atLeast } from './features.js';
@@ -40,9 +41,10 @@ if (missing && !ci) {
   queueConformance('jetstream', async (): Promise<QueueFixture> => {
     const h = await harness();
     try {
-      const queue = await h.make();
-      const other = await h.make();
-      return { queue, other, sql: h.sql, close: h.close };
+      const clock = testClock();
+      const queue = await h.make({ clock });
+      const other = await h.make({ clock });
+      return { queue, other, clock, sql: h.sql, close: h.close };
     } catch (err) {
       await h.close();
       throw err;

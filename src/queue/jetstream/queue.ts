@@ -32,6 +32,7 @@ import { createdAtHeader, jobNames, msgIdHeader } from './names.js';
 import { defaultConsumerSettings, ensureTopicConsumer, topicConsumerConfig } from './streams.js';
 import { jetStreamPublisher } from './publisher.js';
 import { jetStreamStats } from './stats.js';
+import { systemClock, type Clock } from '../../domain/clock.js';
 
 export interface JetStreamQueueOptions extends JobStreamOptions {
   /** The record of truth: the outbox and dead_jobs live here. */
@@ -49,6 +50,8 @@ export interface JetStreamQueueOptions extends JobStreamOptions {
    *  either way. */
   relay?: boolean;
   relayOptions?: Pick<OutboxRelayOptions, 'batchSize' | 'afterPublish'>;
+  /** Times leases, run_at and the relay; a retry's delay is the server's (a nak with a delay). */
+  clock?: Clock | undefined;
 }
 
 /**
@@ -67,6 +70,7 @@ const headerRoomBytes = 4_096;
  */
 export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise<WorkQueue> {
   const { sql, maxAttempts } = opts;
+  const clock = opts.clock ?? systemClock;
   const log = opts.log.child({ part: 'jetstream-queue' });
   const ackWaitMs = opts.ackWaitMs ?? defaultConsumerSettings.ackWaitMs;
   const names = jobNames(opts.streamPrefix ?? 'herald');
@@ -87,8 +91,8 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
     consumers.clear();
     await Promise.all((opts.topics ?? []).map((t) => ensureConsumer(c, t)));
   });
-  const relay = createOutboxRelay({ sql, log, publisher: jetStreamPublisher(link, names, timeoutMs), ...opts.relayOptions });
-  const leases = createLeases({ nc: () => link.current()?.nc, ackWaitMs, log });
+  const relay = createOutboxRelay({ sql, log, clock, publisher: jetStreamPublisher(link, names, timeoutMs), ...opts.relayOptions });
+  const leases = createLeases({ nc: () => link.current()?.nc, ackWaitMs, log, clock });
   if (opts.relay !== false) relay.start();
 
   const connected = (what: string): NatsConn => {
@@ -177,12 +181,13 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
         }
         return { id: uuidv7(), topic: j.topic, payloadJson, runAt: j.runAt };
       });
-      await insertOutbox(tx, rows);
+      await insertOutbox(tx, rows, new Date(clock.now()));
     },
 
     async claim(topic: string, o: ClaimOptions): Promise<Job[]> {
       names.subject(topic);
       if (o.max < 1) return []; // a pull for 0 messages is a server error, not an empty answer
+      // Real time: the wait is the NATS server's pull expiry, and `receivedAt` starts its ack_wait.
       const started = Date.now();
       const conn = await link.ready(o.waitMs, o.signal);
       if (!conn) {
@@ -239,7 +244,7 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
       const conn = link.current();
       // Rows a relay is publishing right now would count twice (outbox and stream); wait for them.
       if (conn) await relay.flush().catch((err: unknown) => log.debug({ err }, 'stats could not flush the outbox'));
-      return jetStreamStats(sql, conn, names);
+      return jetStreamStats(sql, conn, names, clock.now());
     },
 
     async ping(): Promise<boolean> {

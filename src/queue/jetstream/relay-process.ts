@@ -12,7 +12,7 @@ import { createOutboxRelay, type OutboxRelayOptions } from '../../relay/outbox-r
 export interface JetStreamRelayOptions extends JobStreamOptions {
   sql: Sql;
   log: Logger;
-  relayOptions?: Pick<OutboxRelayOptions, 'batchSize' | 'afterPublish'>;
+  relayOptions?: Pick<OutboxRelayOptions, 'batchSize' | 'afterPublish' | 'clock'>;
 }
 
 export async function startJetStreamRelay(o: JetStreamRelayOptions): Promise<{ close(): Promise<void> }> {

@@ -14,9 +14,10 @@ import { outboxBacklog } from '../../relay/outbox.js';
 import type { NatsConn } from './link.js';
 import { createdAtHeader, type JobNames } from './names.js';
 
-export async function jetStreamStats(sql: Sql, conn: NatsConn | undefined, names: JobNames): Promise<QueueStats[]> {
+/** `now`: Herald's clock, which also stamped the jobs' enqueue time (the created-at header). */
+export async function jetStreamStats(sql: Sql, conn: NatsConn | undefined, names: JobNames, now: number): Promise<QueueStats[]> {
   const [outbox, dead, stream] = await Promise.all([
-    outboxBacklog(sql),
+    outboxBacklog(sql, new Date(now)),
     sql<{ topic: string; n: number }[]>`select topic, count(*)::int as n from dead_jobs group by topic`,
     conn?.jsm.streams.info(names.stream, { subjects_filter: names.streamSubjects }).catch(() => undefined),
   ]);
@@ -47,7 +48,6 @@ export async function jetStreamStats(sql: Sql, conn: NatsConn | undefined, names
   }));
   for (const d of dead) entry(d.topic).dead = d.n;
 
-  const now = Date.now();
   return [...byTopic.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([topic, e]) => ({

@@ -11,12 +11,15 @@ import type { Logger } from 'pino';
 import { uuidv7 } from '../../domain/ids.js';
 import type { ClaimOptions, Job, NewJob, QueueStats, WorkQueue } from '../queue.js';
 import { createWakeups } from './wakeups.js';
+import { systemClock, type Clock } from '../../domain/clock.js';
 
 export interface PostgresQueueOptions {
   sql: Sql;
   log: Logger;
   /** Claims of one job before its consumer must dead-letter it. */
   maxAttempts: number;
+  /** Times leases, delays and run_at: PostgreSQL's own now() never decides when a job is ready. */
+  clock?: Clock | undefined;
 }
 
 /** The NOTIFY channel; the payload is the topic that got work. */
@@ -24,18 +27,21 @@ const channel = 'herald_jobs';
 
 export function createPostgresQueue(opts: PostgresQueueOptions): WorkQueue {
   const { sql, maxAttempts } = opts;
-  const wakeups = createWakeups(sql, channel, opts.log);
+  const clock = opts.clock ?? systemClock;
+  const wakeups = createWakeups(sql, channel, opts.log, clock);
+  const now = () => new Date(clock.now());
 
   const claimNow = async (topic: string, max: number, leaseMs: number): Promise<Job[]> => {
+    const at = now();
     const rows = await sql<{ id: string; payload: unknown; attempts: number }[]>`
       with ready as (
         select id from jobs
-        where topic = ${topic} and run_at <= now()
+        where topic = ${topic} and run_at <= ${at}::timestamptz
         order by run_at
         limit ${max}
         for update skip locked
       )
-      update jobs j set run_at = now() + ${leaseMs} * interval '1 millisecond', attempts = j.attempts + 1
+      update jobs j set run_at = ${at}::timestamptz + ${leaseMs} * interval '1 millisecond', attempts = j.attempts + 1
       from ready where j.id = ready.id
       returning j.id, j.payload, j.attempts`;
     return rows.map((r) => ({ id: r.id, topic, payload: r.payload, attempt: r.attempts, maxAttempts }));
@@ -44,7 +50,7 @@ export function createPostgresQueue(opts: PostgresQueueOptions): WorkQueue {
   /** Milliseconds until the topic's next job becomes ready (a delayed retry or a lease running out). */
   const msUntilNext = async (topic: string): Promise<number | undefined> => {
     const [row] = await sql<{ ms: number | null }[]>`
-      select (extract(epoch from min(run_at) - now()) * 1000)::float8 as ms from jobs where topic = ${topic}`;
+      select (extract(epoch from min(run_at) - ${now()}::timestamptz) * 1000)::float8 as ms from jobs where topic = ${topic}`;
     return row?.ms === null || row?.ms === undefined ? undefined : Math.max(0, row.ms);
   };
 
@@ -54,10 +60,11 @@ export function createPostgresQueue(opts: PostgresQueueOptions): WorkQueue {
     async enqueue(tx: Sql | TransactionSql, jobs: NewJob[]): Promise<void> {
       if (!jobs.length) return;
       // One statement for the whole batch; the NOTIFY is delivered only if the transaction commits.
+      const at = now();
       await tx`
         with inserted as (
-          insert into jobs (id, topic, payload, run_at)
-          select u.id, u.topic, u.payload, coalesce(u.run_at, now())
+          insert into jobs (id, topic, payload, run_at, created_at)
+          select u.id, u.topic, u.payload, coalesce(u.run_at, ${at}::timestamptz), ${at}::timestamptz
           from unnest(${jobs.map(() => uuidv7())}::uuid[], ${jobs.map((j) => j.topic)}::text[],
                       ${jobs.map((j) => JSON.stringify(j.payload))}::text[]::jsonb[],
                       ${jobs.map((j) => j.runAt?.toISOString() ?? null) as string[]}::timestamptz[])
@@ -68,14 +75,14 @@ export function createPostgresQueue(opts: PostgresQueueOptions): WorkQueue {
     },
 
     async claim(topic: string, o: ClaimOptions): Promise<Job[]> {
-      const deadline = Date.now() + o.waitMs;
+      const deadline = clock.now() + o.waitMs;
       if (o.waitMs > 0) await wakeups.ready();
       for (;;) {
         // Read the wake-up generation before looking, so a NOTIFY that lands between an empty
         // claim and the wait below is not missed.
         const seen = wakeups.generation(topic);
         const jobs = await claimNow(topic, o.max, o.leaseMs);
-        const remaining = deadline - Date.now();
+        const remaining = deadline - clock.now();
         if (jobs.length || remaining <= 0 || o.signal?.aborted) return jobs;
         if (wakeups.generation(topic) !== seen) continue;
         const next = await msUntilNext(topic);
@@ -95,7 +102,7 @@ export function createPostgresQueue(opts: PostgresQueueOptions): WorkQueue {
       // The NOTIFY wakes consumers sleeping past the new run_at so they re-read when to look again.
       await sql`
         with moved as (
-          update jobs set run_at = now() + ${Math.max(0, Math.round(delayMs))} * interval '1 millisecond',
+          update jobs set run_at = ${now()}::timestamptz + ${Math.max(0, Math.round(delayMs))} * interval '1 millisecond',
                           last_error = ${error}
           where id = ${job.id} and attempts = ${job.attempt}
           returning topic
@@ -115,10 +122,11 @@ export function createPostgresQueue(opts: PostgresQueueOptions): WorkQueue {
     },
 
     async stats(): Promise<QueueStats[]> {
+      const at = now();
       const rows = await sql<{ topic: string; depth: number; age: number; dead: number }[]>`
         with live as (
           select topic, count(*)::int as depth,
-                 coalesce(extract(epoch from now() - min(created_at) filter (where run_at <= now())), 0)::float8 as age
+                 coalesce(extract(epoch from ${at}::timestamptz - min(created_at) filter (where run_at <= ${at}::timestamptz)), 0)::float8 as age
           from jobs group by topic
         ), dead as (
           select topic, count(*)::int as dead from dead_jobs group by topic

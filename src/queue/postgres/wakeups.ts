@@ -8,6 +8,7 @@
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
+import type { Clock } from '../../domain/clock.js';
 
 export interface Wakeups {
   /** Resolves once the LISTEN is in place (so a job enqueued after it cannot be missed). */
@@ -18,7 +19,8 @@ export interface Wakeups {
   close(): Promise<void>;
 }
 
-export function createWakeups(sql: Sql, channel: string, log: Logger): Wakeups {
+/** `ms` is on `clock`: a test clock moved forward ends the wait (a lease or delay it was timing ran out). */
+export function createWakeups(sql: Sql, channel: string, log: Logger, clock: Clock): Wakeups {
   const generations = new Map<string, number>();
   const waiters = new Map<string, Set<() => void>>();
   let listening: Promise<{ unlisten(): Promise<void> }> | undefined;
@@ -46,13 +48,14 @@ export function createWakeups(sql: Sql, channel: string, log: Logger): Wakeups {
       return new Promise<void>((resolve) => {
         const set = waiters.get(topic) ?? new Set();
         waiters.set(topic, set);
+        const timer = new AbortController();
         const done = () => {
-          clearTimeout(timer);
+          timer.abort();
           set.delete(done);
           signal?.removeEventListener('abort', done);
           resolve();
         };
-        const timer = setTimeout(done, ms);
+        void clock.sleep(ms, timer.signal).then(done);
         signal?.addEventListener('abort', done, { once: true });
         set.add(done);
       });
