@@ -5,12 +5,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHerald, eventually, type TestHerald } from '../support/herald.js';
+import { testClock } from '../support/clock.js';
 import { identityToken } from '../../src/domain/identity-token.js';
+
+const clock = testClock();
 
 let h: TestHerald;
 let inspection: string;
 before(async () => {
-  h = await startTestHerald({ env: { HERALD_MAX_ATTEMPTS: '3' }, overrides: { backoff: { baseMs: 50, maxMs: 200 } } });
+  h = await startTestHerald({ env: { HERALD_MAX_ATTEMPTS: '3' }, overrides: { backoff: { baseMs: 50, maxMs: 200 }, clock } });
   inspection = h.herald.sandbox!.inspectionUrl;
 });
 after(async () => { await h.close(); });
@@ -121,7 +124,7 @@ test('after max attempts the delivery fails with its last reason and the job is 
   assert.match(m.recipients[0].reason, /gave up after 3 attempts: InternalServerError/);
   // The outcome is recorded before the job is dead-lettered: wait for the dead letter itself.
   await eventually(async () => {
-    await new Promise((r) => setTimeout(r, 1_100)); // the queue gauges are read at most once a second
+    clock.advance(1_100); // the queue gauges are read at most once a second
     const metrics = await fetch(h.url + '/metrics').then((r) => r.text());
     return /herald_queue_dead_letters\{topic="delivery\.apns"\} [1-9]/.test(metrics) ? true : undefined;
   }, 10_000, 'the dead letter in /metrics');

@@ -1,25 +1,29 @@
 /**
- * One provider down for a minute while 5,000 deliveries go out on four channels: FCM answers 503 to
- * everything for at least 60 s, and for as long as the other channels take to finish (so a slow
- * machine makes the outage longer, never the test wrong). The other channels finish meanwhile;
- * FCM's deliveries wait (its circuit breaker parks them) and all go out once it recovers; nothing
- * is sent twice anywhere.
+ * One provider down for a minute and a half while 5,000 deliveries go out on four channels: FCM
+ * answers 503 to everything until the other channels have finished, and then through 90 s of
+ * Herald's clock, which the test moves forward through two breaker cool-downs (30 s, then 60 s),
+ * each ending in one probe that fails. FCM's deliveries wait meanwhile (its circuit breaker parks
+ * them, spending no attempts) and all go out once it recovers; nothing is sent twice anywhere.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startTestHerald, eventually, type TestHerald } from '../support/herald.js';
+import { testClock } from '../support/clock.js';
 
+const clock = testClock();
 let h: TestHerald;
 let inspection: string;
 before(async () => {
-  h = await startTestHerald();
+  h = await startTestHerald({ overrides: { clock } });
   inspection = h.herald.sandbox!.inspectionUrl;
 });
 after(async () => { await h.close(); });
 
 const messages = 1_250; // × 4 recipients (iOS, Android, email, SMS) = 5,000 deliveries
-const outageMs = 60_000;
+/** The breaker's cool-downs (domain/circuit-breaker.ts defaults): 30 s, doubled after each failed probe. */
+const coolDownsMs = [30_000, 60_000];
+const parkedReason = 'provider down: waiting for its circuit breaker';
 
 const acceptedPerTarget = async (channel: string): Promise<Map<string, number>> => {
   const list = (await (await fetch(`${inspection}/_sandbox/deliveries?channel=${channel}&limit=10000`)).json()) as { target: string; status: number }[];
@@ -30,11 +34,16 @@ const acceptedPerTarget = async (channel: string): Promise<Map<string, number>> 
 const unfinished = async (platforms: string[]) =>
   (await h.db.sql<{ n: number }[]>`
     select count(*)::int as n from deliveries where platform = any(${platforms}::text[]) and status in ('queued')`)[0]!.n;
+const parked = async () =>
+  (await h.db.sql<{ n: number }[]>`
+    select count(*)::int as n from deliveries where platform = 'android' and status = 'queued' and reason = ${parkedReason}`)[0]!.n;
+const probesSeen = async (id: string) =>
+  ((await (await fetch(`${inspection}/_sandbox/faults`)).json()) as { id: string; matched: number }[]).find((r) => r.id === id)!.matched;
 const byStatus = async (platform: string) =>
   Object.fromEntries((await h.db.sql<{ status: string; n: number }[]>`
     select status, count(*)::int as n from deliveries where platform = ${platform} group by status`).map((r) => [r.status, r.n]));
 
-test('FCM down for 60 s: the other channels deliver meanwhile, FCM catches up after, nothing twice', async () => {
+test('FCM down for 90 s: the other channels deliver meanwhile, FCM catches up after, nothing twice', async () => {
   const started = Date.now();
   const rule = await (await fetch(`${inspection}/_sandbox/faults`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
@@ -77,10 +86,23 @@ test('FCM down for 60 s: the other channels deliver meanwhile, FCM catches up af
   assert.equal(during.android.sent ?? 0, 0, `nothing got through FCM yet: ${seen}`);
   assert.equal(during.android.failed ?? 0, 0, `no FCM delivery spent its attempts and failed: ${seen}`);
 
-  await new Promise((r) => setTimeout(r, Math.max(0, outageMs - (Date.now() - started))));
+  // Through each cool-down: every FCM delivery is parked (none is sent while the breaker is open),
+  // then the clock reaches the cool-down's end and the breaker lets exactly one probe through, which fails.
+  for (const ms of coolDownsMs) {
+    await eventually(async () => (await parked()) === messages, 60_000, 'every FCM delivery parked by its breaker');
+    const before = await probesSeen(rule.id);
+    clock.advance(ms);
+    await eventually(async () => (await probesSeen(rule.id)) > before, 60_000, 'the probe after the cool-down');
+    await eventually(async () => (await parked()) === messages, 60_000, 'every FCM delivery parked again after the failed probe');
+    assert.equal(await probesSeen(rule.id), before + 1, 'one probe per cool-down, the other deliveries held');
+    const during = await byStatus('android');
+    assert.equal(during.sent ?? 0, 0, `nothing got through FCM: ${JSON.stringify(during)}`);
+    assert.equal(during.failed ?? 0, 0, `no FCM delivery spent its attempts and failed: ${JSON.stringify(during)}`);
+  }
   assert.equal((await fetch(`${inspection}/_sandbox/faults/${rule.id}`, { method: 'DELETE' })).status < 300, true);
 
-  // FCM recovers: its breaker lets a probe through (at most 30 s × 2 after the last failure) and the rest follow.
+  // FCM recovers: after the next cool-down (120 s) its breaker lets a probe through and the rest follow.
+  clock.advance(120_000);
   await eventually(async () => ((await unfinished(['android'])) === 0 ? true : undefined), 240_000, 'FCM to catch up');
   assert.deepEqual(await byStatus('android'), { sent: messages });
 
