@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
  * are already RFC 9562's), because node serves it from a pre-filled entropy cache; a randomBytes
  * call per id was one getrandom syscall each, a tenth of the accept path's CPU.
  */
+// The time only orders ids (index locality); no decision reads it back, so the OS clock will do.
 export function uuidv7(now = Date.now()): string {
   const time = now.toString(16).padStart(12, '0');
   const random = randomUUID();

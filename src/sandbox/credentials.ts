@@ -23,7 +23,7 @@ export async function createTlsIdentity(host: string): Promise<TlsIdentity> {
   ];
   if (isIP(host) && !['127.0.0.1', '::1', '0.0.0.0', '::'].includes(host)) altNames.push({ type: 7, ip: host });
   else if (!isIP(host) && host !== 'localhost' && host !== '') altNames.push({ type: 2, value: host });
-  const now = Date.now();
+  const now = Date.now(); // real time: TLS clients check a certificate's validity against the OS clock
   const pems = await generate([{ name: 'commonName', value: 'Herald sandbox' }], {
     // P-256 keys are generated in milliseconds (RSA 2048 takes ~100 ms or more) and are fine for TLS 1.2+.
     keyType: 'ec',

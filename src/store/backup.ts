@@ -135,6 +135,7 @@ export async function backupDatabase(sql: Sql, dest: Writable, opts: BackupOptio
       const [check] = found.settings ? await tx<{ value: string }[]>`select value from settings where name = 'master_key_check'` : [];
       const [{ version }] = await tx<[{ version: string }]>`select current_setting('server_version') as version`;
       const header: BackupHeader = {
+        // When the file was written, for an operator reading it: the OS's time.
         migrations, created_at: new Date().toISOString(), postgres_version: version,
         master_key_check: check?.value ?? null, partitions: await partitions(tx),
       };

@@ -157,6 +157,7 @@ function supervise(pg: EmbeddedPostgres, pgDir: string, log: Logger, o: Supervis
   const recover = async (deadPid: number | undefined): Promise<void> => {
     for (;;) {
       if (stopping) return;
+      // Real time: restarts of an OS process, paced by real timers.
       const now = Date.now();
       attempts = attempts.filter((t) => now - t < windowMs);
       if (attempts.length >= maxRestarts) {

@@ -103,7 +103,7 @@ export async function applyChunk(sql: Sql, importId: string, chunkNo: number, o:
       where c.import_id = ${importId} and c.chunk_no = ${chunkNo}
       for update of c`;
     if (!chunk || chunk.applied_at) return false;
-    const now = o.now?.() ?? new Date();
+    const now = o.now?.() ?? new Date(); // the worker passes its clock (worker/import-profiles.ts)
     const ops: ProfileOperation[] = [];
     const failures: { line: number; field: string; message: string }[] = [];
     chunk.body.split('\n').forEach((text, i) => {

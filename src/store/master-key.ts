@@ -115,6 +115,7 @@ export async function installNewKeyFile(dataDir: string): Promise<void> {
 export async function retireOldKeyFile(dataDir: string): Promise<string | undefined> {
   const oldPath = join(dataDir, previousKeyFileName);
   if (!await exists(oldPath)) return undefined;
+  // The file's name says when, for an operator: the OS's time, like the file's own mtime.
   const retired = join(dataDir, `${masterKeyFileName}.retired-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   await rename(oldPath, retired);
   await syncDir(dataDir);

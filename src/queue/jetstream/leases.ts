@@ -105,7 +105,7 @@ export function createLeases(deps: { nc: () => NatsConnection | undefined; ackWa
   return {
     hold(batch, leaseMs, receivedAt) {
       if (!batch.size) return;
-      const now = Date.now();
+      const now = Date.now(); // touchedAt: the server's ack_wait, real time
       const leaseEnd = clock.now() + Math.max(1, leaseMs);
       for (const [key, h] of batch) held.set(key, { ...h, leaseEnd, touchedAt: Math.min(now, receivedAt ?? now) });
       // Ends with the lease on Herald's clock (a job acked meanwhile has left `held`), or at close.

@@ -203,6 +203,7 @@ export function startNatsLink(o: NatsLinkOptions): NatsLink {
     },
     recheck() {
       const c = conn;
+      // Real time: this paces requests to the server, it decides nothing about jobs.
       if (!c || Date.now() - lastRecheck < 1_000) return;
       lastRecheck = Date.now();
       void bringUp(c.nc, c.js, c.jsm);
