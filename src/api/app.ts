@@ -25,6 +25,7 @@ import { sdkDataRoutes } from './routes/sdk-data.js';
 import { registerSdkCors } from './sdk-cors.js';
 import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
 import { emailRoutes } from './routes/email.js';
+import { segmentRoutes } from './routes/segments.js';
 import { sdkAssetRoutes } from './routes/sdk-assets.js';
 import { smsWebhookRoutes, type SmsWebhookOptions } from './routes/sms-webhooks.js';
 import { providerRoutes } from './routes/providers.js';
@@ -130,6 +131,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock;
   const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits, () => clock.now());
   await app.register(profileRoutes({ sql: deps.sql, limiter, clock }));
+  await app.register(segmentRoutes({ sql: deps.sql, clock }));
   await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue, maxBodyBytes: deps.bulkBodyBytes }));
   await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));

@@ -1,5 +1,19 @@
 -- What the targeting language (src/domain/targeting/) reads besides profiles, events and
--- installations: custom audiences and their members, and the app-version ordering.
+-- installations: saved segments, custom audiences and their members, and the app-version ordering.
+
+-- A saved segment: a named targeting query (parsed and checked by the API before it is stored).
+-- Other queries name it as {"segment": id} and see its current query, expanded at use.
+create table segments (
+  project_id   uuid not null references projects(id) on delete cascade,
+  id           text not null,
+  name         text not null,
+  description  text,
+  query        jsonb not null,
+  created_at   timestamptz not null default now(),
+  updated_at   timestamptz not null default now(),
+  primary key (project_id, id),
+  unique (project_id, name)
+);
 
 -- A custom audience: a list of custom_ids a project uploads (after the seed platform's custom
 -- audiences, https://doc.batch.com/developer/api/cep/audiences/). Members are one narrow row each,
