@@ -13,7 +13,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, 'dist');
 await mkdir(dist, { recursive: true });
 
-const common = { bundle: true, minify: true, target: 'es2020', platform: 'browser', legalComments: 'none', logLevel: 'warning' };
+// The SDK reports the package's version on its installation (src/version.ts).
+const { version } = JSON.parse(await readFile(join(here, '../../package.json'), 'utf8'));
+const common = {
+  bundle: true, minify: true, target: 'es2020', platform: 'browser', legalComments: 'none', logLevel: 'warning',
+  define: { __HERALD_SDK_VERSION__: JSON.stringify(version) },
+};
 await build({ ...common, entryPoints: [join(here, 'src/herald.ts')], outfile: join(dist, 'herald.js'), format: 'esm' });
 // A classic script: module service workers still miss some browsers, and importScripts is not needed.
 await build({ ...common, entryPoints: [join(here, 'src/sw.ts')], outfile: join(dist, 'herald-sw.js'), format: 'iife' });

@@ -10,6 +10,7 @@ export interface InstallationInput {
   timezone?: string | undefined;
   language?: string | undefined;
   app_version?: string | undefined;
+  sdk_version?: string | undefined;
   apns_environment?: 'production' | 'sandbox' | undefined;
   /** Web only, checked (domain/web-push-subscription.ts): its endpoint becomes the push token. */
   web_push_subscription?: WebPushSubscription | null | undefined;
@@ -23,6 +24,7 @@ export interface Installation {
   timezone: string | null;
   language: string | null;
   app_version: string | null;
+  sdk_version: string | null;
   apns_environment: string | null;
   web_push_subscription: WebPushSubscription | null;
   created_at: Date;
@@ -57,9 +59,9 @@ export async function upsertInstallation(
       // committed meanwhile (attached to someone) leaves no row returned, and the loop looks again.
       [row] = await tx<Installation[]>`
         insert into installations (project_id, install_id, platform, push_token, custom_id, timezone, language,
-                                   app_version, apns_environment, web_push_subscription)
+                                   app_version, sdk_version, apns_environment, web_push_subscription)
         values (${projectId}, ${i.install_id}, ${i.platform}, ${token ?? null}, ${i.custom_id ?? null},
-                ${i.timezone ?? null}, ${i.language ?? null}, ${i.app_version ?? null}, ${i.apns_environment ?? null},
+                ${i.timezone ?? null}, ${i.language ?? null}, ${i.app_version ?? null}, ${i.sdk_version ?? null}, ${i.apns_environment ?? null},
                 ${subscriptionJson})
         on conflict (project_id, install_id) do update set
           platform = excluded.platform,
@@ -70,10 +72,11 @@ export async function upsertInstallation(
           timezone = coalesce(excluded.timezone, installations.timezone),
           language = coalesce(excluded.language, installations.language),
           app_version = coalesce(excluded.app_version, installations.app_version),
+          sdk_version = coalesce(excluded.sdk_version, installations.sdk_version),
           apns_environment = coalesce(excluded.apns_environment, installations.apns_environment),
           updated_at = now()
         where installations.custom_id is not distinct from ${boundTo}
-        returning install_id, platform, push_token, custom_id, timezone, language, app_version, apns_environment,
+        returning install_id, platform, push_token, custom_id, timezone, language, app_version, sdk_version, apns_environment,
                 web_push_subscription, created_at, updated_at`;
     }
     if (token) {

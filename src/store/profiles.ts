@@ -170,13 +170,14 @@ export interface ProfileInstallation {
   timezone: string | null;
   language: string | null;
   app_version: string | null;
+  sdk_version: string | null;
   created_at: Date;
   updated_at: Date;
 }
 
 export async function profileInstallations(sql: Sql | TransactionSql, projectId: string, customId: string): Promise<ProfileInstallation[]> {
   return sql<ProfileInstallation[]>`
-    select install_id, platform, push_token, timezone, language, app_version, created_at, updated_at
+    select install_id, platform, push_token, timezone, language, app_version, sdk_version, created_at, updated_at
     from installations where project_id = ${projectId} and custom_id = ${customId} order by created_at`;
 }
 

@@ -62,6 +62,7 @@ const profile = (customId: string) =>
       platform: fc.constantFrom('ios', 'android', 'web'),
       pushToken: fc.constantFrom('tok', null),
       appVersion: fc.constantFrom(...versions, null),
+      sdkVersion: fc.constantFrom(...versions, null),
     }), { maxLength: 3 }),
     audiences: fc.subarray(audienceIds),
   }).map(({ attributes, events, installations, audiences, ...native }): Generated => ({
@@ -126,8 +127,10 @@ const leaf = fc.oneof(
     platform: fc.option(textCondition(['ios', 'android', 'web']), { nil: undefined }),
     push_enabled: fc.option(fc.boolean(), { nil: undefined }),
     app_version: fc.option(versionCondition, { nil: undefined }),
+    sdk_version: fc.option(versionCondition, { nil: undefined }),
   }, { requiredKeys: [] }).map((installation) => ({ installation })),
   fc.record({ app_version: versionCondition }).map((installation) => ({ installation })),
+  fc.record({ sdk_version: versionCondition }).map((installation) => ({ installation })),
   fc.constantFrom(...audienceIds, 'aud-none').map((audience) => ({ audience })),
 );
 
@@ -149,7 +152,7 @@ async function store(sql: Sql, projectId: string, profiles: Generated[]): Promis
       await sql`insert into events (project_id, id, custom_id, name, time, attributes) values (${projectId}, ${uuidv7()}, ${customId}, ${e.name}, ${new Date(e.time)}, ${sql.json(e.attributes as never)})`;
     }
     for (const [n, i] of s.installations.entries()) {
-      await sql`insert into installations (project_id, install_id, platform, push_token, custom_id, app_version) values (${projectId}, ${`${customId}-${n}`}, ${i.platform}, ${i.pushToken}, ${customId}, ${i.appVersion})`;
+      await sql`insert into installations (project_id, install_id, platform, push_token, custom_id, app_version, sdk_version) values (${projectId}, ${`${customId}-${n}`}, ${i.platform}, ${i.pushToken}, ${customId}, ${i.appVersion}, ${i.sdkVersion})`;
     }
     for (const a of s.audiences) await sql`insert into audience_members (project_id, audience_id, custom_id) values (${projectId}, ${a}, ${customId})`;
   }

@@ -76,9 +76,9 @@ export async function loadSubjects(sql: Db, projectId: string, customIds: readon
        where project_id = ${projectId} and custom_id = any(${ids}) and name = any(${names})`;
     for (const e of events) subjects.get(e.custom_id)?.events.push({ name: e.name, time: e.time.getTime(), attributes: e.attributes });
   }
-  const installations = await sql<{ custom_id: string; platform: string; push_token: string | null; app_version: string | null }[]>`
-    select custom_id, platform, push_token, app_version from installations where project_id = ${projectId} and custom_id = any(${ids})`;
-  for (const i of installations) subjects.get(i.custom_id)?.installations.push({ platform: i.platform, pushToken: i.push_token, appVersion: i.app_version });
+  const installations = await sql<{ custom_id: string; platform: string; push_token: string | null; app_version: string | null; sdk_version: string | null }[]>`
+    select custom_id, platform, push_token, app_version, sdk_version from installations where project_id = ${projectId} and custom_id = any(${ids})`;
+  for (const i of installations) subjects.get(i.custom_id)?.installations.push({ platform: i.platform, pushToken: i.push_token, appVersion: i.app_version, sdkVersion: i.sdk_version });
   const members = await sql<{ custom_id: string; audience_id: string }[]>`
     select custom_id, audience_id from audience_members where project_id = ${projectId} and custom_id = any(${ids})`;
   for (const m of members) subjects.get(m.custom_id)?.audiences.add(m.audience_id);

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { identityToken } from '../../src/domain/identity-token.js';
 import { eventually, startTestHerald } from '../support/herald.js';
 import { launchChromium, openSdkPage, pending, skipWithoutChromium, track } from './browser.js';
@@ -27,6 +28,10 @@ test('identify with a token attaches the browser and its attribute changes; a sw
     await run('flush');
     assert.equal(await attachedTo(), 'alice');
     assert.deepEqual((await profile('alice')).profile.attributes, { plan: 'pro' });
+    // The installation carries the SDK's own version (the package's), for targeting by sdk_version.
+    const { version } = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const [row] = await th.db.sql<{ sdk_version: string }[]>`select sdk_version from installations where install_id = ${installId}`;
+    assert.equal(row?.sdk_version, version);
 
     // Another user on this browser: logged out of alice (with her token), then attached to bob.
     await run('identify', 'bob', { identityToken: identityToken(th.project.identity_secret, 'bob') });

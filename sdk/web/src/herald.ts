@@ -8,6 +8,7 @@
  *   await Herald.track('purchase', { amount: 12 });
  */
 import { newId } from './ids.js';
+import { sdkVersion } from './version.js';
 import { append, installId, installationBodyKey, readMeta, size, writeMeta } from './outbox.js';
 import { fetchVapidKey, subscribe, subscriptionBody } from './push.js';
 import { createSender, type Sender } from './sender.js';
@@ -80,6 +81,7 @@ async function registerInstallation(s: Started): Promise<void> {
   const timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (timezone) body.timezone = timezone;
   if (s.options.appVersion) body.app_version = s.options.appVersion;
+  body.sdk_version = sdkVersion;
   const subscription = await readMeta<InstallationBody['web_push_subscription']>('push_subscription');
   if (subscription) body.web_push_subscription = subscription;
   const fingerprint = JSON.stringify([s.config.endpoint, s.config.sdkKey, body]);

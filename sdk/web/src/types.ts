@@ -68,5 +68,7 @@ export interface InstallationBody {
   language?: string;
   timezone?: string;
   app_version?: string;
+  /** This SDK's version (the package's), so campaigns can target installations by it. */
+  sdk_version?: string;
   web_push_subscription?: { endpoint: string; keys: { p256dh: string; auth: string } };
 }

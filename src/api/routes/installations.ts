@@ -40,6 +40,7 @@ const Body = Type.Object(
     timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     language: Type.Optional(Type.String({ minLength: 2, maxLength: 35 })),
     app_version: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    sdk_version: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'The Herald SDK\'s version (the Web SDK sends its own); targeting can select on it.' })),
     apns_environment: Type.Optional(Type.Union([Type.Literal('production'), Type.Literal('sandbox')])),
     web_push_subscription: Type.Optional(Type.Union([WebPushSubscriptionBody, Type.Null()], {
       description: 'Web only, in place of push_token; null unsubscribes.',

@@ -26,7 +26,7 @@ const QueryJson = Type.Object({}, {
   description:
     'A targeting query (docs/campaigns.md): {"all"|"any": [queries]}, {"not": query}, {"attribute": name, <op>: value}, ' +
     '{"field": native field, <op>: value}, {"event": name, "count"?, "within_days"? | "since"?, "where"?}, ' +
-    '{"installation": {"platform"?, "push_enabled"?, "app_version"?}}, {"audience": id}, {"segment": id}.',
+    '{"installation": {"platform"?, "push_enabled"?, "app_version"?, "sdk_version"?}}, {"audience": id}, {"segment": id}.',
 });
 const id = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });
 const IdParams = Type.Object({ id });

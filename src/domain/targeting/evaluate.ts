@@ -15,7 +15,7 @@ export interface TargetingSubject {
   native: Partial<Record<NativeTargetingField, string | null>>;
   attributes: AttributeDocument;
   events: readonly { name: string; time: number; attributes: Record<string, unknown> }[];
-  installations: readonly { platform: string; pushToken: string | null; appVersion: string | null }[];
+  installations: readonly { platform: string; pushToken: string | null; appVersion: string | null; sdkVersion: string | null }[];
   /** Ids of the custom audiences the profile belongs to. */
   audiences: ReadonlySet<string>;
 }
@@ -37,7 +37,8 @@ export function matches(query: Query, s: TargetingSubject, now: number): boolean
       return s.installations.some((i) =>
         (c.platform === undefined || holds(c.platform, i.platform, now)) &&
         (c.push_enabled === undefined || (i.pushToken !== null) === c.push_enabled) &&
-        (c.app_version === undefined || holdsVersion(c.app_version, i.appVersion ?? undefined)));
+        (c.app_version === undefined || holdsVersion(c.app_version, i.appVersion ?? undefined)) &&
+        (c.sdk_version === undefined || holdsVersion(c.sdk_version, i.sdkVersion ?? undefined)));
     }
     case 'event': {
       const from = query.since === undefined ? -Infinity : query.since.kind === 'absolute' ? query.since.ms : now - query.since.days * dayMs;

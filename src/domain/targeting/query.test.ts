@@ -31,6 +31,7 @@ test('a bad query is refused naming the path of the bad node', () => {
   refused({ event: 'buy', where: [{ attribute: 'amount', within_last_days: 3 }] }, 'query.where[0].within_last_days', /cannot apply/);
   refused({ installation: { app_version: { gte: 'latest' } } }, 'query.installation.app_version.gte', /version/);
   refused({ installation: { os: 'ios' } }, 'query.installation.os');
+  refused({ installation: { sdk_version: '1.4' } }, 'query.installation.sdk_version', /condition/);
   refused({ audience: "x'; drop table profiles; --" }, 'query.audience');
   refused({ segment: 's1', attribute: 'x' }, 'query.segment', /not an operator/);
   refused({ audience: 'a1', not: { audience: 'a2' } }, 'query.audience', /not allowed/);
@@ -61,13 +62,17 @@ test('the evaluator: French gold members who bought in the last 30 days and have
   const gold = subject({
     attributes: { tier: 'gold' },
     events: [{ name: 'purchase', time: now - 3 * day, attributes: { amount: 12 } }],
-    installations: [{ platform: 'ios', pushToken: 'ab', appVersion: '4.10.1' }],
+    installations: [{ platform: 'ios', pushToken: 'ab', appVersion: '4.10.1', sdkVersion: '1.4.0' }],
   });
   assert.equal(matches(query, gold, now), true);
   assert.equal(matches(query, { ...gold, events: [{ name: 'purchase', time: now - 31 * day, attributes: { amount: 12 } }] }, now), false);
   assert.equal(matches(query, { ...gold, events: [{ name: 'purchase', time: now - day, attributes: { amount: 5 } }] }, now), false);
-  assert.equal(matches(query, { ...gold, installations: [{ platform: 'ios', pushToken: null, appVersion: '4.10.1' }] }, now), false);
-  assert.equal(matches(query, { ...gold, installations: [{ platform: 'ios', pushToken: 'ab', appVersion: '4.1.9' }] }, now), false);
+  assert.equal(matches(query, { ...gold, installations: [{ platform: 'ios', pushToken: null, appVersion: '4.10.1', sdkVersion: '1.4.0' }] }, now), false);
+  assert.equal(matches(query, { ...gold, installations: [{ platform: 'ios', pushToken: 'ab', appVersion: '4.1.9', sdkVersion: '1.4.0' }] }, now), false);
+  const sdk = parseQuery({ installation: { sdk_version: { gte: '1.4' } } });
+  assert.equal(matches(sdk, gold, now), true);
+  assert.equal(matches(sdk, { ...gold, installations: [{ platform: 'web', pushToken: 'ab', appVersion: null, sdkVersion: '1.3.9' }] }, now), false);
+  assert.equal(matches(sdk, { ...gold, installations: [{ platform: 'web', pushToken: 'ab', appVersion: null, sdkVersion: null }] }, now), false);
   // Absent is false for every operator but exists:false, and not turns it true.
   assert.equal(matches(parseQuery({ attribute: 'tier', neq: 'gold' }), subject(), now), false);
   assert.equal(matches(parseQuery({ not: { attribute: 'tier', eq: 'gold' } }), subject(), now), true);

@@ -52,6 +52,8 @@ export interface InstallationConditions {
   platform?: Condition | undefined;
   push_enabled?: boolean | undefined;
   app_version?: Condition | undefined;
+  /** The Herald SDK's version on the installation, ordered as app versions are. */
+  sdk_version?: Condition | undefined;
 }
 
 export type Query =
@@ -288,7 +290,7 @@ function event(v: Record<string, unknown>, path: string): Query {
 
 function installation(v: unknown, path: string): InstallationConditions {
   if (!isObject(v)) throw new QueryError(path, 'must be an object such as {"platform": {"eq": "ios"}, "push_enabled": true}');
-  only(v, ['platform', 'push_enabled', 'app_version'], path);
+  only(v, ['platform', 'push_enabled', 'app_version', 'sdk_version'], path);
   const out: InstallationConditions = {};
   if (v.platform !== undefined) {
     if (!isObject(v.platform)) throw new QueryError(`${path}.platform`, 'must be a condition such as {"in": ["ios", "android"]}');
@@ -301,6 +303,10 @@ function installation(v: unknown, path: string): InstallationConditions {
   if (v.app_version !== undefined) {
     if (!isObject(v.app_version)) throw new QueryError(`${path}.app_version`, 'must be a condition such as {"gte": "4.2"}');
     out.app_version = condition(v.app_version, [], `${path}.app_version`, 'version');
+  }
+  if (v.sdk_version !== undefined) {
+    if (!isObject(v.sdk_version)) throw new QueryError(`${path}.sdk_version`, 'must be a condition such as {"gte": "1.4"}');
+    out.sdk_version = condition(v.sdk_version, [], `${path}.sdk_version`, 'version');
   }
   return out;
 }

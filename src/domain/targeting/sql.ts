@@ -110,6 +110,7 @@ export function compileQuery(query: Query, now: number, firstParam = 1): Compile
         if (c.platform) parts.push(onText(c.platform, 'i.platform'));
         if (c.push_enabled !== undefined) parts.push(c.push_enabled ? 'i.push_token is not null' : 'i.push_token is null');
         if (c.app_version) parts.push(onText(c.app_version, 'i.app_version', true));
+        if (c.sdk_version) parts.push(onText(c.sdk_version, 'i.sdk_version', true));
         return `exists (select 1 from installations i where ${parts.join(' and ')})`;
       }
       case 'event': {
