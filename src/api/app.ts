@@ -9,7 +9,10 @@ import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import type { WorkQueue } from '../queue/queue.js';
 import type { Metrics } from '../observability/metrics.js';
-import { authenticator } from './auth.js';
+import cookie from '@fastify/cookie';
+import { authenticator, defaultAuthCacheLimits } from './auth.js';
+import { registerAudit } from './operator-auth.js';
+import { dashboardAccountRoutes } from './routes/dashboard-accounts.js';
 import { errorHandler } from './error-handler.js';
 import { errorBody, errorCatalogue } from './errors.js';
 import { validatorCompiler } from './validation.js';
@@ -96,8 +99,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(ErrorBody);
   // Before authentication, so a refused SDK call still carries the CORS headers a browser needs to read it.
   await registerSdkCors(app);
-  const auth = authenticator(deps.sql);
+  const clock = deps.clock ?? systemClock;
+  // Cookies are read only for dashboard sessions (api/operator-auth.ts), before authentication.
+  await app.register(cookie);
+  const auth = authenticator(deps.sql, defaultAuthCacheLimits, clock);
   app.addHook('onRequest', auth.hook);
+  registerAudit(app, deps.sql, clock);
   app.addHook('preValidation', refuseUnstorableInput);
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -128,10 +135,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(sdkConfigRoutes({ sql: deps.sql, keyring: deps.keyring }));
   await app.register(operationsRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry, databaseProblem: deps.databaseProblem }));
   await app.register(sdkAssetRoutes());
-  const clock = deps.clock ?? systemClock;
   const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits, () => clock.now());
   await app.register(profileRoutes({ sql: deps.sql, limiter, clock }));
   await app.register(segmentRoutes({ sql: deps.sql, clock }));
+  await app.register(dashboardAccountRoutes({ sql: deps.sql, clock }));
   await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue, maxBodyBytes: deps.bulkBodyBytes }));
   await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));

@@ -1,13 +1,16 @@
 /**
  * Bearer-key authentication. Every request carries `Authorization: Bearer <key>`; the key's SHA-256
  * is looked up, and the answer cached briefly (api/key-cache.ts) so the hot path does not hit the
- * database per call.
+ * database per call. A request without the header may carry a dashboard session cookie instead
+ * (api/operator-auth.ts): it then acts for the project it names, within its operator's role.
  */
 import type { FastifyRequest } from 'fastify';
 import type { Sql } from 'postgres';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { findKey, type KeyOwner } from '../store/projects.js';
 import { ApiError } from './errors.js';
 import { createKeyCache } from './key-cache.js';
+import { authorizeOperator, sessionOf } from './operator-auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,8 +18,11 @@ declare module 'fastify' {
     caller: KeyOwner;
   }
   interface FastifyContextConfig {
-    /** 'rest': the secret key only; 'sdk': the public SDK key or the REST key; absent: public. */
-    auth?: 'rest' | 'sdk';
+    /**
+     * 'rest': the secret key (or a dashboard session); 'sdk': the public SDK key or the REST key
+     * (or a session); 'operator': a dashboard session only, no key; absent: public.
+     */
+    auth?: 'rest' | 'sdk' | 'operator';
   }
 }
 
@@ -39,7 +45,7 @@ export interface Authenticator {
   forgetKeyId(keyId: string): void;
 }
 
-export function authenticator(sql: Sql, limits: AuthCacheLimits = defaultAuthCacheLimits): Authenticator {
+export function authenticator(sql: Sql, limits: AuthCacheLimits = defaultAuthCacheLimits, clock: Clock = systemClock): Authenticator {
   const cache = createKeyCache({ lookup: (key) => findKey(sql, key), ttlMs: authCacheTtlMs, ...limits });
   return {
     forgetKeyId: (keyId) => cache.forgetKeyId(keyId),
@@ -47,6 +53,19 @@ export function authenticator(sql: Sql, limits: AuthCacheLimits = defaultAuthCac
       const needed = req.routeOptions.config.auth;
       if (!needed) return;
       const header = req.headers.authorization;
+      if (header === undefined) {
+        const session = await sessionOf(sql, clock, req);
+        if (session) {
+          if (needed === 'operator') {
+            req.operator = { operator: session.operator, role: undefined, csrfToken: session.csrfToken, sessionToken: session.token };
+            return;
+          }
+          const projectId = await authorizeOperator(sql, req, session);
+          req.caller = { projectId, kind: 'rest', keyId: `operator:${session.operator.id}` };
+          return;
+        }
+      }
+      if (needed === 'operator') throw new ApiError('unauthorized', 'sign in to the dashboard first: this endpoint takes a dashboard session, not an API key');
       const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
       if (!key) throw new ApiError('unauthorized', 'send your API key as "Authorization: Bearer <key>"');
       const owner = await cache.get(key);

@@ -48,7 +48,7 @@ export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsync => asy
   const { sql, keyring } = deps;
 
   app.get('/v1/project/keys', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', role: 'admin' },
     schema: {
       summary: 'List the project\'s API keys (never the keys themselves)', tags: ['project'],
       response: { 200: Type.Object({ keys: Type.Array(KeyInfo) }) },
@@ -57,7 +57,7 @@ export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsync => asy
   });
 
   app.post<{ Body: Static<typeof CreateKeyBody> }>('/v1/project/keys', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', role: 'admin' },
     schema: {
       summary: 'Create an API key (shown once, in this answer)', tags: ['project'], body: CreateKeyBody,
       response: { 201: Type.Composite([KeyInfo, Type.Object({ key: Type.String() })]) },
@@ -70,7 +70,7 @@ export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsync => asy
   });
 
   app.post<{ Params: Static<typeof KeyParams> }>('/v1/project/keys/:id/revoke', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', role: 'admin' },
     schema: {
       summary: 'Revoke an API key (at once here, within 30 s on other API processes)',
       description: 'Revoking a revoked key answers it as it is. The project\'s last active REST key cannot be revoked (409 last_rest_key): create another first.',
@@ -89,7 +89,7 @@ export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsync => asy
   });
 
   app.post<{ Body: Static<typeof RotateBody> }>('/v1/project/identity-secret/rotate', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', role: 'admin' },
     schema: {
       summary: 'Replace the identity secret that signs users\' identity tokens (shown once, in this answer)',
       tags: ['project'], body: RotateBody,

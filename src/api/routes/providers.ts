@@ -95,7 +95,7 @@ async function checked<P extends Provider>(deps: ProviderRouteDeps, projectId: s
 export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => async (app) => {
   for (const provider of providers) {
     app.put<{ Body: CredentialsInputByProvider[typeof provider] }>(`/v1/providers/${provider}`, {
-      config: { auth: 'rest' },
+      config: { auth: 'rest', role: 'admin' },
       schema: {
         summary: `Set the project's ${provider} credentials (checked before they are stored; secrets are never returned)`,
         tags: ['providers'],
@@ -114,7 +114,7 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => a
 
   // Any other name under PUT: a precise 404 rather than "no route".
   app.put<{ Params: { provider: string } }>('/v1/providers/:provider', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', role: 'admin' },
     schema: { hide: true },
     handler: async (req) => { providerOf(req.params.provider); },
   });
@@ -137,7 +137,7 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => a
   });
 
   app.delete<{ Params: { provider: string } }>('/v1/providers/:provider', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', role: 'admin' },
     schema: { summary: 'Delete one provider\'s credentials', tags: ['providers'] },
     handler: async (req, reply) => {
       const provider = providerOf(req.params.provider);
