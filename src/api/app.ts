@@ -13,6 +13,7 @@ import cookie from '@fastify/cookie';
 import { authenticator, defaultAuthCacheLimits } from './auth.js';
 import { registerAudit } from './operator-auth.js';
 import { dashboardAccountRoutes } from './routes/dashboard-accounts.js';
+import { dashboardAssetRoutes } from './routes/dashboard-assets.js';
 import { errorHandler } from './error-handler.js';
 import { errorBody, errorCatalogue } from './errors.js';
 import { validatorCompiler } from './validation.js';
@@ -135,6 +136,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(sdkConfigRoutes({ sql: deps.sql, keyring: deps.keyring }));
   await app.register(operationsRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry, databaseProblem: deps.databaseProblem }));
   await app.register(sdkAssetRoutes());
+  await app.register(dashboardAssetRoutes());
   const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits, () => clock.now());
   await app.register(profileRoutes({ sql: deps.sql, limiter, clock }));
   await app.register(segmentRoutes({ sql: deps.sql, clock }));

@@ -3,20 +3,13 @@
  * there: herald.js (the ES module), herald-sw.js (the service worker) and test.html (a page that
  * starts the SDK from its query string, for browser tests and for trying the SDK). Public, no key.
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { packageRoot } from '../../paths.js';
 import { errorBody } from '../errors.js';
+import { staticFiles, type StaticFile } from '../static-files.js';
 
-interface Asset {
-  file: string;
-  contentType: string;
-  headers: Record<string, string>;
-}
-
-const assets: Record<string, Asset> = {
+const assets: Record<string, StaticFile> = {
   'herald.js': {
     file: 'herald.js',
     contentType: 'text/javascript; charset=utf-8',
@@ -41,43 +34,18 @@ const assets: Record<string, Asset> = {
   },
 };
 
-interface Loaded {
-  body: Buffer;
-  etag: string;
-}
-
 /** `dir`: where the built files are (default sdk/web/dist in the package). */
 export const sdkAssetRoutes = (dir: string = join(packageRoot, 'sdk', 'web', 'dist')): FastifyPluginAsync => async (app) => {
-  // Read once: the files change only with a new build, which means a new Herald process.
-  const cache = new Map<string, Promise<Loaded>>();
-  const load = (file: string): Promise<Loaded> => {
-    let hit = cache.get(file);
-    if (!hit) {
-      hit = readFile(join(dir, file)).then((body) => ({
-        body,
-        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
-      }));
-      // A missing file (the SDK not built yet) is looked for again on the next request.
-      hit.catch(() => cache.delete(file));
-      cache.set(file, hit);
-    }
-    return hit;
-  };
+  const serve = staticFiles(dir);
 
   app.get<{ Params: { name: string } }>('/sdk/web/:name', {
     schema: { hide: true },
     handler: async (req, reply) => {
       const asset = Object.hasOwn(assets, req.params.name) ? assets[req.params.name] : undefined;
       if (!asset) return reply.code(404).send(errorBody('not_found', `no Web SDK file named ${req.params.name}`));
-      let loaded: Loaded;
-      try {
-        loaded = await load(asset.file);
-      } catch {
-        return reply.code(404).send(errorBody('not_found', 'the Web SDK is not built: run `npm run build`'));
-      }
-      void reply.headers({ ...asset.headers, etag: loaded.etag, 'x-content-type-options': 'nosniff' });
-      if (req.headers['if-none-match'] === loaded.etag) return reply.code(304).send();
-      return reply.type(asset.contentType).send(loaded.body);
+      const sent = await serve(req, reply, asset);
+      if ('missing' in sent) return reply.code(404).send(errorBody('not_found', 'the Web SDK is not built: run `npm run build`'));
+      return sent;
     },
   });
 };

@@ -50,6 +50,9 @@ const Preview = Type.Object({
   })),
 });
 
+/** Counts and previews are POSTs (they carry a query) that change nothing: a viewer may run them, and they are not audited. */
+const readOnly = { role: 'viewer', audit: false } as const;
+
 export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsync => async (app) => {
   const { sql } = deps;
   const clock = deps.clock ?? systemClock;
@@ -130,19 +133,19 @@ export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsync => asy
   });
 
   app.post<{ Params: Static<typeof IdParams> }>('/v1/segments/:id/count', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', ...readOnly },
     schema: { summary: 'How many profiles the segment matches now, exactly', tags: ['segments'], params: IdParams, response: { 200: Count } },
     handler: async (req) => count(req.caller.projectId, await savedQuery(req.caller.projectId, req.params.id)),
   });
 
   app.post<{ Body: Static<typeof InlineBody> }>('/v1/segments/count', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', ...readOnly },
     schema: { summary: 'How many profiles an unsaved query matches now, exactly', tags: ['segments'], body: InlineBody, response: { 200: Count } },
     handler: async (req) => count(req.caller.projectId, await checked(req.caller.projectId, req.body.query, 'body.query')),
   });
 
   app.post<{ Params: Static<typeof IdParams> }>('/v1/segments/:id/preview', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', ...readOnly },
     schema: { summary: 'A few profiles the segment matches (custom_id order)', tags: ['segments'], params: IdParams, response: { 200: Preview } },
     handler: async (req) => {
       const query = await savedQuery(req.caller.projectId, req.params.id);
@@ -151,7 +154,7 @@ export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsync => asy
   });
 
   app.post<{ Body: Static<typeof PreviewBody> }>('/v1/segments/preview', {
-    config: { auth: 'rest' },
+    config: { auth: 'rest', ...readOnly },
     schema: { summary: 'A few profiles an unsaved query matches (custom_id order)', tags: ['segments'], body: PreviewBody, response: { 200: Preview } },
     handler: async (req) => {
       const query = await checked(req.caller.projectId, req.body.query, 'body.query');
