@@ -217,14 +217,21 @@ export function parseTime(v: unknown): LocalTime | null {
 }
 
 /**
+ * IANA's current names for zones that ICU, and so Intl.supportedValuesOf in some Node versions,
+ * still lists under an older one (Asia/Calcutta, Asia/Katmandu). Browsers and phones report
+ * either, depending on their engine's age, so profiles carry both.
+ */
+const renamedZones = ['Asia/Kolkata', 'Asia/Kathmandu', 'Asia/Ho_Chi_Minh', 'Asia/Yangon', 'Europe/Kyiv', 'America/Nuuk', 'Pacific/Kanton', 'Atlantic/Faroe', 'Pacific/Chuuk', 'Pacific/Pohnpei'];
+
+/**
  * Time-zone names to plan a fan-out over when no narrower list is given: the runtime's canonical
- * zones, plus UTC and the fixed Etc/GMT±N zones that Intl.supportedValuesOf leaves out (Etc/GMT+12
- * is the only zone at UTC−12).
+ * zones, the current names of renamed ones, UTC, and the fixed Etc/GMT±N zones that
+ * Intl.supportedValuesOf leaves out (Etc/GMT+12 is the only zone at UTC−12).
  */
 export function knownZones(): readonly string[] {
   if (!knownZoneList) {
     const etc = Array.from({ length: 27 }, (_, i) => i - 14).filter((n) => n !== 0).map((n) => `Etc/GMT${n > 0 ? '+' : ''}${n}`);
-    const all = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', ...etc]);
+    const all = new Set([...Intl.supportedValuesOf('timeZone'), ...renamedZones, 'UTC', ...etc]);
     knownZoneList = [...all].filter((z) => isTimeZone(z)).sort();
   }
   return knownZoneList;
