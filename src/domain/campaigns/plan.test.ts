@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { knownZones } from './local-time.js';
-import { capReached, nextOccurrence, occurrenceKey, occurrenceOn, planRecipient, recipientZone, zoneGroups, type Occurrence, type RecipientPlan } from './plan.js';
+import {
+  capReached, nextOccurrence, occurrenceKey, occurrenceOn, planRecipient, recipientPlanner, recipientZone, zoneGroups, type Occurrence, type RecipientPlan,
+} from './plan.js';
 import { parseWhen, type RecurringWhen, type When } from './when.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -87,6 +89,10 @@ test('now and at: one instant for everyone; an instant that has passed sends at 
   assert.equal(sendAt(planRecipient(later, { now, projectZone: 'UTC', zone: 'Asia/Tokyo' })), '2026-12-24T11:00:00.000Z');
   const earlier = parseWhen({ type: 'at', instant: '2026-12-24T09:00:00Z' });
   assert.deepEqual(planRecipient(earlier, { now, projectZone: 'UTC' }), { action: 'send', at: now, due: at('2026-12-24T09:00:00Z'), lateMs: hour, because: 'late', zone: 'UTC' });
+  // With a grace: sent while less than N minutes late, skipped with time_passed from N minutes on.
+  const flash = parseWhen({ type: 'at', instant: '2026-12-24T09:00:00Z', late: { policy: 'send_if_within', within_minutes: 60 } });
+  assert.equal(because(planRecipient(flash, { now: now - 1, projectZone: 'UTC' })), 'late');
+  assert.deepEqual(planRecipient(flash, { now, projectZone: 'UTC' }), { action: 'skip', reason: 'time_passed', due: at('2026-12-24T09:00:00Z'), lateMs: hour, zone: 'UTC' });
 });
 
 test('zone groups: 09:00 on 24 December 2026 spans 26 hours, Kiritimati first and Etc/GMT+12 last', () => {
@@ -208,6 +214,30 @@ test('property: for any zone, a local occurrence\'s send falls inside its window
         assert.ok(p.due >= occurrence.earliest && p.due <= occurrence.latest, `${zone} ${occurrenceKey(occurrence)}`);
         assert.ok(p.due > previous, `${zone} ${rule} ${time} ${occurrenceKey(occurrence)}`);
         previous = p.due;
+      }
+    },
+  ), { numRuns: 300 });
+});
+
+test('property: the per-zone planner answers as planRecipient does, for any zone, cap and moment', () => {
+  const zones = [...knownZones().filter((_, i) => i % 7 === 0), null, 'Nowhere/Land', 'Europe/Paris'];
+  const whens: When[] = [
+    christmas(),
+    christmas({ policy: 'send_if_within', within_minutes: 90 }),
+    christmas({ policy: 'next_day', within_minutes: 5 }),
+    parseWhen({ type: 'at', instant: '2026-12-24T09:00:00Z', late: { policy: 'send_if_within', within_minutes: 30 } }),
+    recurring({ rule: 'FREQ=WEEKLY;BYDAY=TH', local: true, starts: '2026-12-01', per_profile_cap: 2, late: { policy: 'send_if_within', within_minutes: 20 } }),
+  ];
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: whens.length - 1 }),
+    fc.integer({ min: at('2026-12-23T00:00:00Z'), max: at('2026-12-26T00:00:00Z') }),
+    fc.array(fc.record({ zone: fc.constantFrom(...zones), received: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 30 }),
+    (w, now, recipients) => {
+      const when = whens[w]!;
+      const occurrence = when.type === 'recurring' ? occurrenceOn(when, 'Europe/Paris', { year: 2026, month: 12, day: 24 })! : undefined;
+      const planner = recipientPlanner(when, { now, projectZone: 'Europe/Paris', occurrence });
+      for (const { zone, received } of recipients) {
+        assert.deepEqual(planner(zone, received), planRecipient(when, { now, projectZone: 'Europe/Paris', zone, occurrence, received }));
       }
     },
   ), { numRuns: 300 });

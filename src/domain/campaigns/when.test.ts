@@ -24,6 +24,9 @@ test('a bad when is refused naming the path of the bad field', () => {
   refused({ type: 'at', instant: '2026-12-24T24:00:00Z' }, 'when.instant');
   refused({ type: 'at', instant: '2026-12-24T09:00:00+15:00' }, 'when.instant');
   refused({ type: 'at', instant: 1798102800000 }, 'when.instant');
+  refused({ type: 'at', instant: '2026-12-24T09:00:00Z', late: { policy: 'skip' } }, 'when.late.policy', /skip everyone/);
+  refused({ type: 'at', instant: '2026-12-24T09:00:00Z', late: { policy: 'next_day' } }, 'when.late.policy', /send_if_within/);
+  refused({ type: 'at', instant: '2026-12-24T09:00:00Z', late: { policy: 'send_if_within' } }, 'when.late.within_minutes');
   refused({ type: 'local', date: '2026-12-24' }, 'when.time', /HH:MM/);
   refused({ type: 'local', date: '24/12/2026', time: '09:00' }, 'when.date', /YYYY-MM-DD/);
   refused({ type: 'local', date: '2026-12-24', time: '9:00' }, 'when.time');
@@ -54,8 +57,10 @@ test('a bad when is refused naming the path of the bad field', () => {
 
 test('the four shapes parse into typed values', () => {
   assert.deepEqual(parseWhen({ type: 'now' }), { type: 'now' });
-  assert.deepEqual(parseWhen({ type: 'at', instant: '2026-12-24T09:00:00+01:00' }), { type: 'at', instant: Date.parse('2026-12-24T08:00:00Z') });
-  assert.deepEqual(parseWhen({ type: 'at', instant: '2026-12-24T08:00Z' }), { type: 'at', instant: Date.parse('2026-12-24T08:00:00Z') });
+  assert.deepEqual(parseWhen({ type: 'at', instant: '2026-12-24T09:00:00+01:00' }), { type: 'at', instant: Date.parse('2026-12-24T08:00:00Z'), late: null });
+  assert.deepEqual(parseWhen({ type: 'at', instant: '2026-12-24T08:00Z' }), { type: 'at', instant: Date.parse('2026-12-24T08:00:00Z'), late: null });
+  assert.deepEqual(parseWhen({ type: 'at', instant: '2026-12-24T08:00:00.250-05:00', late: { policy: 'send_if_within', within_minutes: 60 } }),
+    { type: 'at', instant: Date.parse('2026-12-24T13:00:00.250Z'), late: { policy: 'send_if_within', withinMinutes: 60 } });
   assert.deepEqual(parseWhen({ type: 'local', date: '2026-12-24', time: '09:00' }),
     { type: 'local', date: { year: 2026, month: 12, day: 24 }, time: { hour: 9, minute: 0 }, late: { policy: 'skip' } });
   assert.deepEqual(parseWhen({ type: 'local', date: '2026-12-24', time: '09:00', late: { policy: 'next_day' } }).type, 'local');

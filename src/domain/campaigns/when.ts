@@ -4,7 +4,8 @@
  * style of targeting/query.ts. plan.ts turns a parsed `when` into each recipient's send time.
  *
  *   { "type": "now" }
- *   { "type": "at", "instant": "2026-12-24T09:00:00+01:00" }
+ *   { "type": "at", "instant": "2026-12-24T09:00:00+01:00",
+ *     "late": { "policy": "send_if_within", "within_minutes": 60 } }
  *   { "type": "local", "date": "2026-12-24", "time": "09:00",
  *     "late": { "policy": "send_if_within", "within_minutes": 60 } }
  *   { "type": "recurring", "rule": "FREQ=WEEKLY;BYDAY=MO", "time": "09:00", "local": true,
@@ -24,6 +25,9 @@
  *     less than N minutes late, else at the same local time the next day; if that has passed too,
  *     skipped.
  * A recurring campaign cannot say "next_day": its next occurrence is the next chance.
+ * A campaign `at` one instant is planned at that instant, a moment after it in fact, so "skip"
+ * would skip everyone: without `late` it is sent however late Herald gets to it (after an
+ * outage, say), and with "send_if_within" N it is skipped once N minutes have passed.
  */
 
 import { formatDate, isValidDate, parseDate, parseTime, dayNumber, type LocalDate, type LocalTime } from './local-time.js';
@@ -37,7 +41,8 @@ export type LatePolicy =
 
 export type When =
   | { type: 'now' }
-  | { type: 'at'; instant: number }
+  /** late null: an instant that has passed when planned is sent at once, however late. */
+  | { type: 'at'; instant: number; late: Extract<LatePolicy, { policy: 'send_if_within' }> | null }
   | { type: 'local'; date: LocalDate; time: LocalTime; late: LatePolicy }
   | {
       type: 'recurring';
@@ -80,12 +85,14 @@ export function parseWhen(input: unknown, path = 'when'): When {
       only(input, ['type'], path);
       return { type: 'now' };
     case 'at': {
-      only(input, ['type', 'instant'], path);
-      return { type: 'at', instant: instant(input.instant, `${path}.instant`) };
+      only(input, ['type', 'instant', 'late'], path);
+      const at = instant(input.instant, `${path}.instant`);
+      if (input.late === undefined) return { type: 'at', instant: at, late: null };
+      return { type: 'at', instant: at, late: late(input.late, `${path}.late`, 'at') as Extract<LatePolicy, { policy: 'send_if_within' }> };
     }
     case 'local': {
       only(input, ['type', 'date', 'time', 'late'], path);
-      return { type: 'local', date: date(input.date, `${path}.date`), time: time(input.time, `${path}.time`), late: late(input.late, `${path}.late`, false) };
+      return { type: 'local', date: date(input.date, `${path}.date`), time: time(input.time, `${path}.time`), late: late(input.late, `${path}.late`, 'local') };
     }
     default:
       return recurring(input, path);
@@ -132,11 +139,13 @@ function instant(v: unknown, path: string): number {
   return ms;
 }
 
-function late(v: unknown, path: string, recurringCampaign: boolean): LatePolicy {
+function late(v: unknown, path: string, type: 'at' | 'local' | 'recurring'): LatePolicy {
   if (v === undefined) return { policy: 'skip' };
-  const policies = recurringCampaign ? ['skip', 'send_if_within'] : ['skip', 'send_if_within', 'next_day'];
+  const recurringCampaign = type === 'recurring';
+  const policies = type === 'local' ? ['skip', 'send_if_within', 'next_day'] : type === 'at' ? ['send_if_within'] : ['skip', 'send_if_within'];
   if (!isObject(v)) throw new WhenError(path, 'must be an object such as {"policy": "send_if_within", "within_minutes": 30}');
   const policy = v.policy;
+  if ((policy === 'skip' || policy === 'next_day') && type === 'at') throw new WhenError(`${path}.policy`, 'must be "send_if_within" for a campaign at one instant: it is planned at that instant, so anything else would skip everyone');
   if (policy === 'next_day' && recurringCampaign) throw new WhenError(`${path}.policy`, 'cannot be "next_day" in a recurring campaign: its next occurrence is the next chance ("skip" or "send_if_within")');
   if (typeof policy !== 'string' || !policies.includes(policy)) throw new WhenError(`${path}.policy`, `must be one of ${policies.map((p) => `"${p}"`).join(', ')}`);
   switch (policy) {
@@ -193,5 +202,5 @@ function recurring(v: Record<string, unknown>, path: string): When {
   }
   const first = occurrences(rule, dayNumber(starts), at).next();
   if (first.done) throw new WhenError(`${path}.rule`, `produces no date on or after ${formatDate(starts)}`);
-  return { type: 'recurring', rule, time: at, local: v.local, starts, perProfileCap, late: late(v.late, `${path}.late`, true) };
+  return { type: 'recurring', rule, time: at, local: v.local, starts, perProfileCap, late: late(v.late, `${path}.late`, 'recurring') };
 }
