@@ -64,6 +64,9 @@ test('zone names: IANA names the tz database knows; offsets, empty and unknown n
   for (const z of ['Europe/Paris', 'America/Argentina/Buenos_Aires', 'Etc/GMT+12', 'Etc/GMT-14', 'UTC', 'Asia/Calcutta']) assert.equal(isTimeZone(z), true, z);
   for (const z of ['', 'Mars/Olympus_Mons', '+05:00', 'GMT+5:00', 'Europe/Paris ', 'x'.repeat(100), 42, null, undefined]) assert.equal(isTimeZone(z), false, String(z));
   assert.throws(() => toInstant('Mars/Olympus_Mons', D('2026-01-01'), T('09:00')), RangeError);
+  // Intl matches zone names without regard to case, and so does Herald.
+  assert.equal(isTimeZone('europe/PARIS'), true);
+  assert.equal(toInstant('europe/PARIS', D('2026-07-01'), T('09:00')).instant, Date.parse('2026-07-01T07:00:00Z'));
 });
 
 test('calendar helpers: ISO weekdays, day numbers, strict dates and times', () => {

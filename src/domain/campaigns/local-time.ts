@@ -47,15 +47,17 @@ const minuteMs = 60_000;
 const zonePattern = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/;
 
 /**
- * One formatter per zone: building an Intl.DateTimeFormat costs far more than using one (tens of
- * microseconds against one or two), and a fan-out converts the same few hundred zones again and
- * again. The cache is bounded by the number of distinct valid zone names, itself small; an invalid
- * name is never cached.
+ * One formatter per zone: building an Intl.DateTimeFormat costs far more than using one, and a
+ * fan-out converts the same few hundred zones again and again. Zone names come from profiles, so
+ * from anyone: the cache is keyed by the lower-cased name (Intl matches zone names without regard
+ * to case, ECMA-402 §6.5), which bounds it by the tz database's few hundred names however many
+ * spellings arrive, and an invalid name is never cached.
  */
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(zone: string): Intl.DateTimeFormat | null {
-  const cached = formatters.get(zone);
+  const key = zone.toLowerCase();
+  const cached = formatters.get(key);
   if (cached) return cached;
   if (zone.length > 64 || !zonePattern.test(zone)) return null;
   let f: Intl.DateTimeFormat;
@@ -75,7 +77,7 @@ function formatter(zone: string): Intl.DateTimeFormat | null {
   } catch {
     return null;
   }
-  formatters.set(zone, f);
+  formatters.set(key, f);
   return f;
 }
 
