@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import type { Clock } from '../clock.js';
 import { knownZones } from './local-time.js';
 import {
   capReached, nextOccurrence, occurrenceKey, occurrenceOn, planRecipient, recipientPlanner, recipientZone, zoneGroups, type Occurrence, type RecipientPlan,
@@ -241,4 +242,63 @@ test('property: the per-zone planner answers as planRecipient does, for any zone
       }
     },
   ), { numRuns: 300 });
+});
+
+/** A clock that stands still until moved: the scenarios below set it where a scheduler would wake. */
+const fixedClock = (start: number): Clock & { set(t: number): void } => {
+  let t = start;
+  return { now: () => t, sleep: async () => {}, set: (to: number) => { t = to; } };
+};
+
+test('scenario: a weekly local campaign driven by the clock over the spring change, capped at 3 per profile', () => {
+  const when = recurring({ rule: 'FREQ=WEEKLY;BYDAY=MO', local: true, starts: '2026-03-16', until: '2026-04-27', per_profile_cap: 3 });
+  const profiles = [
+    { id: 'paris', zone: 'Europe/Paris', received: 0 },
+    { id: 'new-york', zone: 'America/New_York', received: 1 }, // received one before this series was edited
+    { id: 'kiritimati', zone: 'Pacific/Kiritimati', received: 0 },
+    { id: 'nowhere', zone: 'Nowhere/Land', received: 0 }, // planned in the project's zone
+  ];
+  const sent: Record<string, string[]> = { paris: [], 'new-york': [], kiritimati: [], nowhere: [] };
+  const clock = fixedClock(at('2026-03-10T00:00:00Z'));
+  let after = clock.now();
+  for (let o = nextOccurrence(when, 'Asia/Tokyo', after); o; o = nextOccurrence(when, 'Asia/Tokyo', after)) {
+    // The scheduler plans each occurrence an hour before its earliest instant (UTC+14's 09:00).
+    clock.set(o.earliest - hour);
+    const planner = recipientPlanner(when, { now: clock.now(), projectZone: 'Asia/Tokyo', occurrence: o });
+    for (const p of profiles) {
+      const plan = planner(p.zone, p.received);
+      if (plan.action === 'skip') { assert.equal(plan.reason, 'cap_reached'); continue; }
+      assert.equal(plan.because, 'on_time');
+      assert.ok(plan.at > clock.now());
+      p.received++;
+      sent[p.id]!.push(iso(plan.at));
+    }
+    after = o.latest;
+  }
+  // Paris: 09:00 CET (08:00Z) twice, then 09:00 CEST (07:00Z) after 29 March; the cap stops it at three.
+  assert.deepEqual(sent.paris, ['2026-03-16T08:00:00.000Z', '2026-03-23T08:00:00.000Z', '2026-03-30T07:00:00.000Z']);
+  // New York went to summer time on 8 March: 09:00 EDT = 13:00Z; one received before leaves two.
+  assert.deepEqual(sent['new-york'], ['2026-03-16T13:00:00.000Z', '2026-03-23T13:00:00.000Z']);
+  assert.deepEqual(sent.kiritimati, ['2026-03-15T19:00:00.000Z', '2026-03-22T19:00:00.000Z', '2026-03-29T19:00:00.000Z']);
+  assert.deepEqual(sent.nowhere, ['2026-03-16T00:00:00.000Z', '2026-03-23T00:00:00.000Z', '2026-03-30T00:00:00.000Z']);
+});
+
+test('scenario: a local campaign started late by the clock: the late policy decides zone by zone', () => {
+  // Started at 12:00Z on 24 December for 09:00 local, "send if less than 3 hours late".
+  const when = christmas({ policy: 'send_if_within', within_minutes: 180 });
+  const clock = fixedClock(at('2026-12-24T12:00:00Z'));
+  const planner = recipientPlanner(when, { now: clock.now(), projectZone: 'UTC' });
+  const outcome = (zone: string) => {
+    const p = planner(zone);
+    return p.action === 'send' ? `${p.because} ${iso(p.at)}` : `${p.reason} ${p.lateMs / minute} min`;
+  };
+  assert.equal(outcome('Asia/Tokyo'), 'local_time_passed 720 min'); // 09:00 JST was 00:00Z
+  assert.equal(outcome('Asia/Kathmandu'), 'local_time_passed 525 min'); // 03:15Z
+  assert.equal(outcome('Europe/Paris'), 'local_time_passed 240 min'); // 08:00Z
+  assert.equal(outcome('Europe/London'), 'local_time_passed 180 min'); // 09:00Z: exactly 3 h is not less than 3 h
+  assert.equal(outcome('Atlantic/Azores'), 'late 2026-12-24T12:00:00.000Z'); // 10:00Z: 2 h late, sent now
+  assert.equal(outcome('America/Noronha'), 'late 2026-12-24T12:00:00.000Z'); // 11:00Z: 1 h late
+  assert.equal(outcome('America/Sao_Paulo'), 'on_time 2026-12-24T12:00:00.000Z'); // 09:00 −03:00 = 12:00Z, due = now
+  assert.equal(outcome('America/New_York'), 'on_time 2026-12-24T14:00:00.000Z');
+  assert.equal(outcome('Etc/GMT+12'), 'on_time 2026-12-24T21:00:00.000Z');
 });
