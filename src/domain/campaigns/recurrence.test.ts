@@ -34,6 +34,7 @@ test('unsupported or malformed parts are refused by name, never ignored', () => 
   refused('FREQ=FORTNIGHTLY', 'FREQ', /DAILY, WEEKLY or MONTHLY/);
   refused('INTERVAL=2', 'FREQ', /required/);
   refused('FREQ=DAILY;X-NAME=1', 'X-NAME', /not a recurrence rule part/);
+  refused('FREQ=DAILY;"><script>=1', null, /not a recurrence rule part/);
   refused('FREQ=DAILY;FREQ=WEEKLY', 'FREQ', /twice/);
   refused('FREQ=DAILY;COUNT=3;UNTIL=20261231', 'UNTIL', /COUNT/);
   refused('FREQ=WEEKLY;BYDAY=1MO', 'BYDAY', /only in a MONTHLY/);

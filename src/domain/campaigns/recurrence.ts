@@ -99,10 +99,11 @@ export function parseRule(text: unknown): RecurrenceRule {
   for (const piece of body.split(';')) {
     const eq = piece.indexOf('=');
     const name = eq < 0 ? piece : piece.slice(0, eq);
-    if (eq < 0 || name === '') throw new RecurrenceError(null, `has a part "${piece.slice(0, 20)}" that is not NAME=VALUE`);
+    if (eq < 0 || name === '') throw new RecurrenceError(null, 'has a part that is not NAME=VALUE (parts are separated by ";")');
+    if (!/^[A-Z][A-Z0-9-]{0,19}$/.test(name)) throw new RecurrenceError(null, 'has a part whose name is not a recurrence rule part (RFC 5545 §3.3.10)');
     if (unsupportedParts.includes(name)) throw new RecurrenceError(name, `is not supported (Herald supports ${supportedParts.join(', ')})`);
     if (name === 'DTSTART') throw new RecurrenceError(name, 'is not part of a rule: the campaign\'s "starts" gives the first date');
-    if (!supportedParts.includes(name)) throw new RecurrenceError(name.slice(0, 20), `is not a recurrence rule part (RFC 5545 §3.3.10; Herald supports ${supportedParts.join(', ')})`);
+    if (!supportedParts.includes(name)) throw new RecurrenceError(name, `is not a recurrence rule part (RFC 5545 §3.3.10; Herald supports ${supportedParts.join(', ')})`);
     if (parts.has(name)) throw new RecurrenceError(name, 'is given twice (RFC 5545: each part at most once)');
     parts.set(name, piece.slice(eq + 1));
   }
