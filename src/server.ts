@@ -6,7 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { openDatabase, type Database } from './store/database.js';
+import { answers, openDatabase, type Database } from './store/database.js';
+import { createCircuitBreakers } from './domain/circuit-breaker.js';
 import { createPostgresQueue } from './queue/postgres/queue.js';
 import { createJetStreamQueue } from './queue/jetstream/queue.js';
 import type { WorkQueue } from './queue/queue.js';
@@ -95,7 +96,10 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     closers.push(() => queue.close());
     log.info({ queue: config.natsUrl ? 'jetstream' : 'postgres', role: config.role }, 'work queue ready');
     const events = createEvents();
-    const metrics = createMetrics({ events, queue, database: db, clock });
+    // One set of circuit breakers per process: the worker's deliveries use them, /metrics reports them.
+    const breakers = createCircuitBreakers();
+    const opened = db;
+    const metrics = createMetrics({ events, queue, database: db, databaseUp: () => answers(opened.sql), breakers: runs('worker') ? breakers : undefined, clock });
 
     let sandbox: SandboxLink | undefined;
     if (config.sandbox) {
@@ -121,7 +125,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
       closers.push(processShare.stop);
       const workers = startWorkers({
         sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency, backoff: overrides.backoff, share: processShare.share,
-        credentials: credentials!, privateNetworks, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!, clock,
+        credentials: credentials!, privateNetworks, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!, clock, breakers,
       });
       closers.push(workers.stop);
     }

@@ -12,7 +12,18 @@ export interface Metrics {
   observeRequest(method: string, route: string, status: number, seconds: number): void;
 }
 
-export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue; database?: { restarts(): number }; clock?: Clock }): Metrics {
+export interface MetricsDeps {
+  events: HeraldEvents;
+  queue: WorkQueue;
+  database?: { restarts(): number };
+  /** Whether PostgreSQL answers now (a `select 1` under a deadline): the record of truth, apart from the queue. */
+  databaseUp?: () => Promise<boolean>;
+  /** This worker process's circuit breakers (provider accounts), when it runs the worker role. */
+  breakers?: { openCount(now: number): number };
+  clock?: Clock;
+}
+
+export function createMetrics(deps: MetricsDeps): Metrics {
   const clock = deps.clock ?? systemClock;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'herald_' });
@@ -86,6 +97,25 @@ export function createMetrics(deps: { events: HeraldEvents; queue: WorkQueue; da
       this.set((await deps.queue.ping().catch(() => false)) ? 1 : 0);
     },
   });
+
+  if (deps.databaseUp) {
+    const up = deps.databaseUp;
+    new Gauge({
+      name: 'herald_database_up',
+      help: '1 when PostgreSQL answered a select 1 at the last scrape (within 2 s)',
+      registers: [registry],
+      async collect() { this.set((await up().catch(() => false)) ? 1 : 0); },
+    });
+  }
+  if (deps.breakers) {
+    const breakers = deps.breakers;
+    new Gauge({
+      name: 'herald_provider_breakers_open',
+      help: 'Provider accounts whose circuit breaker is open in this worker process: their deliveries wait for the provider',
+      registers: [registry],
+      collect() { this.set(breakers.openCount(clock.now())); },
+    });
+  }
 
   new Counter({
     name: 'herald_embedded_postgres_restarts_total',

@@ -74,3 +74,17 @@ export function connect(url: string, max = 20): Sql {
     prepare: true,
   });
 }
+
+/**
+ * Whether PostgreSQL answers a `select 1` within `withinMs`: for /metrics, whose scrape must not
+ * wait out the driver's connect timeout while the database is away.
+ */
+export async function answers(sql: Sql, withinMs = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), withinMs); });
+  try {
+    return await Promise.race([sql`select 1`.then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

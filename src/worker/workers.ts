@@ -26,7 +26,7 @@ import { topics } from './topics.js';
 import { importHandler } from './import-profiles.js';
 import type { HeraldEvents } from './events.js';
 import type { BackoffPolicy } from '../domain/retry.js';
-import { createCircuitBreakers } from '../domain/circuit-breaker.js';
+import { createCircuitBreakers, type CircuitBreakers } from '../domain/circuit-breaker.js';
 import type { Share } from '../domain/process-share.js';
 import type { PrivateNetworkAllowance } from '../domain/network-address.js';
 import { createOutboundGuard } from '../providers/outbound-guard.js';
@@ -55,6 +55,8 @@ export interface WorkerDeps {
   backoff?: BackoffPolicy | undefined;
   /** The process's one clock: claims, expiries, breakers, retries and the senders' throttles and tokens. */
   clock: Clock;
+  /** The provider accounts' circuit breakers, shared with /metrics; new ones when absent. */
+  breakers?: CircuitBreakers | undefined;
 }
 
 /**
@@ -80,7 +82,7 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   const email = createEmailSender({ log: logFor('email'), ca, share, guard, clock });
   const sms = createSmsSender({ log: logFor('sms'), ca, share, guard, clock });
   const accounts = channelAccounts({ credentials: deps.credentials, sandbox: deps.sandbox, publicUrl: deps.publicUrl });
-  const breakers = createCircuitBreakers();
+  const breakers = deps.breakers ?? createCircuitBreakers();
 
   const deliveries = <C>(topic: string, lanes: number, sender: ChannelSender<C>, lease = leaseMs) =>
     startConsumer({
