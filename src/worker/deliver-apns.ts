@@ -19,14 +19,14 @@ export function apnsChannel(deps: {
     resendIsSafe: true,
     credentialsFor: deps.credentialsFor,
     accountOf: (c) => `${c.teamId}/${c.keyId}`,
-    send: async (creds, d) => (d.push ? deps.send(creds, toRequest(d, d.push)) : noContent('push')),
+    send: async (creds, d) => (d.content.push ? deps.send(creds, toRequest(d, d.content.push)) : noContent('push')),
   };
 }
 
 function toRequest(d: DeliveryToSend, push: PushMessage): ApnsSendRequest {
   const parts = buildApnsPush(pushFor(push, 'ios'), d.message_id, d.created_at.getTime());
   return {
-    token: d.token,
+    token: d.target,
     environment: d.apns_environment === 'sandbox' ? 'sandbox' : 'production',
     apnsId: d.id,
     collapseId: parts.collapseId,

@@ -19,8 +19,8 @@ export function fcmChannel(deps: {
     credentialsFor: deps.credentialsFor,
     accountOf: (a) => a.project_id,
     send: async (account, d) => {
-      if (!d.push) return noContent('push');
-      const built = buildFcmMessage(d.token, pushFor(d.push, 'android'), { messageId: d.message_id });
+      if (!d.content.push) return noContent('push');
+      const built = buildFcmMessage(d.target, pushFor(d.content.push, 'android'), { messageId: d.message_id });
       if (!built.ok) {
         return built.code === 'invalid_token'
           ? { kind: 'token_invalid', reason: built.message, local: true }

@@ -22,12 +22,12 @@ export function webPushChannel(deps: {
     resendIsSafe: true,
     credentialsFor: deps.credentialsFor,
     // The provider is the browser's push service: one breaker per origin (FCM's, Mozilla's...).
-    accountOf: (_v, d) => originOf(d.web_push_subscription?.endpoint ?? d.token),
+    accountOf: (_v, d) => originOf(d.web_push_subscription?.endpoint ?? d.target),
     send: async (vapid, d) => {
-      if (!d.push) return noContent('push');
+      if (!d.content.push) return noContent('push');
       const subscription = d.web_push_subscription;
       if (!subscription) return { kind: 'token_invalid', reason: 'the installation no longer has a push subscription', local: true };
-      const push = pushFor(d.push, 'web');
+      const push = pushFor(d.content.push, 'web');
       return deps.send(vapid, {
         subscription,
         payload: buildWebPushPayload(push, d.message_id, d.id),

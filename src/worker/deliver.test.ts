@@ -33,8 +33,8 @@ async function queuedDelivery(): Promise<{ id: string; job: () => Promise<Job> }
   const messageId = uuidv7();
   const id = uuidv7();
   await db.sql.begin(async (tx) => {
-    await insertMessages(tx, [{ id: messageId, projectId, groupId: 'g', recipients: { tokens: [] }, push: { title: 't', body: 'b' }, email: null, sms: null, createdAt: new Date(), expiresAt: null }]);
-    await tx`insert into deliveries (id, message_id, project_id, platform, token) values (${id}, ${messageId}, ${projectId}, 'ios', ${'tok-' + id})`;
+    await insertMessages(tx, [{ id: messageId, projectId, groupId: 'g', recipients: { tokens: [] }, content: { push: { title: 't', body: 'b' } }, createdAt: new Date(), expiresAt: null }]);
+    await tx`insert into deliveries (id, message_id, project_id, platform, target, target_kind) values (${id}, ${messageId}, ${projectId}, 'ios', ${'tok-' + id}, 'token')`;
   });
   const job = async () => {
     await db.sql.begin((tx) => queue.enqueue(tx, [{ topic, payload: { delivery_id: id } }]));

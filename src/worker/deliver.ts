@@ -145,7 +145,7 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
       if (dec.kind === 'park') continue;
       if (dec.kind === 'final' && dec.invalidate) {
         const d = claimed(dec.record.id);
-        invalid.push({ projectId: d.project_id, platform: d.platform, token: d.token, reason: dec.invalidate });
+        invalid.push({ projectId: d.project_id, platform: d.platform, token: d.target, reason: dec.invalidate });
       }
     }
     const parked = decisions.flatMap((dec) => (dec.kind === 'park' ? [dec] : []));

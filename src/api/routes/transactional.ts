@@ -147,7 +147,7 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: 
       const result = await accept({
         message: {
           id, projectId: req.caller.projectId, groupId: body.group_id, recipients: r,
-          push: body.push ?? null, email: body.email ?? null, sms: body.sms ?? null, createdAt,
+          content: { push: body.push, email: body.email, sms: body.sms }, createdAt,
           expiresAt: body.push?.ttl_seconds !== undefined ? new Date(createdAt.getTime() + body.push.ttl_seconds * 1000) : null,
         },
         idempotency: key === undefined ? undefined : { key, hash: requestHash('POST', '/v1/transactional/send', body) },
