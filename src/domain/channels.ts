@@ -35,16 +35,16 @@ export interface ChannelFacts {
   /** The recipient platforms this channel reaches; each platform is reached by one channel. */
   platforms: readonly RecipientPlatform[];
   /** The part of a message's content this channel sends. */
-  content: ContentPart;
+  part: ContentPart;
   targetKind: TargetKind;
 }
 
 export const channelFacts = {
-  apns: { name: 'apns', platforms: ['ios'], content: 'push', targetKind: 'token' },
-  fcm: { name: 'fcm', platforms: ['android'], content: 'push', targetKind: 'token' },
-  webpush: { name: 'webpush', platforms: ['web'], content: 'push', targetKind: 'subscription' },
-  email: { name: 'email', platforms: ['email'], content: 'email', targetKind: 'address' },
-  sms: { name: 'sms', platforms: ['sms'], content: 'sms', targetKind: 'number' },
+  apns: { name: 'apns', platforms: ['ios'], part: 'push', targetKind: 'token' },
+  fcm: { name: 'fcm', platforms: ['android'], part: 'push', targetKind: 'token' },
+  webpush: { name: 'webpush', platforms: ['web'], part: 'push', targetKind: 'subscription' },
+  email: { name: 'email', platforms: ['email'], part: 'email', targetKind: 'address' },
+  sms: { name: 'sms', platforms: ['sms'], part: 'sms', targetKind: 'number' },
 } as const satisfies { [C in Channel]: ChannelFacts & { name: C } };
 
 const byPlatform = new Map<string, ChannelFacts>(

@@ -5,14 +5,14 @@
  * crash is recognised as the same message by receivers that de-duplicate on it: re-sending is
  * accepted. A hard bounce puts the address on the project's suppression list.
  */
-import type { DeliveryOutcome } from '../domain/outcome.js';
-import { unsubscribeUrl } from '../domain/email-message.js';
-import { signUnsubscribeToken } from '../domain/unsubscribe-token.js';
-import type { EmailToSend } from '../providers/email/client.js';
-import type { SmtpAccount } from '../providers/email/client.js';
-import { addSuppressions, type NewSuppression } from '../store/email-suppressions.js';
-import type { EmailAccount } from './channel-accounts.js';
-import { noContent, type ChannelSender } from './deliver.js';
+import type { DeliveryOutcome } from '../../domain/outcome.js';
+import { unsubscribeUrl } from '../../domain/email-message.js';
+import { signUnsubscribeToken } from '../../domain/unsubscribe-token.js';
+import type { EmailToSend } from '../../providers/email/client.js';
+import type { SmtpAccount } from '../../providers/email/client.js';
+import { addSuppressions, type NewSuppression } from '../../store/email-suppressions.js';
+import type { EmailAccount } from './account.js';
+import { noContent, type ChannelSender } from '../channel.js';
 
 export function emailChannel(deps: {
   credentialsFor(projectId: string): Promise<EmailAccount | undefined>;

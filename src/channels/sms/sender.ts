@@ -6,14 +6,14 @@
  * SID, segments and encoding are recorded with the outcome; a 21610 (the number replied STOP to
  * the provider) opts the number out.
  */
-import type { DeliveryOutcome } from '../domain/outcome.js';
-import { smsSegments } from '../domain/sms-segments.js';
-import { mayHaveBeenAccepted, type SmsAccount, type SmsToSend } from '../providers/sms/client.js';
-import { optedOutReason } from '../providers/sms/outcome.js';
-import { optOutPhones, recordSmsSends } from '../store/sms.js';
-import { smsStatusCallbackUrl } from '../domain/sms-webhook-urls.js';
-import type { SmsSendingAccount } from './channel-accounts.js';
-import { noContent, type ChannelSender } from './deliver.js';
+import type { DeliveryOutcome } from '../../domain/outcome.js';
+import { smsSegments } from '../../domain/sms-segments.js';
+import { mayHaveBeenAccepted, type SmsAccount, type SmsToSend } from '../../providers/sms/client.js';
+import { optedOutReason } from '../../providers/sms/outcome.js';
+import { optOutPhones, recordSmsSends } from '../../store/sms.js';
+import { smsStatusCallbackUrl } from '../../domain/sms-webhook-urls.js';
+import type { SmsSendingAccount } from './account.js';
+import { noContent, type ChannelSender } from '../channel.js';
 
 export function smsChannel(deps: {
   credentialsFor(projectId: string): Promise<SmsSendingAccount | undefined>;

@@ -3,12 +3,12 @@
  * The delivery id is the apns-id and the collapse id is fixed per message, on every attempt, so a
  * re-send after a crash replaces the first copy on the device: re-sending is safe.
  */
-import { buildApnsPush } from '../domain/apns-payload.js';
-import { pushFor, type PushMessage } from '../domain/push.js';
-import type { DeliveryOutcome } from '../domain/outcome.js';
-import type { DeliveryToSend } from '../store/deliveries.js';
-import type { ApnsCredentials, ApnsSendRequest } from '../providers/apns/client.js';
-import { noContent, type ChannelSender } from './deliver.js';
+import { buildApnsPush } from '../../domain/apns-payload.js';
+import { pushFor, type PushMessage } from '../../domain/push.js';
+import type { DeliveryOutcome } from '../../domain/outcome.js';
+import type { DeliveryToSend } from '../../store/deliveries.js';
+import type { ApnsCredentials, ApnsSendRequest } from '../../providers/apns/client.js';
+import { noContent, type ChannelSender } from '../channel.js';
 
 export function apnsChannel(deps: {
   credentialsFor(projectId: string): Promise<ApnsCredentials | undefined>;

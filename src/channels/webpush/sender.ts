@@ -4,11 +4,11 @@
  * VAPID key (RFC 8292). The Topic header and the notification tag come from the message, so a
  * re-send after a crash replaces the first copy, pending or shown: re-sending is safe.
  */
-import { pushFor } from '../domain/push.js';
-import type { DeliveryOutcome } from '../domain/outcome.js';
-import { buildWebPushPayload, webPushTopic } from '../domain/webpush-payload.js';
-import type { VapidCredentials, WebPushSendRequest } from '../providers/webpush/client.js';
-import { noContent, type ChannelSender } from './deliver.js';
+import { pushFor } from '../../domain/push.js';
+import type { DeliveryOutcome } from '../../domain/outcome.js';
+import { buildWebPushPayload, webPushTopic } from '../../domain/webpush-payload.js';
+import type { VapidCredentials, WebPushSendRequest } from '../../providers/webpush/client.js';
+import { noContent, type ChannelSender } from '../channel.js';
 
 /** Without a ttl, a push service keeps a message 4 weeks for an offline browser (FCM's maximum). */
 const defaultTtlSeconds = 28 * 24 * 3600;
