@@ -5,7 +5,7 @@
  * `invalidated` delivery), never dropped silently. Campaigns will feed the same function with
  * their audience's pages.
  */
-import { targetKindOf, type ContentPart, type RecipientPlatform, type TargetKind } from './channels.js';
+import { contentParts, targetKindOf, type ContentPart, type RecipientPlatform, type TargetKind } from './channels.js';
 
 /** Whom a message names, as the send API takes it. */
 export interface Recipients {
@@ -54,13 +54,9 @@ export const skipReasons = {
   smsUnsubscribed: 'the profile unsubscribed from SMS',
 } as const;
 
-/** The message's targets on every channel it has content for. */
+/** The message's targets on every channel it has content for, part by part. */
 export function decideTargets(r: Recipients, channels: MessageChannels, rows: RecipientRows): Target[] {
-  return [
-    ...(channels.push ? pushTargets(r, rows) : []),
-    ...(channels.email ? emailTargets(r, rows) : []),
-    ...(channels.sms ? smsTargets(r, rows) : []),
-  ];
+  return contentParts.flatMap((part) => (channels[part] ? targetsOf[part](r, rows) : []));
 }
 
 /** Devices: explicit tokens, and the installations named by custom_id or install_id; one per token. */
@@ -108,6 +104,13 @@ function smsTargets(r: Recipients, rows: RecipientRows): Target[] {
     skip: rows.optedOut.has(p) ? skipReasons.optedOut : unsubscribed.has(p) ? skipReasons.smsUnsubscribed : undefined,
   }));
 }
+
+/** How the recipients of each content part resolve to targets: one resolver per part. */
+const targetsOf: Record<ContentPart, (r: Recipients, rows: RecipientRows) => Target[]> = {
+  push: pushTargets,
+  email: emailTargets,
+  sms: smsTargets,
+};
 
 function namedProfiles(r: Recipients, rows: RecipientRows): RecipientRows['profiles'] {
   const ids = new Set(r.custom_ids ?? []);

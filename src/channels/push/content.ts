@@ -41,7 +41,7 @@ export function checkPushFor(
   const push = content.push;
   if (!push) return undefined;
   const p = pushFor(push, platform);
-  const where = push[platform] ? `push (with push.${platform})` : 'push';
+  const where = pushWhere(platform, content);
   const reserved = reservedDataKeys.find((k) => p.data && k in p.data);
   if (reserved) return { code: 'reserved_data_key', message: `${where}.data.${reserved} is reserved by Herald` };
   if (p.collapse_id && Buffer.byteLength(p.collapse_id) > apnsMaxCollapseIdBytes) {
