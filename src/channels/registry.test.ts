@@ -5,6 +5,7 @@ import { providers } from '../domain/provider-credentials.js';
 import { startSandbox } from '../sandbox/index.js';
 import { channels as sandboxChannels } from '../sandbox/records.js';
 import { silentLogger } from '../observability/logger.js';
+import { deliveryTopicOf } from '../worker/topics.js';
 import { channelDefinition, channelOfProvider, channelRegistry, contentSchemas } from './registry.js';
 
 test('the registry lists every channel once, in the order of the plain list, each with the facts written for it', () => {
@@ -13,6 +14,7 @@ test('the registry lists every channel once, in the order of the plain list, eac
     const facts = channelFacts[def.name];
     assert.deepEqual([def.platforms, def.part, def.targetKind], [facts.platforms, facts.part, facts.targetKind]);
     assert.equal(channelDefinition(def.name), def);
+    assert.equal(deliveryTopicOf(def.name), `delivery.${def.name}`, 'the topic docs/architecture.md names');
   }
 });
 
