@@ -12,6 +12,7 @@ const layers = [
   ['store'],
   ['providers'],
   ['sandbox-link'],
+  ['channels'], // one folder per channel and the registry: above providers and store, below worker and api
   ['worker'],
   ['observability'],
   ['scheduler'],
@@ -52,6 +53,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/providers/', pathNot: notTests },
       to: { path: ['^src/sandbox/', '^src/sandbox-link\\.ts$'], reachable: true },
+    },
+    {
+      name: 'channels-never-reach-the-sandbox',
+      comment: 'a channel names its simulator as plain data (a key of the sandbox link): the API and the worker load channels, never the simulators',
+      severity: 'error',
+      from: { path: '^src/channels/', pathNot: notTests },
+      to: { path: '^src/sandbox/', reachable: true },
     },
     {
       name: 'api-never-reaches-the-sandbox',

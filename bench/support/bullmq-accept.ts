@@ -63,8 +63,8 @@ app.post<{ Body: SendBody }>('/v1/transactional/send', { schema }, async (req, r
   const { group_id, recipients, push } = req.body;
   const id = uuidv7();
   const [row] = await sql<{ created_at: Date }[]>`
-    insert into messages (id, project_id, group_id, recipients, push)
-    values (${id}, ${projectId}, ${group_id}, ${JSON.stringify(recipients)}::jsonb, ${JSON.stringify(push)}::jsonb)
+    insert into messages (id, project_id, group_id, recipients, content)
+    values (${id}, ${projectId}, ${group_id}, ${JSON.stringify(recipients)}::jsonb, ${JSON.stringify({ push })}::jsonb)
     returning created_at`;
   // After the commit, as a Novu-like API does: not atomic with the insert (no outbox).
   await fanout.add('fanout', { message_id: id, project_id: projectId, created_at: row!.created_at.getTime(), push, tokens: recipients.tokens },

@@ -43,10 +43,10 @@ const fanoutWorker = new Worker<FanoutJobData>(fanoutQueueName, async (job: Job<
   const ids = tokens.map(() => uuidv7());
   await sql.begin(async (tx) => {
     await tx`
-      insert into deliveries (id, message_id, project_id, platform, token)
-      select u.id, ${message_id}, ${project_id}, u.platform, u.token
+      insert into deliveries (id, message_id, project_id, platform, target, target_kind)
+      select u.id, ${message_id}, ${project_id}, u.platform, u.token, 'token'
       from unnest(${ids}::uuid[], ${tokens.map((t) => t.platform)}::text[], ${tokens.map((t) => t.token)}::text[]) as u(id, platform, token)
-      on conflict (message_id, platform, token) do nothing`;
+      on conflict (message_id, platform, target) do nothing`;
     await tx`update messages set fanned_out_at = now() where id = ${message_id}`;
   });
   await deliveries.addBulk(tokens.map((t, i) => ({

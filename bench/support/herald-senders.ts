@@ -1,6 +1,6 @@
 /**
  * Herald's sender of each channel (src/providers/<channel>/client.ts), built against the sandbox as
- * the worker builds it (worker/workers.ts, with the accounts of worker/channel-accounts.ts), behind
+ * the worker builds it (worker/workers.ts, with the accounts of src/channels/<channel>/account.ts), behind
  * the interface bench/channels.ts drives every side through (BenchSender). Each sender's module is
  * loaded only when its channel is measured, so a side's peak RSS carries no other channel's code.
  */
@@ -9,7 +9,10 @@ import { uuidv7 } from '../../src/domain/ids.js';
 import type { DeliveryOutcome } from '../../src/domain/outcome.js';
 import type { SandboxLink } from '../../src/sandbox-link.js';
 import type { CredentialsCache } from '../../src/store/credentials-cache.js';
-import { channelAccounts } from '../../src/worker/channel-accounts.js';
+import { apnsAccount } from '../../src/channels/apns/account.js';
+import { fcmAccount } from '../../src/channels/fcm/account.js';
+import { emailAccount } from '../../src/channels/email/account.js';
+import { smsAccount } from '../../src/channels/sms/account.js';
 import { newToken } from './workload.js';
 import {
   apnsPayload, email, fcmToken, notification, pushTtlSeconds, sms, webPushPayload, webPushSubscriptions, type BenchSender, type Channel,
@@ -23,12 +26,12 @@ const noStoredCredentials: CredentialsCache = { get: async () => undefined, clea
 export async function heraldSender(channel: Channel, link: SandboxLink): Promise<BenchSender> {
   const log = silentLogger();
   const ca = link.caPem;
-  const accounts = channelAccounts({ credentials: noStoredCredentials, sandbox: link, publicUrl: 'https://herald.example' });
+  const accounts = { credentials: noStoredCredentials, sandbox: link, publicUrl: 'https://herald.example' };
   switch (channel) {
     case 'apns': {
       const { createApnsSender } = await import('../../src/providers/apns/client.js');
       const sender = createApnsSender({ log, ca });
-      const creds = (await accounts.apns('bench'))!;
+      const creds = (await apnsAccount(accounts)('bench'))!;
       return {
         send: async () => failure(await sender.send(creds, {
           token: newToken(), environment: 'production', apnsId: uuidv7(), collapseId: 'bench', priority: 10, pushType: 'alert',
@@ -40,7 +43,7 @@ export async function heraldSender(channel: Channel, link: SandboxLink): Promise
     case 'fcm': {
       const { createFcmSender } = await import('../../src/providers/fcm/client.js');
       const sender = createFcmSender({ log, ca });
-      const account = (await accounts.fcm('bench'))!;
+      const account = (await fcmAccount(accounts)('bench'))!;
       return {
         send: async (i) => failure(await sender.send(account, { body: JSON.stringify({ message: { token: fcmToken(i), notification } }) })),
         close: () => sender.close(),
@@ -63,7 +66,7 @@ export async function heraldSender(channel: Channel, link: SandboxLink): Promise
     case 'email': {
       const { createEmailSender } = await import('../../src/providers/email/client.js');
       const sender = createEmailSender({ log, ca });
-      const { smtp } = (await accounts.email('bench'))!;
+      const { smtp } = (await emailAccount(accounts)('bench'))!;
       if ('unsupported' in smtp) throw new Error(smtp.unsupported);
       const from = { name: email.fromName, address: email.fromAddress(link.credentials.email.dkim.domain) };
       return {
@@ -77,7 +80,7 @@ export async function heraldSender(channel: Channel, link: SandboxLink): Promise
     case 'sms': {
       const { createSmsSender } = await import('../../src/providers/sms/client.js');
       const sender = createSmsSender({ log, ca });
-      const { account, from } = (await accounts.sms('bench'))!;
+      const { account, from } = (await smsAccount(accounts)('bench'))!;
       return {
         send: async (i) => failure(await sender.send(account, { to: sms.to(i), from, body: sms.body })),
         close: () => sender.close(),

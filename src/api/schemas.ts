@@ -15,8 +15,7 @@ export const errorResponses = {
 
 export const Platform = Type.Union([Type.Literal('ios'), Type.Literal('android'), Type.Literal('web')]);
 
-/** A pattern for text that becomes a mail header: one line, no CR or LF (RFC 5322 §2.2). */
-export const oneLine = '^[^\\r\\n]*$';
+export { oneLine } from '../domain/email-message.js';
 
 /** What an SDK-key call acting for a custom_id carries (api/identity-guard.ts, docs/profiles.md). */
 export const IdentityToken = Type.String({

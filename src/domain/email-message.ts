@@ -103,3 +103,6 @@ export function buildEmail(m: EmailToSend): EmailBuild {
     },
   };
 }
+
+/** A pattern for text that becomes a mail header: one line, no CR or LF (RFC 5322 §2.2). */
+export const oneLine = '^[^\\r\\n]*$';

@@ -1,11 +1,11 @@
 /**
  * Who a message reaches, and who it skips and why: a pure decision over the rows the fan-out loads
- * in bulk (store/deliveries.ts). One target per channel address: a device token, an email address,
- * a phone number. A target Herald will not send to is kept with its reason (a `skipped` or
+ * in bulk (store/deliveries.ts). One target per channel address: a device token, a browser's
+ * subscription, an email address, a phone number. A target Herald will not send to is kept with its reason (a `skipped` or
  * `invalidated` delivery), never dropped silently. Campaigns will feed the same function with
  * their audience's pages.
  */
-import type { RecipientPlatform } from './channels.js';
+import { contentParts, targetKindOf, type ContentPart, type RecipientPlatform, type TargetKind } from './channels.js';
 
 /** Whom a message names, as the send API takes it. */
 export interface Recipients {
@@ -16,12 +16,8 @@ export interface Recipients {
   phones?: string[] | undefined;
 }
 
-/** What the message carries: a channel without content reaches nobody. */
-export interface MessageChannels {
-  push: boolean;
-  email: boolean;
-  sms: boolean;
-}
+/** Which parts of content the message carries: a channel without its part reaches nobody. */
+export type MessageChannels = Record<ContentPart, boolean>;
 
 /** The rows of one project that the fan-out loaded for a message's recipients. */
 export interface RecipientRows {
@@ -39,8 +35,9 @@ export interface RecipientRows {
 
 export interface Target {
   platform: RecipientPlatform;
-  /** The channel address: a device token, an email address or a phone number. */
-  token: string;
+  /** What the delivery is sent to: a device token, a subscription's endpoint, an email address or a phone number. */
+  target: string;
+  target_kind: TargetKind;
   install_id: string | null;
   env: string | null;
   /** Why Herald will not send to it, when it will not. */
@@ -57,13 +54,9 @@ export const skipReasons = {
   smsUnsubscribed: 'the profile unsubscribed from SMS',
 } as const;
 
-/** The message's targets on every channel it has content for. */
+/** The message's targets on every channel it has content for, part by part. */
 export function decideTargets(r: Recipients, channels: MessageChannels, rows: RecipientRows): Target[] {
-  return [
-    ...(channels.push ? pushTargets(r, rows) : []),
-    ...(channels.email ? emailTargets(r, rows) : []),
-    ...(channels.sms ? smsTargets(r, rows) : []),
-  ];
+  return contentParts.flatMap((part) => (channels[part] ? targetsOf[part](r, rows) : []));
 }
 
 /** Devices: explicit tokens, and the installations named by custom_id or install_id; one per token. */
@@ -71,14 +64,18 @@ function pushTargets(r: Recipients, rows: RecipientRows): Target[] {
   const customIds = new Set(r.custom_ids ?? []);
   const installIds = new Set(r.install_ids ?? []);
   const byToken = new Map<string, Target>();
-  for (const t of r.tokens ?? []) byToken.set(t.platform + ':' + t.token, { ...t, install_id: null, env: null });
+  for (const t of r.tokens ?? []) {
+    byToken.set(t.platform + ':' + t.token, { platform: t.platform, target: t.token, target_kind: targetKindOf(t.platform), install_id: null, env: null });
+  }
   for (const i of rows.installations) {
     if (!installIds.has(i.install_id) && !(i.custom_id !== null && customIds.has(i.custom_id))) continue;
-    byToken.set(i.platform + ':' + i.token, { platform: i.platform, token: i.token, install_id: i.install_id, env: i.apns_environment });
+    byToken.set(i.platform + ':' + i.token, {
+      platform: i.platform, target: i.token, target_kind: targetKindOf(i.platform), install_id: i.install_id, env: i.apns_environment,
+    });
   }
   const targets = [...byToken.values()];
   for (const t of targets) {
-    if (rows.invalidated.has(t.platform + ':' + t.token)) Object.assign(t, { skip: skipReasons.invalidated, skipStatus: 'invalidated' });
+    if (rows.invalidated.has(t.platform + ':' + t.target)) Object.assign(t, { skip: skipReasons.invalidated, skipStatus: 'invalidated' });
   }
   return targets;
 }
@@ -91,7 +88,7 @@ function emailTargets(r: Recipients, rows: RecipientRows): Target[] {
   return addresses.map((a) => {
     const suppressed = rows.suppressions.get(a);
     return {
-      platform: 'email', token: a, install_id: null, env: null,
+      platform: 'email', target: a, target_kind: 'address', install_id: null, env: null,
       skip: suppressed !== undefined ? skipReasons.suppressed(suppressed) : unsubscribed.has(a) ? skipReasons.emailUnsubscribed : undefined,
     };
   });
@@ -103,10 +100,17 @@ function smsTargets(r: Recipients, rows: RecipientRows): Target[] {
   const unsubscribed = new Set(profiles.filter((p) => p.unsubscribed).map((p) => p.phone));
   const phones = [...new Set([...profiles.map((p) => p.phone), ...(r.phones ?? [])])];
   return phones.map((p) => ({
-    platform: 'sms', token: p, install_id: null, env: null,
+    platform: 'sms', target: p, target_kind: 'number', install_id: null, env: null,
     skip: rows.optedOut.has(p) ? skipReasons.optedOut : unsubscribed.has(p) ? skipReasons.smsUnsubscribed : undefined,
   }));
 }
+
+/** How the recipients of each content part resolve to targets: one resolver per part. */
+const targetsOf: Record<ContentPart, (r: Recipients, rows: RecipientRows) => Target[]> = {
+  push: pushTargets,
+  email: emailTargets,
+  sms: smsTargets,
+};
 
 function namedProfiles(r: Recipients, rows: RecipientRows): RecipientRows['profiles'] {
   const ids = new Set(r.custom_ids ?? []);

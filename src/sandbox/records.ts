@@ -8,9 +8,10 @@
  */
 import { randomUUID } from 'node:crypto';
 
-/** Channel names everywhere in the inspection API (docs/sandbox.md). */
-export const channels = ['apns', 'fcm', 'webpush', 'email', 'sms'] as const;
-export type Channel = (typeof channels)[number];
+/** Channel names everywhere in the inspection API (docs/sandbox.md): Herald's channels, one
+ *  simulator each (src/channels/registry.ts names each channel's simulator). */
+import { channels, type Channel } from '../domain/channels.js';
+export { channels, type Channel };
 
 export function isChannel(value: unknown): value is Channel {
   return typeof value === 'string' && (channels as readonly string[]).includes(value);

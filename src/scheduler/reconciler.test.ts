@@ -36,7 +36,7 @@ const sweep = () => reconcileOnce({ sql: db.sql, queue, log: silentLogger(), gra
 async function message(agoMs: number, fannedOut = false): Promise<string> {
   const id = uuidv7();
   await db.sql.begin((tx) => insertMessages(tx, [{
-    id, projectId, groupId: 'g', recipients: { tokens: [] }, push: { title: 't', body: 'b' }, email: null, sms: null,
+    id, projectId, groupId: 'g', recipients: { tokens: [] }, content: { push: { title: 't', body: 'b' } },
     createdAt: new Date(Date.now() - agoMs), expiresAt: null,
   }]));
   if (fannedOut) await db.sql`update messages set fanned_out_at = now() where id = ${id}`;
@@ -45,8 +45,8 @@ async function message(agoMs: number, fannedOut = false): Promise<string> {
 
 async function delivery(messageId: string, dueAgoMs: number): Promise<string> {
   const id = uuidv7();
-  await db.sql`insert into deliveries (id, message_id, project_id, platform, token, due_at)
-    values (${id}, ${messageId}, ${projectId}, 'ios', ${'tok-' + id}, now() - ${dueAgoMs} * interval '1 millisecond')`;
+  await db.sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, due_at)
+    values (${id}, ${messageId}, ${projectId}, 'ios', ${'tok-' + id}, 'token', now() - ${dueAgoMs} * interval '1 millisecond')`;
   return id;
 }
 

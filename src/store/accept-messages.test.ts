@@ -22,7 +22,7 @@ after(async () => { await queue.close(); await db.close(); });
 
 const fanout = (id: string) => ({ topic: 'message.fanout', payload: { message_id: id } });
 const request = (key?: string, hash = 'a'): AcceptRequest => ({
-  message: { id: uuidv7(), projectId, groupId: 'g', recipients: { custom_ids: ['u'] }, push: { title: 't', body: 'b' }, email: null, sms: null, createdAt: new Date(), expiresAt: null },
+  message: { id: uuidv7(), projectId, groupId: 'g', recipients: { custom_ids: ['u'] }, content: { push: { title: 't', body: 'b' } }, createdAt: new Date(), expiresAt: null },
   idempotency: key === undefined ? undefined : { key, hash: Buffer.from(hash) },
 });
 const count = async (table: string) => (await db.sql<{ n: number }[]>`select count(*)::int as n from ${db.sql(table)}`)[0]!.n;

@@ -35,12 +35,12 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   const messageId = randomUUID();
   await sql.begin((tx) => acceptMessages(tx, queue, (id) => ({ topic: 'fanout', payload: { message_id: id } }), [{
     message: { id: messageId, projectId: p, groupId: awkward, recipients: { custom_ids: ['alice'] },
-      push: { title: awkward, body: 'b' } as never, email: null, sms: null, createdAt: new Date(), expiresAt: null },
+      content: { push: { title: awkward, body: 'b' } } as never, createdAt: new Date(), expiresAt: null },
     idempotency: { key: 'idem-1', hash: Buffer.from('0123456789abcdef') },
   }])); // messages, jobs, idempotency_keys
-  await sql`insert into deliveries (id, message_id, project_id, platform, token, install_id, status, attempts, segments, encoding)
-            values (${randomUUID()}, ${messageId}, ${p}, 'ios', 'aa11', 'i1', 'sent', 1, null, null),
-                   (${randomUUID()}, ${messageId}, ${p}, 'sms', '+15550001', null, 'queued', 0, 2, 'UCS-2')`;
+  await sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id, status, attempts, segments, encoding)
+            values (${randomUUID()}, ${messageId}, ${p}, 'ios', 'aa11', 'token', 'i1', 'sent', 1, null, null),
+                   (${randomUUID()}, ${messageId}, ${p}, 'sms', '+15550001', 'number', null, 'queued', 0, 2, 'UCS-2')`;
   await sql`insert into invalidated_tokens (project_id, platform, token, reason) values (${p}, 'ios', 'dead', 'Unregistered')`;
   await sql`insert into dead_jobs (id, topic, payload, attempts, last_error, created_at)
             values (${randomUUID()}, 'deliver', ${sql.json({ delivery_id: 'x', note: awkward })}, 8, ${awkward}, now() - interval '1 day')`;
@@ -54,6 +54,9 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   ]); // events, event_ids
   await addSuppressions(sql, p, [{ address: 'Bounce@Example.com', reason: 'hard_bounce', detail: '550 5.1.1 no such user' }]);
   await sql`insert into sms_opt_outs (project_id, phone, source) values (${p}, '+15550002', 'inbound STOP')`;
+  await sql`insert into segments (project_id, id, name, query) values (${p}, 'seg-1', ${awkward}, ${sql.json({ attribute: 'plan', eq: awkward })})`;
+  await sql`insert into audiences (project_id, id, name) values (${p}, 'aud-1', 'VIPs')`;
+  await sql`insert into audience_members (project_id, audience_id, custom_id) values (${p}, 'aud-1', 'alice')`;
   const importId = randomUUID();
   await createImport(sql, p, importId);
   await storeChunk(sql, importId, { chunkNo: 0, firstLine: 1, lines: ['{"custom_id":"bob"}', awkward] });
@@ -138,9 +141,9 @@ test('a backup taken while transactions commit holds each of them entirely or no
                  insert into dead_jobs (id, topic, payload, attempts, last_error, created_at)
                  select id, topic, payload, attempts, 'moved', created_at from gone`;
         const m = randomUUID();
-        await tx`insert into messages (id, project_id, group_id, recipients, push) values (${m}, ${p}, 'g', '{}', '{}')`;
-        await tx`insert into deliveries (id, message_id, project_id, platform, token)
-                 select gen_random_uuid(), ${m}, ${p}, 'ios', 't' || n from generate_series(1, 3) n`;
+        await tx`insert into messages (id, project_id, group_id, recipients, content) values (${m}, ${p}, 'g', '{}', '{"push": {}}')`;
+        await tx`insert into deliveries (id, message_id, project_id, platform, target, target_kind)
+                 select gen_random_uuid(), ${m}, ${p}, 'ios', 't' || n, 'token' from generate_series(1, 3) n`;
       });
       commits++;
       onCommit();

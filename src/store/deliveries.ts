@@ -1,12 +1,11 @@
 /**
- * Deliveries: one row per (message, recipient token). The fan-out creates them; the delivery
+ * Deliveries: one row per (message, platform, target). The fan-out creates them; the delivery
  * worker reads them before sending and records each attempt's outcome in one set-based statement.
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { uuidv7 } from '../domain/ids.js';
-import type { PushMessage } from '../domain/push.js';
-import type { EmailContent, RecipientPlatform, SmsContent } from '../domain/channels.js';
-import { decideTargets, type Recipients, type RecipientRows } from '../domain/recipients.js';
+import { contentParts, type MessageContent, type RecipientPlatform, type TargetKind } from '../domain/channels.js';
+import { decideTargets, type MessageChannels, type Recipients, type RecipientRows } from '../domain/recipients.js';
 import type { DeliveryStatus } from './messages.js';
 
 export interface FanoutResult {
@@ -41,27 +40,29 @@ const group = <T extends { project_id: string }>(rows: readonly T[]) => {
  * an opted-out number or an unsubscribed profile gets a `skipped` delivery that says why.
  */
 export async function fanOutMessages(tx: TransactionSql, messageIds: string[]): Promise<FanoutResult[]> {
-  const msgs = await tx<{ id: string; project_id: string; recipients: Recipients; fanned_out_at: Date | null; has_push: boolean; has_email: boolean; has_sms: boolean }[]>`
-    select id, project_id, recipients, fanned_out_at, push is not null as has_push, email is not null as has_email, sms is not null as has_sms
+  const locked = await tx<{ id: string; project_id: string; recipients: Recipients; fanned_out_at: Date | null; parts: string[] }[]>`
+    select id, project_id, recipients, fanned_out_at, array(select jsonb_object_keys(content)) as parts
     from messages where id = any(${messageIds}::uuid[]) order by id for update`;
+  const msgs = locked.map(({ parts, ...m }) => ({ ...m, has: Object.fromEntries(contentParts.map((p) => [p, parts.includes(p)])) as MessageChannels }));
   const fresh = msgs.filter((m) => !m.fanned_out_at);
   const rows = await loadRecipientRows(tx, fresh);
   const deliveries = fresh.flatMap((m) =>
-    decideTargets(m.recipients, { push: m.has_push, email: m.has_email, sms: m.has_sms }, rows(m.project_id)).map((t) => {
+    decideTargets(m.recipients, m.has, rows(m.project_id)).map((t) => {
       const [status, reason] = t.skip ? [t.skipStatus ?? 'skipped', t.skip] : ['queued', null];
       return { id: uuidv7(), message_id: m.id, project_id: m.project_id, ...t, status, reason };
     }));
   const inserted = deliveries.length
     ? await tx<{ id: string; message_id: string; status: DeliveryStatus; platform: string }[]>`
-        insert into deliveries (id, message_id, project_id, platform, token, install_id, apns_environment, status, reason)
-        select u.id, u.message_id, u.project_id, u.platform, u.token, u.install_id, u.env, u.status, u.reason
+        insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id, apns_environment, status, reason)
+        select u.id, u.message_id, u.project_id, u.platform, u.target, u.target_kind, u.install_id, u.env, u.status, u.reason
         from unnest(${deliveries.map((x) => x.id)}::uuid[], ${deliveries.map((x) => x.message_id)}::uuid[],
                     ${deliveries.map((x) => x.project_id)}::uuid[], ${deliveries.map((x) => x.platform)}::text[],
-                    ${deliveries.map((x) => x.token)}::text[], ${deliveries.map((x) => x.install_id) as string[]}::text[],
+                    ${deliveries.map((x) => x.target)}::text[], ${deliveries.map((x) => x.target_kind)}::text[],
+                    ${deliveries.map((x) => x.install_id) as string[]}::text[],
                     ${deliveries.map((x) => x.env) as string[]}::text[], ${deliveries.map((x) => x.status) as string[]}::text[],
                     ${deliveries.map((x) => x.reason) as string[]}::text[])
-             as u(id, message_id, project_id, platform, token, install_id, env, status, reason)
-        on conflict (message_id, platform, token) do nothing
+             as u(id, message_id, project_id, platform, target, target_kind, install_id, env, status, reason)
+        on conflict (message_id, platform, target) do nothing
         returning id, message_id, status, platform`
     : [];
   if (fresh.length) await tx`update messages set fanned_out_at = now() where id = any(${fresh.map((m) => m.id)}::uuid[])`;
@@ -72,11 +73,11 @@ export async function fanOutMessages(tx: TransactionSql, messageIds: string[]): 
   return msgs.map((m) => ({ messageId: m.id, projectId: m.project_id, fresh: !m.fanned_out_at, queued: queued.get(m.id) ?? [] }));
 }
 
-type Fresh = { project_id: string; recipients: Recipients; has_push: boolean; has_email: boolean; has_sms: boolean };
+type Fresh = { project_id: string; recipients: Recipients; has: MessageChannels };
 
 /** The rows the batch's recipients need, one statement per table for the whole batch, by project. */
 async function loadRecipientRows(tx: TransactionSql, msgs: Fresh[]): Promise<(project: string) => RecipientRows> {
-  const push = msgs.filter((m) => m.has_push);
+  const push = msgs.filter((m) => m.has.push);
   const byCustomId = pairs(push.flatMap((m) => (m.recipients.custom_ids ?? []).map((c): [string, string] => [m.project_id, c])));
   const byInstallId = pairs(push.flatMap((m) => (m.recipients.install_ids ?? []).map((i): [string, string] => [m.project_id, i])));
   const installations = byCustomId[0].length || byInstallId[0].length
@@ -95,7 +96,7 @@ async function loadRecipientRows(tx: TransactionSql, msgs: Fresh[]): Promise<(pr
     ...push.flatMap((m) => (m.recipients.tokens ?? []).map((t): [string, string] => [m.project_id, t.token])),
     ...installations.map((i): [string, string] => [i.project_id, i.token]),
   ]);
-  const profileIds = pairs(msgs.filter((m) => m.has_email || m.has_sms)
+  const profileIds = pairs(msgs.filter((m) => m.has.email || m.has.sms)
     .flatMap((m) => (m.recipients.custom_ids ?? []).map((c): [string, string] => [m.project_id, c])));
   const [invalidated, profiles] = await Promise.all([
     tokens[0].length
@@ -111,11 +112,11 @@ async function loadRecipientRows(tx: TransactionSql, msgs: Fresh[]): Promise<(pr
       : [],
   ]);
   const profilesOf = group(profiles);
-  const addresses = pairs(msgs.filter((m) => m.has_email).flatMap((m) => [
+  const addresses = pairs(msgs.filter((m) => m.has.email).flatMap((m) => [
     ...profilesOf(m.project_id).flatMap((p) => (p.email ? [p.email.toLowerCase()] : [])),
     ...(m.recipients.emails ?? []).map((e) => e.toLowerCase()),
   ].map((a): [string, string] => [m.project_id, a])));
-  const phones = pairs(msgs.filter((m) => m.has_sms).flatMap((m) => [
+  const phones = pairs(msgs.filter((m) => m.has.sms).flatMap((m) => [
     ...profilesOf(m.project_id).flatMap((p) => (p.phone ? [p.phone] : [])),
     ...(m.recipients.phones ?? []),
   ].map((n): [string, string] => [m.project_id, n])));
@@ -146,14 +147,15 @@ export interface DeliveryToSend {
   message_id: string;
   project_id: string;
   platform: string;
-  token: string;
+  /** What the delivery is sent to: a device token, a subscription's endpoint, an address, a number. */
+  target: string;
+  target_kind: TargetKind;
   apns_environment: string | null;
   install_id: string | null;
   status: DeliveryStatus;
   attempts: number;
-  push: PushMessage | null;
-  email: EmailContent | null;
-  sms: SmsContent | null;
+  /** The message's content, keyed by part; a channel sends its own part. */
+  content: MessageContent;
   /** A browser's PushSubscription (web deliveries), from its installation at send time. */
   web_push_subscription: { endpoint: string; keys: { p256dh: string; auth: string } } | null;
   created_at: Date;
@@ -192,15 +194,15 @@ export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number, 
       where d.id = c.id and (c.sending_until is null or c.sending_until < ${now}::timestamptz)
       returning d.id, (c.sending_until is not null) as ambiguous
     )
-    select d.id, d.message_id, d.project_id, d.platform, d.token, d.install_id, d.apns_environment, d.status, d.attempts,
-           m.push, m.email, m.sms, ins.web_push_subscription, m.created_at, m.expires_at, (i.token is not null) as token_invalidated,
+    select d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.install_id, d.apns_environment, d.status, d.attempts,
+           m.content, ins.web_push_subscription, m.created_at, m.expires_at, (i.token is not null) as token_invalidated,
            (cl.id is not null) as claimed, coalesce(cl.ambiguous, false) as ambiguous,
            case when cl.id is null then ceil(extract(epoch from (c.sending_until - ${now}::timestamptz)) * 1000)::int end as busy_ms
     from current c
     join deliveries d on d.id = c.id
     join messages m on m.id = d.message_id
     left join claimed cl on cl.id = c.id
-    left join invalidated_tokens i on i.project_id = d.project_id and i.platform = d.platform and i.token = d.token
+    left join invalidated_tokens i on i.project_id = d.project_id and i.platform = d.platform and i.token = d.target
     left join installations ins on d.platform = 'web' and ins.project_id = d.project_id and ins.install_id = d.install_id`;
   for (const r of rows) {
     const { claimed, ambiguous, busy_ms, ...delivery } = r;

@@ -33,7 +33,7 @@ export async function exportProfile(sql: Sql, projectId: string, customId: strin
                                    order by created_at`;
     const events = await tx`select id, client_id, custom_id, install_id, name, time, attributes, received_at from events
       where project_id = ${projectId} and (custom_id = ${customId} or install_id = any(${installs})) order by time`;
-    const messages = await tx`select id, kind, group_id, recipients, push, created_at from messages
+    const messages = await tx`select id, kind, group_id, recipients, content, created_at from messages
       where project_id = ${projectId} and recipients -> 'custom_ids' ? ${customId} order by created_at`;
     const deliveries = await tx`select d.* from deliveries d where d.project_id = ${projectId} and d.install_id = any(${installs})
       order by d.created_at`;

@@ -1,7 +1,6 @@
 /** Transactional messages and how each recipient fared. */
 import type { Sql, TransactionSql } from 'postgres';
-import type { PushMessage } from '../domain/push.js';
-import type { EmailContent, SmsContent } from '../domain/channels.js';
+import { channelOf, type Channel, type MessageContent, type TargetKind } from '../domain/channels.js';
 
 export type { Recipients } from '../domain/recipients.js';
 import type { Recipients } from '../domain/recipients.js';
@@ -11,20 +10,17 @@ export interface NewMessage {
   projectId: string;
   groupId: string;
   recipients: Recipients;
-  push: PushMessage | null;
-  email: EmailContent | null;
-  sms: SmsContent | null;
+  /** Keyed by content part (push, email, sms); at least one is present (the API checks). */
+  content: MessageContent;
   createdAt: Date;
   expiresAt: Date | null;
 }
 
 export async function insertMessages(tx: TransactionSql, ms: NewMessage[]): Promise<void> {
   if (!ms.length) return;
-  const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
-  await tx`insert into messages (id, project_id, group_id, recipients, push, email, sms, created_at, expires_at)
+  await tx`insert into messages (id, project_id, group_id, recipients, content, created_at, expires_at)
     select * from unnest(${ms.map((m) => m.id)}::uuid[], ${ms.map((m) => m.projectId)}::uuid[], ${ms.map((m) => m.groupId)}::text[],
-                         ${ms.map((m) => JSON.stringify(m.recipients))}::text[]::jsonb[], ${ms.map((m) => json(m.push)) as string[]}::text[]::jsonb[],
-                         ${ms.map((m) => json(m.email)) as string[]}::text[]::jsonb[], ${ms.map((m) => json(m.sms)) as string[]}::text[]::jsonb[],
+                         ${ms.map((m) => JSON.stringify(m.recipients))}::text[]::jsonb[], ${ms.map((m) => JSON.stringify(m.content))}::text[]::jsonb[],
                          ${ms.map((m) => m.createdAt.toISOString())}::timestamptz[],
                          ${ms.map((m) => m.expiresAt?.toISOString() ?? null) as string[]}::timestamptz[])`;
 }
@@ -46,7 +42,11 @@ export interface MessageView {
   recipients: {
     delivery_id: string;
     platform: string;
-    token: string;
+    /** The channel that reaches the platform (apns, fcm, webpush, email, sms). */
+    channel: Channel;
+    /** What the delivery is sent to (this field was named `token` before migration 0014). */
+    target: string;
+    target_kind: TargetKind;
     install_id: string | null;
     status: DeliveryStatus;
     reason: string | null;
@@ -81,8 +81,8 @@ async function readMessage(
   if (!msg) return undefined;
   const counts = await sql<{ status: DeliveryStatus; n: number }[]>`
     select status, count(*)::int as n from deliveries where message_id = ${messageId} group by status`;
-  const rows = await sql<MessageView['recipients']>`
-    select id as delivery_id, platform, token, install_id, status, reason, attempts, updated_at
+  const rows = await sql<Omit<MessageView['recipients'][number], 'channel'>[]>`
+    select id as delivery_id, platform, target, target_kind, install_id, status, reason, attempts, updated_at
     from deliveries
     where message_id = ${messageId} ${page.cursor ? sql`and id > ${page.cursor}` : sql``}
     order by id limit ${page.limit + 1}`;
@@ -99,7 +99,7 @@ async function readMessage(
     created_at: msg.created_at.toISOString(),
     state: msg.fanned_out_at ? 'processed' : 'accepted',
     counts: tally,
-    recipients: recipients.map((r) => ({ ...r, updated_at: new Date(r.updated_at).toISOString() })),
+    recipients: recipients.map((r) => ({ ...r, channel: channelOf(r.platform), updated_at: new Date(r.updated_at).toISOString() })),
     next_cursor: more ? recipients[recipients.length - 1]!.delivery_id : null,
   };
 }

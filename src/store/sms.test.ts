@@ -21,8 +21,8 @@ after(async () => { await db.close(); });
 async function delivery(projectId: string): Promise<string> {
   const messageId = randomUUID();
   const id = randomUUID();
-  await db.sql`insert into messages (id, project_id, group_id, recipients, push) values (${messageId}, ${projectId}, 'g', '{}'::jsonb, '{}'::jsonb)`;
-  await db.sql`insert into deliveries (id, message_id, project_id, platform, token) values (${id}, ${messageId}, ${projectId}, 'sms', '+15550001111')`;
+  await db.sql`insert into messages (id, project_id, group_id, recipients, content) values (${messageId}, ${projectId}, 'g', '{}'::jsonb, '{"push": {}}'::jsonb)`;
+  await db.sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind) values (${id}, ${messageId}, ${projectId}, 'sms', '+15550001111', 'number')`;
   return id;
 }
 

@@ -9,7 +9,8 @@ import type { DeliveryOutcome } from '../domain/outcome.js';
 import { createProject } from '../store/projects.js';
 import { claimDeliveries, type DeliveryToSend } from '../store/deliveries.js';
 import { insertMessages } from '../store/messages.js';
-import { deliveryHandler, type ChannelSender } from './deliver.js';
+import type { ChannelSender } from '../channels/channel.js';
+import { deliveryHandler } from './deliver.js';
 import { createEvents } from './events.js';
 import { createCircuitBreakers } from '../domain/circuit-breaker.js';
 import { testMasterKey } from '../../test/support/keyring.js';
@@ -33,8 +34,8 @@ async function queuedDelivery(): Promise<{ id: string; job: () => Promise<Job> }
   const messageId = uuidv7();
   const id = uuidv7();
   await db.sql.begin(async (tx) => {
-    await insertMessages(tx, [{ id: messageId, projectId, groupId: 'g', recipients: { tokens: [] }, push: { title: 't', body: 'b' }, email: null, sms: null, createdAt: new Date(), expiresAt: null }]);
-    await tx`insert into deliveries (id, message_id, project_id, platform, token) values (${id}, ${messageId}, ${projectId}, 'ios', ${'tok-' + id})`;
+    await insertMessages(tx, [{ id: messageId, projectId, groupId: 'g', recipients: { tokens: [] }, content: { push: { title: 't', body: 'b' } }, createdAt: new Date(), expiresAt: null }]);
+    await tx`insert into deliveries (id, message_id, project_id, platform, target, target_kind) values (${id}, ${messageId}, ${projectId}, 'ios', ${'tok-' + id}, 'token')`;
   });
   const job = async () => {
     await db.sql.begin((tx) => queue.enqueue(tx, [{ topic, payload: { delivery_id: id } }]));

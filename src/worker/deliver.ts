@@ -18,7 +18,8 @@
  * Every delivery of a batch ends on its own: a sender (or a project's credentials) that throws for
  * one delivery decides that delivery alone, never its batch-mates, which may belong to other projects.
  */
-import type { Sql, TransactionSql } from 'postgres';
+import type { Sql } from 'postgres';
+import type { ChannelSender } from '../channels/channel.js';
 import type { Logger } from 'pino';
 import type { Job, WorkQueue } from '../queue/queue.js';
 import { assertNever, type DeliveryOutcome } from '../domain/outcome.js';
@@ -30,29 +31,6 @@ import {
 import type { DeliveryPayload } from './topics.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { HeraldEvents } from './events.js';
-
-/** One channel's part of the delivery step. */
-export interface ChannelSender<C> {
-  channel: string;
-  /** True when a re-sent request is recognised as the same message by the provider or the device. */
-  resendIsSafe: boolean;
-  /** The project's credentials for this channel, or undefined when it has none. */
-  credentialsFor(projectId: string): Promise<C | undefined>;
-  /** The provider account a call is made on: one circuit breaker each. */
-  accountOf(creds: C, delivery: DeliveryToSend): string;
-  send(creds: C, delivery: DeliveryToSend): Promise<DeliveryOutcome>;
-  /** True for a failure after which the provider may still have the message (a timeout after the
-   *  request left): recorded `unknown` instead of retried, where re-sending is not safe. */
-  outcomeIsAmbiguous?(outcome: DeliveryOutcome): boolean;
-  /** The channel's own records of its calls' outcomes (a provider message id, a suppression),
-   *  written in the transaction that records them. */
-  recordExtra?(tx: TransactionSql, results: { delivery: DeliveryToSend; outcome: DeliveryOutcome }[]): Promise<void>;
-}
-
-/** A delivery whose message lacks its channel's part (cannot happen through the API): refused, not thrown. */
-export function noContent(part: 'push' | 'email' | 'sms'): DeliveryOutcome {
-  return { kind: 'rejected', reason: `the message has no ${part} content`, local: true };
-}
 
 export interface DeliveryDeps<C> {
   sql: Sql;
@@ -145,7 +123,7 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
       if (dec.kind === 'park') continue;
       if (dec.kind === 'final' && dec.invalidate) {
         const d = claimed(dec.record.id);
-        invalid.push({ projectId: d.project_id, platform: d.platform, token: d.token, reason: dec.invalidate });
+        invalid.push({ projectId: d.project_id, platform: d.platform, token: d.target, reason: dec.invalidate });
       }
     }
     const parked = decisions.flatMap((dec) => (dec.kind === 'park' ? [dec] : []));

@@ -22,10 +22,10 @@ test('a batch of fan-outs is one transaction, and a message that fails on its da
   const b = await createProject(db.sql, 'b', keyring);
   // A data error the API could not foresee, on project B's one message only.
   await db.sql.unsafe(`create function poison() returns trigger language plpgsql as $$
-    begin if new.token = 'poison@example.com' then raise exception 'poisoned row'; end if; return new; end $$;
+    begin if new.target = 'poison@example.com' then raise exception 'poisoned row'; end if; return new; end $$;
     create trigger poison before insert on deliveries for each row execute function poison()`);
   const message = (projectId: string, emails: string[]): NewMessage => ({
-    id: uuidv7(), projectId, groupId: 'g', recipients: { emails }, push: null, email: { subject: 's', text: 't' }, sms: null,
+    id: uuidv7(), projectId, groupId: 'g', recipients: { emails }, content: { email: { subject: 's', text: 't' } },
     createdAt: new Date(), expiresAt: null,
   });
   const good = Array.from({ length: 6 }, (_, i) => message(a.project_id, [`a${i}@example.com`, `b${i}@example.com`]));

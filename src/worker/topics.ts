@@ -1,5 +1,5 @@
 /** The work-queue topics and their payloads. */
-import { channelOf } from '../domain/channels.js';
+import { channelOf, type Channel } from '../domain/channels.js';
 export const topics = {
   /** A committed transactional message, to resolve into deliveries. */
   fanout: 'message.fanout',
@@ -17,9 +17,14 @@ export const topics = {
   importProfiles: 'profiles.import',
 } as const;
 
+/** A channel's delivery topic: `delivery.<channel>`. */
+export function deliveryTopicOf(channel: Channel): string {
+  return topics[channel];
+}
+
 /** The delivery topic of a recipient's platform (the channel that reaches it). */
 export function deliveryTopic(platform: string): string {
-  return topics[channelOf(platform)];
+  return deliveryTopicOf(channelOf(platform));
 }
 
 export interface FanoutPayload {

@@ -1,28 +1,19 @@
 /**
- * The worker role: the fan-out consumer, one delivery consumer per channel with its provider
- * sender (connection pools, rate limits), the bulk profile import, and the circuit breakers the
- * channels share.
+ * The worker role: the fan-out consumer, one delivery consumer per channel of the registry
+ * (src/channels/registry.ts) with the sender its definition starts (connection pools, rate limits),
+ * the bulk profile import, and the circuit breakers the channels share.
  */
 import type { Sql } from 'postgres';
-import type { Logger } from 'pino';
-import type { WorkQueue } from '../queue/queue.js';
-import { createApnsSender } from '../providers/apns/client.js';
-import { createFcmSender } from '../providers/fcm/client.js';
-import { createWebPushSender } from '../providers/webpush/client.js';
-import { createEmailSender } from '../providers/email/client.js';
-import { createSmsSender } from '../providers/sms/client.js';
 import type { SandboxLink } from '../sandbox-link.js';
 import type { CredentialsCache } from '../store/credentials-cache.js';
+import type { Logger } from 'pino';
+import type { WorkQueue } from '../queue/queue.js';
 import { startConsumer } from './consume.js';
 import { fanoutHandler } from './fanout.js';
-import { deliveryHandler, type ChannelSender } from './deliver.js';
-import { apnsChannel } from './deliver-apns.js';
-import { fcmChannel } from './deliver-fcm.js';
-import { webPushChannel } from './deliver-webpush.js';
-import { emailChannel } from './deliver-email.js';
-import { smsChannel } from './deliver-sms.js';
-import { channelAccounts } from './channel-accounts.js';
-import { topics } from './topics.js';
+import { deliveryHandler } from './deliver.js';
+import { channelRegistry } from '../channels/registry.js';
+import type { ChannelSender } from '../channels/channel.js';
+import { deliveryTopicOf, topics } from './topics.js';
 import { importHandler } from './import-profiles.js';
 import type { HeraldEvents } from './events.js';
 import type { BackoffPolicy } from '../domain/retry.js';
@@ -66,22 +57,20 @@ export interface WorkerDeps {
  * killed worker's jobs back within a minute.
  */
 const leaseMs = 45_000;
-/** An email may take two SMTP transactions (a pooled connection found closed), 30 s each. */
-const emailLeaseMs = 90_000;
 
 export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   const ca = deps.sandbox?.caPem;
-  const logFor = (part: string) => deps.log.child({ part });
   const share = deps.share;
   // Every connection to a host a tenant named goes through the guard; APNs's hosts are Apple's or the sandbox's.
   const guard = createOutboundGuard(deps.privateNetworks);
   const clock = () => deps.clock.now();
-  const apns = createApnsSender({ log: logFor('apns'), ca, share, clock });
-  const fcm = createFcmSender({ log: logFor('fcm'), ca, share, guard, clock });
-  const webpush = createWebPushSender({ log: logFor('webpush'), ca, share, guard, clock });
-  const email = createEmailSender({ log: logFor('email'), ca, share, guard, clock });
-  const sms = createSmsSender({ log: logFor('sms'), ca, share, guard, clock });
-  const accounts = channelAccounts({ credentials: deps.credentials, sandbox: deps.sandbox, publicUrl: deps.publicUrl });
+  const started = channelRegistry.map((def) => ({
+    def,
+    ...def.start({
+      log: deps.log, ca, share, guard, clock, credentials: deps.credentials, sandbox: deps.sandbox,
+      publicUrl: deps.publicUrl, callbackUrl: deps.callbackUrl, unsubscribeSecret: deps.unsubscribeSecret,
+    }),
+  }));
   const breakers = deps.breakers ?? createCircuitBreakers();
 
   const deliveries = <C>(topic: string, lanes: number, sender: ChannelSender<C>, lease = leaseMs) =>
@@ -97,13 +86,7 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
       handle: fanoutHandler({ sql: deps.sql, queue: deps.queue, log: deps.log }),
     }),
     // Several lanes per channel, so one lane's database round trips overlap another's sends.
-    deliveries(topics.apns, 4, apnsChannel({ credentialsFor: accounts.apns, send: (c, r) => apns.send(c, r) })),
-    deliveries(topics.fcm, 2, fcmChannel({ credentialsFor: accounts.fcm, send: (c, r) => fcm.send(c, r) })),
-    deliveries(topics.webpush, 2, webPushChannel({ credentialsFor: accounts.webpush, send: (c, r) => webpush.send(c, r) })),
-    deliveries(topics.email, 2, emailChannel({
-      credentialsFor: accounts.email, send: (c, m) => email.send(c, m), publicUrl: deps.publicUrl, unsubscribeSecret: deps.unsubscribeSecret, now: clock,
-    }), emailLeaseMs),
-    deliveries(topics.sms, 2, smsChannel({ credentialsFor: accounts.sms, send: (c, m) => sms.send(c, m), callbackUrl: deps.callbackUrl })),
+    ...started.map((c) => deliveries(deliveryTopicOf(c.def.name), c.def.worker.lanes, c.sender, c.def.worker.leaseMs)),
     startConsumer({
       queue: deps.queue, topic: topics.importProfiles, log: deps.log, lanes: 1, batchSize: 1, leaseMs,
       handle: importHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock }),
@@ -112,7 +95,7 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   return {
     stop: async () => {
       await Promise.all(consumers.map((c) => c.stop()));
-      await Promise.all([apns, fcm, webpush, email, sms].map((s) => s.close()));
+      await Promise.all(started.map((c) => c.close()));
     },
   };
 }

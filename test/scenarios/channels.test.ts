@@ -84,6 +84,14 @@ test('one send reaches a profile on all five channels, each through its own prov
   assert.deepEqual(done, { ios: 'sent', android: 'sent', web: 'sent', email: 'sent', sms: 'delivered' },
     JSON.stringify((await h.call('GET', `/v1/messages/${id}`)).body.recipients.map((x: any) => [x.platform, x.reason])));
 
+  // Each recipient names its channel and what its target is (GET /v1/messages, docs/architecture.md "Channels").
+  const endpoint = `${h.herald.sandbox!.endpoints.webpush}/push/${p.subscriptionId}`;
+  const seen = (await h.call('GET', `/v1/messages/${id}`)).body.recipients.map((x: any) => [x.platform, x.channel, x.target, x.target_kind]);
+  assert.deepEqual(seen.sort(), [
+    ['android', 'fcm', p.fcmToken, 'token'], ['email', 'email', p.email, 'address'], ['ios', 'apns', p.iosToken, 'token'],
+    ['sms', 'sms', p.phone, 'number'], ['web', 'webpush', endpoint, 'subscription'],
+  ]);
+
   const [apns] = await records('apns', p.iosToken);
   assert.equal(JSON.parse(Buffer.from(apns.body_base64, 'base64').toString()).aps.alert.title, 'Hello iPhone', 'the iOS override');
   const [fcm] = await records('fcm', p.fcmToken);

@@ -55,6 +55,7 @@ test('an installation registered by custom_id receives the push, signed and with
   assert.equal(m.state, 'processed');
   assert.equal(m.counts.sent, 1);
   assert.equal(m.recipients[0].install_id, 'dev-1');
+  assert.deepEqual([m.recipients[0].channel, m.recipients[0].target, m.recipients[0].target_kind], ['apns', t, 'token']);
   const [rec, ...more] = await records(t);
   assert.equal(more.length, 0, 'delivered once');
   assert.equal(rec.status, 200);
@@ -150,7 +151,7 @@ test('a message\'s recipients are paged with a cursor', async () => {
   do {
     const page: any = await h.call('GET', `/v1/messages/${id}?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
     assert.ok(page.body.recipients.length <= 2);
-    seen.push(...page.body.recipients.map((r: any) => r.token));
+    seen.push(...page.body.recipients.map((r: any) => r.target));
     cursor = page.body.next_cursor;
   } while (cursor);
   assert.deepEqual(seen.sort(), tokens.map((t) => t.token).sort());

@@ -59,11 +59,11 @@ test('a batch mixing one project\'s SMS with another\'s broken account: each del
   await h.db.sql.begin(async (tx) => {
     await insertMessages(tx, [a, bad].map((m) => ({
       id: m.message, projectId: m.project, groupId: 'isolation', recipients: { phones: m.deliveries.map((d) => d.to) },
-      push: null, email: null, sms: { text: `hello ${run}` }, createdAt: new Date(), expiresAt: null,
+      content: { sms: { text: `hello ${run}` } }, createdAt: new Date(), expiresAt: null,
     })));
     for (const d of order) {
       const m = owner.get(d.id)!;
-      await tx`insert into deliveries (id, message_id, project_id, platform, token) values (${d.id}, ${m.message}, ${m.project}, 'sms', ${d.to})`;
+      await tx`insert into deliveries (id, message_id, project_id, platform, target, target_kind) values (${d.id}, ${m.message}, ${m.project}, 'sms', ${d.to}, 'number')`;
     }
     await tx`update messages set fanned_out_at = now() where id = any(${[a.message, bad.message]}::uuid[])`;
     await queue.enqueue(tx, order.map((d) => ({ topic: topics.sms, payload: { delivery_id: d.id } })));
@@ -113,13 +113,13 @@ test('malformed APNs tokens stored beside good ones: the good are sent at once, 
   });
   assert.equal(sent.status, 202, JSON.stringify(sent.body));
   const mine = async (messageId: string) =>
-    h.db.sql<{ token: string; status: string; reason: string | null }[]>`select token, status, reason from deliveries where message_id = ${messageId}`;
+    h.db.sql<{ target: string; status: string; reason: string | null }[]>`select target, status, reason from deliveries where message_id = ${messageId}`;
   const first = await eventually(async () => {
     const ds = await mine(sent.body.message_id);
     return ds.length === rows.length && ds.every((d) => d.status !== 'queued') ? ds : undefined;
   }, 10_000, 'every push of the mixed batch to end');
   for (const d of first) {
-    if (aGood.includes(d.token)) assert.equal(d.status, 'sent', JSON.stringify(d));
+    if (aGood.includes(d.target)) assert.equal(d.status, 'sent', JSON.stringify(d));
     else assert.equal(d.status, 'invalidated', `a malformed token ends on its own: ${JSON.stringify(d)}`);
   }
   for (const t of aGood) assert.equal((await simulatorRecords('apns', t)).length, 1);

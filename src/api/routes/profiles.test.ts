@@ -202,13 +202,13 @@ test('export returns everything held on a person; erase removes exactly that, in
   await sdk('/v1/sdk/events', { install_id: inst, events: [{ id: uid('e'), name: 'page_view', time: new Date().toISOString() }] });
   const solo = randomUUID();
   const shared = randomUUID();
-  await h.db.sql`insert into messages (id, project_id, group_id, recipients, push) values
-    (${solo}, ${h.project.project_id}, 'g', ${h.db.sql.json({ custom_ids: [me] })}, '{}'),
-    (${shared}, ${h.project.project_id}, 'g', ${h.db.sql.json({ custom_ids: [me, other] })}, '{}')`;
-  await h.db.sql`insert into deliveries (id, message_id, project_id, platform, token, install_id) values
-    (${randomUUID()}, ${solo}, ${h.project.project_id}, 'web', 't1', ${inst}),
-    (${randomUUID()}, ${shared}, ${h.project.project_id}, 'web', 't1', ${inst}),
-    (${randomUUID()}, ${shared}, ${h.project.project_id}, 'web', 't2', 'someone-else')`;
+  await h.db.sql`insert into messages (id, project_id, group_id, recipients, content) values
+    (${solo}, ${h.project.project_id}, 'g', ${h.db.sql.json({ custom_ids: [me] })}, '{"push": {}}'),
+    (${shared}, ${h.project.project_id}, 'g', ${h.db.sql.json({ custom_ids: [me, other] })}, '{"push": {}}')`;
+  await h.db.sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id) values
+    (${randomUUID()}, ${solo}, ${h.project.project_id}, 'web', 't1', 'subscription', ${inst}),
+    (${randomUUID()}, ${shared}, ${h.project.project_id}, 'web', 't1', 'subscription', ${inst}),
+    (${randomUUID()}, ${shared}, ${h.project.project_id}, 'web', 't2', 'subscription', 'someone-else')`;
 
   const ex = await h.call('GET', `/v1/profiles/${me}/export`);
   assert.equal(ex.status, 200);

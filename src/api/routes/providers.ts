@@ -5,25 +5,22 @@
  *   GET    /v1/providers/{provider}                   one summary
  *   DELETE /v1/providers/{provider}                   back to the sandbox (or unconfigured)
  * Secrets go in and never come out: answers carry the summary and keyed fingerprints only. A
- * failed check stores nothing.
+ * failed check stores nothing. Each provider's body schema, check, hosts and deletion rule are its
+ * channel's (src/channels/<channel>/credentials.ts, through the registry).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Sql } from 'postgres';
-import {
-  CredentialProblem, checkApns, checkFcm, checkSms, checkSmtp, checkWebPush, generateVapidKeyPair,
-} from '../../domain/credential-checks.js';
-import {
-  isProvider, providers, type CredentialsByProvider, type CredentialsInputByProvider, type Provider,
-} from '../../domain/provider-credentials.js';
-import { SmtpProblem, verifySmtp, type VerifyOptions } from '../../providers/email/verify-smtp.js';
-import { createOutboundGuard } from '../../providers/outbound-guard.js';
-import { noPrivateNetworks, portOfUrl, refusalOfHost, type PrivateNetworkAllowance } from '../../domain/network-address.js';
+import { CredentialProblem } from '../../domain/credential-checks.js';
+import { isProvider, providers, type CredentialsByProvider, type Provider } from '../../domain/provider-credentials.js';
+import { SmtpProblem, type VerifyOptions } from '../../providers/email/verify-smtp.js';
+import { noPrivateNetworks, refusalOfHost, type PrivateNetworkAllowance } from '../../domain/network-address.js';
 import {
   deleteCredentials, getCredentialsSummary, listCredentials, loadCredentials, saveCredentials,
 } from '../../store/provider-credentials.js';
 import type { Keyring } from '../../store/sealed.js';
+import type { ChannelDefinition } from '../../channels/channel.js';
+import { channelOfProvider, channelRegistry } from '../../channels/registry.js';
 import { ApiError } from '../errors.js';
-import { bodyByProvider } from './provider-schemas.js';
 
 export interface ProviderRouteDeps {
   sql: Sql;
@@ -34,26 +31,9 @@ export interface ProviderRouteDeps {
   privateNetworks?: PrivateNetworkAllowance | undefined;
 }
 
-/** The hosts a provider's settings make Herald connect to, with the field that names each. */
-function targetsOf(provider: Provider, c: CredentialsByProvider[Provider]): { field: string; host: string; port: number }[] {
-  const ofUrl = (field: string, text: string) => {
-    const url = new URL(text);
-    return { field, host: url.hostname, port: portOfUrl(url) };
-  };
-  switch (provider) {
-    case 'smtp': {
-      const s = c as CredentialsByProvider['smtp'];
-      return [{ field: 'host', host: s.host, port: s.port }];
-    }
-    case 'fcm': return [ofUrl('service_account.token_uri', (c as CredentialsByProvider['fcm']).service_account.token_uri)];
-    case 'sms': return [ofUrl('base_url', (c as CredentialsByProvider['sms']).base_url)];
-    default: return [];
-  }
-}
-
 /** A setting that names a private address outright is refused here; a name is checked when it is resolved. */
-function refuseLiteralPrivateTargets(allowance: PrivateNetworkAllowance, provider: Provider, c: CredentialsByProvider[Provider]): void {
-  for (const t of targetsOf(provider, c)) {
+function refuseLiteralPrivateTargets(allowance: PrivateNetworkAllowance, def: ChannelDefinition, c: CredentialsByProvider[Provider]): void {
+  for (const t of def.credentials.hosts?.(c) ?? []) {
     const refusal = refusalOfHost(allowance, t.host, t.port);
     if (refusal) throw new ApiError('forbidden_address', `${t.field}: ${refusal}`);
   }
@@ -64,28 +44,16 @@ function providerOf(name: string): Provider {
   return name;
 }
 
-/** Runs the provider's checks; the result is what gets sealed. */
-async function checked<P extends Provider>(deps: ProviderRouteDeps, projectId: string, provider: P,
-  input: CredentialsInputByProvider[P]): Promise<CredentialsByProvider[P]> {
+/** Runs the channel's credential check; the result is what gets sealed. */
+async function checked(deps: ProviderRouteDeps, projectId: string, def: ChannelDefinition, input: unknown): Promise<CredentialsByProvider[Provider]> {
   const allowance = deps.privateNetworks ?? noPrivateNetworks;
   try {
-    switch (provider) {
-      case 'apns': return checkApns(input as CredentialsInputByProvider['apns']) as CredentialsByProvider[P];
-      case 'fcm': return checkFcm(input as CredentialsInputByProvider['fcm']) as CredentialsByProvider[P];
-      case 'webpush': {
-        const current = await loadCredentials(deps.sql, deps.keyring, projectId, 'webpush')
-          ?? generateVapidKeyPair();
-        return checkWebPush(input as CredentialsInputByProvider['webpush'], current) as CredentialsByProvider[P];
-      }
-      case 'smtp': {
-        const smtp = checkSmtp(input as CredentialsInputByProvider['smtp']);
-        refuseLiteralPrivateTargets(allowance, provider, smtp);
-        await verifySmtp(smtp, { guard: createOutboundGuard(allowance), ...deps.smtp });
-        return smtp as CredentialsByProvider[P];
-      }
-      case 'sms': return checkSms(input as CredentialsInputByProvider['sms']) as CredentialsByProvider[P];
-      default: throw new Error(`unhandled provider ${String(provider satisfies never)}`);
-    }
+    return await def.credentials.check(input, {
+      current: () => loadCredentials(deps.sql, deps.keyring, projectId, def.provider),
+      allowance,
+      refusePrivateTargets: (c) => refuseLiteralPrivateTargets(allowance, def, c),
+      smtp: deps.smtp,
+    });
   } catch (err) {
     if (err instanceof CredentialProblem || err instanceof SmtpProblem) throw new ApiError(err.code, err.message);
     throw err;
@@ -93,18 +61,19 @@ async function checked<P extends Provider>(deps: ProviderRouteDeps, projectId: s
 }
 
 export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => async (app) => {
-  for (const provider of providers) {
-    app.put<{ Body: CredentialsInputByProvider[typeof provider] }>(`/v1/providers/${provider}`, {
+  for (const def of channelRegistry) {
+    const provider = def.provider;
+    app.put<{ Body: unknown }>(`/v1/providers/${provider}`, {
       config: { auth: 'rest', role: 'admin' },
       schema: {
         summary: `Set the project's ${provider} credentials (checked before they are stored; secrets are never returned)`,
         tags: ['providers'],
-        body: bodyByProvider[provider],
+        body: def.credentials.schema,
       },
       handler: async (req) => {
         const projectId = req.caller.projectId;
-        const credentials = await checked(deps, projectId, provider, req.body);
-        refuseLiteralPrivateTargets(deps.privateNetworks ?? noPrivateNetworks, provider, credentials);
+        const credentials = await checked(deps, projectId, def, req.body);
+        refuseLiteralPrivateTargets(deps.privateNetworks ?? noPrivateNetworks, def, credentials);
         const stored = await saveCredentials(deps.sql, deps.keyring, projectId, provider, credentials);
         req.log.info({ projectId, provider }, 'provider credentials saved');
         return stored;
@@ -141,9 +110,8 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => a
     schema: { summary: 'Delete one provider\'s credentials', tags: ['providers'] },
     handler: async (req, reply) => {
       const provider = providerOf(req.params.provider);
-      if (provider === 'webpush') {
-        throw new ApiError('vapid_keys_required', 'browsers subscribed with this project\'s VAPID public key; PUT /v1/providers/webpush with a new pair to replace it');
-      }
+      const refusal = channelOfProvider(provider).credentials.deleteRefusal;
+      if (refusal) throw new ApiError(refusal.code, refusal.message);
       if (!(await deleteCredentials(deps.sql, req.caller.projectId, provider))) {
         throw new ApiError('provider_not_configured', `this project has no ${provider} credentials`);
       }

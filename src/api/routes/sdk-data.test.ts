@@ -179,10 +179,10 @@ test('push feedback is stored as events and stamps the delivery once', async () 
   const inst = uid('push');
   const messageId = randomUUID();
   const deliveryId = randomUUID();
-  await h.db.sql`insert into messages (id, project_id, group_id, recipients, push)
-                 values (${messageId}, ${h.project.project_id}, 'g', '{"install_ids": []}', '{"title": "t", "body": "b"}')`;
-  await h.db.sql`insert into deliveries (id, message_id, project_id, platform, token, install_id, status)
-                 values (${deliveryId}, ${messageId}, ${h.project.project_id}, 'web', 'tok', ${inst}, 'sent')`;
+  await h.db.sql`insert into messages (id, project_id, group_id, recipients, content)
+                 values (${messageId}, ${h.project.project_id}, 'g', '{"install_ids": []}', '{"push": {"title": "t", "body": "b"}}')`;
+  await h.db.sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id, status)
+                 values (${deliveryId}, ${messageId}, ${h.project.project_id}, 'web', 'tok', 'subscription', ${inst}, 'sent')`;
   const opened = { id: uid('p'), type: 'opened', delivery_id: deliveryId, time: '2024-05-01T10:00:05Z' };
   const r = await sdk('/v1/sdk/push-events', { install_id: inst, events: [
     { id: uid('p'), type: 'received', message_id: messageId, time: '2024-05-01T10:00:00Z' }, opened,

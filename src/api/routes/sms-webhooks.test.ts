@@ -57,8 +57,8 @@ after(async () => {
 async function queuedDelivery(projectId: string, to: string, sid: string | null = null): Promise<string> {
   const messageId = randomUUID();
   const id = randomUUID();
-  await db.sql`insert into messages (id, project_id, group_id, recipients, push) values (${messageId}, ${projectId}, 'g', '{}'::jsonb, '{}'::jsonb)`;
-  await db.sql`insert into deliveries (id, message_id, project_id, platform, token, provider_message_id) values (${id}, ${messageId}, ${projectId}, 'sms', ${to}, ${sid})`;
+  await db.sql`insert into messages (id, project_id, group_id, recipients, content) values (${messageId}, ${projectId}, 'g', '{}'::jsonb, '{"push": {}}'::jsonb)`;
+  await db.sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, provider_message_id) values (${id}, ${messageId}, ${projectId}, 'sms', ${to}, 'number', ${sid})`;
   return id;
 }
 

@@ -7,60 +7,20 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Sql } from 'postgres';
 import type { WorkQueue } from '../../queue/queue.js';
 import { uuidv7 } from '../../domain/ids.js';
-import { apnsMaxCollapseIdBytes, apnsMaxPayloadBytes, apnsPayloadBytes, buildApnsPush, reservedDataKeys } from '../../domain/apns-payload.js';
 import { requestHash } from '../../store/idempotency.js';
 import { acceptMessages, type AcceptRequest, type AcceptResult } from '../../store/accept-messages.js';
 import { createGroupCommit, inTransaction } from '../../store/group-commit.js';
 import { topics } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
-import { oneLine } from '../schemas.js';
-import { pushFor, pushPlatforms, type PushMessage } from '../../domain/push.js';
-import { buildFcmMessage } from '../../domain/fcm-message.js';
-import { buildWebPushPayload, webPushMaxPayloadBytes } from '../../domain/webpush-payload.js';
+import { channelRegistry, contentSchemas } from '../../channels/registry.js';
+import { emailAddress } from '../../channels/email/content.js';
+import type { MessageContent } from '../../domain/channels.js';
 import { pushTokenProblem } from '../../domain/push-tokens.js';
 import { systemClock, type Clock } from '../../domain/clock.js';
 
 /** Recipients per call, all lists together: large enough for any transactional use, small enough
  *  that the fan-out of one message stays one short transaction. Campaigns reach more. */
 export const maxRecipients = 10_000;
-
-const pushFields = {
-  title: Type.String({ minLength: 1, maxLength: 1024 }),
-  body: Type.String({ minLength: 1, maxLength: 4096 }),
-  deeplink: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
-  data: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), { description: 'Custom keys delivered in the payload.' })),
-  priority: Type.Optional(Type.Union([Type.Literal('high'), Type.Literal('normal')])),
-  ttl_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 28 * 24 * 3600 })),
-  collapse_id: Type.Optional(Type.String({ minLength: 1, maxLength: apnsMaxCollapseIdBytes })),
-  badge: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-  sound: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-};
-const PushOverride = Type.Partial(Type.Object(pushFields, { additionalProperties: false }), {
-  additionalProperties: false,
-  description: 'Fields that differ on this platform; `data` keys are added to the common ones.',
-});
-const Push = Type.Object(
-  { ...pushFields, ios: Type.Optional(PushOverride), android: Type.Optional(PushOverride), web: Type.Optional(PushOverride) },
-  { additionalProperties: false },
-);
-
-// No whitespace, so no CR or LF: the addresses become the From and Reply-To headers.
-const emailAddress = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$' });
-const Email = Type.Object(
-  {
-    // A header field is one line (RFC 5322 §2.2): a CR or LF would end it and start another of the sender's choosing.
-    subject: Type.String({ minLength: 1, maxLength: 998, pattern: oneLine, description: 'One line: no CR or LF.' }),
-    html: Type.Optional(Type.String({ minLength: 1, maxLength: 512 * 1024 })),
-    text: Type.Optional(Type.String({ minLength: 1, maxLength: 512 * 1024 })),
-    from: Type.Optional({ ...emailAddress, description: 'One of the project\'s sender identities; the first when absent.' }),
-    reply_to: Type.Optional(emailAddress),
-  },
-  { additionalProperties: false },
-);
-const Sms = Type.Object(
-  { text: Type.String({ minLength: 1, maxLength: 1600, description: 'Up to 1,600 characters (10 segments of UCS-2, more of GSM-7).' }) },
-  { additionalProperties: false },
-);
 
 const Body = Type.Object(
   {
@@ -82,9 +42,10 @@ const Body = Type.Object(
       },
       { additionalProperties: false },
     ),
-    push: Type.Optional(Push),
-    email: Type.Optional(Email),
-    sms: Type.Optional(Sms),
+    // Each part's schema is its channels' (src/channels/registry.ts).
+    push: Type.Optional(contentSchemas.push),
+    email: Type.Optional(contentSchemas.email),
+    sms: Type.Optional(contentSchemas.sms),
   },
   { additionalProperties: false },
 );
@@ -142,12 +103,13 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: 
 
       const id = uuidv7();
       const createdAt = new Date(clock.now());
-      if (body.push) checkPush(body.push, id, createdAt);
+      const content: MessageContent = { push: body.push, email: body.email, sms: body.sms };
+      checkContent(content, id, createdAt);
 
       const result = await accept({
         message: {
           id, projectId: req.caller.projectId, groupId: body.group_id, recipients: r,
-          push: body.push ?? null, email: body.email ?? null, sms: body.sms ?? null, createdAt,
+          content, createdAt,
           expiresAt: body.push?.ttl_seconds !== undefined ? new Date(createdAt.getTime() + body.push.ttl_seconds * 1000) : null,
         },
         idempotency: key === undefined ? undefined : { key, hash: requestHash('POST', '/v1/transactional/send', body) },
@@ -163,32 +125,13 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: 
 
 const recipientLists = ['custom_ids', 'install_ids', 'tokens', 'emails', 'phones'] as const;
 
-/** Refuses a push any platform's provider would refuse: reserved keys, and sizes checked with the
- *  real builders on each platform's fields, so what passes here fits later. */
-function checkPush(push: PushMessage, id: string, createdAt: Date): void {
-  for (const platform of pushPlatforms) {
-    const p = pushFor(push, platform);
-    const where = push[platform] ? `push (with push.${platform})` : 'push';
-    const reserved = reservedDataKeys.find((k) => p.data && k in p.data);
-    if (reserved) throw new ApiError('reserved_data_key', `${where}.data.${reserved} is reserved by Herald`);
-    if (p.collapse_id && Buffer.byteLength(p.collapse_id) > apnsMaxCollapseIdBytes) {
-      throw new ApiError('invalid_field', `${where}.collapse_id must be at most ${apnsMaxCollapseIdBytes} bytes in UTF-8`);
-    }
-    if (platform === 'ios') {
-      const size = apnsPayloadBytes(buildApnsPush(p, id, createdAt.getTime()));
-      if (size > apnsMaxPayloadBytes) {
-        throw new ApiError('push_payload_too_large', `the iOS push payload would be ${size} bytes; APNs accepts ${apnsMaxPayloadBytes}`);
-      }
-    } else if (platform === 'android') {
-      const built = buildFcmMessage('size-check', p, { messageId: id });
-      if (!built.ok) {
-        throw new ApiError(built.code === 'payload_too_large' ? 'push_payload_too_large' : 'invalid_field', `${where}: ${built.message}`);
-      }
-    } else {
-      const size = Buffer.byteLength(buildWebPushPayload(p, id, id));
-      if (size > webPushMaxPayloadBytes) {
-        throw new ApiError('push_payload_too_large', `the web push payload would be ${size} bytes; push services accept ${webPushMaxPayloadBytes} once encrypted`);
-      }
-    }
+/** Refuses content any channel's provider would refuse: each channel checks its part (for push, its
+ *  platform's fields with its provider's real builder), in the registry's order, so what passes here
+ *  fits later. */
+function checkContent(content: MessageContent, id: string, createdAt: Date): void {
+  for (const def of channelRegistry) {
+    if (!content[def.part]) continue;
+    const problem = def.content.check?.(content, { id, createdAt });
+    if (problem) throw new ApiError(problem.code, problem.message);
   }
 }

@@ -5,14 +5,14 @@
  * crash is recognised as the same message by receivers that de-duplicate on it: re-sending is
  * accepted. A hard bounce puts the address on the project's suppression list.
  */
-import type { DeliveryOutcome } from '../domain/outcome.js';
-import { unsubscribeUrl } from '../domain/email-message.js';
-import { signUnsubscribeToken } from '../domain/unsubscribe-token.js';
-import type { EmailToSend } from '../providers/email/client.js';
-import type { SmtpAccount } from '../providers/email/client.js';
-import { addSuppressions, type NewSuppression } from '../store/email-suppressions.js';
-import type { EmailAccount } from './channel-accounts.js';
-import { noContent, type ChannelSender } from './deliver.js';
+import type { DeliveryOutcome } from '../../domain/outcome.js';
+import { unsubscribeUrl } from '../../domain/email-message.js';
+import { signUnsubscribeToken } from '../../domain/unsubscribe-token.js';
+import type { EmailToSend } from '../../providers/email/client.js';
+import type { SmtpAccount } from '../../providers/email/client.js';
+import { addSuppressions, type NewSuppression } from '../../store/email-suppressions.js';
+import type { EmailAccount } from './account.js';
+import { noContent, type ChannelSender } from '../channel.js';
 
 export function emailChannel(deps: {
   credentialsFor(projectId: string): Promise<EmailAccount | undefined>;
@@ -29,7 +29,7 @@ export function emailChannel(deps: {
     credentialsFor: deps.credentialsFor,
     accountOf: (a) => ('unsupported' in a.smtp ? 'unsupported' : `${a.smtp.host}:${a.smtp.port}/${a.smtp.username}`),
     send: async (account, d) => {
-      const content = d.email;
+      const content = d.content.email;
       if (!content) return noContent('email');
       if ('unsupported' in account.smtp) return { kind: 'credentials_invalid', reason: account.smtp.unsupported };
       const from = (content.from && account.identities.find((i) => i.address.toLowerCase() === content.from!.toLowerCase()))
@@ -38,12 +38,12 @@ export function emailChannel(deps: {
       return deps.send(account.smtp, {
         deliveryId: d.id,
         from,
-        to: d.token,
+        to: d.target,
         replyTo: content.reply_to,
         subject: content.subject,
         html: content.html,
         text: content.text,
-        unsubscribeUrl: unsubscribeUrl(deps.publicUrl, signUnsubscribeToken(deps.unsubscribeSecret, d.project_id, d.token, new Date(deps.now()))),
+        unsubscribeUrl: unsubscribeUrl(deps.publicUrl, signUnsubscribeToken(deps.unsubscribeSecret, d.project_id, d.target, new Date(deps.now()))),
       });
     },
     async recordExtra(tx, results) {
@@ -52,7 +52,7 @@ export function emailChannel(deps: {
       for (const { delivery: d, outcome: o } of results) {
         if (o.kind !== 'token_invalid') continue;
         const list = byProject.get(d.project_id) ?? [];
-        list.push({ address: d.token, reason: 'hard_bounce', detail: o.reason });
+        list.push({ address: d.target, reason: 'hard_bounce', detail: o.reason });
         byProject.set(d.project_id, list);
       }
       for (const [projectId, list] of byProject) await addSuppressions(tx, projectId, list);

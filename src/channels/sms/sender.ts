@@ -6,14 +6,14 @@
  * SID, segments and encoding are recorded with the outcome; a 21610 (the number replied STOP to
  * the provider) opts the number out.
  */
-import type { DeliveryOutcome } from '../domain/outcome.js';
-import { smsSegments } from '../domain/sms-segments.js';
-import { mayHaveBeenAccepted, type SmsAccount, type SmsToSend } from '../providers/sms/client.js';
-import { optedOutReason } from '../providers/sms/outcome.js';
-import { optOutPhones, recordSmsSends } from '../store/sms.js';
-import { smsStatusCallbackUrl } from '../domain/sms-webhook-urls.js';
-import type { SmsSendingAccount } from './channel-accounts.js';
-import { noContent, type ChannelSender } from './deliver.js';
+import type { DeliveryOutcome } from '../../domain/outcome.js';
+import { smsSegments } from '../../domain/sms-segments.js';
+import { mayHaveBeenAccepted, type SmsAccount, type SmsToSend } from '../../providers/sms/client.js';
+import { optedOutReason } from '../../providers/sms/outcome.js';
+import { optOutPhones, recordSmsSends } from '../../store/sms.js';
+import { smsStatusCallbackUrl } from '../../domain/sms-webhook-urls.js';
+import type { SmsSendingAccount } from './account.js';
+import { noContent, type ChannelSender } from '../channel.js';
 
 export function smsChannel(deps: {
   credentialsFor(projectId: string): Promise<SmsSendingAccount | undefined>;
@@ -28,9 +28,10 @@ export function smsChannel(deps: {
     accountOf: (a) => a.account.account_sid,
     outcomeIsAmbiguous: mayHaveBeenAccepted,
     send: async (a, d) => {
-      if (!d.sms) return noContent('sms');
+      const content = d.content.sms;
+      if (!content) return noContent('sms');
       return deps.send(a.account, {
-        to: d.token, from: a.from, messagingServiceSid: a.messagingServiceSid, body: d.sms.text,
+        to: d.target, from: a.from, messagingServiceSid: a.messagingServiceSid, body: content.text,
         statusCallback: smsStatusCallbackUrl(deps.callbackUrl, d.project_id, d.id),
       });
     },
@@ -39,11 +40,11 @@ export function smsChannel(deps: {
       for (const { delivery: d, outcome: o } of results) {
         let p = byProject.get(d.project_id);
         if (!p) byProject.set(d.project_id, (p = { sends: [], stops: [] }));
-        if (o.kind === 'delivered' && o.providerId && d.sms) {
-          const { segments, encoding } = smsSegments(d.sms.text);
+        if (o.kind === 'delivered' && o.providerId && d.content.sms) {
+          const { segments, encoding } = smsSegments(d.content.sms.text);
           p.sends.push({ deliveryId: d.id, providerMessageId: o.providerId, segments, encoding });
         }
-        if (o.kind === 'token_invalid' && o.reason === optedOutReason) p.stops.push(d.token);
+        if (o.kind === 'token_invalid' && o.reason === optedOutReason) p.stops.push(d.target);
       }
       for (const [projectId, p] of byProject) {
         if (p.sends.length) await recordSmsSends(tx, projectId, p.sends);

@@ -3,11 +3,11 @@
  * `messages:send`. The notification tag and apns-collapse-id default to the message id
  * (domain/fcm-message.ts), so a re-send after a crash replaces the first copy: re-sending is safe.
  */
-import { pushFor } from '../domain/push.js';
-import type { DeliveryOutcome } from '../domain/outcome.js';
-import { buildFcmMessage } from '../domain/fcm-message.js';
-import type { FcmAccount, FcmSendRequest } from '../providers/fcm/client.js';
-import { noContent, type ChannelSender } from './deliver.js';
+import { pushFor } from '../../domain/push.js';
+import type { DeliveryOutcome } from '../../domain/outcome.js';
+import { buildFcmMessage } from '../../domain/fcm-message.js';
+import type { FcmAccount, FcmSendRequest } from '../../providers/fcm/client.js';
+import { noContent, type ChannelSender } from '../channel.js';
 
 export function fcmChannel(deps: {
   credentialsFor(projectId: string): Promise<FcmAccount | undefined>;
@@ -19,8 +19,8 @@ export function fcmChannel(deps: {
     credentialsFor: deps.credentialsFor,
     accountOf: (a) => a.project_id,
     send: async (account, d) => {
-      if (!d.push) return noContent('push');
-      const built = buildFcmMessage(d.token, pushFor(d.push, 'android'), { messageId: d.message_id });
+      if (!d.content.push) return noContent('push');
+      const built = buildFcmMessage(d.target, pushFor(d.content.push, 'android'), { messageId: d.message_id });
       if (!built.ok) {
         return built.code === 'invalid_token'
           ? { kind: 'token_invalid', reason: built.message, local: true }

@@ -4,11 +4,11 @@
  * VAPID key (RFC 8292). The Topic header and the notification tag come from the message, so a
  * re-send after a crash replaces the first copy, pending or shown: re-sending is safe.
  */
-import { pushFor } from '../domain/push.js';
-import type { DeliveryOutcome } from '../domain/outcome.js';
-import { buildWebPushPayload, webPushTopic } from '../domain/webpush-payload.js';
-import type { VapidCredentials, WebPushSendRequest } from '../providers/webpush/client.js';
-import { noContent, type ChannelSender } from './deliver.js';
+import { pushFor } from '../../domain/push.js';
+import type { DeliveryOutcome } from '../../domain/outcome.js';
+import { buildWebPushPayload, webPushTopic } from '../../domain/webpush-payload.js';
+import type { VapidCredentials, WebPushSendRequest } from '../../providers/webpush/client.js';
+import { noContent, type ChannelSender } from '../channel.js';
 
 /** Without a ttl, a push service keeps a message 4 weeks for an offline browser (FCM's maximum). */
 const defaultTtlSeconds = 28 * 24 * 3600;
@@ -22,12 +22,12 @@ export function webPushChannel(deps: {
     resendIsSafe: true,
     credentialsFor: deps.credentialsFor,
     // The provider is the browser's push service: one breaker per origin (FCM's, Mozilla's...).
-    accountOf: (_v, d) => originOf(d.web_push_subscription?.endpoint ?? d.token),
+    accountOf: (_v, d) => originOf(d.web_push_subscription?.endpoint ?? d.target),
     send: async (vapid, d) => {
-      if (!d.push) return noContent('push');
+      if (!d.content.push) return noContent('push');
       const subscription = d.web_push_subscription;
       if (!subscription) return { kind: 'token_invalid', reason: 'the installation no longer has a push subscription', local: true };
-      const push = pushFor(d.push, 'web');
+      const push = pushFor(d.content.push, 'web');
       return deps.send(vapid, {
         subscription,
         payload: buildWebPushPayload(push, d.message_id, d.id),
