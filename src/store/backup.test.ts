@@ -63,6 +63,15 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   await sql.begin((tx) => sealImport(tx, importId, 2, 1)); // import_jobs, import_chunks
   await sql`insert into import_errors (import_id, line, field, message) values (${importId}, 2, 'custom_id', 'is required')`;
   await sql`insert into worker_processes (id, host, pid) values (${randomUUID()}, 'old-host', 4242)`;
+  const operator = randomUUID();
+  await sql`insert into operators (id, email, name, password_hash, instance_owner, created_at, updated_at)
+            values (${operator}, 'owner@example.com', ${awkward}, 'scrypt$17$8$1$c2FsdA$aGFzaA', true, now(), now())`;
+  await sql`insert into operator_roles (operator_id, project_id, role) values (${operator}, ${p}, 'admin')`;
+  await sql`insert into operator_sessions (token_hash, operator_id, csrf_token, created_at, expires_at, last_seen_at)
+            values (${Buffer.from('0123456789abcdef0123456789abcdef')}, ${operator}, 'csrf', now(), now() + interval '1 hour', now())`;
+  await sql`insert into login_failures (email, ip, at) values ('owner@example.com', '127.0.0.1', now())`;
+  await sql`insert into audit_log (at, operator_id, operator_email, project_id, action, target, before, after, ip)
+            values (now(), ${operator}, 'owner@example.com', ${p}, 'role set', ${operator}, ${sql.json({ role: 'viewer' })}, ${sql.json({ role: awkward })}, '127.0.0.1')`;
   return p;
 }
 
