@@ -15,6 +15,8 @@ export const topics = {
   sms: 'delivery.sms',
   /** A stored bulk profile import, to apply chunk by chunk. */
   importProfiles: 'profiles.import',
+  /** An audience with accepted member changes, to apply in order. */
+  applyAudiences: 'audiences.apply',
 } as const;
 
 /** The delivery topic of a recipient's platform (the channel that reaches it). */
@@ -32,4 +34,9 @@ export interface DeliveryPayload {
 
 export interface ImportPayload {
   import_id: string;
+}
+
+export interface AudiencePayload {
+  project_id: string;
+  audience_id: string;
 }

@@ -1,7 +1,7 @@
 /**
  * The worker role: the fan-out consumer, one delivery consumer per channel with its provider
- * sender (connection pools, rate limits), the bulk profile import, and the circuit breakers the
- * channels share.
+ * sender (connection pools, rate limits), the bulk profile import, custom audiences' member
+ * changes, and the circuit breakers the channels share.
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
@@ -24,6 +24,7 @@ import { smsChannel } from './deliver-sms.js';
 import { channelAccounts } from './channel-accounts.js';
 import { topics } from './topics.js';
 import { importHandler } from './import-profiles.js';
+import { applyAudiencesHandler } from './apply-audiences.js';
 import type { HeraldEvents } from './events.js';
 import type { BackoffPolicy } from '../domain/retry.js';
 import { createCircuitBreakers } from '../domain/circuit-breaker.js';
@@ -105,6 +106,10 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
     startConsumer({
       queue: deps.queue, topic: topics.importProfiles, log: deps.log, lanes: 1, batchSize: 1, leaseMs,
       handle: importHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock }),
+    }),
+    startConsumer({
+      queue: deps.queue, topic: topics.applyAudiences, log: deps.log, lanes: 2, batchSize: 1, leaseMs,
+      handle: applyAudiencesHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock }),
     }),
   ];
   return {
