@@ -158,10 +158,11 @@ export async function applyNextChange(sql: Sql, projectId: string, audienceId: s
     // The row lock serializes every worker applying this audience: one step at a time, in order.
     const [audience] = await tx`select 1 from audiences where project_id = ${projectId} and id = ${audienceId} for update`;
     if (!audience) return 'idle' as const;
+    // Ordered by c.seq, the bigint: a bare "seq" in ORDER BY names the text output column ('10' < '9').
     const [change] = await tx<{ id: string; seq: string; kind: ChangeKind; custom_ids: string[] | null; upload_id: string | null }[]>`
-      select id, seq::text, kind, custom_ids, upload_id from audience_changes
-      where project_id = ${projectId} and audience_id = ${audienceId} and applied_at is null
-      order by seq limit 1`;
+      select c.id, c.seq::text as seq, c.kind, c.custom_ids, c.upload_id from audience_changes c
+      where c.project_id = ${projectId} and c.audience_id = ${audienceId} and c.applied_at is null
+      order by c.seq limit 1`;
     if (!change) return 'idle' as const;
     const members = { projectId, audienceId };
     let finished = true;
