@@ -59,6 +59,11 @@ export async function getAudience(sql: Db, projectId: string, id: string): Promi
   return row && { ...shown(row), member_count: row.member_count, pending_changes: row.pending_changes };
 }
 
+export async function audienceExists(sql: Db, projectId: string, id: string): Promise<boolean> {
+  const [row] = await sql`select 1 from audiences where project_id = ${projectId} and id = ${id}`;
+  return !!row;
+}
+
 export interface AudiencePage { audiences: Audience[]; next_cursor: string | null }
 
 /** Audiences in id order (time-ordered uuidv7 ids: oldest first); the cursor is the last id. */
@@ -190,7 +195,8 @@ export async function applyNextChange(sql: Sql, projectId: string, audienceId: s
         await tx`update import_jobs set state = 'done', finished_at = ${o.now} where id = ${uploadId}`;
       }
     }
-    if (finished) await tx`update audience_changes set applied_at = ${o.now} where id = ${change.id}`;
+    // An applied change keeps its count, not its ids: the members table has them now.
+    if (finished) await tx`update audience_changes set applied_at = ${o.now}, custom_ids = case when custom_ids is null then null else '{}'::text[] end where id = ${change.id}`;
     await o.beforeCommit?.(tx);
     return 'applied' as const;
   });

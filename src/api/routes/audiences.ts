@@ -15,7 +15,7 @@ import { systemClock, type Clock } from '../../domain/clock.js';
 import { uuidv7 } from '../../domain/ids.js';
 import { IdLineError, idLineReader, maxCustomIdLength, type UploadFormat } from '../../domain/audience-ids.js';
 import type { WorkQueue } from '../../queue/queue.js';
-import { changeState, deleteAudience, getAudience, insertAudience, insertChanges, listAudiences, type ChangeKind, type NewChange } from '../../store/audiences.js';
+import { audienceExists, changeState, deleteAudience, getAudience, insertAudience, insertChanges, listAudiences, type ChangeKind, type NewChange } from '../../store/audiences.js';
 import { claimIdempotencyKeys, requestHash } from '../../store/idempotency.js';
 import { topics, type AudiencePayload } from '../../worker/topics.js';
 import type { UploadShape, UploadStager } from '../bulk-upload.js';
@@ -239,7 +239,7 @@ export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => a
       const audienceId = req.params.id;
       const kind: ChangeKind = req.query.mode;
       // Refused before a byte is staged; a delete during the upload is caught when it is sealed.
-      if (!(await getAudience(sql, projectId, audienceId))) throw notFound(audienceId);
+      if (!(await audienceExists(sql, projectId, audienceId))) throw notFound(audienceId);
       const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const format: UploadFormat = type === 'text/csv' ? 'csv' : 'ndjson';
       const read = idLineReader(format);
