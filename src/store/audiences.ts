@@ -147,6 +147,15 @@ export async function changeState(sql: Db, projectId: string, audienceId: string
   };
 }
 
+/** An applied change's indexing token answers this long, then the scheduler's upkeep forgets it. */
+export const appliedChangeRetentionMs = 7 * 24 * 3600 * 1000;
+
+/** Forgets changes applied more than the retention ago (`now`: the scheduler's clock); returns how many. */
+export async function deleteAppliedChanges(sql: Db, now: Date, olderThanMs = appliedChangeRetentionMs): Promise<number> {
+  const r = await sql`delete from audience_changes where applied_at < ${now}::timestamptz - ${olderThanMs / 1000} * interval '1 second'`;
+  return r.count;
+}
+
 export interface ApplyOptions {
   now: Date;
   /** Runs inside the transaction just before it commits (tests simulate a crash here). */

@@ -11,7 +11,7 @@ import { createEvents } from '../../worker/events.js';
 import { createPostgresQueue } from '../../queue/postgres/queue.js';
 import type { WorkQueue } from '../../queue/queue.js';
 import { createProject, type CreatedProject } from '../../store/projects.js';
-import { applyNextChange } from '../../store/audiences.js';
+import { appliedChangeRetentionMs, applyNextChange, deleteAppliedChanges } from '../../store/audiences.js';
 import { countMatching } from '../../store/targeting.js';
 import { applyAudiencesHandler } from '../../worker/apply-audiences.js';
 import { topics, type AudiencePayload } from '../../worker/topics.js';
@@ -284,4 +284,18 @@ test('a bad upload line is a 400 naming it and leaves no staged upload, change o
   assert.equal((await upload(a, 'merge', '{"custom_id":"a"}\n')).statusCode, 400);
   assert.equal((await upload(project.project_id, 'add', '{"custom_id":"a"}\n')).json().error.code, 'audience_not_found');
   assert.deepEqual(await before(), was);
+});
+
+test('an applied change\'s token answers for a week, then the upkeep forgets it; a pending one stays', async () => {
+  const a = await create('retention');
+  const applied = (await call('POST', `/v1/audiences/${a}/members`, { add: ['r1'] })).json().indexing_token;
+  await drain();
+  const pending = (await call('POST', `/v1/audiences/${a}/members`, { add: ['r2'] })).json().indexing_token;
+  assert.equal(await deleteAppliedChanges(db.sql, new Date(clock.now())), 0);
+  clock.advance(appliedChangeRetentionMs + 60_000);
+  assert.ok((await deleteAppliedChanges(db.sql, new Date(clock.now()))) >= 1);
+  assert.equal((await call('GET', `/v1/audiences/${a}/indexing/${applied}`)).statusCode, 404);
+  assert.equal(await state(a, pending), 'in_process');
+  await drain();
+  assert.deepEqual(await members(a), ['r1', 'r2']);
 });
