@@ -299,3 +299,16 @@ test('an applied change\'s token answers for a week, then the upkeep forgets it;
   await drain();
   assert.deepEqual(await members(a), ['r1', 'r2']);
 });
+
+test('erasing a profile takes it out of every audience and out of pending changes', async () => {
+  const a = await create('erasure');
+  await call('POST', `/v1/audiences/${a}/members`, { add: ['u050', 'u051'] });
+  await drain();
+  const pending = await call('POST', `/v1/audiences/${a}/members`, { add: ['u050', 'u052'] });
+  assert.equal(pending.statusCode, 202);
+  const erased = await call('DELETE', '/v1/profiles/u050');
+  assert.equal(erased.statusCode, 200, erased.body);
+  assert.deepEqual(await members(a), ['u051']);
+  await drain();
+  assert.deepEqual(await members(a), ['u051', 'u052']);
+});

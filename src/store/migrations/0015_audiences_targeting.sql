@@ -39,6 +39,8 @@ create table audience_members (
   primary key (project_id, audience_id, custom_id),
   foreign key (project_id, audience_id) references audiences (project_id, id) on delete cascade
 );
+-- The audiences of given profiles: the targeting evaluator's bulk load and a profile's erasure.
+create index audience_members_profile on audience_members (project_id, custom_id);
 
 -- A change to an audience's members, accepted (202) before it is applied: its id is the indexing
 -- token the caller polls, in process until applied_at is set. Changes to one audience apply in
