@@ -312,3 +312,28 @@ test('erasing a profile takes it out of every audience and out of pending change
   await drain();
   assert.deepEqual(await members(a), ['u051', 'u052']);
 });
+
+test('two workers applying one audience at once end as the changes in order would', async () => {
+  const a = await create('concurrent');
+  const expected = new Set<string>();
+  for (let i = 0; i < 30; i++) {
+    const ids = Array.from({ length: 50 }, (_, j) => `c${(i * 7 + j) % 80}`);
+    if (i % 3 === 2) {
+      await call('POST', `/v1/audiences/${a}/members`, { remove: ids });
+      for (const id of ids) expected.delete(id);
+    } else if (i === 10) {
+      await call('PUT', `/v1/audiences/${a}/members`, { custom_ids: ids });
+      expected.clear();
+      for (const id of ids) expected.add(id);
+    } else {
+      await call('POST', `/v1/audiences/${a}/members`, { add: ids });
+      for (const id of ids) expected.add(id);
+    }
+  }
+  // Every job twice, and two workers claiming them at once: appliers race for the audience throughout.
+  const payload: AudiencePayload = { project_id: project.project_id, audience_id: a };
+  await queue.enqueue(db.sql, Array.from({ length: 30 }, () => ({ topic: topics.applyAudiences, payload })));
+  const [x, y] = await Promise.all([drain(), drain()]);
+  assert.equal(x + y, 60);
+  assert.deepEqual(await members(a), [...expected].sort());
+});
