@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { testDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { testMasterKey } from '../../../test/support/keyring.js';
@@ -16,6 +16,7 @@ import { countMatching } from '../../store/targeting.js';
 import { applyAudiencesHandler } from '../../worker/apply-audiences.js';
 import { topics, type AudiencePayload } from '../../worker/topics.js';
 import { buildApp } from '../app.js';
+import { eventually } from '../../../test/support/eventually.js';
 
 // The audience routes on a real database through the whole app, with the worker's apply step
 // driven by the test: it claims the audiences.apply jobs and runs the real handler on them.
@@ -336,4 +337,38 @@ test('two workers applying one audience at once end as the changes in order woul
   const [x, y] = await Promise.all([drain(), drain()]);
   assert.equal(x + y, 60);
   assert.deepEqual(await members(a), [...expected].sort());
+});
+
+test('an upload under an Idempotency-Key is staged once; the same key with another body is a 422', async () => {
+  const a = await create('idem upload');
+  const send = (body: string) => app.inject({
+    method: 'POST', url: `/v1/audiences/${a}/uploads?mode=add`,
+    headers: { authorization: `Bearer ${project.rest_key}`, 'content-type': 'application/x-ndjson', 'idempotency-key': 'up-1' }, payload: body,
+  });
+  const imports = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from import_jobs`)[0]!.n;
+  const first = await send('{"custom_id":"i1"}\n{"custom_id":"i2"}\n');
+  assert.equal(first.statusCode, 202, first.body);
+  const staged = await imports();
+  const again = await send('{"custom_id":"i1"}\n{"custom_id":"i2"}\n');
+  assert.deepEqual([again.statusCode, again.headers['idempotent-replayed'], again.json()], [202, 'true', first.json()]);
+  const other = await send('{"custom_id":"i3"}\n');
+  assert.equal(other.json().error.code, 'idempotency_key_reused');
+  assert.equal(await imports(), staged, 'the replayed and the refused uploads left nothing staged');
+  await drain();
+  assert.deepEqual(await members(a), ['i1', 'i2']);
+});
+
+test('an audience deleted while its upload streams: the upload is a 404 and leaves nothing', async () => {
+  const a = await create('deleted mid-upload');
+  const body = new PassThrough();
+  const answer = upload(a, 'add', body);
+  body.write(Array.from({ length: 12_000 }, (_, i) => `{"custom_id":"d${i}"}\n`).join(''));
+  await eventually(async () => (await db.sql`select 1 from import_chunks c join import_jobs j on j.id = c.import_id where j.state = 'uploading'`).length > 0 || undefined, 15_000, 'a chunk staged');
+  assert.equal((await call('DELETE', `/v1/audiences/${a}`)).statusCode, 204);
+  body.end('{"custom_id":"last"}\n');
+  const r = await answer;
+  assert.equal(r.statusCode, 404, r.body);
+  assert.equal(r.json().error.code, 'audience_not_found');
+  assert.equal((await db.sql`select 1 from import_jobs where state = 'uploading'`).length, 0);
+  assert.equal((await db.sql`select 1 from audience_changes where audience_id = ${a}`).length, 0);
 });
