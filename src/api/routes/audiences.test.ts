@@ -259,6 +259,12 @@ test('an upload of 200,000 ids streamed as NDJSON is applied exactly; CSV replac
   assert.equal(removed.statusCode, 202, removed.body);
   await drain();
   assert.equal((await members(a)).length, 24_999);
+  // A replace upload of no id (a header alone) empties the audience.
+  const emptied = await upload(a, 'replace', 'custom_id\n', 'text/csv');
+  assert.equal(emptied.statusCode, 202, emptied.body);
+  await drain();
+  assert.deepEqual(await members(a), []);
+  assert.equal(await state(a, emptied.json().indexing_token), 'applied');
 });
 
 test('a bad upload line is a 400 naming it and leaves no staged upload, change or job', async () => {
