@@ -38,6 +38,8 @@ export interface UploadShape {
   body: (items: string[]) => string;
   /** Refuses an upload with too many items. */
   tooMany: () => ApiError;
+  /** The content types the endpoint reads, for the 415 of any other. */
+  mediaTypes: string;
 }
 
 export interface StagedUpload {
@@ -72,7 +74,7 @@ export function createUploadStager(deps: { sql: Sql; maxBytes: number }): Upload
   return {
     async stage<R>(req: FastifyRequest, shape: UploadShape, commit: (tx: TransactionSql, upload: StagedUpload) => Promise<R>): Promise<R> {
       const body = req.body as Readable;
-      if (typeof body?.pipe !== 'function') throw new ApiError('unsupported_media_type', 'send the body as application/x-ndjson');
+      if (typeof body?.pipe !== 'function') throw new ApiError('unsupported_media_type', `send the body as ${shape.mediaTypes}`);
       const projectId = req.caller.projectId;
       if (Number(req.headers['content-length']) > maxBytes) {
         throw new ApiError('body_too_large', `the upload exceeds ${maxBytes} bytes; split it across calls`);

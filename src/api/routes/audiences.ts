@@ -255,6 +255,7 @@ export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => a
         },
         body: (ids) => JSON.stringify(ids),
         tooMany: () => new ApiError('too_many_ids', `the upload has more than ${maxIdsPerUpload} custom_ids`),
+        mediaTypes: 'application/x-ndjson or text/csv',
       };
       const r = await deps.uploads.stage(req, shape, async (tx, upload) => {
         if (upload.items === 0 && kind !== 'replace') throw new ApiError('invalid_field', 'body holds no custom_id');

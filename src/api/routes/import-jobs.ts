@@ -34,6 +34,7 @@ const profileLines: UploadShape = {
   maxItems: limits.bulkLines, maxLineBytes: limits.bulkLineBytes, chunkItems: chunkLines,
   item: (line) => line, body: (lines) => lines.join('\n'),
   tooMany: () => new ApiError('too_many_operations', `the upload has more than ${limits.bulkLines} lines`),
+  mediaTypes: 'application/x-ndjson',
 };
 
 export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => async (app) => {
