@@ -122,7 +122,7 @@ export async function insertChanges(tx: TransactionSql, projectId: string, audie
     await tx`insert into audience_changes (id, project_id, audience_id, kind, custom_ids, upload_id, id_count, created_at)
       values (${c.id}, ${projectId}, ${audienceId}, ${c.kind}, ${c.customIds ?? null}, ${c.uploadId ?? null}, ${c.idCount}, ${new Date(c.now)})`;
   }
-  await tx`update audiences set updated_at = ${new Date(changes[0]?.now ?? Date.now())} where project_id = ${projectId} and id = ${audienceId}`;
+  await tx`update audiences set updated_at = ${new Date(changes[changes.length - 1]!.now)} where project_id = ${projectId} and id = ${audienceId}`;
   return true;
 }
 
