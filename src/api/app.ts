@@ -30,6 +30,9 @@ import { registerSdkCors } from './sdk-cors.js';
 import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
 import { emailRoutes } from './routes/email.js';
 import { segmentRoutes } from './routes/segments.js';
+import { audienceRoutes } from './routes/audiences.js';
+import { createUploadStager } from './bulk-upload.js';
+import { limits as operationLimits } from '../domain/profile-operations.js';
 import { sdkAssetRoutes } from './routes/sdk-assets.js';
 import { smsWebhookRoutes, type SmsWebhookOptions } from './routes/sms-webhooks.js';
 import { providerRoutes } from './routes/providers.js';
@@ -141,7 +144,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(profileRoutes({ sql: deps.sql, limiter, clock }));
   await app.register(segmentRoutes({ sql: deps.sql, clock }));
   await app.register(dashboardAccountRoutes({ sql: deps.sql, clock }));
-  await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue, maxBodyBytes: deps.bulkBodyBytes }));
+  // One stager for every bulk endpoint, so a project's uploads in flight are counted together.
+  const uploads = createUploadStager({ sql: deps.sql, maxBytes: deps.bulkBodyBytes ?? operationLimits.bulkBytes });
+  await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue, uploads }));
+  await app.register(audienceRoutes({ sql: deps.sql, queue: deps.queue, uploads, clock }));
   await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));
   await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, ...deps.smsWebhooks }));

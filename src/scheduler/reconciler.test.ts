@@ -58,9 +58,9 @@ test('a message never fanned out long after its acceptance gets a fan-out job ag
   const lost = await message(graceMs * 2);
   await message(graceMs / 2); // recent: its job may still be on its way
   await message(graceMs * 2, true); // done
-  assert.deepEqual(await sweep(), { fanouts: 1, deliveries: 0 });
+  assert.deepEqual(await sweep(), { fanouts: 1, deliveries: 0, audiences: 0 });
   assert.deepEqual(await jobs(), [[topics.fanout, lost]]);
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0 }, 'not again within the grace period');
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0 }, 'not again within the grace period');
 });
 
 test('a queued delivery long past due with no call under way gets a delivery job again', async () => {
@@ -71,9 +71,9 @@ test('a queued delivery long past due with no call under way gets a delivery job
   await claimDeliveries(db.sql, [sending], 30_000, new Date()); // a live call holds it
   const done = await delivery(m, graceMs * 2);
   await db.sql`update deliveries set status = 'sent' where id = ${done}`;
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 1 });
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 1, audiences: 0 });
   assert.deepEqual(await jobs(), [[topics.apns, lost]]);
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0 }, 'its due time moved: not again within the grace period');
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0 }, 'its due time moved: not again within the grace period');
 });
 
 test('work whose job still waits in the outbox (NATS away) is left alone', async () => {
@@ -82,7 +82,7 @@ test('work whose job still waits in the outbox (NATS away) is left alone', async
   await db.sql`insert into job_outbox (id, topic, payload) values
     (${uuidv7()}, ${topics.fanout}, ${db.sql.json({ message_id: m })}),
     (${uuidv7()}, ${topics.apns}, ${db.sql.json({ delivery_id: d })})`;
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0 });
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0 });
 });
 
 test('two sweeps at once take disjoint work', async () => {
@@ -90,4 +90,32 @@ test('two sweeps at once take disjoint work', async () => {
   const [a, b] = await Promise.all([sweep(), sweep()]);
   assert.equal(a.fanouts + b.fanouts, lost.length);
   assert.equal((await jobs()).length, lost.length);
+});
+
+test('an audience with member changes long unapplied gets one apply job for them all; applied and recent ones are left alone', async () => {
+  await db.sql`delete from audiences`;
+  const audience = async () => {
+    const id = uuidv7();
+    await db.sql`insert into audiences (project_id, id, name) values (${projectId}, ${id}, ${id})`;
+    return id;
+  };
+  const change = async (audienceId: string, agoMs: number, applied = false) => {
+    const at = new Date(Date.now() - agoMs);
+    await db.sql`insert into audience_changes (id, project_id, audience_id, kind, custom_ids, id_count, created_at, applied_at)
+      values (${uuidv7()}, ${projectId}, ${audienceId}, 'add', ${['u1']}, 1, ${at}, ${applied ? at : null})`;
+  };
+  const lost = await audience();
+  await change(lost, graceMs * 3);
+  await change(lost, graceMs * 2);
+  const done = await audience();
+  await change(done, graceMs * 2, true);
+  const recent = await audience();
+  await change(recent, graceMs / 2);
+  const waiting = await audience();
+  await change(waiting, graceMs * 2);
+  await db.sql`insert into job_outbox (id, topic, payload) values (${uuidv7()}, ${topics.applyAudiences}, ${db.sql.json({ project_id: projectId, audience_id: waiting })})`;
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 1 });
+  const queued = await db.sql<{ topic: string; payload: { project_id: string; audience_id: string } }[]>`select topic, payload from jobs`;
+  assert.deepEqual(queued.map((j) => [j.topic, j.payload]), [[topics.applyAudiences, { project_id: projectId, audience_id: lost }]]);
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0 }, 'not again within the grace period');
 });

@@ -6,13 +6,14 @@
  *
  * A job re-enqueued by mistake (its original was only slow) does no harm: a fan-out is stamped
  * once, and a delivery is claimed in PostgreSQL before each provider call (worker/deliver.ts), so
- * the extra job finds the work done or under way. The grace period only bounds that waste.
+ * the extra job finds the work done or under way; an audience's changes are stamped as they apply
+ * (store/audiences.ts). The grace period only bounds that waste.
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import type { WorkQueue } from '../queue/queue.js';
-import { takeLostDeliveries, takeLostFanouts } from '../store/reconcile.js';
-import { deliveryTopic, topics, type DeliveryPayload, type FanoutPayload } from '../worker/topics.js';
+import { takeLostAudienceChanges, takeLostDeliveries, takeLostFanouts } from '../store/reconcile.js';
+import { deliveryTopic, topics, type AudiencePayload, type DeliveryPayload, type FanoutPayload } from '../worker/topics.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { every } from './every.js';
 
@@ -29,9 +30,10 @@ export interface ReconcilerOptions {
 const batch = 2_000;
 
 /** One sweep; returns how many jobs it re-enqueued. */
-export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: number; deliveries: number }> {
+export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: number; deliveries: number; audiences: number }> {
   let fanouts = 0;
   let deliveries = 0;
+  let audiences = 0;
   const now = () => new Date((o.clock ?? systemClock).now());
   for (;;) {
     const n = await o.sql.begin(async (tx) => {
@@ -51,14 +53,25 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: nu
     deliveries += n;
     if (n < batch) break;
   }
-  return { fanouts, deliveries };
+  for (;;) {
+    const n = await o.sql.begin(async (tx) => {
+      const rows = await takeLostAudienceChanges(tx, topics.applyAudiences, o.graceMs, batch, now());
+      // One job per audience applies all of its pending changes, in order.
+      const lost = new Map(rows.map((r) => [`${r.project_id}/${r.audience_id}`, { project_id: r.project_id, audience_id: r.audience_id } satisfies AudiencePayload]));
+      await o.queue.enqueue(tx, [...lost.values()].map((payload) => ({ topic: topics.applyAudiences, payload })));
+      audiences += lost.size;
+      return rows.length;
+    });
+    if (n < batch) break;
+  }
+  return { fanouts, deliveries, audiences };
 }
 
 export function startReconciler(o: ReconcilerOptions): { stop(): Promise<void> } {
   if (!o.queue.mayLoseJobs) return { stop: async () => {} };
   const sweep = () => reconcileOnce(o)
     .then((r) => {
-      if (r.fanouts || r.deliveries) {
+      if (r.fanouts || r.deliveries || r.audiences) {
         o.log.warn(r, 'reconciler: work whose job the queue lost was enqueued again');
       }
     })

@@ -1,6 +1,7 @@
 /**
  * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
- * retention, removes bulk uploads a stopped API process left half-staged, and runs the reconciler (reconciler.ts); campaigns and automations will start here too.
+ * retention, removes bulk uploads a stopped API process left half-staged, forgets audience changes
+ * applied a week ago, and runs the reconciler (reconciler.ts); campaigns and automations will start here too.
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
@@ -9,6 +10,7 @@ import { deleteExpiredIdempotencyKeys } from '../store/idempotency.js';
 import { startReconciler } from './reconciler.js';
 import { deleteExpiredEventIds } from '../store/events.js';
 import { deleteAbandonedUploads } from '../store/import-jobs.js';
+import { deleteAppliedChanges } from '../store/audiences.js';
 import type { Clock } from '../domain/clock.js';
 import { every } from './every.js';
 
@@ -26,6 +28,8 @@ export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; 
       if (ids) deps.log.info({ deleted: ids }, 'expired event ids removed');
       const uploads = await deleteAbandonedUploads(deps.sql, now);
       if (uploads) deps.log.info({ deleted: uploads }, 'bulk uploads abandoned by a stopped process removed');
+      const changes = await deleteAppliedChanges(deps.sql, now);
+      if (changes) deps.log.info({ deleted: changes }, 'audience changes applied past their retention removed');
     } catch (err) {
       deps.log.warn({ err }, 'upkeep failed; will try again');
     }

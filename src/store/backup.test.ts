@@ -54,9 +54,6 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   ]); // events, event_ids
   await addSuppressions(sql, p, [{ address: 'Bounce@Example.com', reason: 'hard_bounce', detail: '550 5.1.1 no such user' }]);
   await sql`insert into sms_opt_outs (project_id, phone, source) values (${p}, '+15550002', 'inbound STOP')`;
-  await sql`insert into segments (project_id, id, name, query) values (${p}, 'seg-1', ${awkward}, ${sql.json({ attribute: 'plan', eq: awkward })})`;
-  await sql`insert into audiences (project_id, id, name) values (${p}, 'aud-1', 'VIPs')`;
-  await sql`insert into audience_members (project_id, audience_id, custom_id) values (${p}, 'aud-1', 'alice')`;
   const importId = randomUUID();
   await createImport(sql, p, importId);
   await storeChunk(sql, importId, { chunkNo: 0, firstLine: 1, lines: ['{"custom_id":"bob"}', awkward] });
@@ -72,6 +69,13 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   await sql`insert into login_failures (email, ip, at) values ('owner@example.com', '127.0.0.1', now())`;
   await sql`insert into audit_log (at, operator_id, operator_email, project_id, action, target, before, after, ip)
             values (now(), ${operator}, 'owner@example.com', ${p}, 'role set', ${operator}, ${sql.json({ role: 'viewer' })}, ${sql.json({ role: awkward })}, '127.0.0.1')`;
+  await sql`insert into segments (project_id, id, name, query) values (${p}, 'seg1', ${awkward}, ${sql.json({ audience: 'aud1' })})`;
+  await sql`insert into audiences (project_id, id, name, description) values (${p}, 'aud1', ${awkward}, ${awkward})`;
+  await sql`insert into audience_members (project_id, audience_id, custom_id, kept_by) values (${p}, 'aud1', 'alice', 7), (${p}, 'aud1', ${awkward}, null)`;
+  await sql`insert into audience_changes (id, project_id, audience_id, kind, custom_ids, id_count, created_at)
+            values (${randomUUID()}, ${p}, 'aud1', 'add', ${['bob', awkward]}, 2, now())`;
+  await sql`insert into audience_changes (id, project_id, audience_id, kind, upload_id, id_count, created_at, applied_at)
+            values (${randomUUID()}, ${p}, 'aud1', 'replace', ${importId}, 2, now(), now())`;
   return p;
 }
 
@@ -245,7 +249,8 @@ test('a partitioned table is backed up through its root, its partitions and sequ
     for (;;) {
       const s = await reader.next();
       if ('end' in s) {
-        assert.deepEqual(s.sequences.map((q) => [q.sequence, q.last_value]), [['backup_demo_id_seq', '3']]);
+        // The schema's own sequences (audience_changes.seq) are recorded too.
+        assert.deepEqual(s.sequences.filter((q) => q.sequence.startsWith('backup_demo')).map((q) => [q.sequence, q.last_value]), [['backup_demo_id_seq', '3']]);
         break;
       }
       for await (const chunk of reader.rows(s.table, (n) => tables.set(s.table, n))) void chunk;

@@ -4,7 +4,9 @@
  * messages addressed to it with their deliveries. A message also addressed to others is kept for
  * them: only this person is taken out of its recipients, and only their deliveries are removed.
  * Kept on purpose: event_ids (random client ids, no personal data; they stop an SDK retry from
- * storing an erased event again) and import chunks already applied (emptied once applied).
+ * storing an erased event again) and import chunks already applied (emptied once applied). Erasure
+ * also takes the person out of every custom audience and out of audience changes not yet applied
+ * (an upload still staged is not read: like a profile import's pending chunk, it may name them).
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { findProfile, type Profile } from './profiles.js';
@@ -70,6 +72,10 @@ export async function eraseProfile(sql: Sql, projectId: string, customId: string
     const deliveries = await tx`delete from deliveries where project_id = ${projectId} and install_id = any(${installs})`;
     const installations = await tx`delete from installations where project_id = ${projectId} and install_id = any(${installs})`;
     const profiles = await tx`delete from profiles where project_id = ${projectId} and custom_id = ${customId}`;
+    // Out of every custom audience, and out of the inline changes not yet applied, so none adds them back.
+    await tx`delete from audience_members where project_id = ${projectId} and custom_id = ${customId}`;
+    await tx`update audience_changes set custom_ids = array_remove(custom_ids, ${customId}::text)
+      where project_id = ${projectId} and applied_at is null and ${customId}::text = any(custom_ids)`;
     return {
       profiles: profiles.count, installations: installations.count, events: events.count, messages: solo.count,
       deliveries: deliveries.count,

@@ -18,6 +18,8 @@ export interface ImportChunk {
   chunkNo: number;
   firstLine: number;
   lines: string[];
+  /** The stored body, when not the lines joined by newlines (an audience upload's JSON array of ids). */
+  body?: string | undefined;
 }
 
 /**
@@ -33,7 +35,7 @@ export async function createImport(sql: Sql, projectId: string, id: string): Pro
 /** One chunk of an upload, in its own statement (so its own transaction). */
 export async function storeChunk(sql: Sql, importId: string, c: ImportChunk): Promise<void> {
   await sql`insert into import_chunks (import_id, chunk_no, first_line, line_count, body)
-            values (${importId}, ${c.chunkNo}, ${c.firstLine}, ${c.lines.length}, ${c.lines.join('\n')})`;
+            values (${importId}, ${c.chunkNo}, ${c.firstLine}, ${c.lines.length}, ${c.body ?? c.lines.join('\n')})`;
 }
 
 /** Makes a complete upload visible, in the transaction that enqueues its job. */

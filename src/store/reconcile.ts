@@ -47,3 +47,24 @@ export async function takeLostDeliveries(
       for update skip locked)
     returning d.id, d.platform`;
 }
+
+/**
+ * Audiences with a member change accepted more than `graceMs` ago (or last reconciled then), still
+ * not applied, and no apply job waiting in the outbox: one row per such change (several may name
+ * one audience), each stamped reconciled_at.
+ */
+export async function takeLostAudienceChanges(tx: TransactionSql, topic: string, graceMs: number, limit: number, now: Date): Promise<{ project_id: string; audience_id: string }[]> {
+  return tx<{ project_id: string; audience_id: string }[]>`
+    update audience_changes c set reconciled_at = ${now}::timestamptz
+    where c.id in (
+      select id from audience_changes
+      where applied_at is null
+        and created_at < ${now}::timestamptz - ${graceMs} * interval '1 millisecond'
+        and coalesce(reconciled_at, created_at) < ${now}::timestamptz - ${graceMs} * interval '1 millisecond'
+        and not exists (select 1 from job_outbox o where o.topic = ${topic} and o.payload->>'audience_id' = audience_changes.audience_id
+                                                    and o.payload->>'project_id' = audience_changes.project_id::text)
+      order by created_at
+      limit ${limit}
+      for update skip locked)
+    returning c.project_id, c.audience_id`;
+}

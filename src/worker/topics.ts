@@ -15,6 +15,8 @@ export const topics = {
   sms: 'delivery.sms',
   /** A stored bulk profile import, to apply chunk by chunk. */
   importProfiles: 'profiles.import',
+  /** An audience with accepted member changes, to apply in order. */
+  applyAudiences: 'audiences.apply',
 } as const;
 
 /** A channel's delivery topic: `delivery.<channel>`. */
@@ -37,4 +39,9 @@ export interface DeliveryPayload {
 
 export interface ImportPayload {
   import_id: string;
+}
+
+export interface AudiencePayload {
+  project_id: string;
+  audience_id: string;
 }

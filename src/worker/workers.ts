@@ -1,7 +1,7 @@
 /**
  * The worker role: the fan-out consumer, one delivery consumer per channel of the registry
  * (src/channels/registry.ts) with the sender its definition starts (connection pools, rate limits),
- * the bulk profile import, and the circuit breakers the channels share.
+ * the bulk profile import, custom audiences' member changes, and the circuit breakers the channels share.
  */
 import type { Sql } from 'postgres';
 import type { SandboxLink } from '../sandbox-link.js';
@@ -15,6 +15,7 @@ import { channelRegistry } from '../channels/registry.js';
 import type { ChannelSender } from '../channels/channel.js';
 import { deliveryTopicOf, topics } from './topics.js';
 import { importHandler } from './import-profiles.js';
+import { applyAudiencesHandler } from './apply-audiences.js';
 import type { HeraldEvents } from './events.js';
 import type { BackoffPolicy } from '../domain/retry.js';
 import { createCircuitBreakers, type CircuitBreakers } from '../domain/circuit-breaker.js';
@@ -90,6 +91,10 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
     startConsumer({
       queue: deps.queue, topic: topics.importProfiles, log: deps.log, lanes: 1, batchSize: 1, leaseMs,
       handle: importHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock }),
+    }),
+    startConsumer({
+      queue: deps.queue, topic: topics.applyAudiences, log: deps.log, lanes: 2, batchSize: 1, leaseMs,
+      handle: applyAudiencesHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock }),
     }),
   ];
   return {

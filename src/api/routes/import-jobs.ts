@@ -3,52 +3,42 @@
  * (never held whole in memory) into chunks, each stored in its own short statement under an
  * invisible 'uploading' import; once the body is complete one transaction makes the import visible
  * and enqueues its job; 202 once committed. No transaction nor pooled connection waits on the
- * client's body, so slow uploads cannot starve the pool. GET /v1/jobs/{id}: progress and the first
- * failing lines.
+ * client's body, so slow uploads cannot starve the pool (api/bulk-upload.ts, shared with audience
+ * uploads). GET /v1/jobs/{id}: progress and the first failing lines.
  */
-import { Readable } from 'node:stream';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Sql } from 'postgres';
 import type { WorkQueue } from '../../queue/queue.js';
-import { uuidv7 } from '../../domain/ids.js';
 import { limits } from '../../domain/profile-operations.js';
-import { createImport, discardUpload, importStatus, sealImport, storeChunk } from '../../store/import-jobs.js';
+import { importStatus } from '../../store/import-jobs.js';
 import { topics, type ImportPayload } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
-import { ndjsonLines } from '../ndjson-lines.js';
+import { createUploadStager, type UploadShape, type UploadStager } from '../bulk-upload.js';
 
-/** Lines per stored chunk (and per worker transaction), or fewer when they add up to chunkBytes. */
-export const chunkLines = 1000;
-const chunkBytes = 1024 * 1024;
+/** Lines per stored chunk (and per worker transaction), or fewer when they add up to 1 MiB. */
+const chunkLines = 1000;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/**
- * Uploads one project streams into one API process at once: each holds up to a chunk (1 MiB) in
- * memory and writes as fast as its client sends, so a project cannot take every API process's
- * memory and write bandwidth with parallel uploads; 4 is more than one import pipeline needs.
- */
-export const uploadsPerProject = 4;
 
 export interface ImportRouteDeps {
   sql: Sql;
   queue: WorkQueue;
   /** The byte cap of one upload; limits.bulkBytes unless a test lowers it. */
   maxBodyBytes?: number | undefined;
+  /** The upload staging shared with the other bulk endpoints (one per-project upload limit). */
+  uploads?: UploadStager | undefined;
 }
 
-/** Passes the body on, refusing it once it has carried more than `max` bytes. */
-async function* capped(body: AsyncIterable<Buffer>, max: number): AsyncGenerator<Buffer> {
-  let bytes = 0;
-  for await (const chunk of body) {
-    bytes += chunk.length;
-    if (bytes > max) throw new ApiError('body_too_large', `the upload exceeds ${max} bytes; split it across calls`);
-    yield chunk;
-  }
-}
+/** Lines are stored as sent; the worker validates each and reports the failing ones. */
+const profileLines: UploadShape = {
+  maxItems: limits.bulkLines, maxLineBytes: limits.bulkLineBytes, chunkItems: chunkLines,
+  item: (line) => line, body: (lines) => lines.join('\n'),
+  tooMany: () => new ApiError('too_many_operations', `the upload has more than ${limits.bulkLines} lines`),
+  mediaTypes: 'application/x-ndjson',
+};
 
 export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => async (app) => {
-  const maxBytes = deps.maxBodyBytes ?? limits.bulkBytes;
-  const uploading = new Map<string, number>();
+  const uploads = deps.uploads ?? createUploadStager({ sql: deps.sql, maxBytes: deps.maxBodyBytes ?? limits.bulkBytes });
   // Scoped to this plugin: the route gets the raw request stream, read as it arrives.
   app.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload));
 
@@ -63,58 +53,13 @@ export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => as
       tags: ['profiles'],
     },
     handler: async (req, reply) => {
-      const body = req.body as Readable;
-      if (typeof body?.pipe !== 'function') throw new ApiError('unsupported_media_type', 'send the body as application/x-ndjson');
-      const projectId = req.caller.projectId;
-      if (Number(req.headers['content-length']) > maxBytes) {
-        throw new ApiError('body_too_large', `the upload exceeds ${maxBytes} bytes; split it across calls`);
-      }
-      const inFlight = uploading.get(projectId) ?? 0;
-      if (inFlight >= uploadsPerProject) {
-        throw new ApiError('too_many_uploads', `this project already has ${uploadsPerProject} bulk uploads in progress here`, { 'retry-after': '5' });
-      }
-      uploading.set(projectId, inFlight + 1);
-      const id = uuidv7();
-      let created = false;
-      let total = 0;
-      try {
-        await createImport(deps.sql, projectId, id);
-        created = true;
-        let lines: string[] = [];
-        let bytes = 0;
-        let chunkNo = 0;
-        const flush = async () => {
-          if (!lines.length) return;
-          await storeChunk(deps.sql, id, { chunkNo, firstLine: total - lines.length + 1, lines });
-          chunkNo++;
-          lines = [];
-          bytes = 0;
-        };
-        for await (const line of ndjsonLines(Readable.from(capped(body, maxBytes)), limits.bulkLineBytes)) {
-          if (++total > limits.bulkLines) {
-            throw new ApiError('too_many_operations', `the upload has more than ${limits.bulkLines} lines`);
-          }
-          lines.push(line);
-          bytes += line.length;
-          if (lines.length >= chunkLines || bytes >= chunkBytes) await flush();
-        }
-        await flush();
-        if (total === 0) throw new ApiError('invalid_field', 'body holds no line; send one operation per line');
-        const chunks = chunkNo;
-        await deps.sql.begin(async (tx) => {
-          await sealImport(tx, id, total, chunks);
-          await deps.queue.enqueue(tx, [{ topic: topics.importProfiles, payload: { import_id: id } satisfies ImportPayload }]);
-        });
-      } catch (err) {
-        // Nothing of an upload that will not complete stays; if this fails too, the scheduler's upkeep removes it.
-        if (created) await discardUpload(deps.sql, id).catch((e: unknown) => req.log.warn({ err: e }, 'an abandoned upload is left for the scheduler'));
-        throw err;
-      } finally {
-        const n = (uploading.get(projectId) ?? 1) - 1;
-        if (n) uploading.set(projectId, n);
-        else uploading.delete(projectId);
-      }
-      return reply.code(202).send({ job_id: id, total_lines: total });
+      const answer = await uploads.stage(req, profileLines, async (tx, upload) => {
+        if (upload.items === 0) throw new ApiError('invalid_field', 'body holds no line; send one operation per line');
+        await upload.seal(tx);
+        await deps.queue.enqueue(tx, [{ topic: topics.importProfiles, payload: { import_id: upload.importId } satisfies ImportPayload }]);
+        return { job_id: upload.importId, total_lines: upload.items };
+      });
+      return reply.code(202).send(answer);
     },
   });
 

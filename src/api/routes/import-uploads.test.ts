@@ -10,7 +10,7 @@ import { startTestHerald, eventually, type TestHerald } from '../../../test/supp
 import { createLogger } from '../../observability/logger.js';
 import { createProject, type CreatedProject } from '../../store/projects.js';
 import { topics } from '../../worker/topics.js';
-import { uploadsPerProject } from './import-jobs.js';
+import { uploadsPerProject } from '../bulk-upload.js';
 import { deleteAbandonedUploads } from '../../store/import-jobs.js';
 import { randomUUID } from 'node:crypto';
 

@@ -33,9 +33,38 @@ create table audience_members (
   project_id   uuid not null,
   audience_id  text not null,
   custom_id    text not null,
+  -- The replace upload that last kept this member (audience_changes.seq): a replace applied
+  -- chunk by chunk marks what it keeps, then deletes the unmarked (src/store/audiences.ts).
+  kept_by      bigint,
   primary key (project_id, audience_id, custom_id),
   foreign key (project_id, audience_id) references audiences (project_id, id) on delete cascade
 );
+-- The audiences of given profiles: the targeting evaluator's bulk load and a profile's erasure.
+create index audience_members_profile on audience_members (project_id, custom_id);
+
+-- A change to an audience's members, accepted (202) before it is applied: its id is the indexing
+-- token the caller polls, in process until applied_at is set. Changes to one audience apply in
+-- seq order, so an add then a remove of the same id ends without it. An inline change carries its
+-- ids (at most 10,000); an upload's ids are staged as the chunks of a bulk import (import_jobs,
+-- import_chunks), applied a chunk per transaction.
+create table audience_changes (
+  id            uuid primary key,
+  project_id    uuid not null,
+  audience_id   text not null,
+  seq           bigint generated always as identity,
+  kind          text not null check (kind in ('add', 'remove', 'replace')),
+  custom_ids    text[],
+  upload_id     uuid references import_jobs (id) on delete cascade,
+  id_count      integer not null,
+  created_at    timestamptz not null,
+  -- When the reconciler last gave it a job again (JetStream may lose one after commit).
+  reconciled_at timestamptz,
+  applied_at    timestamptz,
+  check ((custom_ids is null) <> (upload_id is null)),
+  foreign key (project_id, audience_id) references audiences (project_id, id) on delete cascade
+);
+create index audience_changes_pending on audience_changes (project_id, audience_id, seq) where applied_at is null;
+create index audience_changes_unapplied on audience_changes (created_at) where applied_at is null;
 
 -- "Performed X within the window": one index probe per profile and event name.
 create index events_profile_name_time on events (project_id, custom_id, name, time) where custom_id is not null;
