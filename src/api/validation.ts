@@ -18,8 +18,14 @@ function make(opts: Options): Ajv {
   return ajv;
 }
 
+/**
+ * A part whose schema is marked `x-validated-by: parser` (api/profile-operation-schema.ts) is
+ * documented by it, and checked by the route's own parser, whose errors name the field.
+ */
+const byParser = (schema: unknown) => (schema as Record<string, unknown>)['x-validated-by'] === 'parser';
+
 export function validatorCompiler(): FastifySchemaCompiler<unknown> {
   const strict = make({ coerceTypes: false });
   const lenient = make({ coerceTypes: 'array' });
-  return ({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema as object);
+  return ({ schema, httpPart }) => (byParser(schema) ? () => true : (httpPart === 'body' ? strict : lenient).compile(schema as object));
 }

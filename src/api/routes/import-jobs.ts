@@ -7,8 +7,8 @@
  * failing lines.
  */
 import { Readable } from 'node:stream';
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import type { WorkQueue } from '../../queue/queue.js';
 import { uuidv7 } from '../../domain/ids.js';
@@ -17,6 +17,7 @@ import { createImport, discardUpload, importStatus, sealImport, storeChunk } fro
 import { topics, type ImportPayload } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
 import { ndjsonLines } from '../ndjson-lines.js';
+import { DateTime, errorResponses, inputErrors, Nullable, restKeyErrors } from '../schemas.js';
 
 /** Lines per stored chunk (and per worker transaction), or fewer when they add up to chunkBytes. */
 export const chunkLines = 1000;
@@ -46,7 +47,24 @@ async function* capped(body: AsyncIterable<Buffer>, max: number): AsyncGenerator
   }
 }
 
-export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => async (app) => {
+/** store/import-jobs.ts#ImportStatus. */
+const ImportStatus = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  state: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done')]),
+  total_lines: Type.Integer(),
+  processed_lines: Type.Integer(),
+  failed_lines: Type.Integer(),
+  created_at: DateTime,
+  finished_at: Nullable(DateTime),
+  errors: Type.Array(Type.Object({
+    line: Type.Integer({ description: 'Counted from 1.' }),
+    field: Type.String({ description: 'The field of the line\'s operation, as /v1/profiles/update names it.' }),
+    message: Type.String(),
+  }), { description: 'The first failing lines.' }),
+  errors_truncated: Type.Boolean({ description: 'More lines failed than errors lists.' }),
+});
+
+export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   const maxBytes = deps.maxBodyBytes ?? limits.bulkBytes;
   const uploading = new Map<string, number>();
   // Scoped to this plugin: the route gets the raw request stream, read as it arrives.
@@ -61,8 +79,16 @@ export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => as
         '`{job_id, total_lines}` once every line is stored; lines are validated and applied by a worker; ' +
         'GET /v1/jobs/{id} shows progress and per-line errors.',
       tags: ['profiles'],
+      // No body schema: the body is a stream, read line by line below (each line is checked by the
+      // import worker as /v1/profiles/update checks an operation).
+      response: {
+        202: Type.Object({ job_id: Type.String({ format: 'uuid' }), total_lines: Type.Integer() }, { description: 'Every line is stored.' }),
+        ...errorResponses(restKeyErrors, 'unsupported_media_type', 'body_too_large', 'too_many_uploads', 'too_many_operations',
+          'invalid_field', 'request_incomplete', 'request_timeout'),
+      },
     },
     handler: async (req, reply) => {
+      // The application/x-ndjson parser above hands over the request stream itself.
       const body = req.body as Readable;
       if (typeof body?.pipe !== 'function') throw new ApiError('unsupported_media_type', 'send the body as application/x-ndjson');
       const projectId = req.caller.projectId;
@@ -119,9 +145,12 @@ export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => as
   });
 
   const Params = Type.Object({ id: Type.String() });
-  app.get<{ Params: Static<typeof Params> }>('/v1/jobs/:id', {
+  app.get('/v1/jobs/:id', {
     config: { auth: 'rest' },
-    schema: { summary: 'Progress and per-line errors of a bulk import', tags: ['profiles'], params: Params },
+    schema: {
+      summary: 'Progress and per-line errors of a bulk import', tags: ['profiles'], params: Params,
+      response: { 200: ImportStatus, ...errorResponses(inputErrors, restKeyErrors, 'import_job_not_found') },
+    },
     handler: async (req) => {
       const status = uuidPattern.test(req.params.id) ? await importStatus(deps.sql, req.caller.projectId, req.params.id) : undefined;
       if (!status) throw new ApiError('import_job_not_found', 'no bulk import with this id');

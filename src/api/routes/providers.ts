@@ -7,7 +7,8 @@
  * Secrets go in and never come out: answers carry the summary and keyed fingerprints only. A
  * failed check stores nothing.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import {
   CredentialProblem, checkApns, checkFcm, checkSms, checkSmtp, checkWebPush, generateVapidKeyPair,
@@ -24,6 +25,7 @@ import {
 import type { Keyring } from '../../store/sealed.js';
 import { ApiError } from '../errors.js';
 import { bodyByProvider } from './provider-schemas.js';
+import { DateTime, errorResponses, inputErrors, NoContent, restKeyErrors } from '../schemas.js';
 
 export interface ProviderRouteDeps {
   sql: Sql;
@@ -92,18 +94,36 @@ async function checked<P extends Provider>(deps: ProviderRouteDeps, projectId: s
   }
 }
 
-export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => async (app) => {
+/** What may be shown of stored credentials (domain/provider-credentials.ts#summarize): never a secret. */
+const Stored = Type.Object({
+  provider: Type.Union(providers.map((p) => Type.Literal(p))),
+  summary: Type.Unsafe<Record<string, unknown> & { fingerprints: Record<string, string> }>({
+    type: 'object',
+    description: 'The non-secret settings (ids, hosts, public keys, senders), and a keyed fingerprint of each secret, so a change can be recognised.',
+    properties: { fingerprints: { type: 'object', additionalProperties: { type: 'string' } } },
+    required: ['fingerprints'],
+    additionalProperties: true,
+  }),
+  updated_at: DateTime,
+});
+const ProviderParams = Type.Object({ provider: Type.String({ description: providers.join(', ') }) });
+const putErrors = [...inputErrors, ...restKeyErrors, 'forbidden_address', 'invalid_apns_key', 'invalid_service_account', 'invalid_vapid_keys',
+  'invalid_dkim_key', 'smtp_unreachable', 'smtp_tls_failed', 'smtp_auth_failed', 'smtp_rejected'] as const;
+
+export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   for (const provider of providers) {
-    app.put<{ Body: CredentialsInputByProvider[typeof provider] }>(`/v1/providers/${provider}`, {
+    app.put(`/v1/providers/${provider}`, {
       config: { auth: 'rest' },
       schema: {
         summary: `Set the project's ${provider} credentials (checked before they are stored; secrets are never returned)`,
         tags: ['providers'],
         body: bodyByProvider[provider],
+        response: { 200: Stored, ...errorResponses(putErrors) },
       },
       handler: async (req) => {
         const projectId = req.caller.projectId;
-        const credentials = await checked(deps, projectId, provider, req.body);
+        // The body passed bodyByProvider[provider], the TypeBox form of this input type.
+        const credentials = await checked(deps, projectId, provider, req.body as CredentialsInputByProvider[typeof provider]);
         refuseLiteralPrivateTargets(deps.privateNetworks ?? noPrivateNetworks, provider, credentials);
         const stored = await saveCredentials(deps.sql, deps.keyring, projectId, provider, credentials);
         req.log.info({ projectId, provider }, 'provider credentials saved');
@@ -113,21 +133,27 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => a
   }
 
   // Any other name under PUT: a precise 404 rather than "no route".
-  app.put<{ Params: { provider: string } }>('/v1/providers/:provider', {
+  app.put('/v1/providers/:provider', {
     config: { auth: 'rest' },
-    schema: { hide: true },
+    schema: { hide: true, params: ProviderParams, response: { 200: Stored, ...errorResponses(putErrors, 'unknown_provider') } },
     handler: async (req) => { providerOf(req.params.provider); },
   });
 
   app.get('/v1/providers', {
     config: { auth: 'rest' },
-    schema: { summary: 'The providers this project has credentials for, as summaries', tags: ['providers'] },
+    schema: {
+      summary: 'The providers this project has credentials for, as summaries', tags: ['providers'],
+      response: { 200: Type.Object({ providers: Type.Array(Stored) }), ...errorResponses(restKeyErrors) },
+    },
     handler: async (req) => ({ providers: await listCredentials(deps.sql, req.caller.projectId) }),
   });
 
-  app.get<{ Params: { provider: string } }>('/v1/providers/:provider', {
+  app.get('/v1/providers/:provider', {
     config: { auth: 'rest' },
-    schema: { summary: 'One provider\'s credentials, as a summary', tags: ['providers'] },
+    schema: {
+      summary: 'One provider\'s credentials, as a summary', tags: ['providers'], params: ProviderParams,
+      response: { 200: Stored, ...errorResponses(inputErrors, restKeyErrors, 'unknown_provider', 'provider_not_configured') },
+    },
     handler: async (req) => {
       const provider = providerOf(req.params.provider);
       const stored = await getCredentialsSummary(deps.sql, req.caller.projectId, provider);
@@ -136,9 +162,12 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => a
     },
   });
 
-  app.delete<{ Params: { provider: string } }>('/v1/providers/:provider', {
+  app.delete('/v1/providers/:provider', {
     config: { auth: 'rest' },
-    schema: { summary: 'Delete one provider\'s credentials', tags: ['providers'] },
+    schema: {
+      summary: 'Delete one provider\'s credentials', tags: ['providers'], params: ProviderParams,
+      response: { 204: NoContent, ...errorResponses(inputErrors, restKeyErrors, 'unknown_provider', 'provider_not_configured', 'vapid_keys_required') },
+    },
     handler: async (req, reply) => {
       const provider = providerOf(req.params.provider);
       if (provider === 'webpush') {

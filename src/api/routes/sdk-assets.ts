@@ -6,9 +6,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { packageRoot } from '../../paths.js';
 import { errorBody } from '../errors.js';
+import { errorResponses, NoContent } from '../schemas.js';
 
 interface Asset {
   file: string;
@@ -47,7 +49,7 @@ interface Loaded {
 }
 
 /** `dir`: where the built files are (default sdk/web/dist in the package). */
-export const sdkAssetRoutes = (dir: string = join(packageRoot, 'sdk', 'web', 'dist')): FastifyPluginAsync => async (app) => {
+export const sdkAssetRoutes = (dir: string = join(packageRoot, 'sdk', 'web', 'dist')): FastifyPluginAsyncTypebox => async (app) => {
   // Read once: the files change only with a new build, which means a new Herald process.
   const cache = new Map<string, Promise<Loaded>>();
   const load = (file: string): Promise<Loaded> => {
@@ -64,8 +66,17 @@ export const sdkAssetRoutes = (dir: string = join(packageRoot, 'sdk', 'web', 'di
     return hit;
   };
 
-  app.get<{ Params: { name: string } }>('/sdk/web/:name', {
-    schema: { hide: true },
+  const text = { schema: { type: 'string' } };
+  app.get('/sdk/web/:name', {
+    schema: {
+      hide: true,
+      params: Type.Object({ name: Type.String() }),
+      response: {
+        200: { description: 'The file.', content: { 'text/javascript': text, 'text/html': text } },
+        304: { ...NoContent, description: 'Not modified (If-None-Match named its ETag).' },
+        ...errorResponses('not_found'),
+      },
+    },
     handler: async (req, reply) => {
       const asset = Object.hasOwn(assets, req.params.name) ? assets[req.params.name] : undefined;
       if (!asset) return reply.code(404).send(errorBody('not_found', `no Web SDK file named ${req.params.name}`));
