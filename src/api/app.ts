@@ -119,6 +119,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas keep their $id as their name under components.schemas (`Error`, not `def-0`):
+    // generated clients name their types after it.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Every route from here on is Herald's, and declares what it answers (route-contract.ts).

@@ -76,6 +76,7 @@ test('/openapi.json declares a success answer and error answers for every operat
       assert.ok(content && Object.values(content).every((c) => c.schema), `${method} ${path} ${s} has no schema`);
     }
   }
+  assert.ok(spec.components.schemas.Error, 'the error shape is a named component');
   // The profile operations are documented field by field, not as an array of anything.
   const update = spec.paths['/v1/profiles/update']!.post as unknown as { requestBody: { content: Record<string, { schema: { items: { properties: Record<string, unknown> } } }> } };
   const item = update.requestBody.content['application/json']!.schema.items;
@@ -85,7 +86,7 @@ test('/openapi.json declares a success answer and error answers for every operat
 test('every error status a route declares is one of its codes\' in the catalogue', () => {
   const r = errorResponses('message_not_found', 'unauthorized');
   assert.deepEqual(Object.keys(r).map(Number), [401, 404, 500, 503]);
-  assert.match(r[404]!.description!, /`message_not_found`/);
+  assert.match(r[404]!.description!, /`message_not_found`: No message with this id/);
   for (const [code, e] of Object.entries(errorCatalogue)) {
     assert.ok(errorResponses(code as keyof typeof errorCatalogue)[e.status], code);
   }

@@ -46,7 +46,7 @@ export const sdkKeyErrors: ErrorCode[] = ['unauthorized'];
 
 /**
  * The 4xx/5xx answers of a route, from the catalogue (errors.ts): one entry per status the codes
- * have, each the Error shape, its description listing the codes. Every route names its own codes;
+ * have, each the Error shape, its description listing the codes with their meaning. Every route names its own codes;
  * internal_error and database_unavailable are added to all.
  */
 type ErrorStatus = (typeof errorCatalogue)[ErrorCode]['status'];
@@ -62,7 +62,7 @@ export function errorResponses(...codes: (ErrorCode | readonly ErrorCode[])[]): 
   }
   const out: Partial<Record<ErrorStatus, ReturnType<typeof errorRef>>> = {};
   for (const [status, set] of [...byStatus].sort(([a], [b]) => a - b)) {
-    out[status] = errorRef([...set].map((c) => `\`${c}\``).join(', '));
+    out[status] = errorRef([...set].map((c) => `- \`${c}\`: ${errorCatalogue[c].meaning}`).join('\n'));
   }
   return out;
 }
