@@ -18,6 +18,7 @@ import { topics, type ImportPayload } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
 import { ndjsonLines } from '../ndjson-lines.js';
 import { DateTime, errorResponses, inputErrors, Nullable, restKeyErrors } from '../schemas.js';
+import { validatedByParser } from '../profile-operation-schema.js';
 
 /** Lines per stored chunk (and per worker transaction), or fewer when they add up to chunkBytes. */
 export const chunkLines = 1000;
@@ -79,8 +80,18 @@ export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsyncTypebo
         '`{job_id, total_lines}` once every line is stored; lines are validated and applied by a worker; ' +
         'GET /v1/jobs/{id} shows progress and per-line errors.',
       tags: ['profiles'],
-      // No body schema: the body is a stream, read line by line below (each line is checked by the
-      // import worker as /v1/profiles/update checks an operation).
+      // Documentation only (x-validated-by: parser): the body is a stream, read line by line below,
+      // and each line is checked by the import worker as /v1/profiles/update checks an operation.
+      body: {
+        content: {
+          'application/x-ndjson': {
+            schema: {
+              type: 'string', ...validatedByParser,
+              description: `One operation per line (the items of /v1/profiles/update), at most ${limits.bulkLines} lines of ${limits.bulkLineBytes} bytes.`,
+            },
+          },
+        },
+      },
       response: {
         202: Type.Object({ job_id: Type.String({ format: 'uuid' }), total_lines: Type.Integer() }, { description: 'Every line is stored.' }),
         ...errorResponses(restKeyErrors, 'unsupported_media_type', 'body_too_large', 'too_many_uploads', 'too_many_operations',
