@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
 import { InputError, parseOperations } from '../domain/profile-operations.js';
 import { ProfileOperations } from './profile-operation-schema.js';
+import { validatorCompiler } from './validation.js';
 
 // The documented schema and the parser that validates (domain/profile-operations.ts) agree.
 const ajv = new Ajv({ strict: false });
@@ -64,6 +65,10 @@ test('what the documented schema refuses, the parser refuses too', () => {
   }
 });
 
-test('the schema is marked for the parser, so the API does not validate it with Ajv first', () => {
+test('the schema is marked for the parser, so the API checks only its top-level type with Ajv', () => {
   assert.equal((ProfileOperations as unknown as Record<string, unknown>)['x-validated-by'], 'parser');
+  const compile = validatorCompiler();
+  const check = compile({ schema: ProfileOperations, httpPart: 'body', method: 'POST', url: '/v1/profiles/update' }) as (v: unknown) => boolean;
+  assert.equal(check([{ identifiers: {} }, 'not an operation']), true, 'the parser names what is wrong inside');
+  assert.equal(check({ identifiers: { custom_id: 'u' } }), false, 'a body that is no array is refused as before');
 });

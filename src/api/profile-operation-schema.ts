@@ -5,16 +5,18 @@
  * be...`, `too_many_operations`, `too_many_events`); this schema describes the same rules for
  * documentation and client generation.
  *
- * It is marked `x-validated-by: parser` and api/validation.ts does not compile such a schema with
- * Ajv: an Ajv error would pre-empt the parser's (another code for the same mistake, such as
- * invalid_field where the parser says too_many_operations, and a message naming the schema's path
- * rather than the operation's). The test beside it holds the two to the same verdict on examples.
+ * It is marked `x-validated-by: parser`, and of such a schema api/validation.ts has Ajv check only
+ * the top-level type (a body that is no array is refused as before: `body must be array`). The
+ * rest is the parser's: an Ajv error would pre-empt its own (another code for the same mistake,
+ * such as invalid_field where the parser says too_many_operations or unknown_field, and a message
+ * naming the schema's keyword rather than the operation's field). The test beside it holds the
+ * schema and the parser to the same verdict on examples.
  */
 import { Type } from '@sinclair/typebox';
 import { limits } from '../domain/profile-operations.js';
 import { Nullable, OpenObject } from './schemas.js';
 
-/** A keyword Ajv leaves alone (strict: false) that api/validation.ts reads: the route's parser validates this part. */
+/** A keyword Ajv ignores (strict: false) that api/validation.ts reads: the route's parser validates this part. */
 export const validatedByParser = { 'x-validated-by': 'parser' } as const;
 
 const name = `[a-z0-9_]{1,${limits.nameLength}}`;

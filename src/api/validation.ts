@@ -20,12 +20,17 @@ function make(opts: Options): Ajv {
 
 /**
  * A part whose schema is marked `x-validated-by: parser` (api/profile-operation-schema.ts) is
- * documented by it, and checked by the route's own parser, whose errors name the field.
+ * documented by it and checked by the route's own parser, whose errors name the field: Ajv checks
+ * only its top-level `type` (a body that is not even an array is refused as any schema refuses it).
  */
-const byParser = (schema: unknown) => (schema as Record<string, unknown>)['x-validated-by'] === 'parser';
+function parserChecks(schema: Record<string, unknown>): object | undefined {
+  if (schema['x-validated-by'] !== 'parser') return undefined;
+  return schema.type === undefined ? {} : { type: schema.type };
+}
 
 export function validatorCompiler(): FastifySchemaCompiler<unknown> {
   const strict = make({ coerceTypes: false });
   const lenient = make({ coerceTypes: 'array' });
-  return ({ schema, httpPart }) => (byParser(schema) ? () => true : (httpPart === 'body' ? strict : lenient).compile(schema as object));
+  return ({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : lenient).compile(parserChecks(schema as Record<string, unknown>) ?? (schema as object));
 }

@@ -85,8 +85,9 @@ export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsyncTypebo
       body: {
         content: {
           'application/x-ndjson': {
+            // No type: what the route receives is the request stream, which no JSON type describes.
             schema: {
-              type: 'string', ...validatedByParser,
+              ...validatedByParser,
               description: `One operation per line (the items of /v1/profiles/update), at most ${limits.bulkLines} lines of ${limits.bulkLineBytes} bytes.`,
             },
           },
