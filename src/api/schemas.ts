@@ -51,7 +51,11 @@ export const sdkKeyErrors: ErrorCode[] = ['unauthorized'];
  */
 type ErrorStatus = (typeof errorCatalogue)[ErrorCode]['status'];
 /** The Error shape by reference (components.schemas in /openapi.json), typed for handlers that send one. */
-const errorRef = (description: string) => Type.Unsafe<Static<typeof ErrorBody>>({ $ref: 'Error#', description });
+const errorRef = (description: string, headers?: Record<string, unknown>) =>
+  Type.Unsafe<Static<typeof ErrorBody>>({ $ref: 'Error#', description, ...(headers ? { headers } : {}) });
+/** Statuses whose answers say when to retry (RFC 9110 §10.2.3). */
+const retryAfter = { 'retry-after': { type: 'string', description: 'Seconds to wait before retrying.' } };
+const retried = new Set<number>([429, 503]);
 
 export function errorResponses(...codes: (ErrorCode | readonly ErrorCode[])[]): Partial<Record<ErrorStatus, ReturnType<typeof errorRef>>> {
   const byStatus = new Map<ErrorStatus, Set<ErrorCode>>();
@@ -62,7 +66,7 @@ export function errorResponses(...codes: (ErrorCode | readonly ErrorCode[])[]): 
   }
   const out: Partial<Record<ErrorStatus, ReturnType<typeof errorRef>>> = {};
   for (const [status, set] of [...byStatus].sort(([a], [b]) => a - b)) {
-    out[status] = errorRef([...set].map((c) => `- \`${c}\`: ${errorCatalogue[c].meaning}`).join('\n'));
+    out[status] = errorRef([...set].map((c) => `- \`${c}\`: ${errorCatalogue[c].meaning}`).join('\n'), retried.has(status) ? retryAfter : undefined);
   }
   return out;
 }

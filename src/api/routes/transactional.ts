@@ -91,6 +91,7 @@ const Body = Type.Object(
 
 const Accepted = Type.Object({ message_id: Type.String({ format: 'uuid' }) }, {
   description: 'Stored; recipients are resolved and delivered asynchronously (GET /v1/messages/{id}).',
+  headers: { 'idempotent-replayed': { type: 'string', enum: ['true'], description: 'Present when this is the first answer to this Idempotency-Key, replayed.' } },
 });
 // Checked by the handler, so a bad key is invalid_idempotency_key rather than a schema error.
 const Headers = Type.Object({
