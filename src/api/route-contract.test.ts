@@ -37,6 +37,9 @@ test('a route without a success schema, without error responses, or without its 
     ['takes the rest key but declares no 401', 'takes the REST key but declares no 403']);
   assert.deepEqual(contractProblems({ schema: { response: { '2xx': Type.Object({}), '4xx': Type.Object({}) } } }), []);
   assert.deepEqual(contractProblems({ schema: { response: { 200: Type.Object({}), ...errorResponses(restKeyErrors) } }, config: { auth: 'rest' } }), []);
+  assert.deepEqual(contractProblems({ url: '/v1/things/:id', schema: { response: { 200: Type.Object({}), ...errorResponses() } } }),
+    ['path parameters without a params schema']);
+  assert.deepEqual(contractProblems({ url: '/v1/things/:id', schema: { params: Type.Object({ id: Type.String() }), response: { 200: Type.Object({}), ...errorResponses() } } }), []);
 });
 
 test('the contract check throws at startup naming every route that breaks it', async () => {

@@ -4,8 +4,8 @@
  *
  * - `enforceRouteContract(app)` watches every route registered after it (Herald's own; the
  *   @fastify/swagger-ui pages come before) and `check()` throws naming each route that has no
- *   2xx/3xx response schema, no 4xx/5xx error response, or, when it takes a key, no 401 (and 403
- *   for the REST key) for the refusals of api/auth.ts.
+ *   2xx/3xx response schema, no 4xx/5xx error response, path parameters without a params schema,
+ *   or, when it takes a key, no 401 (and 403 for the REST key) for the refusals of api/auth.ts.
  * - `checkResponses(app)` (tests): Fastify serializes answers with fast-json-stringify, which drops
  *   properties a schema does not declare and coerces types; every answer is compared with what
  *   plain JSON.stringify would have sent, and a difference is an error naming the route.
@@ -18,10 +18,11 @@ export class RouteContractError extends Error {}
 const statusOf = (key: string): number => (/^[1-5]xx$/i.test(key) ? Number(key[0]) * 100 : Number(key));
 
 /** What is wrong with one route's declaration, or an empty list. */
-export function contractProblems(route: Pick<RouteOptions, 'schema' | 'config'>): string[] {
+export function contractProblems(route: Pick<RouteOptions, 'schema' | 'config'> & { url?: string }): string[] {
   const response = (route.schema?.response ?? {}) as Record<string, unknown>;
   const statuses = Object.keys(response).map(statusOf);
   const problems: string[] = [];
+  if (route.url?.includes('/:') && !route.schema?.params) problems.push('path parameters without a params schema');
   if (!statuses.some((s) => s >= 200 && s < 400)) problems.push('no 2xx/3xx response schema');
   if (!statuses.some((s) => s >= 400 && s < 600)) problems.push('no 4xx/5xx error response');
   const auth = (route.config as { auth?: string } | undefined)?.auth;

@@ -56,7 +56,7 @@ const StoredSubscription = Type.Object({
 });
 
 /** An installation as stored (store/installations.ts). */
-export const Installation = Type.Object({
+const Installation = Type.Object({
   install_id: Type.String(),
   platform: Platform,
   push_token: Nullable(Type.String({ description: 'For web: the subscription\'s endpoint.' })),
