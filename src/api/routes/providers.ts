@@ -94,18 +94,40 @@ async function checked<P extends Provider>(deps: ProviderRouteDeps, projectId: s
   }
 }
 
-/** What may be shown of stored credentials (domain/provider-credentials.ts#summarize): never a secret. */
-const Stored = Type.Object({
+const text = { type: 'string' };
+const nullableText = { type: ['string', 'null'] };
+/**
+ * Each provider's summary (domain/provider-credentials.ts#summarize), for documentation: no field
+ * but fingerprints is required and others are kept (additionalProperties), so a summary stored by
+ * another version of Herald is answered whole.
+ */
+const summaryFields: Record<Provider, Record<string, unknown>> = {
+  apns: { team_id: text, key_id: text, topic: text, environment: nullableText },
+  fcm: { project_id: text, client_email: text, private_key_id: text, token_uri: text },
+  webpush: { subject: nullableText, public_key: { ...text, description: 'The VAPID public key browsers subscribe with.' } },
+  smtp: {
+    host: text, port: { type: 'integer' }, security: text, username: nullableText,
+    from: { type: 'array', items: { type: 'object', properties: { name: text, address: text }, additionalProperties: true } },
+    dkim: { type: ['object', 'null'], properties: { domain: text, selector: text }, additionalProperties: true },
+  },
+  sms: { account_sid: text, from: nullableText, messaging_service_sid: nullableText, base_url: text },
+};
+/** What may be shown of stored credentials: never a secret. */
+const storedSchema = (provider?: Provider) => Type.Object({
   provider: Type.Union(providers.map((p) => Type.Literal(p))),
   summary: Type.Unsafe<Record<string, unknown> & { fingerprints: Record<string, string> }>({
     type: 'object',
     description: 'The non-secret settings (ids, hosts, public keys, senders), and a keyed fingerprint of each secret, so a change can be recognised.',
-    properties: { fingerprints: { type: 'object', additionalProperties: { type: 'string' } } },
+    properties: {
+      ...(provider ? summaryFields[provider] : {}),
+      fingerprints: { type: 'object', additionalProperties: { type: 'string' } },
+    },
     required: ['fingerprints'],
     additionalProperties: true,
   }),
   updated_at: DateTime,
 });
+const Stored = storedSchema();
 const ProviderParams = Type.Object({ provider: Type.String({ description: providers.join(', ') }) });
 const putErrors = [...inputErrors, ...restKeyErrors, 'forbidden_address', 'invalid_apns_key', 'invalid_service_account', 'invalid_vapid_keys',
   'invalid_dkim_key', 'smtp_unreachable', 'smtp_tls_failed', 'smtp_auth_failed', 'smtp_rejected'] as const;
@@ -118,7 +140,7 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsyncTypeb
         summary: `Set the project's ${provider} credentials (checked before they are stored; secrets are never returned)`,
         tags: ['providers'],
         body: bodyByProvider[provider],
-        response: { 200: Stored, ...errorResponses(putErrors) },
+        response: { 200: storedSchema(provider), ...errorResponses(putErrors) },
       },
       handler: async (req) => {
         const projectId = req.caller.projectId;
