@@ -47,6 +47,8 @@ export interface HeraldOverrides {
   bulkBodyBytes?: number;
   /** The one clock of the process (domain/clock.ts), handed to every part: tests move it forward. */
   clock?: Clock;
+  /** Tests: an answer its response schema would change is a 500 naming the route (api/route-contract.ts). */
+  checkResponses?: boolean;
 }
 
 export async function startHerald(config: Config, log: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
@@ -139,7 +141,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     if (runs('api')) {
       const app = await buildApp({
         sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits, httpLimits: config.httpLimits,
-        bulkBodyBytes: overrides.bulkBodyBytes, databaseProblem: db.problem,
+        bulkBodyBytes: overrides.bulkBodyBytes, databaseProblem: db.problem, checkResponses: overrides.checkResponses,
         unsubscribeSecret, privateNetworks, clock,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,

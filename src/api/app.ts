@@ -18,7 +18,8 @@ import { errorHandler } from './error-handler.js';
 import { errorBody, errorCatalogue } from './errors.js';
 import { validatorCompiler } from './validation.js';
 import { refuseUnstorableInput } from './storable-input.js';
-import { ErrorBody } from './schemas.js';
+import { ErrorBody, errorResponses, OpenObject } from './schemas.js';
+import { checkResponses, enforceRouteContract } from './route-contract.js';
 import { installationRoutes } from './routes/installations.js';
 import { transactionalRoutes } from './routes/transactional.js';
 import { messageRoutes } from './routes/messages.js';
@@ -69,6 +70,8 @@ export interface ApiDeps {
   databaseProblem?: () => string | undefined;
   /** The process's one clock (domain/clock.ts): rate limits, message times and expiries. */
   clock?: Clock | undefined;
+  /** Tests: an answer its response schema would change is a 500 naming the route (route-contract.ts). */
+  checkResponses?: boolean | undefined;
 }
 
 /** Large enough for 10,000 recipients with long ids; anything bigger is a 413. */
@@ -127,9 +130,17 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas keep their $id as their name under components.schemas (`Error`, not `def-0`):
+    // generated clients name their types after it.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Every route from here on is Herald's, and declares what it answers (route-contract.ts).
+  const contract = enforceRouteContract(app);
+  if (deps.checkResponses) checkResponses(app);
+  app.get('/openapi.json', {
+    schema: { hide: true, response: { 200: OpenObject('The OpenAPI 3.1 document of this API.'), ...errorResponses() } },
+  }, async () => app.swagger());
 
   await app.register(installationRoutes(deps.sql, deps.keyring, deps.privateNetworks));
   await app.register(transactionalRoutes(deps));
@@ -151,5 +162,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));
   await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, ...deps.smsWebhooks }));
+  contract.check();
   return app;
 }

@@ -18,8 +18,19 @@ function make(opts: Options): Ajv {
   return ajv;
 }
 
+/**
+ * A part whose schema is marked `x-validated-by: parser` (api/profile-operation-schema.ts) is
+ * documented by it and checked by the route's own parser, whose errors name the field: Ajv checks
+ * only its top-level `type` (a body that is not even an array is refused as any schema refuses it).
+ */
+function parserChecks(schema: Record<string, unknown>): object | undefined {
+  if (schema['x-validated-by'] !== 'parser') return undefined;
+  return schema.type === undefined ? {} : { type: schema.type };
+}
+
 export function validatorCompiler(): FastifySchemaCompiler<unknown> {
   const strict = make({ coerceTypes: false });
   const lenient = make({ coerceTypes: 'array' });
-  return ({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema as object);
+  return ({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : lenient).compile(parserChecks(schema as Record<string, unknown>) ?? (schema as object));
 }

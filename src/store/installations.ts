@@ -18,14 +18,14 @@ export interface InstallationInput {
 
 export interface Installation {
   install_id: string;
-  platform: string;
+  platform: 'ios' | 'android' | 'web';
   push_token: string | null;
   custom_id: string | null;
   timezone: string | null;
   language: string | null;
   app_version: string | null;
   sdk_version: string | null;
-  apns_environment: string | null;
+  apns_environment: 'production' | 'sandbox' | null;
   web_push_subscription: WebPushSubscription | null;
   created_at: Date;
   updated_at: Date;

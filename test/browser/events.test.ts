@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import { startHerald } from '../../src/server.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { sdkAssetRoutes } from '../../src/api/routes/sdk-assets.js';
+import { ErrorBody } from '../../src/api/schemas.js';
 import { eventually, startTestHerald } from '../support/herald.js';
 import { testMasterKey } from '../support/keyring.js';
 import { gotoSdkPage, launchChromium, openSdkPage, pending, skipWithoutChromium, track } from './browser.js';
@@ -62,6 +63,8 @@ test('with Herald stopped for 30 s while the page keeps tracking and reloads onc
 
     // The site: another origin serving the SDK, so the page can be reloaded while Herald is down.
     const site = Fastify();
+    // The Error shape the routes' error responses refer to, as buildApp adds it.
+    site.addSchema(ErrorBody);
     await site.register(sdkAssetRoutes());
     const siteUrl = await site.listen({ host: '127.0.0.1', port: 0 });
     t.after(() => site.close());

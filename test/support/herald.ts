@@ -53,7 +53,8 @@ export async function startTestHerald(
     HERALD_MASTER_KEY: masterKey.text,
     ...opts.env,
   });
-  const herald = await startHerald(config, opts.log ?? silentLogger(), opts.overrides);
+  // Every answer is checked against what its response schema sends (api/route-contract.ts).
+  const herald = await startHerald(config, opts.log ?? silentLogger(), { checkResponses: true, ...opts.overrides });
   const project = await createProject(db.sql, 'test', masterKey.keyring);
   const url = herald.url!;
   return {

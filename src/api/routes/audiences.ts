@@ -9,7 +9,8 @@
  * key and body replay its first answer; another body with that key is a 422.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql, TransactionSql } from 'postgres';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { uuidv7 } from '../../domain/ids.js';
@@ -20,6 +21,7 @@ import { claimIdempotencyKeys, requestHash } from '../../store/idempotency.js';
 import { topics, type AudiencePayload } from '../../worker/topics.js';
 import type { UploadShape, UploadStager } from '../bulk-upload.js';
 import { ApiError } from '../errors.js';
+import { errorResponses, inputErrors, restKeyErrors } from '../schemas.js';
 
 /** Ids one inline change takes (add and remove together), as the seed platform's API. */
 export const maxIdsPerCall = 10_000;
@@ -79,7 +81,7 @@ const Indexing = Type.Object({
 
 const notFound = (audienceId: string) => new ApiError('audience_not_found', `no audience ${audienceId} in this project`);
 
-export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => async (app) => {
+export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   const { sql, queue } = deps;
   const clock = deps.clock ?? systemClock;
   // Scoped to this plugin: the upload route reads the raw request stream as it arrives.
@@ -132,7 +134,7 @@ export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => a
     config: { auth: 'rest' },
     schema: {
       summary: 'Create a custom audience (empty: add its members next)', tags: ['audiences'], body: CreateBody,
-      response: { 201: Audience },
+      response: { 201: Audience, ...errorResponses(inputErrors, restKeyErrors, 'audience_name_taken', 'invalid_idempotency_key', 'idempotency_key_reused') },
     },
     handler: async (req, reply) => {
       checkKey(req);
@@ -152,14 +154,14 @@ export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => a
     config: { auth: 'rest' },
     schema: {
       summary: 'The project\'s audiences, oldest first, paged by cursor', tags: ['audiences'], querystring: ListQuery,
-      response: { 200: Type.Object({ audiences: Type.Array(Audience), next_cursor: Type.Union([Type.String(), Type.Null()]) }) },
+      response: { 200: Type.Object({ audiences: Type.Array(Audience), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(inputErrors, restKeyErrors) },
     },
     handler: async (req) => listAudiences(sql, req.caller.projectId, { limit: req.query.limit ?? 100, after: req.query.cursor }),
   });
 
   app.get<{ Params: Static<typeof IdParams> }>('/v1/audiences/:id', {
     config: { auth: 'rest' },
-    schema: { summary: 'One audience, with its member count and pending changes', tags: ['audiences'], params: IdParams, response: { 200: AudienceDetail } },
+    schema: { summary: 'One audience, with its member count and pending changes', tags: ['audiences'], params: IdParams, response: { 200: AudienceDetail, ...errorResponses(inputErrors, restKeyErrors, 'audience_not_found') } },
     handler: async (req) => {
       const audience = await getAudience(sql, req.caller.projectId, req.params.id);
       if (!audience) throw notFound(req.params.id);
@@ -169,7 +171,7 @@ export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => a
 
   app.delete<{ Params: Static<typeof IdParams> }>('/v1/audiences/:id', {
     config: { auth: 'rest' },
-    schema: { summary: 'Delete an audience no saved segment names, with its members and pending changes', tags: ['audiences'], params: IdParams, response: { 204: Type.Null() } },
+    schema: { summary: 'Delete an audience no saved segment names, with its members and pending changes', tags: ['audiences'], params: IdParams, response: { 204: Type.Null(), ...errorResponses(inputErrors, restKeyErrors, 'audience_not_found', 'audience_in_use') } },
     handler: async (req, reply) => {
       const result = await deleteAudience(sql, req.caller.projectId, req.params.id);
       if (result === 'not_found') throw notFound(req.params.id);
@@ -184,7 +186,7 @@ export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => a
       summary: 'Add and remove up to 10,000 custom_ids (applied in the background)',
       description: 'Answers 202 with an indexing token once the change is stored; GET /v1/audiences/{id}/indexing/{token} reads in_process until it is applied. Removals apply after additions.',
       tags: ['audiences'], params: IdParams, body: ChangeBody,
-      response: { 202: Accepted },
+      response: { 202: Accepted, ...errorResponses(inputErrors, restKeyErrors, 'audience_not_found', 'too_many_ids', 'invalid_idempotency_key', 'idempotency_key_reused') },
     },
     handler: async (req, reply) => {
       const add = req.body.add ?? [];
@@ -210,7 +212,7 @@ export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => a
       summary: 'Replace all members with up to 10,000 custom_ids (applied in the background)',
       description: 'Answers 202 with an indexing token once the change is stored; changes accepted before it apply first.',
       tags: ['audiences'], params: IdParams, body: ReplaceBody,
-      response: { 202: Accepted },
+      response: { 202: Accepted, ...errorResponses(inputErrors, restKeyErrors, 'audience_not_found', 'too_many_ids', 'invalid_idempotency_key', 'idempotency_key_reused') },
     },
     handler: async (req, reply) => {
       const ids = req.body.custom_ids;
@@ -231,7 +233,7 @@ export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => a
         `At most ${maxIdsPerUpload.toLocaleString('en')} ids and 256 MiB. The body is streamed and staged as a bulk job; a bad line refuses ` +
         'the whole upload (400 naming the line). Answers 202 `{indexing_token, job_id, total_ids}` once every id is stored.',
       tags: ['audiences'], params: IdParams, querystring: UploadQuery,
-      response: { 202: UploadAccepted },
+      response: { 202: UploadAccepted, ...errorResponses(inputErrors, restKeyErrors, 'audience_not_found', 'too_many_ids', 'too_many_uploads', 'invalid_idempotency_key', 'idempotency_key_reused') },
     },
     handler: async (req, reply) => {
       checkKey(req);
@@ -274,7 +276,7 @@ export const audienceRoutes = (deps: AudienceRouteDeps): FastifyPluginAsync => a
 
   app.get<{ Params: Static<typeof TokenParams> }>('/v1/audiences/:id/indexing/:token', {
     config: { auth: 'rest' },
-    schema: { summary: 'Whether an accepted change is applied yet', tags: ['audiences'], params: TokenParams, response: { 200: Indexing } },
+    schema: { summary: 'Whether an accepted change is applied yet', tags: ['audiences'], params: TokenParams, response: { 200: Indexing, ...errorResponses(inputErrors, restKeyErrors, 'audience_not_found', 'indexing_token_not_found') } },
     handler: async (req) => {
       const state = await changeState(sql, req.caller.projectId, req.params.id, req.params.token);
       if (!state) throw new ApiError('indexing_token_not_found', `no indexing token ${req.params.token} for audience ${req.params.id} in this project`);

@@ -7,7 +7,8 @@
  * wrong password does, so timing does not tell which emails have accounts.
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Sql } from 'postgres';
 import type { Clock } from '../../domain/clock.js';
@@ -18,6 +19,7 @@ import {
   roleIn, roles, setPasswordHash, setRole, type Operator, type Role,
 } from '../../store/operators.js';
 import { ApiError } from '../errors.js';
+import { errorResponses, inputErrors, NoContent, operatorErrors } from '../schemas.js';
 import { atLeast, authorizeOperator, projectHeader, sessionCookie, sessionCookieOptions, sessionIdleMs } from '../operator-auth.js';
 
 /** Failed sign-ins allowed per email, and per client address, in the window. */
@@ -54,7 +56,7 @@ const AuditEntry = Type.Object({
 
 const publicOperator = (o: Operator) => ({ id: o.id, email: o.email, name: o.name, instance_owner: o.instance_owner });
 
-export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): FastifyPluginAsync => async (app) => {
+export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): FastifyPluginAsyncTypebox => async (app) => {
   const { sql, clock } = deps;
   const now = () => new Date(clock.now());
   let decoy: Promise<string> | undefined;
@@ -78,7 +80,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
     schema: {
       summary: 'Whether this install still needs its owner account (the first visit creates it)',
       tags: ['dashboard'],
-      response: { 200: Type.Object({ needs_setup: Type.Boolean() }) },
+      response: { 200: Type.Object({ needs_setup: Type.Boolean() }), ...errorResponses() },
     },
     handler: async () => ({ needs_setup: (await operatorCount(sql)) === 0 }),
   });
@@ -90,7 +92,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
       description: 'Only while no operator exists; afterwards 409 already_set_up.',
       tags: ['dashboard'],
       body: Setup,
-      response: { 201: SessionBody },
+      response: { 201: SessionBody, ...errorResponses(inputErrors, 'already_set_up') },
     },
     handler: async (req, reply) => {
       const passwordHash = await hashPassword(req.body.password);
@@ -108,7 +110,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
       summary: 'Sign in: sets the session cookie (HttpOnly, SameSite=Strict, Secure over https)',
       tags: ['dashboard'],
       body: Credentials,
-      response: { 200: SessionBody },
+      response: { 200: SessionBody, ...errorResponses(inputErrors, 'invalid_credentials', 'too_many_login_attempts') },
     },
     handler: async (req, reply) => {
       const { email, password } = req.body;
@@ -136,7 +138,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
 
   app.post('/v1/dashboard/logout', {
     config: { auth: 'operator', audit: false },
-    schema: { summary: 'Sign out: ends this session', tags: ['dashboard'], response: { 204: Type.Null() } },
+    schema: { summary: 'Sign out: ends this session', tags: ['dashboard'], response: { 204: NoContent, ...errorResponses(operatorErrors) } },
     handler: async (req, reply) => {
       await deleteSession(sql, req.operator!.sessionToken);
       void reply.clearCookie(sessionCookie, { path: '/' });
@@ -146,7 +148,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
 
   app.get('/v1/dashboard/session', {
     config: { auth: 'operator' },
-    schema: { summary: 'The signed-in operator, its CSRF token and its projects', tags: ['dashboard'], response: { 200: SessionBody } },
+    schema: { summary: 'The signed-in operator, its CSRF token and its projects', tags: ['dashboard'], response: { 200: SessionBody, ...errorResponses(operatorErrors) } },
     handler: async (req) => {
       const o = req.operator!;
       return { operator: publicOperator(o.operator), csrf_token: o.csrfToken, projects: await operatorProjects(sql, o.operator) };
@@ -158,7 +160,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
     schema: {
       summary: `The operators of the project named by ${projectHeader}, with their roles (admin)`,
       tags: ['dashboard'],
-      response: { 200: Type.Object({ operators: Type.Array(Type.Intersect([OperatorBody, Type.Object({ role: RoleName })])) }) },
+      response: { 200: Type.Object({ operators: Type.Array(Type.Intersect([OperatorBody, Type.Object({ role: RoleName })])) }), ...errorResponses(operatorErrors, 'project_header_required', 'role_forbidden') },
     },
     handler: async (req) => {
       const { projectId } = await projectRole(req, 'admin');
@@ -172,7 +174,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
       summary: `Create an operator with a role in the project named by ${projectHeader} (admin; owner to grant owner)`,
       tags: ['dashboard'],
       body: NewOperator,
-      response: { 201: Type.Intersect([OperatorBody, Type.Object({ role: RoleName })]) },
+      response: { 201: Type.Intersect([OperatorBody, Type.Object({ role: RoleName })]), ...errorResponses(inputErrors, operatorErrors, 'project_header_required', 'role_forbidden', 'operator_email_taken') },
     },
     handler: async (req, reply) => {
       const me = await projectRole(req, 'admin');
@@ -196,7 +198,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
       tags: ['dashboard'],
       params: OperatorId,
       body: RoleBody,
-      response: { 200: Type.Object({ operator_id: Type.String(), role: RoleName, previous_role: Type.Union([RoleName, Type.Null()]) }) },
+      response: { 200: Type.Object({ operator_id: Type.String(), role: RoleName, previous_role: Type.Union([RoleName, Type.Null()]) }), ...errorResponses(inputErrors, operatorErrors, 'project_header_required', 'role_forbidden', 'operator_not_found') },
     },
     handler: async (req) => changeRole(req, req.params.id, req.body.role),
   });
@@ -207,7 +209,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
       summary: `Take an operator out of the project named by ${projectHeader} (admin; owner for an owner)`,
       tags: ['dashboard'],
       params: OperatorId,
-      response: { 200: Type.Object({ operator_id: Type.String(), role: Type.Null(), previous_role: Type.Union([RoleName, Type.Null()]) }) },
+      response: { 200: Type.Object({ operator_id: Type.String(), role: Type.Null(), previous_role: Type.Union([RoleName, Type.Null()]) }), ...errorResponses(inputErrors, operatorErrors, 'project_header_required', 'role_forbidden', 'operator_not_found') },
     },
     handler: async (req) => changeRole(req, req.params.id, null),
   });
@@ -236,7 +238,7 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
       summary: `The audit log of the project named by ${projectHeader}, newest first (admin)`,
       tags: ['dashboard'],
       querystring: AuditQuery,
-      response: { 200: Type.Object({ entries: Type.Array(AuditEntry), next_cursor: Type.Union([Type.String(), Type.Null()]) }) },
+      response: { 200: Type.Object({ entries: Type.Array(AuditEntry), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(inputErrors, operatorErrors, 'project_header_required', 'role_forbidden') },
     },
     handler: async (req) => {
       const { projectId } = await projectRole(req, 'admin');

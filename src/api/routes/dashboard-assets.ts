@@ -5,10 +5,12 @@
  * framed (clickjacking: https://cheatsheetseries.owasp.org/cheatsheets/Clickjacking_Defense_Cheat_Sheet.html).
  */
 import { join } from 'node:path';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { packageRoot } from '../../paths.js';
 import { errorBody } from '../errors.js';
 import { staticFiles, type StaticFile } from '../static-files.js';
+import { errorResponses, NoContent } from '../schemas.js';
 
 const pageHeaders = {
   'cache-control': 'no-cache',
@@ -25,20 +27,27 @@ const files: Record<string, StaticFile> = {
 };
 const index: StaticFile = { file: 'index.html', contentType: 'text/html; charset=utf-8', headers: pageHeaders };
 
-export const dashboardAssetRoutes = (dir: string = join(packageRoot, 'dashboard', 'dist')): FastifyPluginAsync => async (app) => {
+export const dashboardAssetRoutes = (dir: string = join(packageRoot, 'dashboard', 'dist')): FastifyPluginAsyncTypebox => async (app) => {
   const serve = staticFiles(dir);
   const notBuilt = errorBody('not_found', 'the dashboard is not built: run `npm run build`');
 
+  const text = { type: 'string' };
+  const served = (description: string, types: string[]) => ({
+    200: { description, content: Object.fromEntries(types.map((t) => [t, { schema: text }])) },
+    304: { ...NoContent, description: 'Not modified (If-None-Match named its ETag).' },
+    ...errorResponses('not_found'),
+  });
+
   app.get('/', {
-    schema: { hide: true },
+    schema: { hide: true, response: served('The dashboard\'s page.', ['text/html']) },
     handler: async (req, reply) => {
       const sent = await serve(req, reply, index);
       return 'missing' in sent ? reply.code(404).send(notBuilt) : sent;
     },
   });
 
-  app.get<{ Params: { name: string } }>('/dashboard/:name', {
-    schema: { hide: true },
+  app.get('/dashboard/:name', {
+    schema: { hide: true, params: Type.Object({ name: Type.String() }), response: served('A dashboard file.', ['text/javascript', 'text/css']) },
     handler: async (req, reply) => {
       const file = Object.hasOwn(files, req.params.name) ? files[req.params.name] : undefined;
       if (!file) return reply.code(404).send(errorBody('not_found', `no dashboard file named ${req.params.name}`));

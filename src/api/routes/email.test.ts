@@ -27,7 +27,7 @@ let other: CreatedProject;
 before(async () => {
   db = await testDatabase();
   queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3 });
-  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), unsubscribeSecret: secret });
+  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), checkResponses: true, unsubscribeSecret: secret });
   project = await createProject(db.sql, 'email', keyring);
   other = await createProject(db.sql, 'other', keyring);
 });

@@ -8,13 +8,15 @@
  * URL only shows a page with a button that POSTs: link scanners and prefetchers issue GETs, and must
  * never unsubscribe anyone (RFC 8058 §1, last paragraph).
  */
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import { isEmailAddress, normalizeEmailAddress } from '../../domain/email-address.js';
 import { verifyUnsubscribeToken, type UnsubscribeSubject } from '../../domain/unsubscribe-token.js';
-import { addSuppressions, cursorAddress, listSuppressions, removeSuppression } from '../../store/email-suppressions.js';
+import { addSuppressions, cursorAddress, listSuppressions, removeSuppression, suppressionReasons } from '../../store/email-suppressions.js';
 import { ApiError } from '../errors.js';
+import { DateTime, errorResponses, inputErrors, NoContent, Nullable, restKeyErrors, textResponse } from '../schemas.js';
 import { systemClock, type Clock } from '../../domain/clock.js';
 
 export interface EmailRouteDeps {
@@ -37,15 +39,27 @@ const ListQuery = Type.Object(
 const formBodyLimit = 4096;
 const tokenParams = Type.Object({ token: Type.String({ maxLength: 2048 }) });
 
-export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsync => async (app) => {
+const SuppressionPage = Type.Object({
+  suppressions: Type.Array(Type.Object({
+    address: Type.String(),
+    reason: Type.Union(suppressionReasons.map((r) => Type.Literal(r))),
+    detail: Nullable(Type.String()),
+    created_at: DateTime,
+  })),
+  next_cursor: Nullable(Type.String({ description: 'Pass it as cursor for the next page; null on the last one.' })),
+});
+const unsubscribeErrors = ['invalid_field', 'invalid_unsubscribe_token', 'expired_unsubscribe_token'] as const;
+
+export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   const { sql } = deps;
 
-  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/email/suppressions', {
+  app.get('/v1/email/suppressions', {
     config: { auth: 'rest' },
     schema: {
       summary: 'The addresses this project does not email (hard bounces, unsubscribes, complaints, manual), paged by address',
       tags: ['email'],
       querystring: ListQuery,
+      response: { 200: SuppressionPage, ...errorResponses(inputErrors, restKeyErrors) },
     },
     handler: async (req) => {
       const { cursor } = req.query;
@@ -57,12 +71,13 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsync => async (
     },
   });
 
-  app.delete<{ Params: { address: string } }>('/v1/email/suppressions/:address', {
+  app.delete('/v1/email/suppressions/:address', {
     config: { auth: 'rest' },
     schema: {
       summary: 'Take an address off the suppression list, so mail goes to it again',
       tags: ['email'],
       params: Type.Object({ address: Type.String({ maxLength: 320 }) }),
+      response: { 204: NoContent, ...errorResponses(inputErrors, restKeyErrors, 'suppression_not_found') },
     },
     handler: async (req, reply) => {
       const address = normalizeEmailAddress(req.params.address);
@@ -90,8 +105,11 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsync => async (
     app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: formBodyLimit }, (_req, body, done) => done(null, body));
   }
 
-  app.get<{ Params: { token: string } }>('/v1/email/unsubscribe/:token', {
-    schema: { summary: 'The page behind an unsubscribe link: a button that POSTs (a GET changes nothing)', tags: ['email'], params: tokenParams, security: [] },
+  app.get('/v1/email/unsubscribe/:token', {
+    schema: {
+      summary: 'The page behind an unsubscribe link: a button that POSTs (a GET changes nothing)', tags: ['email'], params: tokenParams, security: [],
+      response: { 200: textResponse('text/html', 'A page with a button that POSTs the one-click unsubscribe.'), ...errorResponses(unsubscribeErrors) },
+    },
     handler: async (req, reply) => {
       subjectOf(req.params.token);
       return page(reply, 200, 'Unsubscribe', `
@@ -101,8 +119,14 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsync => async (
     },
   });
 
-  app.post<{ Params: { token: string }; Body: string | undefined }>('/v1/email/unsubscribe/:token', {
-    schema: { summary: 'RFC 8058 one-click unsubscribe: body List-Unsubscribe=One-Click', tags: ['email'], params: tokenParams, security: [] },
+  app.post('/v1/email/unsubscribe/:token', {
+    schema: {
+      summary: 'RFC 8058 one-click unsubscribe: body List-Unsubscribe=One-Click', tags: ['email'], params: tokenParams, security: [],
+      response: {
+        200: textResponse('text/html', 'The address is unsubscribed: a page that says so.'),
+        ...errorResponses(unsubscribeErrors, 'invalid_unsubscribe_request', 'unsupported_media_type', 'body_too_large', 'request_incomplete'),
+      },
+    },
     handler: async (req, reply) => {
       const subject = subjectOf(req.params.token);
       if (!isOneClick(req.headers['content-type'], req.body)) {

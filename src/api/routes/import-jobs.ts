@@ -6,8 +6,8 @@
  * client's body, so slow uploads cannot starve the pool (api/bulk-upload.ts, shared with audience
  * uploads). GET /v1/jobs/{id}: progress and the first failing lines.
  */
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import type { WorkQueue } from '../../queue/queue.js';
 import { limits } from '../../domain/profile-operations.js';
@@ -15,6 +15,8 @@ import { importStatus } from '../../store/import-jobs.js';
 import { topics, type ImportPayload } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
 import { createUploadStager, type UploadShape, type UploadStager } from '../bulk-upload.js';
+import { DateTime, errorResponses, inputErrors, Nullable, restKeyErrors } from '../schemas.js';
+import { validatedByParser } from '../profile-operation-schema.js';
 
 /** Lines per stored chunk (and per worker transaction), or fewer when they add up to 1 MiB. */
 const chunkLines = 1000;
@@ -37,7 +39,24 @@ const profileLines: UploadShape = {
   mediaTypes: 'application/x-ndjson',
 };
 
-export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => async (app) => {
+/** store/import-jobs.ts#ImportStatus. */
+const ImportStatus = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  state: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done')]),
+  total_lines: Type.Integer(),
+  processed_lines: Type.Integer(),
+  failed_lines: Type.Integer(),
+  created_at: DateTime,
+  finished_at: Nullable(DateTime),
+  errors: Type.Array(Type.Object({
+    line: Type.Integer({ description: 'Counted from 1.' }),
+    field: Type.String({ description: 'The field of the line\'s operation, as /v1/profiles/update names it.' }),
+    message: Type.String(),
+  }), { description: 'The first failing lines.' }),
+  errors_truncated: Type.Boolean({ description: 'More lines failed than errors lists.' }),
+});
+
+export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   const uploads = deps.uploads ?? createUploadStager({ sql: deps.sql, maxBytes: deps.maxBodyBytes ?? limits.bulkBytes });
   // Scoped to this plugin: the route gets the raw request stream, read as it arrives.
   app.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload));
@@ -51,6 +70,24 @@ export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => as
         '`{job_id, total_lines}` once every line is stored; lines are validated and applied by a worker; ' +
         'GET /v1/jobs/{id} shows progress and per-line errors.',
       tags: ['profiles'],
+      // Documentation only (x-validated-by: parser): the body is a stream, read line by line below,
+      // and each line is checked by the import worker as /v1/profiles/update checks an operation.
+      body: {
+        content: {
+          'application/x-ndjson': {
+            // No type: what the route receives is the request stream, which no JSON type describes.
+            schema: {
+              ...validatedByParser,
+              description: `One operation per line (the items of /v1/profiles/update), at most ${limits.bulkLines} lines of ${limits.bulkLineBytes} bytes.`,
+            },
+          },
+        },
+      },
+      response: {
+        202: Type.Object({ job_id: Type.String({ format: 'uuid' }), total_lines: Type.Integer() }, { description: 'Every line is stored.' }),
+        ...errorResponses(restKeyErrors, 'unsupported_media_type', 'body_too_large', 'too_many_uploads', 'too_many_operations',
+          'invalid_field', 'request_incomplete', 'request_timeout'),
+      },
     },
     handler: async (req, reply) => {
       const answer = await uploads.stage(req, profileLines, async (tx, upload) => {
@@ -64,9 +101,12 @@ export const importJobRoutes = (deps: ImportRouteDeps): FastifyPluginAsync => as
   });
 
   const Params = Type.Object({ id: Type.String() });
-  app.get<{ Params: Static<typeof Params> }>('/v1/jobs/:id', {
+  app.get('/v1/jobs/:id', {
     config: { auth: 'rest' },
-    schema: { summary: 'Progress and per-line errors of a bulk import', tags: ['profiles'], params: Params },
+    schema: {
+      summary: 'Progress and per-line errors of a bulk import', tags: ['profiles'], params: Params,
+      response: { 200: ImportStatus, ...errorResponses(inputErrors, restKeyErrors, 'import_job_not_found') },
+    },
     handler: async (req) => {
       const status = uuidPattern.test(req.params.id) ? await importStatus(deps.sql, req.caller.projectId, req.params.id) : undefined;
       if (!status) throw new ApiError('import_job_not_found', 'no bulk import with this id');

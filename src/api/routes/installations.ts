@@ -3,11 +3,11 @@
  * browser (platform "web") sends its PushSubscription JSON as web_push_subscription instead. With
  * the SDK key, a custom_id, or any change to an installation attached to one, needs identity_token.
  */
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import { upsertInstallation } from '../../store/installations.js';
-import { IdentityToken, Platform } from '../schemas.js';
+import { DateTime, errorResponses, IdentityToken, inputErrors, Nullable, Platform, sdkKeyErrors } from '../schemas.js';
 import { authorizeChange } from '../identity-guard.js';
 import type { Keyring } from '../../store/sealed.js';
 import { ApiError } from '../errors.js';
@@ -50,13 +50,38 @@ const Body = Type.Object(
   { additionalProperties: false },
 );
 
-export const installationRoutes = (sql: Sql, keyring: Keyring, privateNetworks?: PrivateNetworkAllowance): FastifyPluginAsync => async (app) => {
-  app.post<{ Body: Static<typeof Body> }>('/v1/sdk/installations', {
+const StoredSubscription = Type.Object({
+  endpoint: Type.String(),
+  expirationTime: Type.Optional(Nullable(Type.Number())),
+  keys: Type.Object({ p256dh: Type.String(), auth: Type.String() }),
+});
+
+/** An installation as stored (store/installations.ts). */
+const Installation = Type.Object({
+  install_id: Type.String(),
+  platform: Platform,
+  push_token: Nullable(Type.String({ description: 'For web: the subscription\'s endpoint.' })),
+  custom_id: Nullable(Type.String()),
+  timezone: Nullable(Type.String()),
+  language: Nullable(Type.String()),
+  app_version: Nullable(Type.String()),
+  apns_environment: Nullable(Type.Union([Type.Literal('production'), Type.Literal('sandbox')])),
+  web_push_subscription: Nullable(StoredSubscription),
+  created_at: DateTime,
+  updated_at: DateTime,
+});
+
+export const installationRoutes = (sql: Sql, keyring: Keyring, privateNetworks?: PrivateNetworkAllowance): FastifyPluginAsyncTypebox => async (app) => {
+  app.post('/v1/sdk/installations', {
     config: { auth: 'sdk' },
     schema: {
       summary: 'Register or update an installation (idempotent)',
       tags: ['sdk'],
       body: Body,
+      response: {
+        200: Type.Object({ installation: Installation }),
+        ...errorResponses(inputErrors, sdkKeyErrors, 'invalid_web_push_subscription', 'identity_required', 'invalid_identity_token'),
+      },
     },
     handler: async (req) => {
       const body = req.body;

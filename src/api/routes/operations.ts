@@ -1,14 +1,16 @@
 /** Health, readiness and metrics: what an operator and a load balancer ask of every process. */
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import type { Registry } from 'prom-client';
 import type { WorkQueue } from '../../queue/queue.js';
+import { errorResponses, textResponse } from '../schemas.js';
 
 /** Each check of /readyz gets this long, so the probe answers within a second whatever hangs. */
 export const checkTimeoutMs = 750;
 
 /** 'up', or 'down: why' (a driver's message names a host and port at most, never a credential). */
-async function check(run: () => Promise<unknown>, known?: string): Promise<string> {
+async function probe(run: () => Promise<unknown>, known?: string): Promise<string> {
   if (known) return `down: ${known}`;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<string>((resolve) => {
@@ -25,27 +27,53 @@ async function check(run: () => Promise<unknown>, known?: string): Promise<strin
   }
 }
 
+const check = Type.String({ description: '`up`, or `down: ` and why.' });
+const Readiness = (description: string) => Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')]),
+  database: check,
+  queue: check,
+}, { description });
+
 export const operationsRoutes =
-  (deps: { sql: Sql; queue: WorkQueue; registry: Registry; databaseProblem?: (() => string | undefined) | undefined }): FastifyPluginAsync =>
+  (deps: { sql: Sql; queue: WorkQueue; registry: Registry; databaseProblem?: (() => string | undefined) | undefined }): FastifyPluginAsyncTypebox =>
   async (app) => {
     // Liveness: the process answers. It checks no dependency, so an outage of PostgreSQL or NATS
     // never gets a healthy process restarted (readiness takes it out of rotation instead).
-    app.get('/healthz', { schema: { summary: 'The process is up', tags: ['operations'] } }, async () => ({ status: 'ok' }));
+    app.get('/healthz', {
+      schema: {
+        summary: 'The process is up', tags: ['operations'], security: [],
+        response: { 200: Type.Object({ status: Type.Literal('ok') }), ...errorResponses() },
+      },
+    }, async () => ({ status: 'ok' as const }));
 
     // Without PostgreSQL nothing can be accepted: 503, so a load balancer sends requests elsewhere.
     // Without the queue transport (NATS) requests are still accepted durably and wait in the
     // outbox: the process stays in rotation and says it is degraded.
-    app.get('/readyz', { schema: { summary: 'The database and the queue answer, or why not', tags: ['operations'] } }, async (_req, reply) => {
+    app.get('/readyz', {
+      schema: {
+        summary: 'The database and the queue answer, or why not', tags: ['operations'], security: [],
+        response: {
+          200: Readiness('The database answers (the queue may not: degraded, requests are still stored).'),
+          500: errorResponses()[500]!,
+          503: Readiness('The database does not answer: nothing can be accepted here.'),
+        },
+      },
+    }, async (_req, reply) => {
       const [database, queue] = await Promise.all([
-        check(() => deps.sql`select 1`, deps.databaseProblem?.()),
-        check(() => deps.queue.ping()),
+        probe(() => deps.sql`select 1`, deps.databaseProblem?.()),
+        probe(() => deps.queue.ping()),
       ]);
       const dbUp = database === 'up';
       const status = dbUp && queue === 'up' ? 'ready' : dbUp ? 'degraded' : 'unavailable';
-      return reply.code(dbUp ? 200 : 503).send({ status, database, queue });
+      return reply.code(dbUp ? 200 : 503).send({ status, database, queue } as const);
     });
 
-    app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_req, reply) => {
+    app.get('/metrics', {
+      schema: {
+        summary: 'Prometheus metrics', tags: ['operations'], security: [],
+        response: { 200: textResponse('text/plain', 'The Prometheus text exposition format (version 0.0.4).'), ...errorResponses() },
+      },
+    }, async (_req, reply) => {
       return reply.header('content-type', deps.registry.contentType).send(await deps.registry.metrics());
     });
   };

@@ -86,6 +86,13 @@ test('a bad operation anywhere refuses the whole call naming the field, and stor
   assert.equal(many.status, 400);
   assert.equal(many.body.error.code, 'too_many_operations');
   assert.equal((await update({ identifiers: { custom_id: 'x' } })).body.error.code, 'invalid_field');
+  // The documented schema does not pre-empt the parser: its codes and the field it names stay.
+  assert.equal((await update({ identifiers: { custom_id: 'x' } })).body.error.message, 'body must be array');
+  const unknown = await update([{ identifiers: { custom_id: 'x' }, colour: 'red' }]);
+  assert.deepEqual(unknown.body.error, { code: 'unknown_field', message: '[0].colour is not a known field' });
+  const events = await update([{ identifiers: { custom_id: 'x' }, events: Array.from({ length: 51 }, () => ({ name: 'e' })) }]);
+  assert.equal(events.body.error.code, 'too_many_events');
+  assert.match(events.body.error.message, /^\[0\]\.events has 51 events/);
 });
 
 test('the SDK key cannot call the profile API', async () => {

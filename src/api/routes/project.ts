@@ -8,13 +8,14 @@
  * A revoked key stops working at once in this process and within the auth cache's TTL (30 s) in
  * the others.
  */
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import { createKey, listKeys, revokeKey } from '../../store/projects.js';
 import { rotateIdentitySecret } from '../../store/identity-secrets.js';
 import type { Keyring } from '../../store/sealed.js';
 import { ApiError } from '../errors.js';
+import { DateTime, errorResponses, inputErrors, Nullable, restKeyErrors } from '../schemas.js';
 
 export interface ProjectRouteDeps {
   sql: Sql;
@@ -27,8 +28,8 @@ const KeyKind = Type.Union([Type.Literal('rest'), Type.Literal('sdk')]);
 const KeyInfo = Type.Object({
   id: Type.String({ format: 'uuid' }),
   kind: KeyKind,
-  created_at: Type.String({ format: 'date-time' }),
-  revoked_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  created_at: DateTime,
+  revoked_at: Nullable(DateTime),
 });
 const CreateKeyBody = Type.Object({ kind: KeyKind }, { additionalProperties: false });
 const KeyParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -44,23 +45,23 @@ const RotateBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsync => async (app) => {
+export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   const { sql, keyring } = deps;
 
   app.get('/v1/project/keys', {
     config: { auth: 'rest', role: 'admin' },
     schema: {
       summary: 'List the project\'s API keys (never the keys themselves)', tags: ['project'],
-      response: { 200: Type.Object({ keys: Type.Array(KeyInfo) }) },
+      response: { 200: Type.Object({ keys: Type.Array(KeyInfo) }), ...errorResponses(restKeyErrors) },
     },
     handler: async (req) => ({ keys: await listKeys(sql, req.caller.projectId) }),
   });
 
-  app.post<{ Body: Static<typeof CreateKeyBody> }>('/v1/project/keys', {
+  app.post('/v1/project/keys', {
     config: { auth: 'rest', role: 'admin' },
     schema: {
       summary: 'Create an API key (shown once, in this answer)', tags: ['project'], body: CreateKeyBody,
-      response: { 201: Type.Composite([KeyInfo, Type.Object({ key: Type.String() })]) },
+      response: { 201: Type.Composite([KeyInfo, Type.Object({ key: Type.String() })]), ...errorResponses(inputErrors, restKeyErrors) },
     },
     handler: async (req, reply) => {
       const created = await createKey(sql, req.caller.projectId, req.body.kind);
@@ -69,12 +70,12 @@ export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsync => asy
     },
   });
 
-  app.post<{ Params: Static<typeof KeyParams> }>('/v1/project/keys/:id/revoke', {
+  app.post('/v1/project/keys/:id/revoke', {
     config: { auth: 'rest', role: 'admin' },
     schema: {
       summary: 'Revoke an API key (at once here, within 30 s on other API processes)',
       description: 'Revoking a revoked key answers it as it is. The project\'s last active REST key cannot be revoked (409 last_rest_key): create another first.',
-      tags: ['project'], params: KeyParams, response: { 200: KeyInfo },
+      tags: ['project'], params: KeyParams, response: { 200: KeyInfo, ...errorResponses(inputErrors, restKeyErrors, 'api_key_not_found', 'last_rest_key') },
     },
     handler: async (req) => {
       const result = await revokeKey(sql, req.caller.projectId, req.params.id);
@@ -88,7 +89,7 @@ export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsync => asy
     },
   });
 
-  app.post<{ Body: Static<typeof RotateBody> }>('/v1/project/identity-secret/rotate', {
+  app.post('/v1/project/identity-secret/rotate', {
     config: { auth: 'rest', role: 'admin' },
     schema: {
       summary: 'Replace the identity secret that signs users\' identity tokens (shown once, in this answer)',
@@ -96,8 +97,9 @@ export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsync => asy
       response: {
         200: Type.Object({
           identity_secret: Type.String(),
-          previous_valid_until: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+          previous_valid_until: Nullable(DateTime),
         }),
+        ...errorResponses(inputErrors, restKeyErrors),
       },
     },
     // No body is the default grace: an empty POST is the simplest rotation to type.

@@ -8,7 +8,8 @@
  * failed check stores nothing. Each provider's body schema, check, hosts and deletion rule are its
  * channel's (src/channels/<channel>/credentials.ts, through the registry).
  */
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import { CredentialProblem } from '../../domain/credential-checks.js';
 import { isProvider, providers, type CredentialsByProvider, type Provider } from '../../domain/provider-credentials.js';
@@ -21,6 +22,7 @@ import type { Keyring } from '../../store/sealed.js';
 import type { ChannelDefinition } from '../../channels/channel.js';
 import { channelOfProvider, channelRegistry } from '../../channels/registry.js';
 import { ApiError } from '../errors.js';
+import { DateTime, errorResponses, inputErrors, NoContent, restKeyErrors } from '../schemas.js';
 
 export interface ProviderRouteDeps {
   sql: Sql;
@@ -60,7 +62,45 @@ async function checked(deps: ProviderRouteDeps, projectId: string, def: ChannelD
   }
 }
 
-export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => async (app) => {
+const text = { type: 'string' };
+const nullableText = { type: ['string', 'null'] };
+/**
+ * Each provider's summary (domain/provider-credentials.ts#summarize), for documentation: no field
+ * but fingerprints is required and others are kept (additionalProperties), so a summary stored by
+ * another version of Herald is answered whole.
+ */
+const summaryFields: Record<Provider, Record<string, unknown>> = {
+  apns: { team_id: text, key_id: text, topic: text, environment: nullableText },
+  fcm: { project_id: text, client_email: text, private_key_id: text, token_uri: text },
+  webpush: { subject: nullableText, public_key: { ...text, description: 'The VAPID public key browsers subscribe with.' } },
+  smtp: {
+    host: text, port: { type: 'integer' }, security: text, username: nullableText,
+    from: { type: 'array', items: { type: 'object', properties: { name: text, address: text }, additionalProperties: true } },
+    dkim: { type: ['object', 'null'], properties: { domain: text, selector: text }, additionalProperties: true },
+  },
+  sms: { account_sid: text, from: nullableText, messaging_service_sid: nullableText, base_url: text },
+};
+/** What may be shown of stored credentials: never a secret. */
+const storedSchema = (provider?: Provider) => Type.Object({
+  provider: Type.Union(providers.map((p) => Type.Literal(p))),
+  summary: Type.Unsafe<Record<string, unknown> & { fingerprints: Record<string, string> }>({
+    type: 'object',
+    description: 'The non-secret settings (ids, hosts, public keys, senders), and a keyed fingerprint of each secret, so a change can be recognised.',
+    properties: {
+      ...(provider ? summaryFields[provider] : {}),
+      fingerprints: { type: 'object', additionalProperties: { type: 'string' } },
+    },
+    required: ['fingerprints'],
+    additionalProperties: true,
+  }),
+  updated_at: DateTime,
+});
+const Stored = storedSchema();
+const ProviderParams = Type.Object({ provider: Type.String({ description: providers.join(', ') }) });
+const putErrors = [...inputErrors, ...restKeyErrors, 'forbidden_address', 'invalid_apns_key', 'invalid_service_account', 'invalid_vapid_keys',
+  'invalid_dkim_key', 'smtp_unreachable', 'smtp_tls_failed', 'smtp_auth_failed', 'smtp_rejected'] as const;
+
+export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   for (const def of channelRegistry) {
     const provider = def.provider;
     app.put<{ Body: unknown }>(`/v1/providers/${provider}`, {
@@ -69,6 +109,7 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => a
         summary: `Set the project's ${provider} credentials (checked before they are stored; secrets are never returned)`,
         tags: ['providers'],
         body: def.credentials.schema,
+        response: { 200: storedSchema(provider), ...errorResponses(putErrors) },
       },
       handler: async (req) => {
         const projectId = req.caller.projectId;
@@ -82,21 +123,27 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => a
   }
 
   // Any other name under PUT: a precise 404 rather than "no route".
-  app.put<{ Params: { provider: string } }>('/v1/providers/:provider', {
+  app.put('/v1/providers/:provider', {
     config: { auth: 'rest', role: 'admin' },
-    schema: { hide: true },
+    schema: { hide: true, params: ProviderParams, response: { 200: Stored, ...errorResponses(putErrors, 'unknown_provider') } },
     handler: async (req) => { providerOf(req.params.provider); },
   });
 
   app.get('/v1/providers', {
     config: { auth: 'rest' },
-    schema: { summary: 'The providers this project has credentials for, as summaries', tags: ['providers'] },
+    schema: {
+      summary: 'The providers this project has credentials for, as summaries', tags: ['providers'],
+      response: { 200: Type.Object({ providers: Type.Array(Stored) }), ...errorResponses(restKeyErrors) },
+    },
     handler: async (req) => ({ providers: await listCredentials(deps.sql, req.caller.projectId) }),
   });
 
-  app.get<{ Params: { provider: string } }>('/v1/providers/:provider', {
+  app.get('/v1/providers/:provider', {
     config: { auth: 'rest' },
-    schema: { summary: 'One provider\'s credentials, as a summary', tags: ['providers'] },
+    schema: {
+      summary: 'One provider\'s credentials, as a summary', tags: ['providers'], params: ProviderParams,
+      response: { 200: Stored, ...errorResponses(inputErrors, restKeyErrors, 'unknown_provider', 'provider_not_configured') },
+    },
     handler: async (req) => {
       const provider = providerOf(req.params.provider);
       const stored = await getCredentialsSummary(deps.sql, req.caller.projectId, provider);
@@ -105,9 +152,12 @@ export const providerRoutes = (deps: ProviderRouteDeps): FastifyPluginAsync => a
     },
   });
 
-  app.delete<{ Params: { provider: string } }>('/v1/providers/:provider', {
+  app.delete('/v1/providers/:provider', {
     config: { auth: 'rest', role: 'admin' },
-    schema: { summary: 'Delete one provider\'s credentials', tags: ['providers'] },
+    schema: {
+      summary: 'Delete one provider\'s credentials', tags: ['providers'], params: ProviderParams,
+      response: { 204: NoContent, ...errorResponses(inputErrors, restKeyErrors, 'unknown_provider', 'provider_not_configured', 'vapid_keys_required') },
+    },
     handler: async (req, reply) => {
       const provider = providerOf(req.params.provider);
       const refusal = channelOfProvider(provider).credentials.deleteRefusal;

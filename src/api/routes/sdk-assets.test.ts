@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { sdkAssetRoutes } from './sdk-assets.js';
+import { ErrorBody } from '../schemas.js';
 
 async function appWith(files: Record<string, string>) {
   const dir = await mkdtemp(join(tmpdir(), 'herald-sdk-assets-'));
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
   const app = Fastify();
+  // The Error shape every route's error responses refer to, as buildApp adds it.
+  app.addSchema(ErrorBody);
   await app.register(sdkAssetRoutes(dir));
   return app;
 }

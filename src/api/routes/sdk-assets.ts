@@ -4,10 +4,12 @@
  * starts the SDK from its query string, for browser tests and for trying the SDK). Public, no key.
  */
 import { join } from 'node:path';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { packageRoot } from '../../paths.js';
 import { errorBody } from '../errors.js';
 import { staticFiles, type StaticFile } from '../static-files.js';
+import { errorResponses, NoContent } from '../schemas.js';
 
 const assets: Record<string, StaticFile> = {
   'herald.js': {
@@ -35,11 +37,20 @@ const assets: Record<string, StaticFile> = {
 };
 
 /** `dir`: where the built files are (default sdk/web/dist in the package). */
-export const sdkAssetRoutes = (dir: string = join(packageRoot, 'sdk', 'web', 'dist')): FastifyPluginAsync => async (app) => {
+export const sdkAssetRoutes = (dir: string = join(packageRoot, 'sdk', 'web', 'dist')): FastifyPluginAsyncTypebox => async (app) => {
   const serve = staticFiles(dir);
 
-  app.get<{ Params: { name: string } }>('/sdk/web/:name', {
-    schema: { hide: true },
+  const text = { schema: { type: 'string' } };
+  app.get('/sdk/web/:name', {
+    schema: {
+      hide: true,
+      params: Type.Object({ name: Type.String() }),
+      response: {
+        200: { description: 'The file.', content: { 'text/javascript': text, 'text/html': text } },
+        304: { ...NoContent, description: 'Not modified (If-None-Match named its ETag).' },
+        ...errorResponses('not_found'),
+      },
+    },
     handler: async (req, reply) => {
       const asset = Object.hasOwn(assets, req.params.name) ? assets[req.params.name] : undefined;
       if (!asset) return reply.code(404).send(errorBody('not_found', `no Web SDK file named ${req.params.name}`));

@@ -3,8 +3,8 @@
  * push feedback. Every item carries a client-generated id; an id seen again within the dedupe window
  * (at least 7 days) is acknowledged and not stored twice. A 200 follows the commit.
  */
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import { checkClientId, checkCustomId, limits, parseEvent, parseSdkChanges, parseTime } from '../../domain/profile-operations.js';
 import { claimClientId, recordPushFeedback, storeEvents, type NewEvent } from '../../store/events.js';
@@ -12,7 +12,7 @@ import { changeInstallationAttributes, identify, logout } from '../../store/iden
 import { createGroupCommit } from '../../store/group-commit.js';
 import { ApiError } from '../errors.js';
 import { authorizeChange } from '../identity-guard.js';
-import { IdentityToken } from '../schemas.js';
+import { errorResponses, IdentityToken, inputErrors, Nullable, sdkKeyErrors } from '../schemas.js';
 import type { Keyring } from '../../store/sealed.js';
 import { parseOrRefuse } from '../input-errors.js';
 import type { RateLimiter } from '../rate-limit.js';
@@ -73,7 +73,10 @@ const PushEventsBody = Type.Object(
   { additionalProperties: false },
 );
 
-const Counts = Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer() });
+const Counts = Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer({ description: 'Ids seen before: acknowledged, not stored again.' }) });
+const Identity = Type.Object({ install_id: Type.String(), custom_id: Nullable(Type.String()) });
+const batchErrors = errorResponses(inputErrors, sdkKeyErrors, 'too_many_events', 'rate_limited');
+const identityErrors = errorResponses(inputErrors, sdkKeyErrors, 'rate_limited', 'installation_not_found', 'identity_required', 'invalid_identity_token');
 
 /**
  * The checks every SDK batch gets before anything is stored: its size, and each item through
@@ -92,7 +95,7 @@ const count = (stored: boolean[]) => {
   return { accepted, duplicates: stored.length - accepted };
 };
 
-export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateLimiter; clock?: Clock | undefined }): FastifyPluginAsync => async (app) => {
+export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateLimiter; clock?: Clock | undefined }): FastifyPluginAsyncTypebox => async (app) => {
   const clock = deps.clock ?? systemClock;
   const { sql, keyring, limiter } = deps;
   // Concurrent batches share one commit (one fsync for many), each answered after it. storeEvents
@@ -106,9 +109,9 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
     },
   });
 
-  app.post<{ Body: Static<typeof EventsBody> }>('/v1/sdk/events', {
+  app.post('/v1/sdk/events', {
     config: { auth: 'sdk' },
-    schema: { summary: 'Track a batch of up to 100 events', tags: ['sdk'], body: EventsBody, response: { 200: Counts } },
+    schema: { summary: 'Track a batch of up to 100 events', tags: ['sdk'], body: EventsBody, response: { 200: Counts, ...batchErrors } },
     handler: async (req) => {
       const { install_id, events } = req.body;
       const now = new Date(clock.now());
@@ -123,12 +126,13 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
     },
   });
 
-  app.post<{ Body: Static<typeof AttributesBody> }>('/v1/sdk/attributes', {
+  app.post('/v1/sdk/attributes', {
     config: { auth: 'sdk' },
     schema: {
       summary: 'Change custom attributes of the installation\'s profile',
       description: 'Applied to the profile when the installation is identified (with the SDK key: needs identity_token for its custom_id); otherwise kept on the installation until identify.',
       tags: ['sdk'], body: AttributesBody,
+      response: { 200: Type.Object({ duplicate: Type.Boolean({ description: 'The id was seen before: nothing was changed again.' }) }), ...identityErrors },
     },
     handler: async (req) => {
       const { identity_token: token, ...b } = req.body;
@@ -150,12 +154,13 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
     },
   });
 
-  app.post<{ Body: Static<typeof IdentifyBody> }>('/v1/sdk/identify', {
+  app.post('/v1/sdk/identify', {
     config: { auth: 'sdk' },
     schema: {
       summary: 'Attach the installation to a custom_id (creating the profile)',
       description: 'With the SDK key: needs identity_token for custom_id; an installation attached to another custom_id must be logged out first.',
       tags: ['sdk'], body: IdentifyBody,
+      response: { 200: Identity, ...identityErrors },
     },
     handler: async (req) => {
       const { install_id } = req.body;
@@ -168,12 +173,13 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
     },
   });
 
-  app.post<{ Body: Static<typeof LogoutBody> }>('/v1/sdk/logout', {
+  app.post('/v1/sdk/logout', {
     config: { auth: 'sdk' },
     schema: {
       summary: 'Detach the installation from its custom_id',
       description: 'With the SDK key: needs identity_token for the custom_id the installation is attached to.',
       tags: ['sdk'], body: LogoutBody,
+      response: { 200: Identity, ...identityErrors },
     },
     handler: async (req) => {
       limiter.take('sdk', req.caller.projectId, 1);
@@ -184,12 +190,12 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
     },
   });
 
-  app.post<{ Body: Static<typeof PushEventsBody> }>('/v1/sdk/push-events', {
+  app.post('/v1/sdk/push-events', {
     config: { auth: 'sdk' },
     schema: {
       summary: 'Report pushes received and opened',
       description: 'Stored as events $push_received / $push_opened; a known delivery gets received_at / opened_at (the first report wins).',
-      tags: ['sdk'], body: PushEventsBody, response: { 200: Counts },
+      tags: ['sdk'], body: PushEventsBody, response: { 200: Counts, ...batchErrors },
     },
     handler: async (req) => {
       const { install_id, events } = req.body;

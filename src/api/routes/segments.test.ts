@@ -22,7 +22,7 @@ let other: CreatedProject;
 before(async () => {
   db = await testDatabase();
   queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3 });
-  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }) });
+  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), checkResponses: true });
   project = await createProject(db.sql, 'segments', keyring);
   other = await createProject(db.sql, 'other', keyring);
   // 100 profiles: every other one gold, a tenth French; the other project has gold profiles too.

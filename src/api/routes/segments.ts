@@ -5,8 +5,8 @@
  * naming the path of the bad node; the segments it names must exist and never contain themselves.
  */
 import { performance } from 'node:perf_hooks';
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { uuidv7 } from '../../domain/ids.js';
@@ -15,13 +15,16 @@ import { expandSegments } from '../../domain/targeting/segments.js';
 import { deleteSegment, getSegment, insertSegment, listSegments, segmentQueries, updateSegment } from '../../store/segments.js';
 import { countMatching, previewMatching } from '../../store/targeting.js';
 import { ApiError } from '../errors.js';
+import { DateTime, errorResponses, inputErrors, NoContent, OpenObject, restKeyErrors } from '../schemas.js';
 
 export interface SegmentRouteDeps {
   sql: Sql;
   clock?: Clock | undefined;
 }
 
-const QueryJson = Type.Object({}, {
+// Typed unknown: parseQuery (domain/targeting/query.ts) reads it and names the path of a bad node.
+const QueryJson = Type.Unsafe<unknown>({
+  type: 'object',
   additionalProperties: true,
   description:
     'A targeting query (docs/campaigns.md): {"all"|"any": [queries]}, {"not": query}, {"attribute": name, <op>: value}, ' +
@@ -40,20 +43,20 @@ const PreviewBody = Type.Object({ query: QueryJson, limit: Type.Optional(Type.In
 
 const Segment = Type.Object({
   id, name, description, query: QueryJson,
-  created_at: Type.String({ format: 'date-time' }), updated_at: Type.String({ format: 'date-time' }),
+  created_at: DateTime, updated_at: DateTime,
 });
 const Count = Type.Object({ count: Type.Integer(), took_ms: Type.Number({ description: 'How long the exact count took in PostgreSQL.' }) });
 const Preview = Type.Object({
   profiles: Type.Array(Type.Object({
     custom_id: Type.String(), language: Type.Union([Type.String(), Type.Null()]), region: Type.Union([Type.String(), Type.Null()]),
-    timezone: Type.Union([Type.String(), Type.Null()]), attributes: Type.Object({}, { additionalProperties: true }),
+    timezone: Type.Union([Type.String(), Type.Null()]), attributes: OpenObject(),
   })),
 });
 
 /** Counts and previews are POSTs (they carry a query) that change nothing: a viewer may run them, and they are not audited. */
 const readOnly = { role: 'viewer', audit: false } as const;
 
-export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsync => async (app) => {
+export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   const { sql } = deps;
   const clock = deps.clock ?? systemClock;
 
@@ -79,9 +82,9 @@ export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsync => asy
     return { count: n, took_ms: Math.round((performance.now() - started) * 10) / 10 };
   };
 
-  app.post<{ Body: Static<typeof CreateBody> }>('/v1/segments', {
+  app.post('/v1/segments', {
     config: { auth: 'rest' },
-    schema: { summary: 'Save a segment: a named targeting query', tags: ['segments'], body: CreateBody, response: { 201: Segment } },
+    schema: { summary: 'Save a segment: a named targeting query', tags: ['segments'], body: CreateBody, response: { 201: Segment, ...errorResponses(inputErrors, restKeyErrors, 'invalid_query', 'segment_not_found', 'segment_name_taken') } },
     handler: async (req, reply) => {
       const projectId = req.caller.projectId;
       const segmentId = uuidv7(clock.now());
@@ -92,15 +95,15 @@ export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsync => asy
     },
   });
 
-  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/segments', {
+  app.get('/v1/segments', {
     config: { auth: 'rest' },
-    schema: { summary: 'The project\'s segments, oldest first, paged by cursor', tags: ['segments'], querystring: ListQuery, response: { 200: Type.Object({ segments: Type.Array(Segment), next_cursor: Type.Union([Type.String(), Type.Null()]) }) } },
+    schema: { summary: 'The project\'s segments, oldest first, paged by cursor', tags: ['segments'], querystring: ListQuery, response: { 200: Type.Object({ segments: Type.Array(Segment), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(inputErrors, restKeyErrors) } },
     handler: async (req) => listSegments(sql, req.caller.projectId, { limit: req.query.limit ?? 100, after: req.query.cursor }),
   });
 
-  app.get<{ Params: Static<typeof IdParams> }>('/v1/segments/:id', {
+  app.get('/v1/segments/:id', {
     config: { auth: 'rest' },
-    schema: { summary: 'One segment', tags: ['segments'], params: IdParams, response: { 200: Segment } },
+    schema: { summary: 'One segment', tags: ['segments'], params: IdParams, response: { 200: Segment, ...errorResponses(inputErrors, restKeyErrors, 'segment_not_found') } },
     handler: async (req) => {
       const segment = await getSegment(sql, req.caller.projectId, req.params.id);
       if (!segment) throw new ApiError('segment_not_found', `no segment ${req.params.id} in this project`);
@@ -108,9 +111,9 @@ export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsync => asy
     },
   });
 
-  app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof UpdateBody> }>('/v1/segments/:id', {
+  app.patch('/v1/segments/:id', {
     config: { auth: 'rest' },
-    schema: { summary: 'Change a segment\'s name, description or query; campaigns naming it see the new query', tags: ['segments'], params: IdParams, body: UpdateBody, response: { 200: Segment } },
+    schema: { summary: 'Change a segment\'s name, description or query; campaigns naming it see the new query', tags: ['segments'], params: IdParams, body: UpdateBody, response: { 200: Segment, ...errorResponses(inputErrors, restKeyErrors, 'invalid_query', 'segment_not_found', 'segment_name_taken') } },
     handler: async (req) => {
       const projectId = req.caller.projectId;
       if (req.body.query !== undefined) await checked(projectId, req.body.query, 'body.query', req.params.id);
@@ -121,9 +124,9 @@ export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsync => asy
     },
   });
 
-  app.delete<{ Params: Static<typeof IdParams> }>('/v1/segments/:id', {
+  app.delete('/v1/segments/:id', {
     config: { auth: 'rest' },
-    schema: { summary: 'Delete a segment no other segment names', tags: ['segments'], params: IdParams, response: { 204: Type.Null() } },
+    schema: { summary: 'Delete a segment no other segment names', tags: ['segments'], params: IdParams, response: { 204: NoContent, ...errorResponses(inputErrors, restKeyErrors, 'segment_not_found', 'segment_in_use') } },
     handler: async (req, reply) => {
       const result = await deleteSegment(sql, req.caller.projectId, req.params.id);
       if (result === 'not_found') throw new ApiError('segment_not_found', `no segment ${req.params.id} in this project`);
@@ -132,30 +135,30 @@ export const segmentRoutes = (deps: SegmentRouteDeps): FastifyPluginAsync => asy
     },
   });
 
-  app.post<{ Params: Static<typeof IdParams> }>('/v1/segments/:id/count', {
+  app.post('/v1/segments/:id/count', {
     config: { auth: 'rest', ...readOnly },
-    schema: { summary: 'How many profiles the segment matches now, exactly', tags: ['segments'], params: IdParams, response: { 200: Count } },
+    schema: { summary: 'How many profiles the segment matches now, exactly', tags: ['segments'], params: IdParams, response: { 200: Count, ...errorResponses(inputErrors, restKeyErrors, 'invalid_query', 'segment_not_found') } },
     handler: async (req) => count(req.caller.projectId, await savedQuery(req.caller.projectId, req.params.id)),
   });
 
-  app.post<{ Body: Static<typeof InlineBody> }>('/v1/segments/count', {
+  app.post('/v1/segments/count', {
     config: { auth: 'rest', ...readOnly },
-    schema: { summary: 'How many profiles an unsaved query matches now, exactly', tags: ['segments'], body: InlineBody, response: { 200: Count } },
+    schema: { summary: 'How many profiles an unsaved query matches now, exactly', tags: ['segments'], body: InlineBody, response: { 200: Count, ...errorResponses(inputErrors, restKeyErrors, 'invalid_query', 'segment_not_found') } },
     handler: async (req) => count(req.caller.projectId, await checked(req.caller.projectId, req.body.query, 'body.query')),
   });
 
-  app.post<{ Params: Static<typeof IdParams> }>('/v1/segments/:id/preview', {
+  app.post('/v1/segments/:id/preview', {
     config: { auth: 'rest', ...readOnly },
-    schema: { summary: 'A few profiles the segment matches (custom_id order)', tags: ['segments'], params: IdParams, response: { 200: Preview } },
+    schema: { summary: 'A few profiles the segment matches (custom_id order)', tags: ['segments'], params: IdParams, response: { 200: Preview, ...errorResponses(inputErrors, restKeyErrors, 'invalid_query', 'segment_not_found') } },
     handler: async (req) => {
       const query = await savedQuery(req.caller.projectId, req.params.id);
       return { profiles: await previewMatching(sql, req.caller.projectId, query, clock.now(), 10) };
     },
   });
 
-  app.post<{ Body: Static<typeof PreviewBody> }>('/v1/segments/preview', {
+  app.post('/v1/segments/preview', {
     config: { auth: 'rest', ...readOnly },
-    schema: { summary: 'A few profiles an unsaved query matches (custom_id order)', tags: ['segments'], body: PreviewBody, response: { 200: Preview } },
+    schema: { summary: 'A few profiles an unsaved query matches (custom_id order)', tags: ['segments'], body: PreviewBody, response: { 200: Preview, ...errorResponses(inputErrors, restKeyErrors, 'invalid_query', 'segment_not_found') } },
     handler: async (req) => {
       const query = await checked(req.caller.projectId, req.body.query, 'body.query');
       return { profiles: await previewMatching(sql, req.caller.projectId, query, clock.now(), req.body.limit ?? 10) };

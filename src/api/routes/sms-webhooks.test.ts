@@ -44,7 +44,7 @@ before(async () => {
   const queue = createPostgresQueue({ sql: db.sql, log, maxAttempts: 5 });
   // The public URL is only known once listening; the routes read it per request.
   const smsWebhooks = { authTokenFor: async (id: string) => tokens.get(id), publicBaseUrl: undefined as string | undefined };
-  app = await buildApp({ keyring, sql: db.sql, queue, log, metrics: createMetrics({ events: createEvents(), queue }), smsWebhooks });
+  app = await buildApp({ keyring, sql: db.sql, queue, log, metrics: createMetrics({ events: createEvents(), queue }), checkResponses: true, smsWebhooks });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 after(async () => {
@@ -250,7 +250,7 @@ test('with publicBaseUrl the signature is checked over the public URL Twilio was
   const log = silentLogger();
   const queue = createPostgresQueue({ sql: db.sql, log, maxAttempts: 5 });
   const behindProxy = await buildApp({
-    keyring, sql: db.sql, queue, log, metrics: createMetrics({ events: createEvents(), queue }),
+    keyring, sql: db.sql, queue, log, metrics: createMetrics({ events: createEvents(), queue }), checkResponses: true,
     smsWebhooks: { authTokenFor: async (id) => tokens.get(id), publicBaseUrl: 'https://herald.example.com/' },
   });
   try {

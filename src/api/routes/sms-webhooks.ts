@@ -9,13 +9,16 @@
  * verified with the project's auth token over the URL Twilio called. A missing or wrong signature
  * is a 403 and changes nothing.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import { verifyTwilioSignature } from '../../providers/sms/signature.js';
 import { callbackVerdict } from '../../domain/sms-status.js';
 import { keywordAction } from '../../providers/sms/keywords.js';
 import { optInPhones, optOutPhones, recordSmsStatus } from '../../store/sms.js';
 import { ApiError } from '../errors.js';
+import { errorResponses, NoContent, textResponse } from '../schemas.js';
 
 export interface SmsWebhookOptions {
   sql: Sql;
@@ -36,16 +39,18 @@ export { smsStatusCallbackUrl, smsInboundUrl } from '../../domain/sms-webhook-ur
 /** An empty TwiML answer: nothing to reply (Twilio sends its own STOP/START confirmations). */
 export const emptyTwiml = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
-type Req = FastifyRequest<{ Params: { project_id: string } }>;
+const Params = Type.Object({ project_id: Type.String() });
+const webhookErrors = errorResponses('invalid_webhook_signature', 'missing_field', 'invalid_field', 'unsupported_media_type', 'body_too_large', 'request_incomplete');
 
 const schemaFor = (summary: string) => ({
   summary,
   tags: ['webhooks'],
   // No API key: Twilio signs the request instead.
   security: [],
+  params: Params,
 });
 
-export const smsWebhookRoutes = (o: SmsWebhookOptions): FastifyPluginAsync => async (app) => {
+export const smsWebhookRoutes = (o: SmsWebhookOptions): FastifyPluginAsyncTypebox => async (app) => {
   // Twilio posts forms. Scoped to this plugin: the rest of the API stays JSON-only.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, new URLSearchParams(body as string));
@@ -55,9 +60,8 @@ export const smsWebhookRoutes = (o: SmsWebhookOptions): FastifyPluginAsync => as
     o.publicBaseUrl !== undefined ? o.publicBaseUrl.replace(/\/+$/, '') + req.url : `${req.protocol}://${req.host}${req.url}`;
 
   /** The verified form of a webhook, or a 403 that names no secret and changes nothing. */
-  const verified = async (req: Req): Promise<{ projectId: string; form: URLSearchParams }> => {
+  const verified = async (req: FastifyRequest, projectId: string): Promise<{ projectId: string; form: URLSearchParams }> => {
     const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams();
-    const projectId = req.params.project_id;
     const token = uuid.test(projectId) ? await o.authTokenFor(projectId) : undefined;
     const signature = req.headers['x-twilio-signature'];
     if (token === undefined || typeof signature !== 'string' || !verifyTwilioSignature(token, signature, calledUrl(req), form)) {
@@ -72,10 +76,14 @@ export const smsWebhookRoutes = (o: SmsWebhookOptions): FastifyPluginAsync => as
     return v;
   };
 
-  app.post<{ Params: { project_id: string }; Querystring: { d?: string } }>('/v1/webhooks/sms/:project_id/status', {
-    schema: schemaFor('Twilio status callback (signed with X-Twilio-Signature)'),
+  app.post('/v1/webhooks/sms/:project_id/status', {
+    schema: {
+      ...schemaFor('Twilio status callback (signed with X-Twilio-Signature)'),
+      querystring: Type.Object({ d: Type.Optional(Type.String({ description: 'The delivery id Herald put in the callback URL.' })) }),
+      response: { 204: NoContent, ...webhookErrors },
+    },
     handler: async (req, reply) => {
-      const { projectId, form } = await verified(req);
+      const { projectId, form } = await verified(req, req.params.project_id);
       const sid = required(form, 'MessageSid');
       const verdict = callbackVerdict(required(form, 'MessageStatus'), form.get('ErrorCode'));
       const deliveryId = req.query.d;
@@ -89,10 +97,13 @@ export const smsWebhookRoutes = (o: SmsWebhookOptions): FastifyPluginAsync => as
     },
   });
 
-  app.post<{ Params: { project_id: string } }>('/v1/webhooks/sms/:project_id/inbound', {
-    schema: schemaFor('Twilio incoming message (signed with X-Twilio-Signature): STOP / START handling'),
+  app.post('/v1/webhooks/sms/:project_id/inbound', {
+    schema: {
+      ...schemaFor('Twilio incoming message (signed with X-Twilio-Signature): STOP / START handling'),
+      response: { 200: textResponse('text/xml', 'An empty TwiML <Response/>: nothing to reply.'), ...webhookErrors },
+    },
     handler: async (req, reply) => {
-      const { projectId, form } = await verified(req);
+      const { projectId, form } = await verified(req, req.params.project_id);
       const from = required(form, 'From');
       const action = keywordAction(form.get('Body') ?? '', form.get('OptOutType'));
       if (action === 'opt_out') await optOutPhones(o.sql, projectId, [from], 'inbound_keyword');
