@@ -37,7 +37,7 @@ if (!env.HERALD_TEST_DATABASE_URL) {
   console.log(`# tests use the PostgreSQL at HERALD_TEST_DATABASE_URL`);
 }
 
-const child = spawn(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', ...files], {
+const child = spawn(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files], {
   stdio: 'inherit',
   env,
 });

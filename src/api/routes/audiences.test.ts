@@ -31,7 +31,7 @@ let other: CreatedProject;
 before(async () => {
   db = await testDatabase();
   queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3 });
-  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), clock });
+  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), clock, checkResponses: true });
   project = await createProject(db.sql, 'audiences', keyring);
   other = await createProject(db.sql, 'other', keyring);
   await db.sql`insert into profiles (project_id, custom_id) select ${project.project_id}, 'u' || lpad(g::text, 3, '0') from generate_series(1, 100) g`;

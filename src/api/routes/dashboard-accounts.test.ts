@@ -28,7 +28,7 @@ before(async () => {
   db = await testDatabase();
   clock = testClock();
   queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3, clock });
-  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), clock });
+  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), clock, checkResponses: true });
   project = await createProject(db.sql, 'alpha', keyring);
   second = await createProject(db.sql, 'beta', keyring);
 });

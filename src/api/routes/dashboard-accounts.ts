@@ -50,7 +50,7 @@ const AuditQuery = Type.Object({
 }, { additionalProperties: false });
 const AuditEntry = Type.Object({
   id: Type.String(), at: Type.String({ format: 'date-time' }), operator_id: Type.Union([Type.String(), Type.Null()]),
-  operator_email: Type.String(), action: Type.String(), target: Type.Union([Type.String(), Type.Null()]),
+  operator_email: Type.String(), project_id: Type.Union([Type.String(), Type.Null()]), action: Type.String(), target: Type.Union([Type.String(), Type.Null()]),
   before: Type.Unknown(), after: Type.Unknown(), ip: Type.Union([Type.String(), Type.Null()]),
 });
 

@@ -65,6 +65,7 @@ const Installation = Type.Object({
   timezone: Nullable(Type.String()),
   language: Nullable(Type.String()),
   app_version: Nullable(Type.String()),
+  sdk_version: Nullable(Type.String()),
   apns_environment: Nullable(Type.Union([Type.Literal('production'), Type.Literal('sandbox')])),
   web_push_subscription: Nullable(StoredSubscription),
   created_at: DateTime,

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import { deliveryStatuses, getMessage } from '../../store/messages.js';
+import { channels, targetKinds } from '../../domain/channels.js';
 import { ApiError } from '../errors.js';
 import { DateTime, errorResponses, inputErrors, Nullable, restKeyErrors } from '../schemas.js';
 
@@ -31,7 +32,9 @@ const MessageView = Type.Object({
   recipients: Type.Array(Type.Object({
     delivery_id: Type.String({ format: 'uuid' }),
     platform: Type.String(),
-    token: Type.String(),
+    channel: Type.Union(channels.map((c) => Type.Literal(c)), { description: 'The channel that reaches the platform.' }),
+    target: Type.String({ description: 'What the delivery is sent to: a device token, a subscription\'s endpoint, an address, a number.' }),
+    target_kind: Type.Union(targetKinds.map((k) => Type.Literal(k))),
     install_id: Nullable(Type.String()),
     status: DeliveryStatus,
     reason: Nullable(Type.String()),

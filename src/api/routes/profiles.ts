@@ -51,6 +51,7 @@ const ProfileView = Type.Object({
     timezone: Nullable(Type.String()),
     language: Nullable(Type.String()),
     app_version: Nullable(Type.String()),
+    sdk_version: Nullable(Type.String()),
     created_at: DateTime,
     updated_at: DateTime,
   })),
