@@ -107,8 +107,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // Before authentication, so a refused SDK call still carries the CORS headers a browser needs to read it.
   await registerSdkCors(app);
   const clock = deps.clock ?? systemClock;
-  // Cookies are read only for dashboard sessions (api/operator-auth.ts), before authentication.
-  await app.register(cookie);
+  // Cookies matter only to dashboard sessions: they are parsed by api/operator-auth.ts when a request
+  // carries no API key, not on every request (hook: false), so the keyed hot path pays nothing.
+  await app.register(cookie, { hook: false });
   const auth = authenticator(deps.sql, defaultAuthCacheLimits, clock);
   app.addHook('onRequest', auth.hook);
   registerAudit(app, deps.sql, clock);

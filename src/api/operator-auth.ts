@@ -65,7 +65,8 @@ function sameToken(a: string, b: string): boolean {
  * request carries none. Throws when it carries one that is unknown, expired or forged.
  */
 export async function sessionOf(sql: Sql, clock: Clock, req: FastifyRequest): Promise<{ operator: Operator; csrfToken: string; token: string } | undefined> {
-  const token = req.cookies?.[sessionCookie];
+  const header = req.headers.cookie;
+  const token = header ? req.server.parseCookie(header)[sessionCookie] : undefined;
   if (!token) return undefined;
   const s = await findSession(sql, token, new Date(clock.now()), sessionIdleMs);
   if (!s) throw new ApiError('unauthorized', 'the dashboard session has expired or was ended: sign in again');
@@ -82,7 +83,10 @@ export async function sessionOf(sql: Sql, clock: Clock, req: FastifyRequest): Pr
  * For a route of the project API (auth 'rest' or 'sdk'): the caller's project and role from the
  * session and X-Herald-Project, refused when the role is short of what the route needs.
  */
-export async function authorizeOperator(sql: Sql, req: FastifyRequest, s: { operator: Operator; csrfToken: string; token: string }): Promise<string> {
+export async function authorizeOperator(
+  sql: Sql, req: FastifyRequest, s: { operator: Operator; csrfToken: string; token: string },
+  needed: Role = req.routeOptions.config.role ?? (safeMethods.has(req.method) ? 'viewer' : 'editor'),
+): Promise<string> {
   const projectId = req.headers[projectHeader];
   if (typeof projectId !== 'string' || !uuid.test(projectId)) {
     throw new ApiError('project_header_required', `a dashboard session names its project in ${projectHeader} (the project's id)`);
@@ -91,7 +95,6 @@ export async function authorizeOperator(sql: Sql, req: FastifyRequest, s: { oper
   // No role and no such project answer alike: a session cannot probe which projects exist.
   if (!role) throw new ApiError('role_forbidden', 'this operator has no role in that project');
   req.operator = { operator: s.operator, role, csrfToken: s.csrfToken, sessionToken: s.token };
-  const needed = req.routeOptions.config.role ?? (safeMethods.has(req.method) ? 'viewer' : 'editor');
   if (!atLeast(role, needed)) throw new ApiError('role_forbidden', `this needs the ${needed} role in the project; this operator is ${role}`);
   return projectId;
 }

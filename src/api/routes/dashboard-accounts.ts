@@ -20,7 +20,7 @@ import {
 } from '../../store/operators.js';
 import { ApiError } from '../errors.js';
 import { errorResponses, inputErrors, NoContent, operatorErrors } from '../schemas.js';
-import { atLeast, authorizeOperator, projectHeader, sessionCookie, sessionCookieOptions, sessionIdleMs } from '../operator-auth.js';
+import { authorizeOperator, projectHeader, sessionCookie, sessionCookieOptions, sessionIdleMs } from '../operator-auth.js';
 
 /** Failed sign-ins allowed per email, and per client address, in the window. */
 export const loginLimits = { perEmail: 10, perAddress: 100, windowMs: 15 * 60_000 };
@@ -70,10 +70,8 @@ export const dashboardAccountRoutes = (deps: { sql: Sql; clock: Clock }): Fastif
   /** The session's operator with its role in the X-Herald-Project project, at least `needed`. */
   async function projectRole(req: FastifyRequest, needed: Role): Promise<{ operator: Operator; projectId: string; role: Role }> {
     const o = req.operator!;
-    const projectId = await authorizeOperator(sql, req, { operator: o.operator, csrfToken: o.csrfToken, token: o.sessionToken });
-    const role = req.operator!.role!;
-    if (!atLeast(role, needed)) throw new ApiError('role_forbidden', `this needs the ${needed} role in the project; this operator is ${role}`);
-    return { operator: o.operator, projectId, role };
+    const projectId = await authorizeOperator(sql, req, { operator: o.operator, csrfToken: o.csrfToken, token: o.sessionToken }, needed);
+    return { operator: o.operator, projectId, role: req.operator!.role! };
   }
 
   app.get('/v1/dashboard/setup', {
