@@ -5,7 +5,7 @@ import { testDatabase } from '../../test/support/database.js';
 import { silentLogger } from '../observability/logger.js';
 import { uuidv7 } from '../domain/ids.js';
 import { createOutboxRelay, RelayPublishError, type OutboxPublisher, type OutboxRelay, type PublishResult } from './outbox-relay.js';
-import { insertOutbox, type OutboxRow } from './outbox.js';
+import { insertOutbox, outboxChannel, type OutboxRow } from './outbox.js';
 import { eventually } from '../../test/support/eventually.js';
 import { testClock, type TestClock } from '../../test/support/clock.js';
 
@@ -19,13 +19,13 @@ function fakePublisher(o: {
 } = {}) {
   let ready = o.ready ?? true;
   let calls = 0;
-  /** When the relay last asked whether the transport is ready (real time). */
-  let askedAt = 0;
+  /** How many times the relay asked whether the transport is ready. */
+  let asks = 0;
   const callbacks = new Set<() => void>();
   const delivered: { id: string; at: number }[] = [];
   const publisher: OutboxPublisher = {
     ready: () => {
-      askedAt = Date.now();
+      asks++;
       return ready;
     },
     onReady: (cb) => {
@@ -47,7 +47,7 @@ function fakePublisher(o: {
     publisher,
     delivered,
     calls: () => calls,
-    askedAt: () => askedAt,
+    asks: () => asks,
     becomeReady() {
       ready = true;
       for (const cb of callbacks) cb();
@@ -154,11 +154,15 @@ test('waits while the transport is down and drains the backlog when it is ready'
   const t = fakePublisher({ ready: false });
   track(createOutboxRelay({ sql, log: silentLogger(), publisher: t.publisher })).start();
   await insertOutbox(sql, newRows(10), new Date());
-  const committed = Date.now();
-  // The relay publishes exactly when it finds rows and the transport ready: a readiness check
-  // after the commit is a look that would have published.
-  await eventually(() => t.askedAt() > committed, undefined, 'the relay looked at the committed rows');
+  // The relay publishes exactly when it is poked with the transport ready, so a readiness check
+  // after the commit is a look that would have published. The commit's own NOTIFY may be handled
+  // before this line runs (it comes on the relay's connection), so poke once more, as the next
+  // enqueuing commit would: the check it causes comes after the count is read.
+  const before = t.asks();
+  await sql`select pg_notify(${outboxChannel}, '')`;
+  await eventually(() => t.asks() > before, undefined, 'the relay looked at the committed rows');
   assert.equal(t.calls(), 0, 'the relay tried a transport that said it was down');
+  assert.equal(await rowsLeft(sql), 10);
   t.becomeReady();
   await eventually(async () => (await rowsLeft(sql)) === 0, undefined, 'the outbox is empty');
   assert.equal(t.delivered.length, 10);
