@@ -6,6 +6,7 @@
  *   herald project keys list|create|revoke --project ID [--kind rest|sdk] [--id KEY_ID]
  *   herald keys rotate-master (src/cli/rotate-master-key.ts)
  *   herald backup FILE | herald restore FILE
+ *   herald doctor (src/cli/doctor.ts) | herald migrate (src/cli/migrate.ts)
  * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL; start and
  * project create take --master-key / HERALD_MASTER_KEY (else the data folder's master.key).
  */
@@ -20,6 +21,8 @@ import { openKeyring } from '../store/master-key.js';
 import { guardDeferredWriteCrash } from '../store/driver-guard.js';
 import { rotateMasterKeyCommand } from './rotate-master-key.js';
 import { backupCommand, restoreCommand } from './backup.js';
+import { doctor } from './doctor.js';
+import { migrateCommand } from './migrate.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
@@ -33,7 +36,9 @@ const usage = `usage:
   herald project keys revoke --project ID --id KEY_ID
   herald keys rotate-master [--data-dir DIR] [--database-url URL] (docs/operations.md, Rotating the master key)
   herald backup FILE|- [--data-dir DIR] [--database-url URL]
-  herald restore FILE|- [--data-dir DIR] [--database-url URL] [--master-key KEY (better: HERALD_MASTER_KEY)]`;
+  herald restore FILE|- [--data-dir DIR] [--database-url URL] [--master-key KEY (better: HERALD_MASTER_KEY)]
+  herald doctor [--data-dir DIR] [--database-url URL] [--nats-url URL] (docs/cli.md)
+  herald migrate [--data-dir DIR] [--database-url URL]`;
 
 // The config's flags come from its schema (src/config.ts); these belong to commands.
 const options = {
@@ -134,15 +139,21 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(usage + '\n');
     return;
   }
+  const cmd = positionals.join(' ');
+  const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
+  // Before the configuration loads: a configuration that does not load is one of its checks.
+  if (cmd === 'doctor') {
+    process.exitCode = await doctor(values, process.env, createLogger(flag('log-level') ?? 'error', { toStderr: true }), (l) => process.stdout.write(l + '\n'));
+    return;
+  }
   const config = loadConfig(values);
   const log = createLogger(config.logLevel);
-  const cmd = positionals.join(' ');
   if (cmd === 'start') return start(config, log);
   if (cmd === 'sandbox') return sandbox(config, log);
-  const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
   const quiet = () => createLogger(flag('log-level') ?? 'warn', { toStderr: true });
   if (positionals[0] === 'backup' && positionals.length <= 2) return backupCommand(config, quiet(), positionals[1]);
   if (positionals[0] === 'restore' && positionals.length <= 2) return restoreCommand(config, quiet(), positionals[1]);
+  if (cmd === 'migrate') return migrateCommand(config, quiet());
   if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), flag('name'));
   if (cmd === 'keys rotate-master') return rotateMasterKeyCommand(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }));
   if (positionals[0] === 'project' && positionals[1] === 'keys' && positionals.length === 3) {
