@@ -143,21 +143,21 @@ async function main(argv: string[]): Promise<void> {
   const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
   // Before the configuration loads: a configuration that does not load is one of its checks.
   if (cmd === 'doctor') {
-    process.exitCode = await doctor(values, process.env, createLogger(flag('log-level') ?? 'error', { toStderr: true }), (l) => process.stdout.write(l + '\n'));
+    process.exitCode = await doctor(values, process.env, createLogger(flag('log-level') ?? 'error', { toStderr: true, format: 'json' }), (l) => process.stdout.write(l + '\n'));
     return;
   }
   const config = loadConfig(values);
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, { format: config.logFormat });
   if (cmd === 'start') return start(config, log);
   if (cmd === 'sandbox') return sandbox(config, log);
-  const quiet = () => createLogger(flag('log-level') ?? 'warn', { toStderr: true });
+  const quiet = () => createLogger(flag('log-level') ?? 'warn', { toStderr: true, format: config.logFormat });
   if (positionals[0] === 'backup' && positionals.length <= 2) return backupCommand(config, quiet(), positionals[1]);
   if (positionals[0] === 'restore' && positionals.length <= 2) return restoreCommand(config, quiet(), positionals[1]);
   if (cmd === 'migrate') return migrateCommand(config, quiet());
-  if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), flag('name'));
-  if (cmd === 'keys rotate-master') return rotateMasterKeyCommand(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }));
+  if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true, format: config.logFormat }), flag('name'));
+  if (cmd === 'keys rotate-master') return rotateMasterKeyCommand(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true, format: config.logFormat }));
   if (positionals[0] === 'project' && positionals[1] === 'keys' && positionals.length === 3) {
-    return projectKeys(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), positionals[2]!, values);
+    return projectKeys(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true, format: config.logFormat }), positionals[2]!, values);
   }
   throw new ConfigError(`unknown command "${cmd}"\n${usage}`);
 }
