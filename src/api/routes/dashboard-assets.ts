@@ -41,8 +41,7 @@ export const dashboardAssetRoutes = (dir: string = join(packageRoot, 'dashboard'
   app.get('/', {
     schema: { hide: true, response: served('The dashboard\'s page.', ['text/html']) },
     handler: async (req, reply) => {
-      const sent = await serve(req, reply, index);
-      return 'missing' in sent ? reply.code(404).send(notBuilt) : sent;
+      return (await serve(req, reply, index)) === 'missing' ? reply.code(404).send(notBuilt) : reply;
     },
   });
 
@@ -51,8 +50,7 @@ export const dashboardAssetRoutes = (dir: string = join(packageRoot, 'dashboard'
     handler: async (req, reply) => {
       const file = Object.hasOwn(files, req.params.name) ? files[req.params.name] : undefined;
       if (!file) return reply.code(404).send(errorBody('not_found', `no dashboard file named ${req.params.name}`));
-      const sent = await serve(req, reply, file);
-      return 'missing' in sent ? reply.code(404).send(notBuilt) : sent;
+      return (await serve(req, reply, file)) === 'missing' ? reply.code(404).send(notBuilt) : reply;
     },
   });
 };

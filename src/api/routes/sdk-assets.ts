@@ -54,9 +54,8 @@ export const sdkAssetRoutes = (dir: string = join(packageRoot, 'sdk', 'web', 'di
     handler: async (req, reply) => {
       const asset = Object.hasOwn(assets, req.params.name) ? assets[req.params.name] : undefined;
       if (!asset) return reply.code(404).send(errorBody('not_found', `no Web SDK file named ${req.params.name}`));
-      const sent = await serve(req, reply, asset);
-      if ('missing' in sent) return reply.code(404).send(errorBody('not_found', 'the Web SDK is not built: run `npm run build`'));
-      return sent;
+      if ((await serve(req, reply, asset)) === 'missing') return reply.code(404).send(errorBody('not_found', 'the Web SDK is not built: run `npm run build`'));
+      return reply;
     },
   });
 };
