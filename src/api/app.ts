@@ -162,7 +162,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(audienceRoutes({ sql: deps.sql, queue: deps.queue, uploads, clock }));
   await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));
-  await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, ...deps.smsWebhooks }));
+  await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, clock, ...deps.smsWebhooks }));
   contract.check();
   return app;
 }
