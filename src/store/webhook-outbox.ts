@@ -4,10 +4,11 @@
  * when its fact was committed (a rolled-back fact leaves no event, a committed one cannot lose it).
  *
  * The caller's statement defines `webhook_facts(project_id uuid, type text, data jsonb)` and then
- * `, ${webhookOutbox(sql, now)}`. An event is written only when the project has an enabled endpoint
- * whose filter wants its type (the filter rule of domain/webhooks/event-types.ts#wants: an empty
- * list wants every type), one delivery row per such endpoint. A project without endpoints costs
- * one probe of a partial index per fact, and writes nothing.
+ * `, ${webhookOutbox(sql, now)}`. An event is written only when the project has an endpoint whose
+ * filter wants its type (the filter rule of domain/webhooks/event-types.ts#wants: an empty list
+ * wants every type), with one delivery row per such endpoint that is enabled; a disabled one
+ * finds the event kept for a replay. A project without endpoints costs one index probe per fact,
+ * and writes nothing.
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { channelOf, recipientPlatforms } from '../domain/channels.js';
@@ -24,7 +25,7 @@ export const webhookOutbox = (sql: Db, now: Date | undefined) => sql`
     insert into webhook_events (id, project_id, type, data, created_at)
     select gen_random_uuid(), f.project_id, f.type, f.data, t.at
     from webhook_facts f, webhook_time t
-    where exists (select 1 from webhook_endpoints w where w.project_id = f.project_id and w.enabled and ${sql.unsafe(wanted('f.type', 'w'))})
+    where exists (select 1 from webhook_endpoints w where w.project_id = f.project_id and ${sql.unsafe(wanted('f.type', 'w'))})
     returning id, project_id, type, created_at
   ), webhook_new_deliveries as (
     insert into webhook_deliveries (event_id, endpoint_id, project_id, next_attempt_at, created_at, updated_at)

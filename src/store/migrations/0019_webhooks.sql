@@ -21,8 +21,8 @@ create table webhook_endpoints (
   created_at      timestamptz not null,
   updated_at      timestamptz not null
 );
--- The outbox's probe for a fact: a project's enabled endpoints (none: an index miss, nothing written).
-create index webhook_endpoints_project on webhook_endpoints (project_id) where enabled;
+-- The outbox's probe for a fact: a project's endpoints (none: an index miss, nothing written).
+create index webhook_endpoints_project on webhook_endpoints (project_id);
 
 -- One row per event that had at least one matching endpoint when it happened (and kept for replay).
 create table webhook_events (
