@@ -142,12 +142,28 @@ export async function listAttempts(
   sql: Db, projectId: string, endpointId: string, page: { limit: number; before?: string | undefined },
 ): Promise<{ attempts: (AttemptView & { type: string })[]; next_cursor: string | null }> {
   const rows = await sql<(AttemptView & { type: string })[]>`
-    select a.id::text as id, a.event_id, e.type, a.attempt, a.status_code, a.latency_ms, a.error, a.created_at
-    from webhook_attempts a join webhook_events e on e.id = a.event_id
+    select a.id::text as id, a.event_id, coalesce(e.type, 'unknown') as type, a.attempt, a.status_code, a.latency_ms, a.error, a.created_at
+    from webhook_attempts a left join webhook_events e on e.id = a.event_id
     where a.project_id = ${projectId} and a.endpoint_id = ${endpointId}
       ${page.before !== undefined ? sql`and a.id < ${page.before}::bigint` : sql``}
     order by a.id desc limit ${page.limit + 1}`;
   const more = rows.length > page.limit;
   const shown = rows.slice(0, page.limit);
   return { attempts: shown, next_cursor: more ? shown[shown.length - 1]!.id : null };
+}
+
+/** How long events and the delivery log are kept: the range a replay can reach. */
+export const webhookRetentionMs = 30 * 86_400_000;
+
+/**
+ * Forgets events older than `before` that no endpoint still has to receive (their deliveries go
+ * with them), and log rows older than `before`. Answers how many events went.
+ */
+export async function deleteOldWebhookEvents(sql: Db, before: Date): Promise<number> {
+  await sql`delete from webhook_attempts where created_at < ${before}`;
+  const rows = await sql`
+    delete from webhook_events e where e.created_at < ${before}
+      and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.status = 'pending')
+    returning 1`;
+  return rows.length;
 }

@@ -9,6 +9,7 @@ import { fanOutMessages, recordOutcomes } from './deliveries.js';
 import { addSuppressions } from './email-suppressions.js';
 import { optOutPhones, recordSmsStatus } from './sms.js';
 import { createEndpoint } from './webhook-endpoints.js';
+import { deleteOldWebhookEvents } from './webhook-deliveries.js';
 
 // The outbox's writing half on a real database: events exist exactly when their facts committed.
 const { keyring } = testMasterKey();
@@ -127,4 +128,17 @@ test('a project without endpoints writes no event', async () => {
   await addSuppressions(db.sql, bare, [{ address: 'x@example.com', reason: 'hard_bounce' }], now);
   assert.equal((await events(bare)).length, 0);
   assert.equal((await db.sql`select status from deliveries where id = ${m.email}`)[0]!.status, 'sent');
+});
+
+test('events past their retention go, unless an endpoint still has to receive them', async () => {
+  await reset();
+  await addSuppressions(db.sql, project, [{ address: 'old@example.com', reason: 'hard_bounce' }], now);
+  const [e] = await events();
+  assert.equal(e!.deliveries, 1);
+  const later = new Date(now.getTime() + 1000);
+  assert.equal(await deleteOldWebhookEvents(db.sql, later), 0, 'still pending');
+  await db.sql`update webhook_deliveries set status = 'succeeded' where event_id = ${e!.id}`;
+  assert.equal(await deleteOldWebhookEvents(db.sql, now), 0, 'not older than the cut');
+  assert.equal(await deleteOldWebhookEvents(db.sql, later), 1);
+  assert.equal((await events()).length, 0);
 });
