@@ -112,7 +112,7 @@ export const configOptions = {
   },
   allowPrivateNetworks: {
     flag: 'allow-private-networks', env: 'HERALD_ALLOW_PRIVATE_NETWORKS', shownDefault: 'off', roles: ['api', 'worker'],
-    help: "let tenants' push endpoints and provider settings (SMTP host, FCM `token_uri`, SMS `base_url`) reach loopback, private and link-local addresses; off, only the sandbox's own simulators are reachable there (docs/security.md)",
+    help: "let tenants' push endpoints, webhook URLs and provider settings (SMTP host, FCM `token_uri`, SMS `base_url`) reach loopback, private and link-local addresses; off, only the sandbox's own simulators are reachable there (docs/security.md)",
     parse: bool,
   },
   workerConcurrency: {

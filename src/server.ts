@@ -127,7 +127,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
       closers.push(processShare.stop);
       const workers = startWorkers({
         sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency, backoff: overrides.backoff, share: processShare.share,
-        credentials: credentials!, privateNetworks, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!, clock, breakers,
+        credentials: credentials!, privateNetworks, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!, clock, breakers, keyring,
       });
       closers.push(workers.stop);
     }

@@ -37,6 +37,7 @@ import { limits as operationLimits } from '../domain/profile-operations.js';
 import { sdkAssetRoutes } from './routes/sdk-assets.js';
 import { smsWebhookRoutes, type SmsWebhookOptions } from './routes/sms-webhooks.js';
 import { providerRoutes } from './routes/providers.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import { projectRoutes } from './routes/project.js';
 import type { Keyring } from '../store/sealed.js';
@@ -148,6 +149,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(messageRoutes(deps.sql));
   await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret, clock: deps.clock }));
   await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks }));
+  await app.register(webhookRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks, clock }));
   await app.register(sdkConfigRoutes({ sql: deps.sql, keyring: deps.keyring }));
   await app.register(operationsRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry, databaseProblem: deps.databaseProblem }));
   await app.register(sdkAssetRoutes());
@@ -162,7 +164,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(audienceRoutes({ sql: deps.sql, queue: deps.queue, uploads, clock }));
   await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));
-  await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, ...deps.smsWebhooks }));
+  await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, clock, ...deps.smsWebhooks }));
   contract.check();
   return app;
 }

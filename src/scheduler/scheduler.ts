@@ -1,7 +1,8 @@
 /**
  * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
  * retention, removes bulk uploads a stopped API process left half-staged, forgets audience changes
- * applied a week ago, and runs the reconciler (reconciler.ts); campaigns and automations will start here too.
+ * applied a week ago, forgets webhook events and attempts after 30 days, and runs the reconciler
+ * (reconciler.ts); campaigns and automations will start here too.
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import { startReconciler } from './reconciler.js';
 import { deleteExpiredEventIds } from '../store/events.js';
 import { deleteAbandonedUploads } from '../store/import-jobs.js';
 import { deleteAppliedChanges } from '../store/audiences.js';
+import { deleteOldWebhookEvents, webhookRetentionMs } from '../store/webhook-deliveries.js';
 import type { Clock } from '../domain/clock.js';
 import { every } from './every.js';
 
@@ -30,6 +32,8 @@ export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; 
       if (uploads) deps.log.info({ deleted: uploads }, 'bulk uploads abandoned by a stopped process removed');
       const changes = await deleteAppliedChanges(deps.sql, now);
       if (changes) deps.log.info({ deleted: changes }, 'audience changes applied past their retention removed');
+      const hooks = await deleteOldWebhookEvents(deps.sql, new Date(now.getTime() - webhookRetentionMs));
+      if (hooks) deps.log.info({ deleted: hooks }, 'webhook events past their retention removed');
     } catch (err) {
       deps.log.warn({ err }, 'upkeep failed; will try again');
     }

@@ -18,6 +18,7 @@ import { upsertInstallation } from './installations.js';
 import { verifyMasterKey } from './master-key.js';
 import { migrate, migrationVersions } from './migrate.js';
 import { createProject } from './projects.js';
+import { createEndpoint } from './webhook-endpoints.js';
 import { loadCredentials } from './provider-credentials.js';
 import type { Keyring } from './sealed.js';
 
@@ -52,7 +53,11 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
     { projectId: p, clientId: 'c1', customId: 'alice', installId: 'i1', name: 'purchase', time: new Date().toISOString(), attributes: { note: awkward } },
     { projectId: p, clientId: null, customId: null, installId: null, name: 'anonymous', time: '2020-02-29T12:00:00.123456Z', attributes: {} },
   ]); // events, event_ids
+  const endpoint = await createEndpoint(sql, keyring, p, { id: randomUUID(), url: 'https://hooks.example.com/h', description: awkward, eventTypes: [], enabled: true, now: new Date() });
+  // webhook_events, webhook_deliveries: the suppression's email.bounced event, for the endpoint
   await addSuppressions(sql, p, [{ address: 'Bounce@Example.com', reason: 'hard_bounce', detail: '550 5.1.1 no such user' }]);
+  await sql`insert into webhook_attempts (endpoint_id, project_id, event_id, attempt, status_code, latency_ms, error, created_at)
+            select ${endpoint.id}, ${p}, id, 1, 500, 12, ${awkward}, now() from webhook_events`;
   await sql`insert into sms_opt_outs (project_id, phone, source) values (${p}, '+15550002', 'inbound STOP')`;
   const importId = randomUUID();
   await createImport(sql, p, importId);

@@ -7,6 +7,7 @@ import { uuidv7 } from '../domain/ids.js';
 import { contentParts, type MessageContent, type RecipientPlatform, type TargetKind } from '../domain/channels.js';
 import { decideTargets, type MessageChannels, type Recipients, type RecipientRows } from '../domain/recipients.js';
 import type { DeliveryStatus } from './messages.js';
+import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
 
 export interface FanoutResult {
   messageId: string;
@@ -37,9 +38,10 @@ const group = <T extends { project_id: string }>(rows: readonly T[]) => {
  * (installations, invalidated tokens, profiles, suppressions, opt-outs) are loaded in one
  * statement per table for the whole batch, `domain/recipients.ts` decides each message's targets
  * and skips, and every delivery of the batch is inserted in one statement. A suppressed address,
- * an opted-out number or an unsubscribed profile gets a `skipped` delivery that says why.
+ * an opted-out number or an unsubscribed profile gets a `skipped` delivery that says why. `now`
+ * (the worker's clock) stamps the skips' webhook events.
  */
-export async function fanOutMessages(tx: TransactionSql, messageIds: string[]): Promise<FanoutResult[]> {
+export async function fanOutMessages(tx: TransactionSql, messageIds: string[], now: Date): Promise<FanoutResult[]> {
   const locked = await tx<{ id: string; project_id: string; recipients: Recipients; fanned_out_at: Date | null; parts: string[] }[]>`
     select id, project_id, recipients, fanned_out_at, array(select jsonb_object_keys(content)) as parts
     from messages where id = any(${messageIds}::uuid[]) order by id for update`;
@@ -53,6 +55,7 @@ export async function fanOutMessages(tx: TransactionSql, messageIds: string[]): 
     }));
   const inserted = deliveries.length
     ? await tx<{ id: string; message_id: string; status: DeliveryStatus; platform: string }[]>`
+        with ins as (
         insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id, apns_environment, status, reason)
         select u.id, u.message_id, u.project_id, u.platform, u.target, u.target_kind, u.install_id, u.env, u.status, u.reason
         from unnest(${deliveries.map((x) => x.id)}::uuid[], ${deliveries.map((x) => x.message_id)}::uuid[],
@@ -63,7 +66,12 @@ export async function fanOutMessages(tx: TransactionSql, messageIds: string[]): 
                     ${deliveries.map((x) => x.reason) as string[]}::text[])
              as u(id, message_id, project_id, platform, target, target_kind, install_id, env, status, reason)
         on conflict (message_id, platform, target) do nothing
-        returning id, message_id, status, platform`
+        returning id, message_id, project_id, platform, target, target_kind, status, reason
+        ), webhook_facts as (
+          -- A skip is final at once: its message.skipped event is written with it (store/webhook-outbox.ts).
+          select i.project_id, 'message.skipped' as type, ${tx.unsafe(deliveryEventData('i'))} as data from ins i where i.status = 'skipped'
+        ), ${webhookOutbox(tx, now)}
+        select id, message_id, status, platform from ins`
     : [];
   if (fresh.length) await tx`update messages set fanned_out_at = now() where id = any(${fresh.map((m) => m.id)}::uuid[])`;
   const queued = new Map<string, { id: string; platform: string }[]>();
@@ -226,15 +234,28 @@ export interface OutcomeRecord {
  */
 export async function recordOutcomes(sql: Sql | TransactionSql, outcomes: OutcomeRecord[], now: Date): Promise<void> {
   if (!outcomes.length) return;
+  // The webhook events of the outcomes that are final (message.sent, message.failed) are written
+  // by the same statement (store/webhook-outbox.ts).
   await sql`
-    update deliveries d set status = u.status, reason = u.reason, attempts = u.attempts, updated_at = ${now}::timestamptz,
-           sending_until = null, due_at = ${now}::timestamptz + coalesce(u.retry_ms, 0) * interval '1 millisecond'
-    from unnest(${outcomes.map((o) => o.id)}::uuid[], ${outcomes.map((o) => o.status)}::text[],
-                ${outcomes.map((o) => o.reason) as string[]}::text[], ${outcomes.map((o) => o.attempts)}::int[],
-                ${outcomes.map((o) => o.retryInMs ?? null) as number[]}::int[])
-         as u(id, status, reason, attempts, retry_ms)
-    where d.id = u.id and d.status = 'queued'`;
+    with moved as (
+      update deliveries d set status = u.status, reason = u.reason, attempts = u.attempts, updated_at = ${now}::timestamptz,
+             sending_until = null, due_at = ${now}::timestamptz + coalesce(u.retry_ms, 0) * interval '1 millisecond'
+      from unnest(${outcomes.map((o) => o.id)}::uuid[], ${outcomes.map((o) => o.status)}::text[],
+                  ${outcomes.map((o) => o.reason) as string[]}::text[], ${outcomes.map((o) => o.attempts)}::int[],
+                  ${outcomes.map((o) => o.retryInMs ?? null) as number[]}::int[])
+           as u(id, status, reason, attempts, retry_ms)
+      where d.id = u.id and d.status = 'queued'
+      returning d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.status, d.reason
+    ), webhook_facts as (
+      select m.project_id, ${sql.unsafe(`case when m.status = 'sent' then 'message.sent' else 'message.failed' end`)} as type,
+             ${sql.unsafe(deliveryEventData('m'))} as data
+      from moved m where m.status = any(${[...finalOutcomeStatuses]}::text[])
+    ), ${webhookOutbox(sql, now)}
+    select 1`;
 }
+
+/** The outcomes recordOutcomes reports to webhooks: `sent` as message.sent, the others as message.failed. */
+const finalOutcomeStatuses = ['sent', 'failed', 'invalidated', 'expired', 'unknown'] as const;
 
 export async function invalidateTokens(
   sql: Sql | TransactionSql,

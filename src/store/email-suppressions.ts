@@ -6,6 +6,7 @@
 import type { Sql, TransactionSql } from 'postgres';
 import { normalizeEmailAddress } from '../domain/email-address.js';
 import { isStorableText } from '../domain/storable.js';
+import { webhookOutbox } from './webhook-outbox.js';
 
 export const suppressionReasons = ['hard_bounce', 'unsubscribed', 'complaint', 'manual'] as const;
 export type SuppressionReason = (typeof suppressionReasons)[number];
@@ -31,19 +32,35 @@ type Db = Sql | TransactionSql;
  * reason (the one that stopped mail to it). Answers how many were new. Nothing is added for a
  * project that no longer exists (its unsubscribe links may outlive it).
  */
-export async function addSuppressions(sql: Db, projectId: string, entries: readonly NewSuppression[]): Promise<number> {
+export async function addSuppressions(sql: Db, projectId: string, entries: readonly NewSuppression[], now?: Date): Promise<number> {
   if (entries.length === 0) return 0;
-  const rows = await sql`
-    insert into email_suppressions (project_id, address, reason, detail)
-    select p.id, e.address, e.reason, e.detail
-    from projects p,
-         unnest(${entries.map((e) => normalizeEmailAddress(e.address))}::text[], ${entries.map((e) => e.reason)}::text[],
-                ${entries.map((e) => e.detail ?? null) as string[]}::text[]) as e(address, reason, detail)
-    where p.id = ${projectId}
-    on conflict (project_id, address) do nothing
-    returning address`;
-  return rows.length;
+  // A new entry is a webhook event of its reason (email.bounced, email.complained,
+  // email.unsubscribed), written by the same statement (store/webhook-outbox.ts); `manual` is none.
+  const [row] = await sql<{ n: number }[]>`
+    with added as (
+      insert into email_suppressions (project_id, address, reason, detail)
+      select p.id, e.address, e.reason, e.detail
+      from projects p,
+           unnest(${entries.map((e) => normalizeEmailAddress(e.address))}::text[], ${entries.map((e) => e.reason)}::text[],
+                  ${entries.map((e) => e.detail ?? null) as string[]}::text[]) as e(address, reason, detail)
+      where p.id = ${projectId}
+      on conflict (project_id, address) do nothing
+      returning project_id, address, reason, detail
+    ), webhook_facts as (
+      select a.project_id, t.type, jsonb_build_object('address', a.address, 'reason', a.reason, 'detail', a.detail) as data
+      from added a join unnest(${Object.keys(suppressionEvents)}::text[], ${Object.values(suppressionEvents)}::text[]) as t(reason, type)
+        on t.reason = a.reason
+    ), ${webhookOutbox(sql, now)}
+    select count(*)::int as n from added`;
+  return row!.n;
 }
+
+/** The webhook event a new suppression is, by its reason. */
+const suppressionEvents: Partial<Record<SuppressionReason, string>> = {
+  hard_bounce: 'email.bounced',
+  complaint: 'email.complained',
+  unsubscribed: 'email.unsubscribed',
+};
 
 /** Which of `addresses` the project has suppressed, lower-cased, in one statement. */
 export async function findSuppressed(sql: Db, projectId: string, addresses: readonly string[]): Promise<Set<string>> {

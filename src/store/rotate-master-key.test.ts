@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { openKeyring } from './master-key.js';
 import { createProject } from './projects.js';
 import { credentialsContext, listCredentials, saveCredentials } from './provider-credentials.js';
 import { identitySecretContext, identitySecrets, rotateIdentitySecret } from './identity-secrets.js';
+import { createEndpoint, rotateSecret as rotateWebhookSecret, webhookSecretContext } from './webhook-endpoints.js';
 import { rotateMasterKey } from './rotate-master-key.js';
 import { createKeyring, SealedValueError, type Keyring } from './sealed.js';
 
@@ -32,6 +33,10 @@ async function openAll(sql: Sql, keyring: Keyring): Promise<Map<string, string>>
     out.set(`i/${r.project_id}`, keyring.open(r.sealed, identitySecretContext(r.project_id)).toString());
     if (r.previous_sealed) out.set(`i/${r.project_id}/previous`, keyring.open(r.previous_sealed, identitySecretContext(r.project_id)).toString());
   }
+  for (const r of await sql<{ id: string; project_id: string; sealed: Buffer; previous_sealed: Buffer | null }[]>`select * from webhook_endpoints`) {
+    out.set(`w/${r.id}`, keyring.open(r.sealed, webhookSecretContext(r.project_id, r.id)).toString());
+    if (r.previous_sealed) out.set(`w/${r.id}/previous`, keyring.open(r.previous_sealed, webhookSecretContext(r.project_id, r.id)).toString());
+  }
   return out;
 }
 
@@ -42,6 +47,10 @@ async function fill(sql: Sql, keyring: Keyring): Promise<string[]> {
     const p = await createProject(sql, name, keyring);
     await saveCredentials(sql, keyring, p.project_id, 'sms', { ...smsInput(), base_url: 'https://sms.example.net' });
     if (name !== 'c') await rotateIdentitySecret(sql, keyring, p.project_id, 3600);
+    if (name === 'a') {
+      const hook = await createEndpoint(sql, keyring, p.project_id, { id: randomUUID(), url: 'https://hooks.example.com/', description: null, eventTypes: [], enabled: true, now: new Date() });
+      await rotateWebhookSecret(sql, keyring, p.project_id, hook.id, new Date());
+    }
     ids.push(p.project_id);
   }
   return ids;
@@ -55,13 +64,13 @@ test('a rotation re-seals every secret under the new key, unchanged; the old key
     const before = await keyringOf(db.sql, oldKey);
     const projects = await fill(db.sql, before);
     const plain = await openAll(db.sql, before);
-    assert.equal(plain.size, 3 * 2 + 3 + 2);
+    assert.equal(plain.size, 3 * 2 + 3 + 2 + 2);
     const unsubscribe = before.secret('unsubscribe links');
     const summaries = await listCredentials(db.sql, projects[0]!);
 
     const rotating = await keyringOf(db.sql, newKey, oldKey);
     const { resealed } = await rotateMasterKey(db.sql, rotating);
-    assert.equal(resealed, 3 * 2 + 3 + 1, 'every credentials row, every identity row, and the derived keys');
+    assert.equal(resealed, 3 * 2 + 3 + 1 + 1, 'every credentials row, every identity row, the webhook endpoint, and the derived keys');
 
     const after = await keyringOf(db.sql, newKey);
     assert.deepEqual(await openAll(db.sql, after), plain, 'the new key alone opens every secret, equal to what it was');

@@ -18,6 +18,7 @@
 import type { Sql, TransactionSql } from 'postgres';
 import { credentialsContext } from './provider-credentials.js';
 import { identitySecretContext } from './identity-secrets.js';
+import { webhookSecretContext } from './webhook-endpoints.js';
 import { derivedKeysContext } from './master-key.js';
 import type { Keyring } from './sealed.js';
 import type { Provider } from '../domain/provider-credentials.js';
@@ -60,6 +61,20 @@ async function resealIdentitySecrets(tx: TransactionSql, keyring: Keyring, limit
   return rows.length;
 }
 
+async function resealWebhookSecrets(tx: TransactionSql, keyring: Keyring, limit: number): Promise<number> {
+  const rows = await tx<{ id: string; project_id: string; sealed: Buffer; previous_sealed: Buffer | null }[]>`
+    select id, project_id, sealed, previous_sealed from webhook_endpoints
+    where ${underOtherKey(tx, 'sealed', keyring.keyId)} or ${underOtherKey(tx, 'previous_sealed', keyring.keyId)}
+    order by id limit ${limit} for update`;
+  for (const r of rows) {
+    const context = webhookSecretContext(r.project_id, r.id);
+    const reseal = (v: Buffer) => keyring.seal(keyring.open(v, context), context);
+    await tx`update webhook_endpoints set sealed = ${reseal(r.sealed)}, previous_sealed = ${r.previous_sealed && reseal(r.previous_sealed)}
+             where id = ${r.id}`;
+  }
+  return rows.length;
+}
+
 /** Stores the derived keys in use (step 2), or re-seals them when a former rotation stored them under the old key. */
 async function resealDerivedKeys(tx: TransactionSql, keyring: Keyring): Promise<number> {
   const seal = () => {
@@ -87,7 +102,7 @@ export async function rotateMasterKey(sql: Sql, keyring: Keyring, o: RotationOpt
   if (marker!.value !== keyring.checkValue) throw new Error('a rotation to another master key is under way: finish it with that key');
   let resealed = await sql.begin((tx) => resealDerivedKeys(tx, keyring));
   for (;;) {
-    for (const step of [resealCredentials, resealIdentitySecrets]) {
+    for (const step of [resealCredentials, resealIdentitySecrets, resealWebhookSecrets]) {
       for (;;) {
         const n = await sql.begin((tx) => step(tx, keyring, batchSize));
         if (n === 0) break;
@@ -98,10 +113,12 @@ export async function rotateMasterKey(sql: Sql, keyring: Keyring, o: RotationOpt
     // A process of the rotation writing now seals under the new key, but one started before it
     // (holding only the old key) may have written since: look again with writes held off.
     const done = await sql.begin(async (tx) => {
-      await tx`lock table provider_credentials, project_identity_secrets in share mode`;
+      await tx`lock table provider_credentials, project_identity_secrets, webhook_endpoints in share mode`;
       const [left] = await tx<{ n: number }[]>`select
         (select count(*) from provider_credentials where ${underOtherKey(tx, 'sealed', keyring.keyId)})::int +
         (select count(*) from project_identity_secrets
+          where ${underOtherKey(tx, 'sealed', keyring.keyId)} or ${underOtherKey(tx, 'previous_sealed', keyring.keyId)})::int +
+        (select count(*) from webhook_endpoints
           where ${underOtherKey(tx, 'sealed', keyring.keyId)} or ${underOtherKey(tx, 'previous_sealed', keyring.keyId)})::int as n`;
       if (left!.n > 0) return false;
       await tx`update settings set value = ${keyring.checkValue} where name = 'master_key_check'`;

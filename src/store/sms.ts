@@ -6,6 +6,7 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { SmsEncoding } from '../domain/sms-segments.js';
 import { replaceableBy, type SmsCallbackStatus } from '../domain/sms-status.js';
+import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
 
 type Db = Sql | TransactionSql;
 
@@ -45,7 +46,7 @@ export interface SmsStatusUpdate {
  * status or further (an out-of-order `sent` after `delivered`, a repeated callback); `unknown`: no
  * delivery of this project has that SID (or id).
  */
-export async function recordSmsStatus(sql: Db, projectId: string, u: SmsStatusUpdate): Promise<'updated' | 'unchanged' | 'unknown'> {
+export async function recordSmsStatus(sql: Db, projectId: string, u: SmsStatusUpdate, now?: Date): Promise<'updated' | 'unchanged' | 'unknown'> {
   const from = [...replaceableBy(u.status)];
   const match = u.deliveryId !== undefined
     // The SID must agree once known, so a signed callback for one message cannot move another.
@@ -58,8 +59,13 @@ export async function recordSmsStatus(sql: Db, projectId: string, u: SmsStatusUp
       update deliveries d set status = ${u.status}, reason = ${u.reason},
              provider_message_id = coalesce(d.provider_message_id, ${u.providerMessageId}), updated_at = now()
       from target t where d.id = t.id and t.status = any(${from}::text[])
-      returning d.id
-    )
+      returning d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.status, d.reason
+    ), webhook_facts as (
+      -- The provider's confirmation, or its refusal after the send was accepted (store/webhook-outbox.ts).
+      select m.project_id, case when m.status = 'delivered' then 'message.delivered' else 'message.failed' end as type,
+             ${sql.unsafe(deliveryEventData('m'))} as data
+      from moved m where m.status in ('delivered', 'undelivered', 'failed')
+    ), ${webhookOutbox(sql, now)}
     select exists (select 1 from moved) as moved from target limit 1`;
   if (!rows.length) return 'unknown';
   return rows[0]!.moved ? 'updated' : 'unchanged';
@@ -69,12 +75,19 @@ export async function recordSmsStatus(sql: Db, projectId: string, u: SmsStatusUp
 export type OptOutSource = 'inbound_keyword' | 'provider_21610' | 'api';
 
 /** Opts numbers out; a number already out keeps its first source and time. */
-export async function optOutPhones(sql: Db, projectId: string, phones: string[], source: OptOutSource): Promise<void> {
+export async function optOutPhones(sql: Db, projectId: string, phones: string[], source: OptOutSource, now?: Date): Promise<void> {
   if (!phones.length) return;
+  // A number newly out is an sms.opted_out event, written by the same statement (store/webhook-outbox.ts).
   await sql`
-    insert into sms_opt_outs (project_id, phone, source)
-    select ${projectId}, p, ${source} from unnest(${phones}::text[]) as p
-    on conflict (project_id, phone) do nothing`;
+    with added as (
+      insert into sms_opt_outs (project_id, phone, source)
+      select ${projectId}, p, ${source} from unnest(${phones}::text[]) as p
+      on conflict (project_id, phone) do nothing
+      returning project_id, phone, source
+    ), webhook_facts as (
+      select a.project_id, 'sms.opted_out' as type, jsonb_build_object('phone', a.phone, 'source', a.source) as data from added a
+    ), ${webhookOutbox(sql, now)}
+    select 1`;
 }
 
 /** Opts numbers back in (START, UNSTOP, YES). */

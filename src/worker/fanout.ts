@@ -12,13 +12,15 @@ import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import type { Job, WorkQueue } from '../queue/queue.js';
 import { fanOutMessages } from '../store/deliveries.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { isDatabaseFailure } from '../store/database-errors.js';
 import { retryDelayMs } from '../domain/retry.js';
 import { deliveryTopic, type FanoutPayload, type DeliveryPayload } from './topics.js';
 
-export function fanoutHandler(deps: { sql: Sql; queue: WorkQueue; log?: Logger }) {
+export function fanoutHandler(deps: { sql: Sql; queue: WorkQueue; log?: Logger; clock?: Clock | undefined }) {
+  const clock = deps.clock ?? systemClock;
   const fanOut = (jobs: Job[]) => deps.sql.begin(async (tx) => {
-    const results = await fanOutMessages(tx, jobs.map((j) => (j.payload as FanoutPayload).message_id));
+    const results = await fanOutMessages(tx, jobs.map((j) => (j.payload as FanoutPayload).message_id), new Date(clock.now()));
     const queued = results.flatMap((r) => r.queued);
     if (queued.length) {
       await deps.queue.enqueue(tx, queued.map((q) => ({ topic: deliveryTopic(q.platform), payload: { delivery_id: q.id } satisfies DeliveryPayload })));

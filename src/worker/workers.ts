@@ -1,7 +1,8 @@
 /**
  * The worker role: the fan-out consumer, one delivery consumer per channel of the registry
  * (src/channels/registry.ts) with the sender its definition starts (connection pools, rate limits),
- * the bulk profile import, custom audiences' member changes, and the circuit breakers the channels share.
+ * the bulk profile import, custom audiences' member changes, the circuit breakers the channels share,
+ * and the webhook dispatcher (webhook-dispatcher.ts).
  */
 import type { Sql } from 'postgres';
 import type { SandboxLink } from '../sandbox-link.js';
@@ -23,6 +24,9 @@ import type { Share } from '../domain/process-share.js';
 import type { PrivateNetworkAllowance } from '../domain/network-address.js';
 import { createOutboundGuard } from '../providers/outbound-guard.js';
 import type { Clock } from '../domain/clock.js';
+import type { Keyring } from '../store/sealed.js';
+import { startWebhookDispatcher, type WebhookDispatcherDeps } from './webhook-dispatcher.js';
+import { closeWebhookConnections } from '../providers/webhooks/client.js';
 
 export interface WorkerDeps {
   sql: Sql;
@@ -49,6 +53,10 @@ export interface WorkerDeps {
   clock: Clock;
   /** The provider accounts' circuit breakers, shared with /metrics; new ones when absent. */
   breakers?: CircuitBreakers | undefined;
+  /** Opens the webhook endpoints' signing secrets; without it this process sends no webhooks. */
+  keyring?: Keyring | undefined;
+  /** The webhook dispatcher's settings (tests shorten its timeouts and polls). */
+  webhooks?: Partial<Omit<WebhookDispatcherDeps, 'sql' | 'keyring' | 'log' | 'guard' | 'clock'>> | undefined;
 }
 
 /**
@@ -84,7 +92,7 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   const consumers = [
     startConsumer({
       queue: deps.queue, topic: topics.fanout, log: deps.log, lanes: 2, batchSize: 8, leaseMs,
-      handle: fanoutHandler({ sql: deps.sql, queue: deps.queue, log: deps.log }),
+      handle: fanoutHandler({ sql: deps.sql, queue: deps.queue, log: deps.log, clock: deps.clock }),
     }),
     // Several lanes per channel, so one lane's database round trips overlap another's sends.
     ...started.map((c) => deliveries(deliveryTopicOf(c.def.name), c.def.worker.lanes, c.sender, c.def.worker.leaseMs)),
@@ -97,10 +105,13 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
       handle: applyAudiencesHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock }),
     }),
   ];
+  // Webhooks go to URLs tenants chose: through the same guard as their push endpoints.
+  const webhooks = deps.keyring && startWebhookDispatcher({ ...deps.webhooks, sql: deps.sql, keyring: deps.keyring, log: deps.log, guard, clock: deps.clock });
   return {
     stop: async () => {
-      await Promise.all(consumers.map((c) => c.stop()));
+      await Promise.all([...consumers.map((c) => c.stop()), webhooks?.stop()]);
       await Promise.all(started.map((c) => c.close()));
+      if (webhooks) closeWebhookConnections();
     },
   };
 }

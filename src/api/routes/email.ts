@@ -132,7 +132,8 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsyncTypebox => 
       if (!isOneClick(req.headers['content-type'], req.body)) {
         throw new ApiError('invalid_unsubscribe_request', 'the body must be List-Unsubscribe=One-Click (RFC 8058 section 3.2)');
       }
-      await addSuppressions(sql, subject.projectId, [{ address: subject.address, reason: 'unsubscribed', detail: 'one-click unsubscribe (RFC 8058)' }]);
+      await addSuppressions(sql, subject.projectId, [{ address: subject.address, reason: 'unsubscribed', detail: 'one-click unsubscribe (RFC 8058)' }],
+        new Date((deps.clock ?? systemClock).now()));
       return page(reply, 200, 'Unsubscribed', '<h1>You are unsubscribed</h1>\n<p>You will no longer receive these emails at this address.</p>');
     },
   });

@@ -18,6 +18,7 @@ import { callbackVerdict } from '../../domain/sms-status.js';
 import { keywordAction } from '../../providers/sms/keywords.js';
 import { optInPhones, optOutPhones, recordSmsStatus } from '../../store/sms.js';
 import { ApiError } from '../errors.js';
+import { systemClock, type Clock } from '../../domain/clock.js';
 import { errorResponses, NoContent, textResponse } from '../schemas.js';
 
 export interface SmsWebhookOptions {
@@ -30,6 +31,8 @@ export interface SmsWebhookOptions {
    * behind a proxy, as the app trusts them).
    */
   publicBaseUrl?: string | undefined;
+  /** Stamps what the callbacks record (their webhook events). */
+  clock?: Clock | undefined;
 }
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -51,6 +54,7 @@ const schemaFor = (summary: string) => ({
 });
 
 export const smsWebhookRoutes = (o: SmsWebhookOptions): FastifyPluginAsyncTypebox => async (app) => {
+  const now = () => new Date((o.clock ?? systemClock).now());
   // Twilio posts forms. Scoped to this plugin: the rest of the API stays JSON-only.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, new URLSearchParams(body as string));
@@ -89,7 +93,7 @@ export const smsWebhookRoutes = (o: SmsWebhookOptions): FastifyPluginAsyncTypebo
       const deliveryId = req.query.d;
       if (deliveryId !== undefined && !uuid.test(deliveryId)) throw new ApiError('invalid_field', 'query.d must be a delivery id (a UUID)');
       if (verdict.kind === 'status') {
-        const result = await recordSmsStatus(o.sql, projectId, { providerMessageId: sid, deliveryId, status: verdict.status, reason: verdict.reason });
+        const result = await recordSmsStatus(o.sql, projectId, { providerMessageId: sid, deliveryId, status: verdict.status, reason: verdict.reason }, now());
         // An unknown SID is answered 2xx all the same: Twilio would only log an error and not resend.
         if (result === 'unknown') req.log.debug({ projectId, sid }, 'SMS status callback for an unknown message');
       }
@@ -106,7 +110,7 @@ export const smsWebhookRoutes = (o: SmsWebhookOptions): FastifyPluginAsyncTypebo
       const { projectId, form } = await verified(req, req.params.project_id);
       const from = required(form, 'From');
       const action = keywordAction(form.get('Body') ?? '', form.get('OptOutType'));
-      if (action === 'opt_out') await optOutPhones(o.sql, projectId, [from], 'inbound_keyword');
+      if (action === 'opt_out') await optOutPhones(o.sql, projectId, [from], 'inbound_keyword', now());
       else if (action === 'opt_in') await optInPhones(o.sql, projectId, [from]);
       return reply.code(200).type('text/xml').send(emptyTwiml);
     },

@@ -55,7 +55,7 @@ export function emailChannel(deps: {
         list.push({ address: d.target, reason: 'hard_bounce', detail: o.reason });
         byProject.set(d.project_id, list);
       }
-      for (const [projectId, list] of byProject) await addSuppressions(tx, projectId, list);
+      for (const [projectId, list] of byProject) await addSuppressions(tx, projectId, list, new Date(deps.now()));
     },
   };
 }

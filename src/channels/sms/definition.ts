@@ -18,7 +18,7 @@ export const sms = defineChannel({
   start(ctx) {
     const client = createSmsSender({ log: ctx.log.child({ part: 'sms' }), ca: ctx.ca, share: ctx.share, guard: ctx.guard, clock: ctx.clock });
     return {
-      sender: smsChannel({ credentialsFor: smsAccount(ctx), send: (c, m) => client.send(c, m), callbackUrl: ctx.callbackUrl }),
+      sender: smsChannel({ credentialsFor: smsAccount(ctx), send: (c, m) => client.send(c, m), callbackUrl: ctx.callbackUrl, now: ctx.clock }),
       close: () => client.close(),
     };
   },

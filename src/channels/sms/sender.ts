@@ -20,6 +20,8 @@ export function smsChannel(deps: {
   send(account: SmsAccount, msg: SmsToSend): Promise<DeliveryOutcome>;
   /** Where the provider posts status callbacks. */
   callbackUrl: string;
+  /** The worker's clock: stamps what is recorded (the opt-outs' webhook events). */
+  now?: (() => number) | undefined;
 }): ChannelSender<SmsSendingAccount> {
   return {
     channel: 'sms',
@@ -48,7 +50,7 @@ export function smsChannel(deps: {
       }
       for (const [projectId, p] of byProject) {
         if (p.sends.length) await recordSmsSends(tx, projectId, p.sends);
-        if (p.stops.length) await optOutPhones(tx, projectId, p.stops, 'provider_21610');
+        if (p.stops.length) await optOutPhones(tx, projectId, p.stops, 'provider_21610', deps.now && new Date(deps.now()));
       }
     },
   };
