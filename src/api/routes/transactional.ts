@@ -13,6 +13,7 @@ import { createGroupCommit, inTransaction } from '../../store/group-commit.js';
 import { topics } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
 import { checkContent } from '../content-check.js';
+import { contentSchemas } from '../../channels/registry.js';
 import { emailAddress } from '../../channels/email/content.js';
 import type { MessageContent } from '../../domain/channels.js';
 import { errorResponses, inputErrors, restKeyErrors } from '../schemas.js';
