@@ -1,8 +1,8 @@
 /**
  * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
  * retention, removes bulk uploads a stopped API process left half-staged, forgets audience changes
- * applied a week ago, forgets webhook events and attempts after 30 days, and runs the reconciler
- * (reconciler.ts); campaigns and automations will start here too.
+ * applied a week ago, forgets webhook events and attempts after 30 days, runs the reconciler
+ * (reconciler.ts) and plans campaigns' occurrences (campaigns.ts); automations will start here too.
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
@@ -15,7 +15,10 @@ import { deleteAppliedChanges } from '../store/audiences.js';
 import { deleteOldWebhookEvents, webhookRetentionMs } from '../store/webhook-deliveries.js';
 import type { Clock } from '../domain/clock.js';
 import { every } from './every.js';
+import { startDueOccurrences } from './campaigns.js';
 
+/** How often started campaigns are looked at for an occurrence to plan: a campaign sent "now" starts within it. */
+const campaignLookMs = 1_000;
 /** Hourly is plenty: keys are kept 48 h, the promise is 24 h. */
 const upkeepEveryMs = 3_600_000;
 
@@ -39,9 +42,13 @@ export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; 
     }
   };
   const periodic = every(deps.clock, upkeepEveryMs, upkeep, { now: true });
+  const campaigns = every(deps.clock, campaignLookMs, async () => {
+    await startDueOccurrences(deps).catch((err: unknown) => deps.log.warn({ err }, 'campaign look failed; will try again'));
+  }, { now: true });
   return {
     stop: async () => {
       await periodic.stop();
+      await campaigns.stop();
       await reconciler.stop();
     },
   };

@@ -9,6 +9,7 @@ import { testMasterKey } from '../../test/support/keyring.js';
 import { silentLogger } from '../observability/logger.js';
 import { createPostgresQueue } from '../queue/postgres/queue.js';
 import { acceptMessages } from './accept-messages.js';
+import { insertOccurrence } from './campaign-ledger.js';
 import { BackupReader, BackupWriter } from './backup-format.js';
 import { backupDatabase, BackupError, openBackup, processStateTables, restoreDatabase, type BackupOptions } from './backup.js';
 import { addSuppressions } from './email-suppressions.js';
@@ -81,6 +82,14 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
             values (${randomUUID()}, ${p}, 'aud1', 'add', ${['bob', awkward]}, 2, now())`;
   await sql`insert into audience_changes (id, project_id, audience_id, kind, upload_id, id_count, created_at, applied_at)
             values (${randomUUID()}, ${p}, 'aud1', 'replace', ${importId}, 2, now(), now())`;
+  const campaign = randomUUID();
+  await sql`insert into campaigns (id, project_id, name, state, definition, labels, created_at, updated_at)
+            values (${campaign}, ${p}, ${awkward}, 'running', ${sql.json({ when: { type: 'now' }, note: awkward })}, ${['a', awkward]}, now(), now())`;
+  const planned = new Date('2026-11-15T10:00:00Z');
+  await sql.begin((tx) => insertOccurrence(tx, { campaignId: campaign, projectId: p, occurrence: 1, plannedAt: planned, localDate: null }));
+  await sql`insert into campaign_recipients (campaign_id, occurrence, planned_at, custom_id, variant, due_at, status, reason, updated_at)
+            values (${campaign}, 1, ${planned}, ${awkward}, 0, now(), 'skipped', ${awkward}, now())`;
+  await sql`insert into campaign_targets (campaign_id, occurrence, target) values (${campaign}, 1, ${'email:' + awkward})`;
   return p;
 }
 

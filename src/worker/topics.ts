@@ -17,6 +17,10 @@ export const topics = {
   importProfiles: 'profiles.import',
   /** An audience with accepted member changes, to apply in order. */
   applyAudiences: 'audiences.apply',
+  /** One keyset page of a campaign occurrence's audience, to write into the ledger. */
+  campaignFanout: 'campaign.fanout',
+  /** A campaign occurrence's due recipients, to hand to the delivery pipeline at the send rate. */
+  campaignSend: 'campaign.send',
 } as const;
 
 /** A channel's delivery topic: `delivery.<channel>`. */
@@ -44,4 +48,18 @@ export interface ImportPayload {
 export interface AudiencePayload {
   project_id: string;
   audience_id: string;
+}
+
+export interface CampaignFanoutPayload {
+  campaign_id: string;
+  occurrence: number;
+  /** The last custom_id of the page before (the occurrence's cursor when this job was made). */
+  after: string;
+}
+
+export interface CampaignSendPayload {
+  campaign_id: string;
+  occurrence: number;
+  /** The link's number: only the occurrence's live link runs (worker/campaign-send.ts). */
+  chain: number;
 }

@@ -1,8 +1,8 @@
 /**
  * The worker role: the fan-out consumer, one delivery consumer per channel of the registry
  * (src/channels/registry.ts) with the sender its definition starts (connection pools, rate limits),
- * the bulk profile import, custom audiences' member changes, the circuit breakers the channels share,
- * and the webhook dispatcher (webhook-dispatcher.ts).
+ * the bulk profile import, custom audiences' member changes, campaigns' fan-out and send steps, the
+ * circuit breakers the channels share, and the webhook dispatcher (webhook-dispatcher.ts).
  */
 import type { Sql } from 'postgres';
 import type { SandboxLink } from '../sandbox-link.js';
@@ -17,6 +17,8 @@ import type { ChannelSender } from '../channels/channel.js';
 import { deliveryTopicOf, topics } from './topics.js';
 import { importHandler } from './import-profiles.js';
 import { applyAudiencesHandler } from './apply-audiences.js';
+import { campaignFanoutHandler } from './campaign-fanout.js';
+import { campaignSendHandler } from './campaign-send.js';
 import type { HeraldEvents } from './events.js';
 import type { BackoffPolicy } from '../domain/retry.js';
 import { createCircuitBreakers, type CircuitBreakers } from '../domain/circuit-breaker.js';
@@ -103,6 +105,14 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
     startConsumer({
       queue: deps.queue, topic: topics.applyAudiences, log: deps.log, lanes: 2, batchSize: 1, leaseMs,
       handle: applyAudiencesHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock }),
+    }),
+    startConsumer({
+      queue: deps.queue, topic: topics.campaignFanout, log: deps.log, lanes: 1, batchSize: 1, leaseMs,
+      handle: campaignFanoutHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock, log: deps.log }),
+    }),
+    startConsumer({
+      queue: deps.queue, topic: topics.campaignSend, log: deps.log, lanes: 2, batchSize: 1, leaseMs,
+      handle: campaignSendHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock, log: deps.log }),
     }),
   ];
   // Webhooks go to URLs tenants chose: through the same guard as their push endpoints.

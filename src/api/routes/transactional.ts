@@ -12,7 +12,8 @@ import { acceptMessages, type AcceptRequest, type AcceptResult } from '../../sto
 import { createGroupCommit, inTransaction } from '../../store/group-commit.js';
 import { topics } from '../../worker/topics.js';
 import { ApiError } from '../errors.js';
-import { channelRegistry, contentSchemas } from '../../channels/registry.js';
+import { checkContent } from '../content-check.js';
+import { contentSchemas } from '../../channels/registry.js';
 import { emailAddress } from '../../channels/email/content.js';
 import type { MessageContent } from '../../domain/channels.js';
 import { errorResponses, inputErrors, restKeyErrors } from '../schemas.js';
@@ -138,13 +139,3 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: 
 
 const recipientLists = ['custom_ids', 'install_ids', 'tokens', 'emails', 'phones'] as const;
 
-/** Refuses content any channel's provider would refuse: each channel checks its part (for push, its
- *  platform's fields with its provider's real builder), in the registry's order, so what passes here
- *  fits later. */
-function checkContent(content: MessageContent, id: string, createdAt: Date): void {
-  for (const def of channelRegistry) {
-    if (!content[def.part]) continue;
-    const problem = def.content.check?.(content, { id, createdAt });
-    if (problem) throw new ApiError(problem.code, problem.message);
-  }
-}

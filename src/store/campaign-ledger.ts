@@ -1,0 +1,223 @@
+/**
+ * The campaign ledger: one narrow row per recipient per occurrence (migration 0020). The fan-out
+ * writes a keyset page of the audience at a time; the send step takes due rows under the
+ * campaign's row lock and records each one's outcome; the counts are read back from the rows, so
+ * "finished" means every recipient has one. Partitioned by month of `planned_at`: an old month of
+ * campaigns is dropped with its partition, never deleted row by row.
+ */
+import type { Sql, TransactionSql } from 'postgres';
+import { compileQuery } from '../domain/targeting/sql.js';
+import type { Query } from '../domain/targeting/query.js';
+
+type Db = Sql | TransactionSql;
+
+/** The month partition that holds rows planned at `at`, created on first use. */
+export async function ensurePartition(tx: TransactionSql, at: Date): Promise<void> {
+  const from = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1));
+  const to = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1));
+  const name = `campaign_recipients_${from.getUTCFullYear()}_${String(from.getUTCMonth() + 1).padStart(2, '0')}`;
+  const [exists] = await tx`select 1 from pg_class where relname = ${name} and relkind = 'r'`;
+  if (exists) return;
+  // Two schedulers creating the same month would collide in the catalog: one at a time.
+  await tx`select pg_advisory_xact_lock(hashtext('campaign_recipients partitions'))`;
+  await tx.unsafe(`create table if not exists ${name} partition of campaign_recipients
+    for values from ('${from.toISOString()}') to ('${to.toISOString()}')`);
+}
+
+export interface Occurrence {
+  campaign_id: string;
+  occurrence: number;
+  project_id: string;
+  planned_at: Date;
+  local_date: string | null;
+  state: 'fanning_out' | 'sending' | 'done' | 'stopped';
+  cursor: string;
+  targeted: number;
+  chain: number;
+}
+
+export async function insertOccurrence(tx: TransactionSql, o: { campaignId: string; projectId: string; occurrence: number; plannedAt: Date; localDate: string | null }): Promise<void> {
+  await ensurePartition(tx, o.plannedAt);
+  await tx`
+    insert into campaign_occurrences (campaign_id, occurrence, project_id, planned_at, local_date, state)
+    values (${o.campaignId}, ${o.occurrence}, ${o.projectId}, ${o.plannedAt}, ${o.localDate}, 'fanning_out')
+    on conflict do nothing`;
+}
+
+export async function lockOccurrence(tx: TransactionSql, campaignId: string, occurrence: number): Promise<Occurrence | undefined> {
+  const [row] = await tx<Occurrence[]>`
+    select campaign_id, occurrence, project_id, planned_at, local_date::text as local_date, state, cursor, targeted, chain
+      from campaign_occurrences where campaign_id = ${campaignId} and occurrence = ${occurrence} for update`;
+  return row;
+}
+
+export async function updateOccurrence(tx: TransactionSql, o: { campaignId: string; occurrence: number; state: Occurrence['state']; cursor?: string; addTargeted?: number; now: Date }): Promise<void> {
+  await tx`
+    update campaign_occurrences set state = ${o.state}, cursor = coalesce(${o.cursor ?? null}, cursor),
+      targeted = targeted + ${o.addTargeted ?? 0},
+      done_at = case when ${o.state} in ('done', 'stopped') then ${o.now}::timestamptz else done_at end
+    where campaign_id = ${o.campaignId} and occurrence = ${o.occurrence}`;
+}
+
+/** What the fan-out needs of each profile it plans. */
+export interface AudienceMember { custom_id: string; timezone: string | null }
+
+/** The next `limit` profiles of the audience after `after` (custom_id order); query null: everyone. */
+export async function audiencePage(sql: Db, projectId: string, query: Query | null, now: number, after: string, limit: number): Promise<AudienceMember[]> {
+  if (!query) {
+    return sql<AudienceMember[]>`
+      select custom_id, timezone from profiles where project_id = ${projectId} and custom_id > ${after}
+      order by custom_id limit ${limit}`;
+  }
+  const q = compileQuery(query, now, 4);
+  return sql.unsafe<AudienceMember[]>(
+    `select p.custom_id, p.timezone from profiles p
+      where p.project_id = $1::uuid and p.custom_id > $2::text and ${q.sql}
+      order by p.custom_id limit $3::int`,
+    [projectId, after, String(limit), ...q.params],
+  );
+}
+
+export interface NewRecipient {
+  custom_id: string;
+  variant: number;
+  due_at: Date;
+  status: 'pending' | 'skipped';
+  reason: string | null;
+}
+
+/** Writes a page of recipients; a row already there (a fan-out page done twice) stays as it is. */
+export async function insertRecipients(tx: TransactionSql, o: Occurrence, rows: NewRecipient[], now: Date): Promise<number> {
+  if (!rows.length) return 0;
+  const inserted = await tx`
+    insert into campaign_recipients (campaign_id, occurrence, planned_at, custom_id, variant, due_at, status, reason, updated_at)
+    select ${o.campaign_id}, ${o.occurrence}, ${o.planned_at}, u.custom_id, u.variant, u.due_at, u.status, u.reason, ${now}
+      from unnest(${rows.map((r) => r.custom_id)}::text[], ${rows.map((r) => r.variant)}::smallint[],
+                  ${rows.map((r) => r.due_at.toISOString())}::timestamptz[], ${rows.map((r) => r.status)}::text[],
+                  ${rows.map((r) => r.reason) as string[]}::text[]) as u(custom_id, variant, due_at, status, reason)
+    on conflict do nothing`;
+  return inserted.count;
+}
+
+/** How many occurrences of the campaign each profile was sent (for a recurring campaign's per-profile cap). */
+export async function occurrencesReceived(tx: TransactionSql, campaignId: string, customIds: string[]): Promise<Map<string, number>> {
+  if (!customIds.length) return new Map();
+  const rows = await tx<{ custom_id: string; n: number }[]>`
+    select custom_id, count(*)::int as n from campaign_recipients
+     where campaign_id = ${campaignId} and custom_id = any(${customIds}) and status = 'sent'
+     group by custom_id`;
+  return new Map(rows.map((r) => [r.custom_id, r.n]));
+}
+
+export interface DueRecipient { custom_id: string; variant: number }
+
+/** Up to `limit` rows of the occurrence due at `now`, earliest first, locked until the caller commits. */
+export async function takeDue(tx: TransactionSql, o: Occurrence, now: Date, limit: number): Promise<DueRecipient[]> {
+  if (limit <= 0) return [];
+  return tx<DueRecipient[]>`
+    select custom_id, variant from campaign_recipients
+     where campaign_id = ${o.campaign_id} and occurrence = ${o.occurrence} and planned_at = ${o.planned_at}
+       and status = 'pending' and due_at <= ${now}
+     order by due_at, custom_id limit ${limit}
+     for update skip locked`;
+}
+
+/** When the occurrence's next pending row is due; undefined when none is pending. */
+export async function nextDue(tx: Db, o: Occurrence): Promise<Date | undefined> {
+  const [row] = await tx<{ at: Date | null }[]>`
+    select min(due_at) as at from campaign_recipients
+     where campaign_id = ${o.campaign_id} and occurrence = ${o.occurrence} and planned_at = ${o.planned_at} and status = 'pending'`;
+  return row?.at ?? undefined;
+}
+
+export interface RecipientOutcome {
+  custom_id: string;
+  status: 'sent' | 'skipped' | 'failed';
+  reason: string | null;
+  channel: string | null;
+  message_id: string | null;
+}
+
+export async function recordRecipients(tx: TransactionSql, o: Occurrence, outcomes: RecipientOutcome[], now: Date): Promise<void> {
+  if (!outcomes.length) return;
+  await tx`
+    update campaign_recipients r set status = u.status, reason = u.reason, channel = u.channel, message_id = u.message_id, updated_at = ${now}
+      from unnest(${outcomes.map((x) => x.custom_id)}::text[], ${outcomes.map((x) => x.status)}::text[],
+                  ${outcomes.map((x) => x.reason) as string[]}::text[], ${outcomes.map((x) => x.channel) as string[]}::text[],
+                  ${outcomes.map((x) => x.message_id) as string[]}::uuid[]) as u(custom_id, status, reason, channel, message_id)
+     where r.campaign_id = ${o.campaign_id} and r.occurrence = ${o.occurrence} and r.planned_at = ${o.planned_at}
+       and r.custom_id = u.custom_id and r.status = 'pending'`;
+}
+
+/** Skips every pending row of the campaign (a stop): one statement, whatever the audience's size. */
+export async function skipPending(tx: TransactionSql, campaignId: string, reason: string, now: Date): Promise<number> {
+  const r = await tx`
+    update campaign_recipients set status = 'skipped', reason = ${reason}, updated_at = ${now}
+     where campaign_id = ${campaignId} and status = 'pending'`;
+  return r.count;
+}
+
+/** Claims email addresses or numbers for the occurrence: those another recipient claimed first are not returned. */
+export async function claimTargets(tx: TransactionSql, o: Occurrence, targets: string[]): Promise<Set<string>> {
+  if (!targets.length) return new Set();
+  const rows = await tx<{ target: string }[]>`
+    insert into campaign_targets (campaign_id, occurrence, target)
+    select ${o.campaign_id}, ${o.occurrence}, t from unnest(${targets}::text[]) as t
+    on conflict do nothing returning target`;
+  return new Set(rows.map((r) => r.target));
+}
+
+/** Failed recipients of the campaign set pending again, due now (one call, "retry failed"). */
+export async function retryFailed(tx: TransactionSql, campaignId: string, now: Date): Promise<{ occurrence: number; n: number }[]> {
+  return tx<{ occurrence: number; n: number }[]>`
+    with moved as (
+      update campaign_recipients set status = 'pending', reason = null, due_at = ${now}, updated_at = ${now}
+       where campaign_id = ${campaignId} and status = 'failed' returning occurrence
+    ) select occurrence, count(*)::int as n from moved group by occurrence`;
+}
+
+export interface CampaignCounts {
+  occurrences: { occurrence: number; state: Occurrence['state']; planned_at: string; targeted: number }[];
+  recipients: { pending: number; sent: number; skipped: number; failed: number; control: number };
+  skipped_by_reason: Record<string, number>;
+  by_variant: { variant: number; pending: number; sent: number; skipped: number; failed: number }[];
+  /** The deliveries the sent recipients' messages made, by status (per device, address or number). */
+  deliveries: Record<string, number>;
+}
+
+/** The campaign's counts, all from the ledger and the deliveries of its messages, in one snapshot. */
+export async function campaignCounts(sql: Sql, campaignId: string): Promise<CampaignCounts> {
+  return sql.begin('isolation level repeatable read read only', async (tx) => {
+    const occurrences = await tx<{ occurrence: number; state: Occurrence['state']; planned_at: Date; targeted: number }[]>`
+      select occurrence, state, planned_at, targeted from campaign_occurrences where campaign_id = ${campaignId} order by occurrence`;
+    const rows = await tx<{ variant: number; status: string; reason: string | null; n: number }[]>`
+      select variant, status, reason, count(*)::int as n from campaign_recipients where campaign_id = ${campaignId}
+       group by variant, status, reason`;
+    const deliveries = await tx<{ status: string; n: number }[]>`
+      select d.status, count(*)::int as n from deliveries d
+       where d.message_id in (select distinct message_id from campaign_recipients where campaign_id = ${campaignId} and message_id is not null)
+       group by d.status`;
+    const recipients = { pending: 0, sent: 0, skipped: 0, failed: 0, control: 0 };
+    const skipped: Record<string, number> = {};
+    const variants = new Map<number, { variant: number; pending: number; sent: number; skipped: number; failed: number }>();
+    for (const r of rows) {
+      const status = r.status as 'pending' | 'sent' | 'skipped' | 'failed';
+      if (r.variant < 0) {
+        recipients.control += r.n;
+        continue;
+      }
+      recipients[status] += r.n;
+      if (status === 'skipped') skipped[r.reason ?? 'unknown'] = (skipped[r.reason ?? 'unknown'] ?? 0) + r.n;
+      const v = variants.get(r.variant) ?? { variant: r.variant, pending: 0, sent: 0, skipped: 0, failed: 0 };
+      v[status] += r.n;
+      variants.set(r.variant, v);
+    }
+    return {
+      occurrences: occurrences.map((o) => ({ ...o, planned_at: o.planned_at.toISOString() })),
+      recipients,
+      skipped_by_reason: skipped,
+      by_variant: [...variants.values()].sort((a, b) => a.variant - b.variant),
+      deliveries: Object.fromEntries(deliveries.map((d) => [d.status, d.n])),
+    };
+  });
+}
