@@ -1030,7 +1030,7 @@ export interface paths {
                  *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
                  *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
                  *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
-                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
+                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) or a webhook URL names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
                  */
                 400: {
                     headers: {
@@ -1196,7 +1196,7 @@ export interface paths {
                  *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
                  *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
                  *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
-                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
+                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) or a webhook URL names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
                  */
                 400: {
                     headers: {
@@ -1354,7 +1354,7 @@ export interface paths {
                  *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
                  *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
                  *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
-                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
+                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) or a webhook URL names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
                  */
                 400: {
                     headers: {
@@ -1538,7 +1538,7 @@ export interface paths {
                  *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
                  *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
                  *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
-                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
+                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) or a webhook URL names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
                  */
                 400: {
                     headers: {
@@ -1702,7 +1702,7 @@ export interface paths {
                  *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
                  *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
                  *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
-                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
+                 *     - `forbidden_address`: A provider setting (SMTP host, token_uri, base_url) or a webhook URL names, or resolves to, a loopback, private, link-local or otherwise non-public address; Herald does not connect to private networks. Nothing was stored.
                  */
                 400: {
                     headers: {
@@ -4329,6 +4329,2252 @@ export interface paths {
                 };
                 /** @description - `segment_not_found`: No segment with this id in this project. */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's campaigns, oldest first, paged by cursor */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    state?: "draft" | "scheduled" | "running" | "paused" | "stopped" | "finished";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            campaigns: {
+                                id: string;
+                                name: string;
+                                state: "draft" | "scheduled" | "running" | "paused" | "stopped" | "finished";
+                                when: {
+                                    [key: string]: unknown;
+                                };
+                                targeting: {
+                                    [key: string]: unknown;
+                                };
+                                channels: ("push" | "email" | "sms")[];
+                                variants: {
+                                    name: string;
+                                    percent: number;
+                                    content: {
+                                        [key: string]: unknown;
+                                    };
+                                }[];
+                                control_percent: number;
+                                labels: string[];
+                                send_rate: number | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                                started_at: string | null;
+                                finished_at: string | null;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a campaign: a draft, or scheduled at once with start: true */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @description When it sends: {"type": "now"}, {"type": "at", ...}, {"type": "local", ...} or {"type": "recurring", ...} (docs/campaigns.md). */
+                        when: {
+                            [key: string]: unknown;
+                        };
+                        /** @description All given parts must hold; none targets every profile of the project. */
+                        targeting?: {
+                            segment_id?: string;
+                            /** @description An inline targeting query (docs/campaigns.md). */
+                            query?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Members of any of these custom audiences. */
+                            audience_ids?: string[];
+                            languages?: string[];
+                            regions?: string[];
+                        };
+                        /** @description Priority order: each profile gets the first channel it can be reached on. */
+                        channels: ("push" | "email" | "sms")[];
+                        /** @description Each channel's content; every text may hold Liquid templates ({{ first_name | default: "there" }}) over the profile. */
+                        content?: {
+                            push?: {
+                                title: string;
+                                body: string;
+                                deeplink?: string;
+                                /** @description Custom keys delivered in the payload. */
+                                data?: {
+                                    [key: string]: unknown;
+                                };
+                                priority?: "high" | "normal";
+                                ttl_seconds?: number;
+                                collapse_id?: string;
+                                badge?: number;
+                                sound?: string;
+                                /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                ios?: {
+                                    title?: string;
+                                    body?: string;
+                                    deeplink?: string;
+                                    /** @description Custom keys delivered in the payload. */
+                                    data?: {
+                                        [key: string]: unknown;
+                                    };
+                                    priority?: "high" | "normal";
+                                    ttl_seconds?: number;
+                                    collapse_id?: string;
+                                    badge?: number;
+                                    sound?: string;
+                                };
+                                /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                android?: {
+                                    title?: string;
+                                    body?: string;
+                                    deeplink?: string;
+                                    /** @description Custom keys delivered in the payload. */
+                                    data?: {
+                                        [key: string]: unknown;
+                                    };
+                                    priority?: "high" | "normal";
+                                    ttl_seconds?: number;
+                                    collapse_id?: string;
+                                    badge?: number;
+                                    sound?: string;
+                                };
+                                /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                web?: {
+                                    title?: string;
+                                    body?: string;
+                                    deeplink?: string;
+                                    /** @description Custom keys delivered in the payload. */
+                                    data?: {
+                                        [key: string]: unknown;
+                                    };
+                                    priority?: "high" | "normal";
+                                    ttl_seconds?: number;
+                                    collapse_id?: string;
+                                    badge?: number;
+                                    sound?: string;
+                                };
+                            };
+                            email?: {
+                                /** @description One line: no CR or LF. */
+                                subject: string;
+                                html?: string;
+                                text?: string;
+                                /** @description One of the project's sender identities; the first when absent. */
+                                from?: string;
+                                reply_to?: string;
+                            };
+                            sms?: {
+                                /** @description Up to 1,600 characters (10 segments of UCS-2, more of GSM-7). */
+                                text: string;
+                            };
+                            /** @description Variants per language (BCP 47 tag): a profile whose language matches (exactly, then by prefix) gets the variant's part instead of the default. */
+                            localized?: {
+                                [key: string]: {
+                                    push?: {
+                                        title: string;
+                                        body: string;
+                                        deeplink?: string;
+                                        /** @description Custom keys delivered in the payload. */
+                                        data?: {
+                                            [key: string]: unknown;
+                                        };
+                                        priority?: "high" | "normal";
+                                        ttl_seconds?: number;
+                                        collapse_id?: string;
+                                        badge?: number;
+                                        sound?: string;
+                                        /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                        ios?: {
+                                            title?: string;
+                                            body?: string;
+                                            deeplink?: string;
+                                            /** @description Custom keys delivered in the payload. */
+                                            data?: {
+                                                [key: string]: unknown;
+                                            };
+                                            priority?: "high" | "normal";
+                                            ttl_seconds?: number;
+                                            collapse_id?: string;
+                                            badge?: number;
+                                            sound?: string;
+                                        };
+                                        /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                        android?: {
+                                            title?: string;
+                                            body?: string;
+                                            deeplink?: string;
+                                            /** @description Custom keys delivered in the payload. */
+                                            data?: {
+                                                [key: string]: unknown;
+                                            };
+                                            priority?: "high" | "normal";
+                                            ttl_seconds?: number;
+                                            collapse_id?: string;
+                                            badge?: number;
+                                            sound?: string;
+                                        };
+                                        /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                        web?: {
+                                            title?: string;
+                                            body?: string;
+                                            deeplink?: string;
+                                            /** @description Custom keys delivered in the payload. */
+                                            data?: {
+                                                [key: string]: unknown;
+                                            };
+                                            priority?: "high" | "normal";
+                                            ttl_seconds?: number;
+                                            collapse_id?: string;
+                                            badge?: number;
+                                            sound?: string;
+                                        };
+                                    };
+                                    email?: {
+                                        /** @description One line: no CR or LF. */
+                                        subject: string;
+                                        html?: string;
+                                        text?: string;
+                                        /** @description One of the project's sender identities; the first when absent. */
+                                        from?: string;
+                                        reply_to?: string;
+                                    };
+                                    sms?: {
+                                        /** @description Up to 1,600 characters (10 segments of UCS-2, more of GSM-7). */
+                                        text: string;
+                                    };
+                                };
+                            };
+                        };
+                        /** @description A/B test: each variant's share of the audience and content (instead of `content`). */
+                        variants?: {
+                            name: string;
+                            percent: number;
+                            /** @description Each channel's content; every text may hold Liquid templates ({{ first_name | default: "there" }}) over the profile. */
+                            content: {
+                                push?: {
+                                    title: string;
+                                    body: string;
+                                    deeplink?: string;
+                                    /** @description Custom keys delivered in the payload. */
+                                    data?: {
+                                        [key: string]: unknown;
+                                    };
+                                    priority?: "high" | "normal";
+                                    ttl_seconds?: number;
+                                    collapse_id?: string;
+                                    badge?: number;
+                                    sound?: string;
+                                    /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                    ios?: {
+                                        title?: string;
+                                        body?: string;
+                                        deeplink?: string;
+                                        /** @description Custom keys delivered in the payload. */
+                                        data?: {
+                                            [key: string]: unknown;
+                                        };
+                                        priority?: "high" | "normal";
+                                        ttl_seconds?: number;
+                                        collapse_id?: string;
+                                        badge?: number;
+                                        sound?: string;
+                                    };
+                                    /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                    android?: {
+                                        title?: string;
+                                        body?: string;
+                                        deeplink?: string;
+                                        /** @description Custom keys delivered in the payload. */
+                                        data?: {
+                                            [key: string]: unknown;
+                                        };
+                                        priority?: "high" | "normal";
+                                        ttl_seconds?: number;
+                                        collapse_id?: string;
+                                        badge?: number;
+                                        sound?: string;
+                                    };
+                                    /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                    web?: {
+                                        title?: string;
+                                        body?: string;
+                                        deeplink?: string;
+                                        /** @description Custom keys delivered in the payload. */
+                                        data?: {
+                                            [key: string]: unknown;
+                                        };
+                                        priority?: "high" | "normal";
+                                        ttl_seconds?: number;
+                                        collapse_id?: string;
+                                        badge?: number;
+                                        sound?: string;
+                                    };
+                                };
+                                email?: {
+                                    /** @description One line: no CR or LF. */
+                                    subject: string;
+                                    html?: string;
+                                    text?: string;
+                                    /** @description One of the project's sender identities; the first when absent. */
+                                    from?: string;
+                                    reply_to?: string;
+                                };
+                                sms?: {
+                                    /** @description Up to 1,600 characters (10 segments of UCS-2, more of GSM-7). */
+                                    text: string;
+                                };
+                                /** @description Variants per language (BCP 47 tag): a profile whose language matches (exactly, then by prefix) gets the variant's part instead of the default. */
+                                localized?: {
+                                    [key: string]: {
+                                        push?: {
+                                            title: string;
+                                            body: string;
+                                            deeplink?: string;
+                                            /** @description Custom keys delivered in the payload. */
+                                            data?: {
+                                                [key: string]: unknown;
+                                            };
+                                            priority?: "high" | "normal";
+                                            ttl_seconds?: number;
+                                            collapse_id?: string;
+                                            badge?: number;
+                                            sound?: string;
+                                            /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                            ios?: {
+                                                title?: string;
+                                                body?: string;
+                                                deeplink?: string;
+                                                /** @description Custom keys delivered in the payload. */
+                                                data?: {
+                                                    [key: string]: unknown;
+                                                };
+                                                priority?: "high" | "normal";
+                                                ttl_seconds?: number;
+                                                collapse_id?: string;
+                                                badge?: number;
+                                                sound?: string;
+                                            };
+                                            /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                            android?: {
+                                                title?: string;
+                                                body?: string;
+                                                deeplink?: string;
+                                                /** @description Custom keys delivered in the payload. */
+                                                data?: {
+                                                    [key: string]: unknown;
+                                                };
+                                                priority?: "high" | "normal";
+                                                ttl_seconds?: number;
+                                                collapse_id?: string;
+                                                badge?: number;
+                                                sound?: string;
+                                            };
+                                            /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                            web?: {
+                                                title?: string;
+                                                body?: string;
+                                                deeplink?: string;
+                                                /** @description Custom keys delivered in the payload. */
+                                                data?: {
+                                                    [key: string]: unknown;
+                                                };
+                                                priority?: "high" | "normal";
+                                                ttl_seconds?: number;
+                                                collapse_id?: string;
+                                                badge?: number;
+                                                sound?: string;
+                                            };
+                                        };
+                                        email?: {
+                                            /** @description One line: no CR or LF. */
+                                            subject: string;
+                                            html?: string;
+                                            text?: string;
+                                            /** @description One of the project's sender identities; the first when absent. */
+                                            from?: string;
+                                            reply_to?: string;
+                                        };
+                                        sms?: {
+                                            /** @description Up to 1,600 characters (10 segments of UCS-2, more of GSM-7). */
+                                            text: string;
+                                        };
+                                    };
+                                };
+                            };
+                        }[];
+                        /** @description Share held out as a control group: never sent, counted. */
+                        control_percent?: number;
+                        labels?: string[];
+                        send_rate?: number | null;
+                        /** @description Schedule it at once (default: a draft). */
+                        start?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            state: "draft" | "scheduled" | "running" | "paused" | "stopped" | "finished";
+                            when: {
+                                [key: string]: unknown;
+                            };
+                            targeting: {
+                                [key: string]: unknown;
+                            };
+                            channels: ("push" | "email" | "sms")[];
+                            variants: {
+                                name: string;
+                                percent: number;
+                                content: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            control_percent: number;
+                            labels: string[];
+                            send_rate: number | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            started_at: string | null;
+                            finished_at: string | null;
+                            counts: {
+                                occurrences: {
+                                    occurrence: number;
+                                    state: string;
+                                    /** Format: date-time */
+                                    planned_at: string;
+                                    targeted: number;
+                                }[];
+                                recipients: {
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                    control: number;
+                                };
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                by_variant: {
+                                    variant: number;
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                }[];
+                                /** @description The deliveries of the messages sent, by status (one per device, address or number). */
+                                deliveries: {
+                                    [key: string]: number;
+                                };
+                            };
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 *     - `invalid_when`: A campaign's `when` is not valid; the message names the field (such as body.when.late.within_minutes) and why.
+                 *     - `invalid_query`: The targeting query is not valid; the message names the path of the bad node (such as body.query.all[2].gt) and why.
+                 *     - `invalid_template`: A Liquid template in a campaign's content does not parse, or names a filter that does not exist; the message names the field (such as body.content.email.subject). Nothing was stored.
+                 *     - `invalid_campaign`: The campaign's parts do not fit together (a channel without its content, variant shares over 100%, duplicate channels); the message says which.
+                 *     - `push_payload_too_large`: The push, once built, exceeds the 4096 bytes APNs accepts.
+                 *     - `reserved_data_key`: push.data uses a key Herald reserves (aps, herald).
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `segment_not_found`: No segment with this id in this project.
+                 *     - `audience_not_found`: No audience with this id in this project.
+                 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/campaigns/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One campaign, with its counts from the ledger */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            state: "draft" | "scheduled" | "running" | "paused" | "stopped" | "finished";
+                            when: {
+                                [key: string]: unknown;
+                            };
+                            targeting: {
+                                [key: string]: unknown;
+                            };
+                            channels: ("push" | "email" | "sms")[];
+                            variants: {
+                                name: string;
+                                percent: number;
+                                content: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            control_percent: number;
+                            labels: string[];
+                            send_rate: number | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            started_at: string | null;
+                            finished_at: string | null;
+                            counts: {
+                                occurrences: {
+                                    occurrence: number;
+                                    state: string;
+                                    /** Format: date-time */
+                                    planned_at: string;
+                                    targeted: number;
+                                }[];
+                                recipients: {
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                    control: number;
+                                };
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                by_variant: {
+                                    variant: number;
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                }[];
+                                /** @description The deliveries of the messages sent, by status (one per device, address or number). */
+                                deliveries: {
+                                    [key: string]: number;
+                                };
+                            };
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_not_found`: No campaign with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a draft, or a scheduled campaign that has not started sending */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        /** @description When it sends: {"type": "now"}, {"type": "at", ...}, {"type": "local", ...} or {"type": "recurring", ...} (docs/campaigns.md). */
+                        when?: {
+                            [key: string]: unknown;
+                        };
+                        /** @description All given parts must hold; none targets every profile of the project. */
+                        targeting?: {
+                            segment_id?: string;
+                            /** @description An inline targeting query (docs/campaigns.md). */
+                            query?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Members of any of these custom audiences. */
+                            audience_ids?: string[];
+                            languages?: string[];
+                            regions?: string[];
+                        };
+                        /** @description Priority order: each profile gets the first channel it can be reached on. */
+                        channels?: ("push" | "email" | "sms")[];
+                        /** @description Each channel's content; every text may hold Liquid templates ({{ first_name | default: "there" }}) over the profile. */
+                        content?: {
+                            push?: {
+                                title: string;
+                                body: string;
+                                deeplink?: string;
+                                /** @description Custom keys delivered in the payload. */
+                                data?: {
+                                    [key: string]: unknown;
+                                };
+                                priority?: "high" | "normal";
+                                ttl_seconds?: number;
+                                collapse_id?: string;
+                                badge?: number;
+                                sound?: string;
+                                /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                ios?: {
+                                    title?: string;
+                                    body?: string;
+                                    deeplink?: string;
+                                    /** @description Custom keys delivered in the payload. */
+                                    data?: {
+                                        [key: string]: unknown;
+                                    };
+                                    priority?: "high" | "normal";
+                                    ttl_seconds?: number;
+                                    collapse_id?: string;
+                                    badge?: number;
+                                    sound?: string;
+                                };
+                                /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                android?: {
+                                    title?: string;
+                                    body?: string;
+                                    deeplink?: string;
+                                    /** @description Custom keys delivered in the payload. */
+                                    data?: {
+                                        [key: string]: unknown;
+                                    };
+                                    priority?: "high" | "normal";
+                                    ttl_seconds?: number;
+                                    collapse_id?: string;
+                                    badge?: number;
+                                    sound?: string;
+                                };
+                                /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                web?: {
+                                    title?: string;
+                                    body?: string;
+                                    deeplink?: string;
+                                    /** @description Custom keys delivered in the payload. */
+                                    data?: {
+                                        [key: string]: unknown;
+                                    };
+                                    priority?: "high" | "normal";
+                                    ttl_seconds?: number;
+                                    collapse_id?: string;
+                                    badge?: number;
+                                    sound?: string;
+                                };
+                            };
+                            email?: {
+                                /** @description One line: no CR or LF. */
+                                subject: string;
+                                html?: string;
+                                text?: string;
+                                /** @description One of the project's sender identities; the first when absent. */
+                                from?: string;
+                                reply_to?: string;
+                            };
+                            sms?: {
+                                /** @description Up to 1,600 characters (10 segments of UCS-2, more of GSM-7). */
+                                text: string;
+                            };
+                            /** @description Variants per language (BCP 47 tag): a profile whose language matches (exactly, then by prefix) gets the variant's part instead of the default. */
+                            localized?: {
+                                [key: string]: {
+                                    push?: {
+                                        title: string;
+                                        body: string;
+                                        deeplink?: string;
+                                        /** @description Custom keys delivered in the payload. */
+                                        data?: {
+                                            [key: string]: unknown;
+                                        };
+                                        priority?: "high" | "normal";
+                                        ttl_seconds?: number;
+                                        collapse_id?: string;
+                                        badge?: number;
+                                        sound?: string;
+                                        /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                        ios?: {
+                                            title?: string;
+                                            body?: string;
+                                            deeplink?: string;
+                                            /** @description Custom keys delivered in the payload. */
+                                            data?: {
+                                                [key: string]: unknown;
+                                            };
+                                            priority?: "high" | "normal";
+                                            ttl_seconds?: number;
+                                            collapse_id?: string;
+                                            badge?: number;
+                                            sound?: string;
+                                        };
+                                        /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                        android?: {
+                                            title?: string;
+                                            body?: string;
+                                            deeplink?: string;
+                                            /** @description Custom keys delivered in the payload. */
+                                            data?: {
+                                                [key: string]: unknown;
+                                            };
+                                            priority?: "high" | "normal";
+                                            ttl_seconds?: number;
+                                            collapse_id?: string;
+                                            badge?: number;
+                                            sound?: string;
+                                        };
+                                        /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                        web?: {
+                                            title?: string;
+                                            body?: string;
+                                            deeplink?: string;
+                                            /** @description Custom keys delivered in the payload. */
+                                            data?: {
+                                                [key: string]: unknown;
+                                            };
+                                            priority?: "high" | "normal";
+                                            ttl_seconds?: number;
+                                            collapse_id?: string;
+                                            badge?: number;
+                                            sound?: string;
+                                        };
+                                    };
+                                    email?: {
+                                        /** @description One line: no CR or LF. */
+                                        subject: string;
+                                        html?: string;
+                                        text?: string;
+                                        /** @description One of the project's sender identities; the first when absent. */
+                                        from?: string;
+                                        reply_to?: string;
+                                    };
+                                    sms?: {
+                                        /** @description Up to 1,600 characters (10 segments of UCS-2, more of GSM-7). */
+                                        text: string;
+                                    };
+                                };
+                            };
+                        };
+                        /** @description A/B test: each variant's share of the audience and content (instead of `content`). */
+                        variants?: {
+                            name: string;
+                            percent: number;
+                            /** @description Each channel's content; every text may hold Liquid templates ({{ first_name | default: "there" }}) over the profile. */
+                            content: {
+                                push?: {
+                                    title: string;
+                                    body: string;
+                                    deeplink?: string;
+                                    /** @description Custom keys delivered in the payload. */
+                                    data?: {
+                                        [key: string]: unknown;
+                                    };
+                                    priority?: "high" | "normal";
+                                    ttl_seconds?: number;
+                                    collapse_id?: string;
+                                    badge?: number;
+                                    sound?: string;
+                                    /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                    ios?: {
+                                        title?: string;
+                                        body?: string;
+                                        deeplink?: string;
+                                        /** @description Custom keys delivered in the payload. */
+                                        data?: {
+                                            [key: string]: unknown;
+                                        };
+                                        priority?: "high" | "normal";
+                                        ttl_seconds?: number;
+                                        collapse_id?: string;
+                                        badge?: number;
+                                        sound?: string;
+                                    };
+                                    /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                    android?: {
+                                        title?: string;
+                                        body?: string;
+                                        deeplink?: string;
+                                        /** @description Custom keys delivered in the payload. */
+                                        data?: {
+                                            [key: string]: unknown;
+                                        };
+                                        priority?: "high" | "normal";
+                                        ttl_seconds?: number;
+                                        collapse_id?: string;
+                                        badge?: number;
+                                        sound?: string;
+                                    };
+                                    /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                    web?: {
+                                        title?: string;
+                                        body?: string;
+                                        deeplink?: string;
+                                        /** @description Custom keys delivered in the payload. */
+                                        data?: {
+                                            [key: string]: unknown;
+                                        };
+                                        priority?: "high" | "normal";
+                                        ttl_seconds?: number;
+                                        collapse_id?: string;
+                                        badge?: number;
+                                        sound?: string;
+                                    };
+                                };
+                                email?: {
+                                    /** @description One line: no CR or LF. */
+                                    subject: string;
+                                    html?: string;
+                                    text?: string;
+                                    /** @description One of the project's sender identities; the first when absent. */
+                                    from?: string;
+                                    reply_to?: string;
+                                };
+                                sms?: {
+                                    /** @description Up to 1,600 characters (10 segments of UCS-2, more of GSM-7). */
+                                    text: string;
+                                };
+                                /** @description Variants per language (BCP 47 tag): a profile whose language matches (exactly, then by prefix) gets the variant's part instead of the default. */
+                                localized?: {
+                                    [key: string]: {
+                                        push?: {
+                                            title: string;
+                                            body: string;
+                                            deeplink?: string;
+                                            /** @description Custom keys delivered in the payload. */
+                                            data?: {
+                                                [key: string]: unknown;
+                                            };
+                                            priority?: "high" | "normal";
+                                            ttl_seconds?: number;
+                                            collapse_id?: string;
+                                            badge?: number;
+                                            sound?: string;
+                                            /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                            ios?: {
+                                                title?: string;
+                                                body?: string;
+                                                deeplink?: string;
+                                                /** @description Custom keys delivered in the payload. */
+                                                data?: {
+                                                    [key: string]: unknown;
+                                                };
+                                                priority?: "high" | "normal";
+                                                ttl_seconds?: number;
+                                                collapse_id?: string;
+                                                badge?: number;
+                                                sound?: string;
+                                            };
+                                            /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                            android?: {
+                                                title?: string;
+                                                body?: string;
+                                                deeplink?: string;
+                                                /** @description Custom keys delivered in the payload. */
+                                                data?: {
+                                                    [key: string]: unknown;
+                                                };
+                                                priority?: "high" | "normal";
+                                                ttl_seconds?: number;
+                                                collapse_id?: string;
+                                                badge?: number;
+                                                sound?: string;
+                                            };
+                                            /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
+                                            web?: {
+                                                title?: string;
+                                                body?: string;
+                                                deeplink?: string;
+                                                /** @description Custom keys delivered in the payload. */
+                                                data?: {
+                                                    [key: string]: unknown;
+                                                };
+                                                priority?: "high" | "normal";
+                                                ttl_seconds?: number;
+                                                collapse_id?: string;
+                                                badge?: number;
+                                                sound?: string;
+                                            };
+                                        };
+                                        email?: {
+                                            /** @description One line: no CR or LF. */
+                                            subject: string;
+                                            html?: string;
+                                            text?: string;
+                                            /** @description One of the project's sender identities; the first when absent. */
+                                            from?: string;
+                                            reply_to?: string;
+                                        };
+                                        sms?: {
+                                            /** @description Up to 1,600 characters (10 segments of UCS-2, more of GSM-7). */
+                                            text: string;
+                                        };
+                                    };
+                                };
+                            };
+                        }[];
+                        /** @description Share held out as a control group: never sent, counted. */
+                        control_percent?: number;
+                        labels?: string[];
+                        send_rate?: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            state: "draft" | "scheduled" | "running" | "paused" | "stopped" | "finished";
+                            when: {
+                                [key: string]: unknown;
+                            };
+                            targeting: {
+                                [key: string]: unknown;
+                            };
+                            channels: ("push" | "email" | "sms")[];
+                            variants: {
+                                name: string;
+                                percent: number;
+                                content: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            control_percent: number;
+                            labels: string[];
+                            send_rate: number | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            started_at: string | null;
+                            finished_at: string | null;
+                            counts: {
+                                occurrences: {
+                                    occurrence: number;
+                                    state: string;
+                                    /** Format: date-time */
+                                    planned_at: string;
+                                    targeted: number;
+                                }[];
+                                recipients: {
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                    control: number;
+                                };
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                by_variant: {
+                                    variant: number;
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                }[];
+                                /** @description The deliveries of the messages sent, by status (one per device, address or number). */
+                                deliveries: {
+                                    [key: string]: number;
+                                };
+                            };
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 *     - `invalid_when`: A campaign's `when` is not valid; the message names the field (such as body.when.late.within_minutes) and why.
+                 *     - `invalid_query`: The targeting query is not valid; the message names the path of the bad node (such as body.query.all[2].gt) and why.
+                 *     - `invalid_template`: A Liquid template in a campaign's content does not parse, or names a filter that does not exist; the message names the field (such as body.content.email.subject). Nothing was stored.
+                 *     - `invalid_campaign`: The campaign's parts do not fit together (a channel without its content, variant shares over 100%, duplicate channels); the message says which.
+                 *     - `push_payload_too_large`: The push, once built, exceeds the 4096 bytes APNs accepts.
+                 *     - `reserved_data_key`: push.data uses a key Herald reserves (aps, herald).
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `campaign_not_found`: No campaign with this id in this project.
+                 *     - `segment_not_found`: No segment with this id in this project.
+                 *     - `audience_not_found`: No audience with this id in this project.
+                 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_state_conflict`: The campaign is in a state that does not allow the call (editing a running campaign, resuming one that is not paused); the message names the state. Nothing was changed. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/campaigns/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Schedule a draft: it sends as its `when` says */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            state: "draft" | "scheduled" | "running" | "paused" | "stopped" | "finished";
+                            when: {
+                                [key: string]: unknown;
+                            };
+                            targeting: {
+                                [key: string]: unknown;
+                            };
+                            channels: ("push" | "email" | "sms")[];
+                            variants: {
+                                name: string;
+                                percent: number;
+                                content: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            control_percent: number;
+                            labels: string[];
+                            send_rate: number | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            started_at: string | null;
+                            finished_at: string | null;
+                            counts: {
+                                occurrences: {
+                                    occurrence: number;
+                                    state: string;
+                                    /** Format: date-time */
+                                    planned_at: string;
+                                    targeted: number;
+                                }[];
+                                recipients: {
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                    control: number;
+                                };
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                by_variant: {
+                                    variant: number;
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                }[];
+                                /** @description The deliveries of the messages sent, by status (one per device, address or number). */
+                                deliveries: {
+                                    [key: string]: number;
+                                };
+                            };
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_not_found`: No campaign with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_state_conflict`: The campaign is in a state that does not allow the call (editing a running campaign, resuming one that is not paused); the message names the state. Nothing was changed. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/campaigns/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause sending; recipients not yet sent wait */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            state: "draft" | "scheduled" | "running" | "paused" | "stopped" | "finished";
+                            when: {
+                                [key: string]: unknown;
+                            };
+                            targeting: {
+                                [key: string]: unknown;
+                            };
+                            channels: ("push" | "email" | "sms")[];
+                            variants: {
+                                name: string;
+                                percent: number;
+                                content: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            control_percent: number;
+                            labels: string[];
+                            send_rate: number | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            started_at: string | null;
+                            finished_at: string | null;
+                            counts: {
+                                occurrences: {
+                                    occurrence: number;
+                                    state: string;
+                                    /** Format: date-time */
+                                    planned_at: string;
+                                    targeted: number;
+                                }[];
+                                recipients: {
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                    control: number;
+                                };
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                by_variant: {
+                                    variant: number;
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                }[];
+                                /** @description The deliveries of the messages sent, by status (one per device, address or number). */
+                                deliveries: {
+                                    [key: string]: number;
+                                };
+                            };
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_not_found`: No campaign with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_state_conflict`: The campaign is in a state that does not allow the call (editing a running campaign, resuming one that is not paused); the message names the state. Nothing was changed. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/campaigns/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused campaign where it stopped */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            state: "draft" | "scheduled" | "running" | "paused" | "stopped" | "finished";
+                            when: {
+                                [key: string]: unknown;
+                            };
+                            targeting: {
+                                [key: string]: unknown;
+                            };
+                            channels: ("push" | "email" | "sms")[];
+                            variants: {
+                                name: string;
+                                percent: number;
+                                content: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            control_percent: number;
+                            labels: string[];
+                            send_rate: number | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            started_at: string | null;
+                            finished_at: string | null;
+                            counts: {
+                                occurrences: {
+                                    occurrence: number;
+                                    state: string;
+                                    /** Format: date-time */
+                                    planned_at: string;
+                                    targeted: number;
+                                }[];
+                                recipients: {
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                    control: number;
+                                };
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                by_variant: {
+                                    variant: number;
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                }[];
+                                /** @description The deliveries of the messages sent, by status (one per device, address or number). */
+                                deliveries: {
+                                    [key: string]: number;
+                                };
+                            };
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_not_found`: No campaign with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_state_conflict`: The campaign is in a state that does not allow the call (editing a running campaign, resuming one that is not paused); the message names the state. Nothing was changed. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/campaigns/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop for good: recipients not yet sent are skipped (campaign_stopped) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            state: "draft" | "scheduled" | "running" | "paused" | "stopped" | "finished";
+                            when: {
+                                [key: string]: unknown;
+                            };
+                            targeting: {
+                                [key: string]: unknown;
+                            };
+                            channels: ("push" | "email" | "sms")[];
+                            variants: {
+                                name: string;
+                                percent: number;
+                                content: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            control_percent: number;
+                            labels: string[];
+                            send_rate: number | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            started_at: string | null;
+                            finished_at: string | null;
+                            counts: {
+                                occurrences: {
+                                    occurrence: number;
+                                    state: string;
+                                    /** Format: date-time */
+                                    planned_at: string;
+                                    targeted: number;
+                                }[];
+                                recipients: {
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                    control: number;
+                                };
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                by_variant: {
+                                    variant: number;
+                                    pending: number;
+                                    sent: number;
+                                    skipped: number;
+                                    failed: number;
+                                }[];
+                                /** @description The deliveries of the messages sent, by status (one per device, address or number). */
+                                deliveries: {
+                                    [key: string]: number;
+                                };
+                            };
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_not_found`: No campaign with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_state_conflict`: The campaign is in a state that does not allow the call (editing a running campaign, resuming one that is not paused); the message names the state. Nothing was changed. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/campaigns/{id}/retry-failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send again to the recipients whose send failed, and only to them */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            retried: number;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_not_found`: No campaign with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_state_conflict`: The campaign is in a state that does not allow the call (editing a running campaign, resuming one that is not paused); the message names the state. Nothing was changed. */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
