@@ -16,6 +16,14 @@ export interface Recipients {
   phones?: string[] | undefined;
 }
 
+/** The recipient lists that only one part reaches (custom_ids reach every part): a send that names
+ *  one of them needs that part's content. */
+export const listsOnlyReachedBy: Record<ContentPart, readonly (keyof Recipients)[]> = {
+  push: ['tokens', 'install_ids'],
+  email: ['emails'],
+  sms: ['phones'],
+};
+
 /** Which parts of content the message carries: a channel without its part reaches nobody. */
 export type MessageChannels = Record<ContentPart, boolean>;
 
