@@ -15,7 +15,7 @@ import { ApiError } from '../errors.js';
 import { channelRegistry, contentSchemas } from '../../channels/registry.js';
 import { emailAddress } from '../../channels/email/content.js';
 import { contentParts, type ContentPart, type MessageContent } from '../../domain/channels.js';
-import { listsOnlyReachedBy } from '../../domain/recipients.js';
+import { partRecipients } from '../../domain/recipients.js';
 import { errorResponses, inputErrors, restKeyErrors } from '../schemas.js';
 import { pushTokenProblem } from '../../domain/push-tokens.js';
 import { systemClock, type Clock } from '../../domain/clock.js';
@@ -99,7 +99,7 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: 
       if (count > maxRecipients) throw new ApiError('too_many_recipients', `recipients name ${count}; the limit is ${maxRecipients} per call`);
       if (!contentParts.some((p) => body[p])) throw new ApiError('no_content', `a send needs ${oneOf(contentParts)} content`);
       for (const part of contentParts) {
-        const lists = listsOnlyReachedBy[part];
+        const lists = partRecipients[part].lists;
         if (!body[part] && lists.some((l) => r[l]?.length)) throw new ApiError('no_content', needsContent(part, lists));
       }
       r.tokens?.forEach((t, i) => {
