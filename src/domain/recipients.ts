@@ -54,9 +54,33 @@ export const skipReasons = {
   smsUnsubscribed: 'the profile unsubscribed from SMS',
 } as const;
 
+/** What the fan-out loads first for a message's recipients, before the lookups that depend on it. */
+export type FoundRows = Pick<RecipientRows, 'installations' | 'profiles'>;
+
+/**
+ * The rows one part's targets are decided from, as the keys the fan-out looks up in each table:
+ * first from the message's recipients (installations, profiles), then from what those found
+ * (invalidated tokens, suppressed addresses, opted-out numbers). The fan-out gathers every part's
+ * keys of a batch and reads each table once (store/recipient-rows.ts).
+ */
+export interface RowKeys {
+  installations?(r: Recipients): { custom_ids: readonly string[]; install_ids: readonly string[] };
+  profiles?(r: Recipients): readonly string[];
+  invalidated?(r: Recipients, found: FoundRows): string[];
+  suppressions?(r: Recipients, found: FoundRows): string[];
+  optedOut?(r: Recipients, found: FoundRows): string[];
+}
+
+export interface PartRecipients {
+  /** The recipient lists only this part reaches (custom_ids reach every part): a send that names one needs this part. */
+  lists: readonly (keyof Recipients)[];
+  rows: RowKeys;
+  targets(r: Recipients, rows: RecipientRows): Target[];
+}
+
 /** The message's targets on every channel it has content for, part by part. */
 export function decideTargets(r: Recipients, channels: MessageChannels, rows: RecipientRows): Target[] {
-  return contentParts.flatMap((part) => (channels[part] ? targetsOf[part](r, rows) : []));
+  return contentParts.flatMap((part) => (channels[part] ? partRecipients[part].targets(r, rows) : []));
 }
 
 /** Devices: explicit tokens, and the installations named by custom_id or install_id; one per token. */
@@ -105,14 +129,37 @@ function smsTargets(r: Recipients, rows: RecipientRows): Target[] {
   }));
 }
 
-/** How the recipients of each content part resolve to targets: one resolver per part. */
-const targetsOf: Record<ContentPart, (r: Recipients, rows: RecipientRows) => Target[]> = {
-  push: pushTargets,
-  email: emailTargets,
-  sms: smsTargets,
+/** Whom each content part reaches, from which rows. */
+export const partRecipients: Record<ContentPart, PartRecipients> = {
+  push: {
+    lists: ['tokens', 'install_ids'],
+    rows: {
+      installations: (r) => ({ custom_ids: r.custom_ids ?? [], install_ids: r.install_ids ?? [] }),
+      invalidated: (r, found) => [...(r.tokens ?? []).map((t) => t.token), ...found.installations.map((i) => i.token)],
+    },
+    targets: pushTargets,
+  },
+  email: {
+    lists: ['emails'],
+    rows: {
+      profiles: (r) => r.custom_ids ?? [],
+      suppressions: (r, found) => [
+        ...namedProfiles(r, found).flatMap((p) => (p.email ? [p.email] : [])), ...(r.emails ?? []),
+      ].map((a) => a.toLowerCase()),
+    },
+    targets: emailTargets,
+  },
+  sms: {
+    lists: ['phones'],
+    rows: {
+      profiles: (r) => r.custom_ids ?? [],
+      optedOut: (r, found) => [...namedProfiles(r, found).flatMap((p) => (p.phone ? [p.phone] : [])), ...(r.phones ?? [])],
+    },
+    targets: smsTargets,
+  },
 };
 
-function namedProfiles(r: Recipients, rows: RecipientRows): RecipientRows['profiles'] {
+function namedProfiles(r: Recipients, rows: Pick<RecipientRows, 'profiles'>): RecipientRows['profiles'] {
   const ids = new Set(r.custom_ids ?? []);
   return rows.profiles.filter((p) => ids.has(p.custom_id));
 }

@@ -4,8 +4,9 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { uuidv7 } from '../domain/ids.js';
-import { contentParts, type MessageContent, type RecipientPlatform, type TargetKind } from '../domain/channels.js';
-import { decideTargets, type MessageChannels, type Recipients, type RecipientRows } from '../domain/recipients.js';
+import { contentParts, type MessageContent, type TargetKind } from '../domain/channels.js';
+import { decideTargets, type MessageChannels, type Recipients } from '../domain/recipients.js';
+import { loadRecipientRows } from './recipient-rows.js';
 import type { DeliveryStatus } from './messages.js';
 import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
 
@@ -18,28 +19,14 @@ export interface FanoutResult {
   projectId: string;
 }
 
-/** A (project, key) pair list for a set-based lookup: deduplicated, as two parallel arrays. */
-function pairs(list: Iterable<[string, string]>): [string[], string[]] {
-  const seen = new Map<string, [string, string]>();
-  for (const [p, k] of list) seen.set(p + '\0' + k, [p, k]);
-  const rows = [...seen.values()];
-  return [rows.map((r) => r[0]), rows.map((r) => r[1])];
-}
-
-const group = <T extends { project_id: string }>(rows: readonly T[]) => {
-  const by = new Map<string, T[]>();
-  for (const r of rows) by.set(r.project_id, [...(by.get(r.project_id) ?? []), r]);
-  return (project: string) => by.get(project) ?? [];
-};
-
 /**
  * Fans out a batch of messages in the caller's transaction, set-based: the messages are locked
  * and stamped (a redelivered fan-out job creates nothing twice), the rows every recipient needs
  * (installations, invalidated tokens, profiles, suppressions, opt-outs) are loaded in one
- * statement per table for the whole batch, `domain/recipients.ts` decides each message's targets
- * and skips, and every delivery of the batch is inserted in one statement. A suppressed address,
- * an opted-out number or an unsubscribed profile gets a `skipped` delivery that says why. `now`
- * (the worker's clock) stamps the skips' webhook events.
+ * statement per table for the whole batch (store/recipient-rows.ts), `domain/recipients.ts`
+ * decides each message's targets and skips, and every delivery of the batch is inserted in one
+ * statement. A suppressed address, an opted-out number or an unsubscribed profile gets a `skipped`
+ * delivery that says why. `now` (the worker's clock) stamps the skips' webhook events.
  */
 export async function fanOutMessages(tx: TransactionSql, messageIds: string[], now: Date): Promise<FanoutResult[]> {
   const locked = await tx<{ id: string; project_id: string; recipients: Recipients; fanned_out_at: Date | null; parts: string[] }[]>`
@@ -79,75 +66,6 @@ export async function fanOutMessages(tx: TransactionSql, messageIds: string[], n
     if (i.status === 'queued') queued.set(i.message_id, [...(queued.get(i.message_id) ?? []), { id: i.id, platform: i.platform }]);
   }
   return msgs.map((m) => ({ messageId: m.id, projectId: m.project_id, fresh: !m.fanned_out_at, queued: queued.get(m.id) ?? [] }));
-}
-
-type Fresh = { project_id: string; recipients: Recipients; has: MessageChannels };
-
-/** The rows the batch's recipients need, one statement per table for the whole batch, by project. */
-async function loadRecipientRows(tx: TransactionSql, msgs: Fresh[]): Promise<(project: string) => RecipientRows> {
-  const push = msgs.filter((m) => m.has.push);
-  const byCustomId = pairs(push.flatMap((m) => (m.recipients.custom_ids ?? []).map((c): [string, string] => [m.project_id, c])));
-  const byInstallId = pairs(push.flatMap((m) => (m.recipients.install_ids ?? []).map((i): [string, string] => [m.project_id, i])));
-  const installations = byCustomId[0].length || byInstallId[0].length
-    ? await tx<{ project_id: string; install_id: string; custom_id: string | null; platform: RecipientPlatform; token: string; apns_environment: string | null }[]>`
-        select i.project_id, i.install_id, i.custom_id, i.platform, i.push_token as token, i.apns_environment
-        from installations i join unnest(${byCustomId[0]}::uuid[], ${byCustomId[1]}::text[]) as r(project_id, custom_id)
-          on i.project_id = r.project_id and i.custom_id = r.custom_id
-        where i.push_token is not null
-        union
-        select i.project_id, i.install_id, i.custom_id, i.platform, i.push_token as token, i.apns_environment
-        from installations i join unnest(${byInstallId[0]}::uuid[], ${byInstallId[1]}::text[]) as r(project_id, install_id)
-          on i.project_id = r.project_id and i.install_id = r.install_id
-        where i.push_token is not null`
-    : [];
-  const tokens = pairs([
-    ...push.flatMap((m) => (m.recipients.tokens ?? []).map((t): [string, string] => [m.project_id, t.token])),
-    ...installations.map((i): [string, string] => [i.project_id, i.token]),
-  ]);
-  const profileIds = pairs(msgs.filter((m) => m.has.email || m.has.sms)
-    .flatMap((m) => (m.recipients.custom_ids ?? []).map((c): [string, string] => [m.project_id, c])));
-  const [invalidated, profiles] = await Promise.all([
-    tokens[0].length
-      ? tx<{ project_id: string; platform: string; token: string }[]>`
-          select t.project_id, t.platform, t.token from invalidated_tokens t
-          join unnest(${tokens[0]}::uuid[], ${tokens[1]}::text[]) as r(project_id, token) on t.project_id = r.project_id and t.token = r.token`
-      : [],
-    profileIds[0].length
-      ? tx<{ project_id: string; custom_id: string; email: string | null; email_subscription: string | null; phone: string | null; sms_subscription: string | null }[]>`
-          select p.project_id, p.custom_id, p.email, p.email_subscription, p.phone, p.sms_subscription from profiles p
-          join unnest(${profileIds[0]}::uuid[], ${profileIds[1]}::text[]) as r(project_id, custom_id)
-            on p.project_id = r.project_id and p.custom_id = r.custom_id`
-      : [],
-  ]);
-  const profilesOf = group(profiles);
-  const addresses = pairs(msgs.filter((m) => m.has.email).flatMap((m) => [
-    ...profilesOf(m.project_id).flatMap((p) => (p.email ? [p.email.toLowerCase()] : [])),
-    ...(m.recipients.emails ?? []).map((e) => e.toLowerCase()),
-  ].map((a): [string, string] => [m.project_id, a])));
-  const phones = pairs(msgs.filter((m) => m.has.sms).flatMap((m) => [
-    ...profilesOf(m.project_id).flatMap((p) => (p.phone ? [p.phone] : [])),
-    ...(m.recipients.phones ?? []),
-  ].map((n): [string, string] => [m.project_id, n])));
-  const [suppressions, optOuts] = await Promise.all([
-    addresses[0].length
-      ? tx<{ project_id: string; address: string; reason: string }[]>`
-          select s.project_id, s.address, s.reason from email_suppressions s
-          join unnest(${addresses[0]}::uuid[], ${addresses[1]}::text[]) as r(project_id, address) on s.project_id = r.project_id and s.address = r.address`
-      : [],
-    phones[0].length
-      ? tx<{ project_id: string; phone: string }[]>`
-          select o.project_id, o.phone from sms_opt_outs o
-          join unnest(${phones[0]}::uuid[], ${phones[1]}::text[]) as r(project_id, phone) on o.project_id = r.project_id and o.phone = r.phone`
-      : [],
-  ]);
-  const [installationsOf, invalidatedOf, suppressionsOf, optOutsOf] = [group(installations), group(invalidated), group(suppressions), group(optOuts)];
-  return (project) => ({
-    installations: installationsOf(project),
-    invalidated: new Set(invalidatedOf(project).map((t) => t.platform + ':' + t.token)),
-    profiles: profilesOf(project),
-    suppressions: new Map(suppressionsOf(project).map((s) => [s.address, s.reason])),
-    optedOut: new Set(optOutsOf(project).map((o) => o.phone)),
-  });
 }
 
 export interface DeliveryToSend {

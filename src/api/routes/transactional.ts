@@ -2,7 +2,7 @@
  * POST /v1/transactional/send: one message to explicit recipients. Answers 202 only once the
  * message and its fan-out job are committed; recipients are resolved and delivered asynchronously.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type TOptional } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
 import type { WorkQueue } from '../../queue/queue.js';
@@ -15,7 +15,8 @@ import { ApiError } from '../errors.js';
 import { checkContent } from '../content-check.js';
 import { contentSchemas } from '../../channels/registry.js';
 import { emailAddress } from '../../channels/email/content.js';
-import type { MessageContent } from '../../domain/channels.js';
+import { contentParts, type ContentPart, type MessageContent } from '../../domain/channels.js';
+import { partRecipients } from '../../domain/recipients.js';
 import { errorResponses, inputErrors, restKeyErrors } from '../schemas.js';
 import { pushTokenProblem } from '../../domain/push-tokens.js';
 import { systemClock, type Clock } from '../../domain/clock.js';
@@ -23,6 +24,10 @@ import { systemClock, type Clock } from '../../domain/clock.js';
 /** Recipients per call, all lists together: large enough for any transactional use, small enough
  *  that the fan-out of one message stays one short transaction. Campaigns reach more. */
 export const maxRecipients = 10_000;
+
+/** One optional field per part of a message's content, with its channels' schema (src/channels/registry.ts). */
+const contentFields = Object.fromEntries(contentParts.map((p) => [p, Type.Optional(contentSchemas[p])])) as
+  { [P in ContentPart]: TOptional<(typeof contentSchemas)[P]> };
 
 const Body = Type.Object(
   {
@@ -44,10 +49,7 @@ const Body = Type.Object(
       },
       { additionalProperties: false },
     ),
-    // Each part's schema is its channels' (src/channels/registry.ts).
-    push: Type.Optional(contentSchemas.push),
-    email: Type.Optional(contentSchemas.email),
-    sms: Type.Optional(contentSchemas.sms),
+    ...contentFields,
   },
   { additionalProperties: false },
 );
@@ -96,28 +98,23 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: 
       const count = recipientLists.reduce((n, k) => n + (r[k]?.length ?? 0), 0);
       if (count === 0) throw new ApiError('no_recipients', 'recipients must name at least one custom_id, install_id, token, email or phone');
       if (count > maxRecipients) throw new ApiError('too_many_recipients', `recipients name ${count}; the limit is ${maxRecipients} per call`);
-      if (!body.push && !body.email && !body.sms) throw new ApiError('no_content', 'a send needs push, email or sms content');
-      if ((r.tokens?.length || r.install_ids?.length) && !body.push) {
-        throw new ApiError('no_content', 'tokens and install_ids are reached by push: the send needs push content');
+      if (!contentParts.some((p) => body[p])) throw new ApiError('no_content', `a send needs ${oneOf(contentParts)} content`);
+      for (const part of contentParts) {
+        const lists = partRecipients[part].lists;
+        if (!body[part] && lists.some((l) => r[l]?.length)) throw new ApiError('no_content', needsContent(part, lists));
       }
       r.tokens?.forEach((t, i) => {
         const problem = pushTokenProblem(t.platform, t.token);
         if (problem) throw new ApiError('invalid_field', `recipients.tokens[${i}].token: ${problem}`);
       });
-      if (r.emails?.length && !body.email) throw new ApiError('no_content', 'recipients.emails needs email content');
-      if (r.phones?.length && !body.sms) throw new ApiError('no_content', 'recipients.phones needs sms content');
-      if (body.email && !body.email.html && !body.email.text) {
-        throw new ApiError('invalid_field', 'email needs html, text or both');
-      }
+      const id = uuidv7();
+      const createdAt = new Date(clock.now());
+      const content = Object.fromEntries(contentParts.flatMap((p) => (body[p] ? [[p, body[p]]] : []))) as MessageContent;
+      checkContent(content, id, createdAt);
       const key = req.headers['idempotency-key'];
       if (key !== undefined && (key.length === 0 || key.length > 255)) {
         throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 characters');
       }
-
-      const id = uuidv7();
-      const createdAt = new Date(clock.now());
-      const content: MessageContent = { push: body.push, email: body.email, sms: body.sms };
-      checkContent(content, id, createdAt);
 
       const result = await accept({
         message: {
@@ -139,3 +136,10 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: 
 
 const recipientLists = ['custom_ids', 'install_ids', 'tokens', 'emails', 'phones'] as const;
 
+/** "push, email or sms". */
+const oneOf = (words: readonly string[]) => words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words.at(-1)}` : words.join('');
+
+/** Why a send naming recipients only `part` reaches needs its content. */
+const needsContent = (part: ContentPart, lists: readonly string[]) => lists.length === 1
+  ? `recipients.${lists[0]} needs ${part} content`
+  : `${lists.join(' and ')} are reached by ${part}: the send needs ${part} content`;

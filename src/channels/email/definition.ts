@@ -11,8 +11,12 @@ export const email = defineChannel({
   ...channelFacts.email,
   provider: 'smtp',
   simulator: 'email',
-  // That html or text is given is checked by the send API beside the recipients' rules.
-  content: { schema: EmailContent },
+  content: {
+    schema: EmailContent,
+    check: (content) => (content.email && !content.email.html && !content.email.text
+      ? { code: 'invalid_field', message: 'email needs html, text or both' }
+      : undefined),
+  },
   credentials: { schema: SmtpBody, check: checkSmtpInput, hosts: smtpHosts },
   // An email may take two SMTP transactions (a pooled connection found closed), 30 s each.
   worker: { lanes: 2, leaseMs: 90_000 },
