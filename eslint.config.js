@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'sdk/web/dist/', 'dashboard/dist/', 'dashboard/src/api/openapi.d.ts', 'sdk/node/src/openapi.d.ts', 'sdk/node/dist/', 'bench/results/', 'cli/', '**/*.mjs', '**/*.js', '**/*.cjs'] },
+  { ignores: ['dist/', 'node_modules/', 'sdk/web/dist/', 'dashboard/dist/', 'dashboard/src/api/openapi.d.ts', 'dashboard/src/api/credential-forms.ts', 'sdk/node/src/openapi.d.ts', 'sdk/node/dist/', 'bench/results/', 'cli/', '**/*.mjs', '**/*.js', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

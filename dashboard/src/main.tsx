@@ -12,11 +12,22 @@ import { Keys } from './screens/keys.js';
 import { Operators } from './screens/operators.js';
 import { Audit } from './screens/audit.js';
 import { Segments } from './screens/segments.js';
+import { Profiles } from './screens/profiles.js';
+import { Messages } from './screens/messages.js';
+import { Send } from './screens/send.js';
+import { Providers } from './screens/providers.js';
+import { Audiences } from './screens/audiences.js';
 import { Empty, Page } from './ui.js';
 
-const screens: Record<string, { title: string; view: () => preact.JSX.Element }> = {
+/** Each screen; the hash's rest (#/messages/ID) is its argument. */
+const screens: Record<string, { title: string; view: (p: { arg: string }) => preact.JSX.Element }> = {
   overview: { title: 'Overview', view: Overview },
+  profiles: { title: 'Profiles', view: Profiles },
+  messages: { title: 'Messages', view: Messages },
+  send: { title: 'Send a message', view: Send },
   segments: { title: 'Segments', view: Segments },
+  audiences: { title: 'Audiences', view: Audiences },
+  providers: { title: 'Providers', view: Providers },
   keys: { title: 'API keys', view: Keys },
   operators: { title: 'Operators', view: Operators },
   audit: { title: 'Audit log', view: Audit },
@@ -42,7 +53,8 @@ async function signOut() {
 
 function Shell() {
   const s = session.value!;
-  const current = screens[route.value] ? route.value : 'overview';
+  const [name = '', ...rest] = route.value.split('/');
+  const current = screens[name] ? name : 'overview';
   const Screen = screens[current]!.view;
   useEffect(() => { document.title = `${screens[current]!.title} · Herald`; }, [current]);
   return (
@@ -66,7 +78,7 @@ function Shell() {
           <li><a href={`#/${id}`} aria-current={id === current ? 'page' : undefined}>{sc.title}</a></li>
         ))}</ul>
       </nav>
-      <main id="main" tabIndex={-1}><Screen /></main>
+      <main id="main" tabIndex={-1}><Screen arg={decodeURIComponent(rest.join('/'))} /></main>
     </div>
   );
 }

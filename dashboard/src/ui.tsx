@@ -1,5 +1,5 @@
 /** The few building blocks every screen uses: labelled fields, buttons, tables, notes. */
-import type { ComponentChildren, InputHTMLAttributes, SelectHTMLAttributes } from 'preact';
+import type { ComponentChildren, InputHTMLAttributes, SelectHTMLAttributes, TextareaHTMLAttributes } from 'preact';
 import { useId } from 'preact/hooks';
 import type { ApiProblem } from './api/client.js';
 
@@ -45,3 +45,41 @@ export function Page({ title, children, actions }: { title: string; children: Co
 }
 
 export const when = (d: string | null | undefined): string => (d ? new Date(d).toLocaleString() : '—');
+
+export function TextArea(p: { label: string; hint?: string } & TextareaHTMLAttributes) {
+  const id = useId();
+  const { label, hint, ...area } = p;
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <textarea id={id} aria-describedby={hint ? `${id}-hint` : undefined} {...area} />
+      {hint && <small id={`${id}-hint`}>{hint}</small>}
+    </div>
+  );
+}
+
+/** A delivery's status, coloured by outcome (the word is always there: colour is not the only cue). */
+export function Status({ status }: { status: string }) {
+  const tone = status === 'sent' || status === 'delivered' || status === 'reached' ? 'ok'
+    : status === 'queued' || status === 'pending' || status === 'accepted' ? 'wait' : 'bad';
+  return <span class={`status ${tone}`}>{status.replace('_', ' ')}</span>;
+}
+
+/** A target as an operator needs to recognise it, not as one could reuse it: a***@example.com, +33•••••78, a token's ends. */
+export function mask(target: string, kind: string): string {
+  if (kind === 'address') {
+    const at = target.indexOf('@');
+    return at > 0 ? `${target[0]}***${target.slice(at)}` : '***';
+  }
+  if (kind === 'number') return target.length > 5 ? `${target.slice(0, 3)}${'•'.repeat(target.length - 5)}${target.slice(-2)}` : '•••';
+  if (kind === 'subscription') {
+    try { return `${new URL(target).host}/…${target.slice(-6)}`; } catch { return `…${target.slice(-6)}`; }
+  }
+  return target.length > 12 ? `${target.slice(0, 6)}…${target.slice(-4)}` : '…';
+}
+
+/** Ids typed or pasted one per line, or separated by commas or spaces. */
+export const idList = (text: string): string[] => [...new Set(text.split(/[\s,]+/).filter(Boolean))];
+
+/** A JSON value shown compactly, for attributes and event properties. */
+export const json = (v: unknown): string => (v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));

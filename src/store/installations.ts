@@ -96,3 +96,12 @@ export async function webPushSubscriptions(sql: Sql, projectId: string, endpoint
     order by push_token, updated_at desc`;
   return new Map(rows.map((r) => [r.push_token, r.web_push_subscription]));
 }
+
+/** One installation of the project, by its install_id. */
+export async function findInstallation(sql: Sql, projectId: string, installId: string): Promise<Installation | undefined> {
+  const [row] = await sql<Installation[]>`
+    select install_id, platform, push_token, custom_id, timezone, language, app_version, sdk_version, apns_environment,
+           web_push_subscription, created_at, updated_at
+    from installations where project_id = ${projectId} and install_id = ${installId}`;
+  return row;
+}

@@ -1,6 +1,6 @@
 /** Transactional messages and how each recipient fared. */
 import type { Sql, TransactionSql } from 'postgres';
-import { channelOf, type Channel, type MessageContent, type TargetKind } from '../domain/channels.js';
+import { channelOf, contentParts, type Channel, type ContentPart, type MessageContent, type TargetKind } from '../domain/channels.js';
 
 export type { Recipients } from '../domain/recipients.js';
 import type { Recipients } from '../domain/recipients.js';
@@ -88,7 +88,7 @@ async function readMessage(
     order by id limit ${page.limit + 1}`;
   const more = rows.length > page.limit;
   const recipients = rows.slice(0, page.limit);
-  const tally = Object.fromEntries([...deliveryStatuses, 'total'].map((s) => [s, 0])) as MessageView['counts'];
+  const tally = emptyTally();
   for (const c of counts) {
     tally[c.status] = c.n;
     tally.total += c.n;
@@ -103,3 +103,53 @@ async function readMessage(
     next_cursor: more ? recipients[recipients.length - 1]!.delivery_id : null,
   };
 }
+
+export interface MessageSummary {
+  message_id: string;
+  group_id: string;
+  created_at: string;
+  state: 'accepted' | 'processed';
+  /** The content parts it carries (push, email, sms). */
+  parts: ContentPart[];
+  counts: Record<DeliveryStatus | 'total', number>;
+}
+
+/**
+ * A page of the project's messages, newest first; `cursor` is the last message id seen. The page
+ * and its counts are read in one snapshot, one grouped statement for the whole page.
+ */
+export async function listMessages(
+  sql: Sql,
+  projectId: string,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<{ messages: MessageSummary[]; next_cursor: string | null }> {
+  return sql.begin('isolation level repeatable read read only', async (tx) => {
+    const rows = await tx<{ id: string; group_id: string; created_at: Date; fanned_out_at: Date | null; parts: ContentPart[] }[]>`
+      select id, group_id, created_at, fanned_out_at, array(select jsonb_object_keys(content) order by 1) as parts
+      from messages
+      where project_id = ${projectId}
+        ${page.cursor ? tx`and (created_at, id) < (select created_at, id from messages where id = ${page.cursor} and project_id = ${projectId})` : tx``}
+      order by created_at desc, id desc limit ${page.limit + 1}`;
+    const shown = rows.slice(0, page.limit);
+    const counts = shown.length
+      ? await tx<{ message_id: string; status: DeliveryStatus; n: number }[]>`
+          select message_id, status, count(*)::int as n from deliveries
+          where message_id = any(${shown.map((m) => m.id)}::uuid[]) group by message_id, status`
+      : [];
+    const tallies = new Map(shown.map((m) => [m.id, emptyTally()]));
+    for (const c of counts) {
+      const t = tallies.get(c.message_id)!;
+      t[c.status] = c.n;
+      t.total += c.n;
+    }
+    return {
+      messages: shown.map((m) => ({
+        message_id: m.id, group_id: m.group_id, created_at: m.created_at.toISOString(),
+        state: m.fanned_out_at ? 'processed' : 'accepted', parts: m.parts.filter((p) => contentParts.includes(p)), counts: tallies.get(m.id)!,
+      })),
+      next_cursor: rows.length > page.limit ? shown[shown.length - 1]!.id : null,
+    };
+  });
+}
+
+const emptyTally = () => Object.fromEntries([...deliveryStatuses, 'total'].map((s) => [s, 0])) as MessageView['counts'];

@@ -7,25 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
 import { startTestHerald } from '../support/herald.js';
 import { launchChromium, skipWithoutChromium } from './browser.js';
-
-const axeSource = readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-interface AxeResult { violations: { id: string; impact: string | null; help: string; nodes: { target: unknown }[] }[] }
-
-/** axe-core's WCAG 2.x A/AA rules on the page as it is; serious and critical violations fail. */
-async function accessible(page: Page, screen: string): Promise<void> {
-  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.addScriptTag({ content: await axeSource });
-  const result = await page.evaluate(() => (globalThis as any).axe.run((globalThis as any).document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] })) as AxeResult;
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id} (${v.impact}): ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`), [], `axe on ${screen}`);
-}
+import { accessible, dashboardPage, screenshots, signIn } from './dashboard-support.js';
 
 test('the dashboard: first-run owner setup, keys, segments, operators, audit; CSRF refused; a viewer changes nothing; accessible on every screen',
   { skip: skipWithoutChromium, timeout: 180_000 }, async (t) => {
@@ -33,11 +18,9 @@ test('the dashboard: first-run owner setup, keys, segments, operators, audit; CS
     t.after(() => th.close());
     const browser = await launchChromium();
     t.after(() => browser.close());
-    const shots = process.env.HERALD_DASHBOARD_SCREENSHOTS ?? await mkdtemp(join(tmpdir(), 'herald-dashboard-'));
-    const shot = (page: Page, name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    const shot = await screenshots();
     // bypassCSP lets the test inject axe-core; the policy itself is checked on the answer below.
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
-    const page = await context.newPage();
+    const page = await dashboardPage(browser);
     const segments = async () => (await th.db.sql<{ n: number }[]>`select count(*)::int as n from segments`)[0]!.n;
 
     // First visit: the owner's setup.
@@ -126,11 +109,8 @@ test('the dashboard: first-run owner setup, keys, segments, operators, audit; CS
     assert.equal((await page.evaluate(() => fetch('/v1/dashboard/session').then((r) => r.status))), 401);
 
     // A viewer reads but cannot change anything.
-    const viewer = await (await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true })).newPage();
-    await viewer.goto(th.url + '/');
-    await viewer.getByLabel('Email').fill('viewer@example.com');
-    await viewer.getByLabel('Password').fill('viewer password');
-    await viewer.getByRole('button', { name: 'Sign in' }).click();
+    const viewer = await dashboardPage(browser);
+    await signIn(viewer, th.url, 'viewer@example.com', 'viewer password');
     await viewer.getByText('viewer@example.com · viewer').waitFor();
     await viewer.getByRole('link', { name: 'API keys' }).click();
     await viewer.getByText('API keys are managed by the project\'s admins and owners.').waitFor();

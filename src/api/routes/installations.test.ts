@@ -137,3 +137,18 @@ test('text PostgreSQL cannot store (U+0000, an unpaired surrogate) is a 400 nami
   const [n] = await h.db.sql`select count(*)::int as n from installations where install_id = 'i-lone'`;
   assert.equal(n!.n, 0);
 });
+
+test('GET /v1/installations/{install_id} reads one installation of the project, with the REST key only', async () => {
+  await h.call('POST', '/v1/sdk/installations', { install_id: 'read-me', platform: 'ios', push_token: 'cc33'.repeat(16), custom_id: 'carol', app_version: '2.1' });
+  const got = await h.call('GET', '/v1/installations/read-me');
+  assert.equal(got.status, 200, JSON.stringify(got.body));
+  assert.equal(got.body.installation.custom_id, 'carol');
+  assert.equal(got.body.installation.app_version, '2.1');
+  assert.equal((await h.call('GET', '/v1/installations/nobody')).body.error.code, 'installation_not_found');
+  const { createProject } = await import('../../store/projects.js');
+  const other = await createProject(h.db.sql, 'elsewhere', h.keyring);
+  const foreign = await h.call('GET', '/v1/installations/read-me', undefined, { authorization: `Bearer ${other.rest_key}` });
+  assert.equal(foreign.status, 404);
+  const sdk = await h.call('GET', '/v1/installations/read-me', undefined, { authorization: `Bearer ${h.project.sdk_key}` });
+  assert.equal(sdk.body.error.code, 'forbidden_for_sdk_key');
+});

@@ -1,4 +1,6 @@
 /**
+ * GET /v1/installations/{install_id} (REST key): one installation, to find the person behind a device.
+ *
  * POST /v1/sdk/installations: an app install or browser registers (again) with its push token. A
  * browser (platform "web") sends its PushSubscription JSON as web_push_subscription instead. With
  * the SDK key, a custom_id, or any change to an installation attached to one, needs identity_token.
@@ -6,8 +8,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
-import { upsertInstallation } from '../../store/installations.js';
-import { DateTime, errorResponses, IdentityToken, inputErrors, Nullable, Platform, sdkKeyErrors } from '../schemas.js';
+import { findInstallation, upsertInstallation } from '../../store/installations.js';
+import { DateTime, errorResponses, IdentityToken, inputErrors, Nullable, Platform, restKeyErrors, sdkKeyErrors } from '../schemas.js';
 import { authorizeChange } from '../identity-guard.js';
 import type { Keyring } from '../../store/sealed.js';
 import { ApiError } from '../errors.js';
@@ -73,6 +75,21 @@ const Installation = Type.Object({
 });
 
 export const installationRoutes = (sql: Sql, keyring: Keyring, privateNetworks?: PrivateNetworkAllowance): FastifyPluginAsyncTypebox => async (app) => {
+  app.get('/v1/installations/:install_id', {
+    config: { auth: 'rest' },
+    schema: {
+      summary: 'One installation, with the custom_id it is attached to',
+      tags: ['profiles'],
+      params: Type.Object({ install_id: Type.String({ minLength: 1, maxLength: 128 }) }),
+      response: { 200: Type.Object({ installation: Installation }), ...errorResponses(inputErrors, restKeyErrors, 'installation_not_found') },
+    },
+    handler: async (req) => {
+      const installation = await findInstallation(sql, req.caller.projectId, req.params.install_id);
+      if (!installation) throw new ApiError('installation_not_found', `no installation ${req.params.install_id} in this project`);
+      return { installation };
+    },
+  });
+
   app.post('/v1/sdk/installations', {
     config: { auth: 'sdk' },
     schema: {
