@@ -94,7 +94,7 @@ test('a replay queues what an endpoint missed; its attempts page by cursor, newe
   assert.equal((await call('POST', `/v1/webhooks/${ep.id}/replay`, { since: from, until: from })).json().error.code, 'invalid_field');
   assert.equal((await call('POST', `/v1/webhooks/${ep.id}/replay`, { since: from }, other)).statusCode, 404);
 
-  const [e] = await db.sql`select id from webhook_events where project_id = ${project.project_id} limit 1`;
+  const [e] = await db.sql`select id from webhook_events where project_id = ${project.project_id} and type = 'email.bounced'`;
   await db.sql`insert into webhook_attempts (endpoint_id, project_id, event_id, attempt, status_code, latency_ms, error, created_at)
     select ${ep.id}, ${project.project_id}, ${e!.id}, g, 500, 10 * g, 'HTTP 500', now() from generate_series(1, 5) g`;
   const first = await call('GET', `/v1/webhooks/${ep.id}/attempts?limit=3`);
