@@ -6,6 +6,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { uuidv7 } from '../domain/ids.js';
 import { contentParts, type MessageContent, type TargetKind } from '../domain/channels.js';
 import { decideTargets, type MessageChannels, type Recipients } from '../domain/recipients.js';
+import { deliveryTraceparent } from '../domain/trace-context.js';
 import { loadRecipientRows } from './recipient-rows.js';
 import type { DeliveryStatus } from './messages.js';
 import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
@@ -88,6 +89,8 @@ export interface DeliveryToSend {
   expires_at: Date | null;
   /** Set when the token was invalidated after this delivery was queued. */
   token_invalidated: boolean;
+  /** The W3C traceparent of this delivery's provider calls (domain/trace-context.ts). */
+  traceparent: string;
 }
 
 /** A delivery as a worker found it when it tried to claim it for one provider call. */
@@ -110,7 +113,7 @@ export type ClaimedDelivery =
 export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number, now: Date): Promise<Map<string, ClaimedDelivery>> {
   const out = new Map<string, ClaimedDelivery>(ids.map((id) => [id, { kind: 'done' }]));
   if (!ids.length) return out;
-  const rows = await sql<(DeliveryToSend & { claimed: boolean; ambiguous: boolean; busy_ms: number | null })[]>`
+  const rows = await sql<(Omit<DeliveryToSend, 'traceparent'> & { trace: string | null; claimed: boolean; ambiguous: boolean; busy_ms: number | null })[]>`
     with current as (
       select id, sending_until from deliveries where id = any(${ids}::uuid[]) and status = 'queued'
       order by id for update
@@ -121,7 +124,7 @@ export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number, 
       returning d.id, (c.sending_until is not null) as ambiguous
     )
     select d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.install_id, d.apns_environment, d.status, d.attempts,
-           m.content, ins.web_push_subscription, m.created_at, m.expires_at, (i.token is not null) as token_invalidated,
+           m.content, ins.web_push_subscription, m.created_at, m.expires_at, m.trace, (i.token is not null) as token_invalidated,
            (cl.id is not null) as claimed, coalesce(cl.ambiguous, false) as ambiguous,
            case when cl.id is null then ceil(extract(epoch from (c.sending_until - ${now}::timestamptz)) * 1000)::int end as busy_ms
     from current c
@@ -131,7 +134,8 @@ export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number, 
     left join invalidated_tokens i on i.project_id = d.project_id and i.platform = d.platform and i.token = d.target
     left join installations ins on d.platform = 'web' and ins.project_id = d.project_id and ins.install_id = d.install_id`;
   for (const r of rows) {
-    const { claimed, ambiguous, busy_ms, ...delivery } = r;
+    const { claimed, ambiguous, busy_ms, trace, ...row } = r;
+    const delivery = { ...row, traceparent: deliveryTraceparent(trace, row.message_id, row.id) };
     out.set(r.id, claimed ? { kind: 'claimed', delivery, ambiguous } : { kind: 'busy', retryInMs: Math.max(1, busy_ms ?? 1) });
   }
   return out;

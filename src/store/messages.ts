@@ -14,15 +14,18 @@ export interface NewMessage {
   content: MessageContent;
   createdAt: Date;
   expiresAt: Date | null;
+  /** The caller's trace (domain/trace-context.ts#storedTrace), if the send carried a traceparent. */
+  trace?: string | null | undefined;
 }
 
 export async function insertMessages(tx: TransactionSql, ms: NewMessage[]): Promise<void> {
   if (!ms.length) return;
-  await tx`insert into messages (id, project_id, group_id, recipients, content, created_at, expires_at)
+  await tx`insert into messages (id, project_id, group_id, recipients, content, created_at, expires_at, trace)
     select * from unnest(${ms.map((m) => m.id)}::uuid[], ${ms.map((m) => m.projectId)}::uuid[], ${ms.map((m) => m.groupId)}::text[],
                          ${ms.map((m) => JSON.stringify(m.recipients))}::text[]::jsonb[], ${ms.map((m) => JSON.stringify(m.content))}::text[]::jsonb[],
                          ${ms.map((m) => m.createdAt.toISOString())}::timestamptz[],
-                         ${ms.map((m) => m.expiresAt?.toISOString() ?? null) as string[]}::timestamptz[])`;
+                         ${ms.map((m) => m.expiresAt?.toISOString() ?? null) as string[]}::timestamptz[],
+                         ${ms.map((m) => m.trace ?? null) as string[]}::text[])`;
 }
 
 /** `delivered`/`undelivered` come from providers that confirm delivery (SMS status callbacks);

@@ -31,6 +31,7 @@ import {
 import type { DeliveryPayload } from './topics.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { HeraldEvents } from './events.js';
+import { traceIdOf } from '../domain/trace-context.js';
 
 export interface DeliveryDeps<C> {
   sql: Sql;
@@ -86,7 +87,7 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
           c = await creds.get(d.project_id);
         } catch (err) {
           // Nothing was sent: a later attempt is safe on every channel.
-          deps.log.error({ err, channel, deliveryId: d.id, projectId: d.project_id }, 'the project\'s credentials could not be read');
+          deps.log.error({ err, channel, deliveryId: d.id, projectId: d.project_id, ...traceFields(d) }, 'the project\'s credentials could not be read');
           return notSent(d, job, `${channel} credentials could not be read (${errorName(err)})`);
         }
         if (!c) return final('failed', `${channel}_not_configured: the project has no ${channel} credentials`);
@@ -105,6 +106,7 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
           return thrown(d, job, err);
         }
         deps.breakers.record(account, breakerVerdict(outcome), now());
+        deps.log.debug({ channel, deliveryId: d.id, messageId: d.message_id, outcome: outcome.kind, ...traceFields(d) }, 'provider call');
         deps.events.emit('delivery:attempt', { channel, outcome: outcome.kind, latencyMs: performance.now() - started });
         results.push({ delivery: d, outcome });
         if (!deps.sender.resendIsSafe && deps.sender.outcomeIsAmbiguous?.(outcome)) {
@@ -169,7 +171,7 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
    * elsewhere it is recorded `unknown` rather than risk a second message.
    */
   function thrown(d: DeliveryToSend, job: Job, err: unknown): Decision {
-    deps.log.error({ err, channel, deliveryId: d.id, projectId: d.project_id }, 'the sender threw; the delivery is decided on its own');
+    deps.log.error({ err, channel, deliveryId: d.id, projectId: d.project_id, ...traceFields(d) }, 'the sender threw; the delivery is decided on its own');
     // The error's name only: its message may quote what it was given.
     const reason = `the ${channel} sender failed (${errorName(err)})`;
     if (deps.sender.resendIsSafe) return decide(d, { kind: 'retry', reason }, job);
@@ -211,6 +213,10 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
     }
   }
 }
+
+/** A delivery's trace in a log line, named as OpenTelemetry names it in logs
+ *  (https://opentelemetry.io/docs/specs/otel/compatibility/logging_trace_context/). */
+const traceFields = (d: DeliveryToSend) => ({ trace_id: traceIdOf(d.traceparent), span_id: d.traceparent.slice(36, 52) });
 
 /** `TypeError ERR_INVALID_PROTOCOL`: what went wrong, without the message's details. */
 function errorName(err: unknown): string {

@@ -71,6 +71,26 @@ test('an installation registered by custom_id receives the push, signed and with
   assert.deepEqual(payload.herald, { m: id, l: 'app://home' });
 });
 
+test('a send\'s W3C traceparent rides on its provider call, a span of the delivery; without one the message id is the trace', async () => {
+  const [t1, t2] = [token(), token()];
+  const caller = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const r = await h.call('POST', '/v1/transactional/send', { group_id: 'e2e', recipients: { tokens: [{ platform: 'ios', token: t1 }] }, push: { title: 'Hi', body: 'there' } },
+    { traceparent: caller });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const traced = await settled(r.body.message_id, 'sent');
+  const [rec] = await records(t1);
+  const span = traced.recipients[0].delivery_id.replaceAll('-', '').slice(16);
+  assert.equal(rec.headers.traceparent, `00-4bf92f3577b34da6a3ce929d0e0e4736-${span}-01`);
+
+  // An invalid traceparent is ignored (W3C Trace Context §4.3), never an error.
+  const bad = await h.call('POST', '/v1/transactional/send', { group_id: 'e2e', recipients: { tokens: [{ platform: 'ios', token: t2 }] }, push: { title: 'Hi', body: 'there' } },
+    { traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' });
+  assert.equal(bad.status, 202, JSON.stringify(bad.body));
+  const own = await settled(bad.body.message_id, 'sent');
+  const [rec2] = await records(t2);
+  assert.equal(rec2.headers.traceparent, `00-${own.message_id.replaceAll('-', '')}-${own.recipients[0].delivery_id.replaceAll('-', '').slice(16)}-00`);
+});
+
 test('the same token named twice (custom_id and raw token) is delivered once', async () => {
   const t = token();
   await h.call('POST', '/v1/sdk/installations', { install_id: 'dev-dup', platform: 'ios', push_token: t, custom_id: 'dup' });

@@ -334,6 +334,8 @@ export interface paths {
                 header?: {
                     /** @description 1 to 255 characters; the same key and body replay the first answer. */
                     "idempotency-key"?: string;
+                    /** @description W3C Trace Context (https://www.w3.org/TR/trace-context/): the trace is sent on every provider call made for the message; an invalid value is ignored. Without it the message id is the trace id. */
+                    traceparent?: string;
                 };
                 path?: never;
                 cookie?: never;

@@ -20,6 +20,7 @@ import { partRecipients } from '../../domain/recipients.js';
 import { errorResponses, inputErrors, restKeyErrors } from '../schemas.js';
 import { pushTokenProblem } from '../../domain/push-tokens.js';
 import { systemClock, type Clock } from '../../domain/clock.js';
+import { parseTraceparent, storedTrace } from '../../domain/trace-context.js';
 
 /** Recipients per call, all lists together: large enough for any transactional use, small enough
  *  that the fan-out of one message stays one short transaction. Campaigns reach more. */
@@ -61,6 +62,9 @@ const Accepted = Type.Object({ message_id: Type.String({ format: 'uuid' }) }, {
 // Checked by the handler, so a bad key is invalid_idempotency_key rather than a schema error.
 const Headers = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ description: '1 to 255 characters; the same key and body replay the first answer.' })),
+  traceparent: Type.Optional(Type.String({
+    description: 'W3C Trace Context (https://www.w3.org/TR/trace-context/): the trace is sent on every provider call made for the message; ' +
+      'an invalid value is ignored. Without it the message id is the trace id.' })),
 });
 
 export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: Clock | undefined }): FastifyPluginAsyncTypebox => async (app) => {
@@ -119,7 +123,7 @@ export const transactionalRoutes = (deps: { sql: Sql; queue: WorkQueue; clock?: 
       const result = await accept({
         message: {
           id, projectId: req.caller.projectId, groupId: body.group_id, recipients: r,
-          content, createdAt,
+          content, createdAt, trace: storedTrace(parseTraceparent(req.headers.traceparent)),
           expiresAt: body.push?.ttl_seconds !== undefined ? new Date(createdAt.getTime() + body.push.ttl_seconds * 1000) : null,
         },
         idempotency: key === undefined ? undefined : { key, hash: requestHash('POST', '/v1/transactional/send', body) },

@@ -34,5 +34,6 @@ function toRequest(d: DeliveryToSend, push: PushMessage): ApnsSendRequest {
     pushType: parts.pushType,
     expiration: parts.expiration,
     payload: parts.payload,
+    traceparent: d.traceparent,
   };
 }

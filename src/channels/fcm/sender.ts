@@ -26,7 +26,7 @@ export function fcmChannel(deps: {
           ? { kind: 'token_invalid', reason: built.message, local: true }
           : { kind: 'rejected', reason: `${built.code}: ${built.message}`, local: true };
       }
-      return deps.send(account, { body: built.body });
+      return deps.send(account, { body: built.body, traceparent: d.traceparent });
     },
   };
 }

@@ -35,6 +35,7 @@ export function smsChannel(deps: {
       return deps.send(a.account, {
         to: d.target, from: a.from, messagingServiceSid: a.messagingServiceSid, body: content.text,
         statusCallback: smsStatusCallbackUrl(deps.callbackUrl, d.project_id, d.id),
+        traceparent: d.traceparent,
       });
     },
     async recordExtra(tx, results) {

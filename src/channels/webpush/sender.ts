@@ -28,6 +28,10 @@ export function webPushChannel(deps: {
       const subscription = d.web_push_subscription;
       if (!subscription) return { kind: 'token_invalid', reason: 'the installation no longer has a push subscription', local: true };
       const push = pushFor(d.content.push, 'web');
+      // No traceparent here: the push service is the one the user's browser chose (Google's,
+      // Mozilla's, Apple's), not a provider the project picked, so the trace stays in Herald's logs
+      // (https://www.w3.org/TR/trace-context/#privacy-considerations). Email carries none either:
+      // its headers reach the recipient.
       return deps.send(vapid, {
         subscription,
         payload: buildWebPushPayload(push, d.message_id, d.id),

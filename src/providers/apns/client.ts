@@ -29,6 +29,8 @@ export interface ApnsSendRequest {
   /** Epoch seconds. */
   expiration: number;
   payload: string;
+  /** W3C Trace Context of the call (domain/trace-context.ts). */
+  traceparent?: string | undefined;
 }
 
 export interface ApnsSenderOptions {
@@ -98,6 +100,7 @@ export function createApnsSender(o: ApnsSenderOptions): ApnsSender {
       'apns-expiration': String(req.expiration),
       'apns-collapse-id': req.collapseId,
       'apns-id': req.apnsId,
+      ...(req.traceparent ? { traceparent: req.traceparent } : {}),
     }, req.payload, retireWhen);
     return { answer, reason: reasonOf(answer) };
   };

@@ -28,6 +28,8 @@ export type FcmAccount = FcmServiceAccount & { endpoint?: string | undefined };
 /** One message as the wire needs it: the `{"message": {...}}` body from domain/fcm-message.ts, already sized. */
 export interface FcmSendRequest {
   body: string;
+  /** W3C Trace Context of the call (domain/trace-context.ts). */
+  traceparent?: string | undefined;
 }
 
 export interface FcmSenderOptions {
@@ -106,6 +108,7 @@ export function createFcmSender(o: FcmSenderOptions): FcmSender {
       ':path': `/v1/projects/${encodeURIComponent(account.project_id)}/messages:send`,
       authorization: `Bearer ${token.token}`,
       'content-type': 'application/json',
+      ...(req.traceparent ? { traceparent: req.traceparent } : {}),
     }, req.body, retireWhen);
     return { fcm: readFcmAnswer(answer.status, answer.body), retryAfter: answer.headers['retry-after'] as string | undefined };
   };

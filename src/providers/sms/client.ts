@@ -43,6 +43,8 @@ export interface SmsToSend {
   body: string;
   /** Where Twilio posts the status callbacks (see smsStatusCallbackUrl in api/routes/sms-webhooks.ts). */
   statusCallback?: string | undefined;
+  /** W3C Trace Context of the call (domain/trace-context.ts). */
+  traceparent?: string | undefined;
 }
 
 export interface SmsSenderOptions {
@@ -176,7 +178,7 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
     return s;
   };
 
-  const post = (url: URL, agent: https.Agent, authorization: string, form: string): Promise<RawAnswer> =>
+  const post = (url: URL, agent: https.Agent, authorization: string, form: string, traceparent: string | undefined): Promise<RawAnswer> =>
     new Promise((resolve, reject) => {
       let answered = false;
       let req: ReturnType<typeof https.request>;
@@ -189,6 +191,7 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
             'content-type': 'application/x-www-form-urlencoded',
             'content-length': Buffer.byteLength(form),
             accept: 'application/json',
+            ...(traceparent ? { traceparent } : {}),
           },
         }, (res) => {
           answered = true;
@@ -252,8 +255,8 @@ export function createSmsSender(o: SmsSenderOptions): SmsSender {
       const release = await state.slots.acquire();
       let answer: RawAnswer;
       try {
-        answer = await post(url, agent, authorization, form.toString()).catch((err: unknown) => {
-          if (err instanceof NoAnswer && err.staleSocket) return post(url, agent, authorization, form.toString());
+        answer = await post(url, agent, authorization, form.toString(), msg.traceparent).catch((err: unknown) => {
+          if (err instanceof NoAnswer && err.staleSocket) return post(url, agent, authorization, form.toString(), msg.traceparent);
           throw err;
         });
       } catch (err) {
