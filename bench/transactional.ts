@@ -27,7 +27,7 @@ import { clearDeliveries, latencies, waitForDeliveries } from './support/sandbox
 import { benchPush, newToken, sendBody } from './support/workload.js';
 import { heraldSender } from './support/herald-senders.js';
 import { librarySender } from './support/library-senders.js';
-import type { BenchSender } from './support/channel-workload.js';
+import { ceilingWith } from './support/ceiling.js';
 import { printTable, saveResult, type Row } from './support/report.js';
 
 const { values } = parseArgs({
@@ -161,24 +161,6 @@ async function pipelinePhase(sandbox: SandboxProcess): Promise<{ rows: Row[]; ra
   return { rows, rate };
 }
 
-// ---- (c) the simulator's ceiling ----------------------------------------------------------------
-
-/** Pushes/s of `ceilingPushes` straight to the simulator, 500 in flight, and the failures with the first reason. */
-async function ceilingWith(sender: BenchSender): Promise<{ rate: number; failures: number; first?: string | undefined }> {
-  let failures = 0;
-  let first: string | undefined;
-  const started = performance.now();
-  await pool(ceilingPushes, 500, async (i) => {
-    const why = await sender.send(i);
-    if (why === undefined) return;
-    failures++;
-    first ??= why;
-  });
-  const rate = ceilingPushes / ((performance.now() - started) / 1000);
-  await sender.close();
-  return { rate, failures, first };
-}
-
 // ---- the run --------------------------------------------------------------------------------------
 
 const benchRss = () => process.resourceUsage().maxRSS / 1024;
@@ -189,11 +171,11 @@ rows.push(...(await acceptPhase()));
 const sandbox = await spawnSandbox();
 try {
   const link = await linkSandbox(sandbox.url);
-  const herald = await ceilingWith(await heraldSender('apns', link));
+  const herald = await ceilingWith(await heraldSender('apns', link), ceilingPushes);
   if (herald.failures) throw new Error(`${herald.failures} pushes failed in the ceiling run, the first: ${herald.first}`);
   const ceiling = herald.rate;
   await clearDeliveries(sandbox.url);
-  const library = await ceilingWith(await librarySender('apns', link));
+  const library = await ceilingWith(await librarySender('apns', link), ceilingPushes);
   if (library.failures) console.error(`note: ${library.failures} node-apn pushes failed, the first: ${library.first}`);
   const nodeApn = library.rate;
   await clearDeliveries(sandbox.url);

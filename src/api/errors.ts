@@ -49,6 +49,7 @@ export const errorCatalogue = {
   invalid_when: { status: 400, meaning: 'A campaign\'s `when` is not valid; the message names the field (such as body.when.late.within_minutes) and why.' },
   invalid_template: { status: 400, meaning: 'A Liquid template in a campaign\'s content does not parse, or names a filter that does not exist; the message names the field (such as body.content.email.subject). Nothing was stored.' },
   invalid_campaign: { status: 400, meaning: 'The campaign\'s parts do not fit together (a channel without its content, variant shares over 100%, duplicate channels); the message says which.' },
+  invalid_timezone: { status: 400, meaning: 'The time zone is not an IANA zone name this server\'s tz database knows (such as Europe/Paris); nothing was changed.' },
   campaign_not_found: { status: 404, meaning: 'No campaign with this id in this project.' },
   campaign_state_conflict: { status: 409, meaning: 'The campaign is in a state that does not allow the call (editing a running campaign, resuming one that is not paused); the message names the state. Nothing was changed.' },
   segment_name_taken: { status: 409, meaning: 'The project already has a segment with this name; nothing was changed.' },

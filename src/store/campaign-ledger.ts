@@ -62,8 +62,28 @@ export async function updateOccurrence(tx: TransactionSql, o: { campaignId: stri
 /** What the fan-out needs of each profile it plans. */
 export interface AudienceMember { custom_id: string; timezone: string | null }
 
-/** The next `limit` profiles of the audience after `after` (custom_id order); query null: everyone. */
-export async function audiencePage(sql: Db, projectId: string, query: Query | null, now: number, after: string, limit: number): Promise<AudienceMember[]> {
+/**
+ * The next `limit` profiles of the audience after `after` (custom_id order); query null: everyone.
+ *
+ * A page must cost what its rows cost, not what the audience does: walk the profiles in key order
+ * from the cursor and probe each one's installations and events by index until the page is full.
+ * Left to itself the planner joins every page against whole tables (a merge join reading
+ * installations from the first key up to the cursor, a hash of every matching event built before
+ * the first row), so each page costs more than the one before and a fan-out grows with the square
+ * of the audience. It is misled twice: the compiled query wraps its tests in coalesce() for
+ * two-valued logic, which hides their selectivity, and it does not weigh the LIMIT against a
+ * hashed subplan's start-up. Its plans are also costly enough on paper to be JIT-compiled on every
+ * page, which takes longer than the page. So, for this transaction only: no hash or merge joins;
+ * a work_mem under which an EXISTS over events is not turned into one hash of the whole table (a
+ * subplan is hashed only when its table fits in work_mem × hash_mem_multiplier); no JIT.
+ * https://www.postgresql.org/docs/current/runtime-config-query.html#RUNTIME-CONFIG-QUERY-ENABLE,
+ * https://www.postgresql.org/docs/current/runtime-config-resource.html#GUC-WORK-MEM,
+ * https://www.postgresql.org/docs/current/jit-decision.html
+ */
+export async function audiencePage(tx: TransactionSql, projectId: string, query: Query | null, now: number, after: string, limit: number): Promise<AudienceMember[]> {
+  const sql = tx;
+  await sql`select set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
+                   set_config('work_mem', '1MB', true), set_config('jit', 'off', true)`;
   if (!query) {
     return sql<AudienceMember[]>`
       select custom_id, timezone from profiles where project_id = ${projectId} and custom_id > ${after}

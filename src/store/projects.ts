@@ -113,3 +113,23 @@ export async function revokeKey(sql: Sql, projectId: string, keyId: string): Pro
     return { outcome: 'revoked', key: revoked! };
   });
 }
+
+/** What the project API shows of a project: its name and the zone local-time campaigns fall back to. */
+export interface ProjectSettings {
+  id: string;
+  name: string;
+  timezone: string;
+  created_at: Date;
+}
+
+export async function projectSettings(sql: Sql, projectId: string): Promise<ProjectSettings | undefined> {
+  const [row] = await sql<ProjectSettings[]>`select id, name, timezone, created_at from projects where id = ${projectId}`;
+  return row;
+}
+
+/** Sets the project's fallback time zone (already checked to be a zone name); the project as it now is. */
+export async function setProjectTimezone(sql: Sql, projectId: string, timezone: string): Promise<ProjectSettings | undefined> {
+  const [row] = await sql<ProjectSettings[]>`
+    update projects set timezone = ${timezone} where id = ${projectId} returning id, name, timezone, created_at`;
+  return row;
+}

@@ -9176,6 +9176,216 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/project": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read the project's settings: its name and time zone */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @description The IANA time zone a campaign sending at a local time uses for profiles without a known zone (UTC unless set). */
+                            timezone: string;
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+                /** @description - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the project's settings: its time zone
+         * @description The time zone must be a zone name of the IANA tz database, as Intl knows it (400 invalid_timezone otherwise); the scheduler reads it when it plans an occurrence and the fan-out for each page of the audience it writes into the campaign's ledger, so recipients already in a ledger keep their send times. A field left out is left as it is.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description An IANA time-zone name, such as Europe/Paris. */
+                        timezone?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @description The IANA time zone a campaign sending at a local time uses for profiles without a known zone (UTC unless set). */
+                            timezone: string;
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 *     - `invalid_timezone`: The time zone is not an IANA zone name this server's tz database knows (such as Europe/Paris); nothing was changed.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/v1/project/keys": {
         parameters: {
             query?: never;

@@ -81,3 +81,31 @@ test('two REST keys revoked at once: one is, the other stays as the last', async
   assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
   assert.ok(Date.parse(rotated.body.previous_valid_until) > Date.now() + 86_000_000);
 });
+
+test('the project\'s time zone is read and set (an IANA name, checked with Intl), admin only, UTC until set', async () => {
+  const q = await createProject(h.db.sql, 'zones', h.keyring);
+  const read = await h.call('GET', '/v1/project', undefined, as(q.rest_key));
+  assert.equal(read.status, 200, JSON.stringify(read.body));
+  assert.deepEqual({ id: read.body.id, name: read.body.name, timezone: read.body.timezone }, { id: q.project_id, name: 'zones', timezone: 'UTC' });
+
+  const set = await h.call('PATCH', '/v1/project', { timezone: 'America/Sao_Paulo' }, as(q.rest_key));
+  assert.equal(set.status, 200, JSON.stringify(set.body));
+  assert.equal(set.body.timezone, 'America/Sao_Paulo');
+  assert.equal((await h.call('GET', '/v1/project', undefined, as(q.rest_key))).body.timezone, 'America/Sao_Paulo');
+  const [stored] = await h.db.sql<{ timezone: string }[]>`select timezone from projects where id = ${q.project_id}`;
+  assert.equal(stored!.timezone, 'America/Sao_Paulo', 'the campaign planner reads this column');
+
+  for (const bad of ['Mars/Olympus_Mons', 'UTC+2', '../../etc/passwd', '']) {
+    const refused = await h.call('PATCH', '/v1/project', { timezone: bad }, as(q.rest_key));
+    assert.equal(refused.status, 400, `${bad}: ${JSON.stringify(refused.body)}`);
+    assert.equal(refused.body.error.code, bad === '' ? 'invalid_field' : 'invalid_timezone', bad);
+  }
+  assert.equal((await h.call('PATCH', '/v1/project', { timezone: 'Asia/Tokyo', name: 'x' }, as(q.rest_key))).body.error.code, 'unknown_field',
+    'unknown fields are refused');
+  assert.equal((await h.call('GET', '/v1/project', undefined, as(q.rest_key))).body.timezone, 'America/Sao_Paulo', 'nothing was changed');
+  assert.equal((await h.call('PATCH', '/v1/project', {}, as(q.rest_key))).body.timezone, 'America/Sao_Paulo', 'an empty patch changes nothing');
+  assert.equal((await h.call('PATCH', '/v1/project', { timezone: 'Asia/Tokyo' }, as(q.sdk_key))).body.error.code, 'forbidden_for_sdk_key');
+
+  const r = await createProject(h.db.sql, 'other', h.keyring);
+  assert.equal((await h.call('GET', '/v1/project', undefined, as(r.rest_key))).body.timezone, 'UTC', 'each project its own zone');
+});

@@ -1,5 +1,8 @@
 /**
- * The calling project's own secrets (REST key only):
+ * The calling project's settings and its own secrets (REST key only):
+ *   GET   /v1/project                         its id, name and time zone
+ *   PATCH /v1/project                         sets its time zone: the zone a campaign sending at a
+ *                                             local time uses for profiles without a known zone
  *   GET  /v1/project/keys                     its API keys: id, kind, created, revoked (never the key)
  *   POST /v1/project/keys                     a new key of a kind, shown once in the answer
  *   POST /v1/project/keys/{id}/revoke         revokes one; the last active REST key cannot be
@@ -11,7 +14,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Sql } from 'postgres';
-import { createKey, listKeys, revokeKey } from '../../store/projects.js';
+import { createKey, listKeys, projectSettings, revokeKey, setProjectTimezone, type ProjectSettings } from '../../store/projects.js';
+import { isTimeZone } from '../../domain/campaigns/local-time.js';
 import { rotateIdentitySecret } from '../../store/identity-secrets.js';
 import type { Keyring } from '../../store/sealed.js';
 import { ApiError } from '../errors.js';
@@ -45,8 +49,58 @@ const RotateBody = Type.Object(
   { additionalProperties: false },
 );
 
+const Project = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String(),
+  timezone: Type.String({
+    description: 'The IANA time zone a campaign sending at a local time uses for profiles without a known zone (UTC unless set).',
+  }),
+  created_at: DateTime,
+});
+const ProjectPatch = Type.Object(
+  { timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'An IANA time-zone name, such as Europe/Paris.' })) },
+  { additionalProperties: false },
+);
+
+/** The project of an authenticated caller exists (a project's deletion cascades to its keys). */
+function found(project: ProjectSettings | undefined): ProjectSettings {
+  if (!project) throw new Error('the caller\'s project is gone');
+  return project;
+}
+
 export const projectRoutes = (deps: ProjectRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   const { sql, keyring } = deps;
+
+  app.get('/v1/project', {
+    config: { auth: 'rest' },
+    schema: {
+      summary: 'Read the project\'s settings: its name and time zone', tags: ['project'],
+      response: { 200: Project, ...errorResponses(restKeyErrors) },
+    },
+    handler: async (req) => found(await projectSettings(sql, req.caller.projectId)),
+  });
+
+  app.patch('/v1/project', {
+    config: { auth: 'rest', role: 'admin' },
+    schema: {
+      summary: 'Change the project\'s settings: its time zone',
+      description: 'The time zone must be a zone name of the IANA tz database, as Intl knows it (400 invalid_timezone otherwise); '
+        + 'the scheduler reads it when it plans an occurrence and the fan-out for each page of the audience it writes into the campaign\'s '
+        + 'ledger, so recipients already in a ledger keep their send times. A field left out is left as it is.',
+      tags: ['project'], body: ProjectPatch,
+      response: { 200: Project, ...errorResponses(inputErrors, restKeyErrors, 'invalid_timezone') },
+    },
+    handler: async (req) => {
+      const { timezone } = req.body;
+      if (timezone === undefined) return found(await projectSettings(sql, req.caller.projectId));
+      if (!isTimeZone(timezone)) {
+        throw new ApiError('invalid_timezone', `body.timezone: ${JSON.stringify(timezone)} is not an IANA time-zone name (such as Europe/Paris)`);
+      }
+      const project = found(await setProjectTimezone(sql, req.caller.projectId, timezone));
+      req.log.info({ projectId: req.caller.projectId, timezone }, 'project time zone set');
+      return project;
+    },
+  });
 
   app.get('/v1/project/keys', {
     config: { auth: 'rest', role: 'admin' },
