@@ -23,7 +23,7 @@ import { matches } from '../domain/targeting/evaluate.js';
 import { campaignGroup, getCampaignForWork, transitionCampaign, type Campaign } from '../store/campaigns.js';
 import { insertCampaignMessages } from '../store/campaign-outcomes.js';
 import {
-  awaitingOutcomes, claimTargets, lockOccurrence, nextDue, recordRecipients, skipPending, takeDue, updateOccurrence,
+  awaitingOutcomes, claimTargets, lockOccurrence, nextDue, recordRecipients, retryFailed, skipPending, takeDue, updateOccurrence,
   type Occurrence, type RecipientOutcome,
 } from '../store/campaign-ledger.js';
 import { insertMessages, type NewMessage } from '../store/messages.js';
@@ -44,6 +44,21 @@ export async function enqueueSendLink(tx: TransactionSql, queue: WorkQueue, camp
     update campaign_occurrences set chain = chain + 1 where campaign_id = ${campaignId} and occurrence = ${occurrence} returning chain`;
   if (!row) return;
   await queue.enqueue(tx, [{ topic: topics.campaignSend, payload: { campaign_id: campaignId, occurrence, chain: row.chain } satisfies CampaignSendPayload, ...(runAt ? { runAt } : {}) }]);
+}
+
+/**
+ * Retry-failed, in the caller's transaction under the campaign's row lock: the failed recipients
+ * set pending (store/campaign-ledger.ts#retryFailed), each occurrence they belong to sending again
+ * with a new send link, a finished campaign running again. Returns how many were set pending.
+ */
+export async function retryFailedRecipients(tx: TransactionSql, queue: WorkQueue, campaignId: string, state: string, now: Date): Promise<number> {
+  const moved = await retryFailed(tx, campaignId, now);
+  for (const m of moved) {
+    await tx`update campaign_occurrences set state = 'sending', done_at = null where campaign_id = ${campaignId} and occurrence = ${m.occurrence} and state = 'done'`;
+    await enqueueSendLink(tx, queue, campaignId, m.occurrence);
+  }
+  if (moved.length && state === 'finished') await tx`update campaigns set state = 'running', finished_at = null, updated_at = ${now} where id = ${campaignId}`;
+  return moved.reduce((n, m) => n + m.n, 0);
 }
 
 /** The bucket behind `send_rate` (messages per minute): a second's worth at most, refilled continuously. */

@@ -21,10 +21,10 @@ import { languageTagPattern, maxLocalizedVariants } from '../../domain/personali
 import { contentSchemas } from '../../channels/registry.js';
 import type { WorkQueue } from '../../queue/queue.js';
 import { getCampaign, insertCampaign, listCampaigns, transitionCampaign, updateCampaign, campaignStates, type Campaign, type CampaignState } from '../../store/campaigns.js';
-import { campaignCounts, retryFailed } from '../../store/campaign-ledger.js';
+import { campaignCounts } from '../../store/campaign-ledger.js';
 import { segmentQueries } from '../../store/segments.js';
 import { audienceExists } from '../../store/audiences.js';
-import { enqueueSendLink } from '../../worker/campaign-send.js';
+import { enqueueSendLink, retryFailedRecipients } from '../../worker/campaign-send.js';
 import { ApiError } from '../errors.js';
 import { checkContent } from '../content-check.js';
 import { DateTime, errorResponses, inputErrors, Nullable, OpenObject, restKeyErrors } from '../schemas.js';
@@ -242,13 +242,7 @@ export const campaignRoutes = (deps: CampaignRouteDeps): FastifyPluginAsyncTypeb
         if (!c) throw notFound(req.params.id);
         if (c.state === 'stopped' || c.state === 'draft') throw new ApiError('campaign_state_conflict', `the campaign is ${c.state}`);
         const now = new Date(clock.now());
-        const moved = await retryFailed(tx, req.params.id, now);
-        for (const m of moved) {
-          await tx`update campaign_occurrences set state = 'sending', done_at = null where campaign_id = ${req.params.id} and occurrence = ${m.occurrence} and state = 'done'`;
-          await enqueueSendLink(tx, queue, req.params.id, m.occurrence);
-        }
-        if (moved.length && c.state === 'finished') await tx`update campaigns set state = 'running', finished_at = null, updated_at = ${now} where id = ${req.params.id}`;
-        return { retried: moved.reduce((n, m) => n + m.n, 0) };
+        return { retried: await retryFailedRecipients(tx, queue, req.params.id, c.state, now) };
       });
     },
   });
