@@ -69,7 +69,8 @@ export async function recordCampaignOutcomes(tx: TransactionSql, subjects: Outco
              count(d.id) filter (where d.status = 'failed') as failed,
              count(d.id) filter (where d.status = 'unknown') as unknown,
              min(d.reason) filter (where d.status = 'skipped') as skip_reason,
-             (array_agg(d.status || ': ' || coalesce(d.reason, '') order by d.id) filter (where d.status not in ('sent', 'delivered', 'queued', 'skipped')))[1] as fail_reason
+             -- The reason shown for a failure: a provider's failure first (what a retry is for).
+             (array_agg(d.status || ': ' || coalesce(d.reason, '') order by d.status = 'failed' desc, d.id) filter (where d.status not in ('sent', 'delivered', 'queued', 'skipped')))[1] as fail_reason
         from subject s
         left join deliveries d on d.message_id = s.message_id and d.custom_id = s.custom_id
        group by s.campaign_id, s.occurrence, s.planned_at, s.custom_id, s.message_id
