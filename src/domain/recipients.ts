@@ -40,6 +40,8 @@ export interface Target {
   target_kind: TargetKind;
   install_id: string | null;
   env: string | null;
+  /** The profile the target was found through (null: named by token, address or number alone). */
+  custom_id: string | null;
   /** Why Herald will not send to it, when it will not. */
   skip?: string | undefined;
   /** The status that records a skip: `skipped`, or `invalidated` for a token a provider declared dead. */
@@ -89,12 +91,12 @@ function pushTargets(r: Recipients, rows: RecipientRows): Target[] {
   const installIds = new Set(r.install_ids ?? []);
   const byToken = new Map<string, Target>();
   for (const t of r.tokens ?? []) {
-    byToken.set(t.platform + ':' + t.token, { platform: t.platform, target: t.token, target_kind: targetKindOf(t.platform), install_id: null, env: null });
+    byToken.set(t.platform + ':' + t.token, { platform: t.platform, target: t.token, target_kind: targetKindOf(t.platform), install_id: null, env: null, custom_id: null });
   }
   for (const i of rows.installations) {
     if (!installIds.has(i.install_id) && !(i.custom_id !== null && customIds.has(i.custom_id))) continue;
     byToken.set(i.platform + ':' + i.token, {
-      platform: i.platform, target: i.token, target_kind: targetKindOf(i.platform), install_id: i.install_id, env: i.apns_environment,
+      platform: i.platform, target: i.token, target_kind: targetKindOf(i.platform), install_id: i.install_id, env: i.apns_environment, custom_id: i.custom_id,
     });
   }
   const targets = [...byToken.values()];
@@ -106,13 +108,14 @@ function pushTargets(r: Recipients, rows: RecipientRows): Target[] {
 
 /** Addresses: the profiles' and explicit ones, lower-cased, once each; suppressed or unsubscribed ones skipped. */
 function emailTargets(r: Recipients, rows: RecipientRows): Target[] {
-  const profiles = namedProfiles(r, rows).flatMap((p) => (p.email ? [{ email: p.email.toLowerCase(), unsubscribed: p.email_subscription === 'unsubscribed' }] : []));
+  const profiles = namedProfiles(r, rows).flatMap((p) => (p.email ? [{ email: p.email.toLowerCase(), unsubscribed: p.email_subscription === 'unsubscribed', custom_id: p.custom_id }] : []));
   const unsubscribed = new Set(profiles.filter((p) => p.unsubscribed).map((p) => p.email));
+  const owner = firstOwner(profiles.map((p) => [p.email, p.custom_id]));
   const addresses = [...new Set([...profiles.map((p) => p.email), ...(r.emails ?? []).map((e) => e.toLowerCase())])];
   return addresses.map((a) => {
     const suppressed = rows.suppressions.get(a);
     return {
-      platform: 'email', target: a, target_kind: 'address', install_id: null, env: null,
+      platform: 'email', target: a, target_kind: 'address', install_id: null, env: null, custom_id: owner.get(a) ?? null,
       skip: suppressed !== undefined ? skipReasons.suppressed(suppressed) : unsubscribed.has(a) ? skipReasons.emailUnsubscribed : undefined,
     };
   });
@@ -120,11 +123,12 @@ function emailTargets(r: Recipients, rows: RecipientRows): Target[] {
 
 /** Numbers: the profiles' and explicit ones, once each; opted-out or unsubscribed ones skipped. */
 function smsTargets(r: Recipients, rows: RecipientRows): Target[] {
-  const profiles = namedProfiles(r, rows).flatMap((p) => (p.phone ? [{ phone: p.phone, unsubscribed: p.sms_subscription === 'unsubscribed' }] : []));
+  const profiles = namedProfiles(r, rows).flatMap((p) => (p.phone ? [{ phone: p.phone, unsubscribed: p.sms_subscription === 'unsubscribed', custom_id: p.custom_id }] : []));
   const unsubscribed = new Set(profiles.filter((p) => p.unsubscribed).map((p) => p.phone));
+  const owner = firstOwner(profiles.map((p) => [p.phone, p.custom_id]));
   const phones = [...new Set([...profiles.map((p) => p.phone), ...(r.phones ?? [])])];
   return phones.map((p) => ({
-    platform: 'sms', target: p, target_kind: 'number', install_id: null, env: null,
+    platform: 'sms', target: p, target_kind: 'number', install_id: null, env: null, custom_id: owner.get(p) ?? null,
     skip: rows.optedOut.has(p) ? skipReasons.optedOut : unsubscribed.has(p) ? skipReasons.smsUnsubscribed : undefined,
   }));
 }
@@ -158,6 +162,16 @@ export const partRecipients: Record<ContentPart, PartRecipients> = {
     targets: smsTargets,
   },
 };
+
+/** Profiles sharing an address or number get one delivery: it is counted for the first of them in custom_id order. */
+function firstOwner(pairs: [string, string][]): Map<string, string> {
+  const owner = new Map<string, string>();
+  for (const [target, customId] of pairs) {
+    const had = owner.get(target);
+    if (had === undefined || customId < had) owner.set(target, customId);
+  }
+  return owner;
+}
 
 function namedProfiles(r: Recipients, rows: Pick<RecipientRows, 'profiles'>): RecipientRows['profiles'] {
   const ids = new Set(r.custom_ids ?? []);

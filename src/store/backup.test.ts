@@ -40,9 +40,9 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
       content: { push: { title: awkward, body: 'b' } } as never, createdAt: new Date(), expiresAt: null },
     idempotency: { key: 'idem-1', hash: Buffer.from('0123456789abcdef') },
   }])); // messages, jobs, idempotency_keys
-  await sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id, status, attempts, segments, encoding)
-            values (${randomUUID()}, ${messageId}, ${p}, 'ios', 'aa11', 'token', 'i1', 'sent', 1, null, null),
-                   (${randomUUID()}, ${messageId}, ${p}, 'sms', '+15550001', 'number', null, 'queued', 0, 2, 'UCS-2')`;
+  await sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id, status, attempts, segments, encoding, custom_id)
+            values (${randomUUID()}, ${messageId}, ${p}, 'ios', 'aa11', 'token', 'i1', 'sent', 1, null, null, 'alice'),
+                   (${randomUUID()}, ${messageId}, ${p}, 'sms', '+15550001', 'number', null, 'queued', 0, 2, 'UCS-2', null)`;
   await sql`insert into invalidated_tokens (project_id, platform, token, reason) values (${p}, 'ios', 'dead', 'Unregistered')`;
   await sql`insert into dead_jobs (id, topic, payload, attempts, last_error, created_at)
             values (${randomUUID()}, 'deliver', ${sql.json({ delivery_id: 'x', note: awkward })}, 8, ${awkward}, now() - interval '1 day')`;
@@ -89,7 +89,8 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   await sql.begin((tx) => insertOccurrence(tx, { campaignId: campaign, projectId: p, occurrence: 1, plannedAt: planned, localDate: null }));
   await sql`insert into campaign_recipients (campaign_id, occurrence, planned_at, custom_id, variant, due_at, status, reason, updated_at)
             values (${campaign}, 1, ${planned}, ${awkward}, 0, now(), 'skipped', ${awkward}, now())`;
-  await sql`insert into campaign_targets (campaign_id, occurrence, target) values (${campaign}, 1, ${'email:' + awkward})`;
+  await sql`insert into campaign_targets (campaign_id, occurrence, target, custom_id) values (${campaign}, 1, ${'email:' + awkward}, ${awkward})`;
+  await sql`insert into campaign_messages (message_id, campaign_id, occurrence, planned_at) values (${messageId}, ${campaign}, 1, ${planned})`;
   return p;
 }
 

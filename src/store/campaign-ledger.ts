@@ -142,6 +142,15 @@ export async function takeDue(tx: TransactionSql, o: Occurrence, now: Date, limi
      for update skip locked`;
 }
 
+/** True while a recipient of the occurrence was handed over and its deliveries have no outcome yet (store/campaign-outcomes.ts). */
+export async function awaitingOutcomes(tx: Db, o: Occurrence): Promise<boolean> {
+  const [row] = await tx`
+    select 1 from campaign_recipients
+     where campaign_id = ${o.campaign_id} and occurrence = ${o.occurrence} and planned_at = ${o.planned_at}
+       and status = 'sent' and outcome is null limit 1`;
+  return row !== undefined;
+}
+
 /** When the occurrence's next pending row is due; undefined when none is pending. */
 export async function nextDue(tx: Db, o: Occurrence): Promise<Date | undefined> {
   const [row] = await tx<{ at: Date | null }[]>`
@@ -177,32 +186,96 @@ export async function skipPending(tx: TransactionSql, campaignId: string, reason
   return r.count;
 }
 
-/** Claims email addresses or numbers for the occurrence: those another recipient claimed first are not returned. */
-export async function claimTargets(tx: TransactionSql, o: Occurrence, targets: string[]): Promise<Set<string>> {
+/**
+ * Claims email addresses or numbers for the occurrence: those another recipient claimed first are
+ * not returned; one the same recipient claimed before (its send is retried) is.
+ */
+export async function claimTargets(tx: TransactionSql, o: Occurrence, targets: { target: string; custom_id: string }[]): Promise<Set<string>> {
   if (!targets.length) return new Set();
   const rows = await tx<{ target: string }[]>`
-    insert into campaign_targets (campaign_id, occurrence, target)
-    select ${o.campaign_id}, ${o.occurrence}, t from unnest(${targets}::text[]) as t
-    on conflict do nothing returning target`;
+    insert into campaign_targets (campaign_id, occurrence, target, custom_id)
+    select ${o.campaign_id}, ${o.occurrence}, t.target, t.custom_id
+      from unnest(${targets.map((t) => t.target)}::text[], ${targets.map((t) => t.custom_id)}::text[]) as t(target, custom_id)
+    on conflict (campaign_id, occurrence, target) do update set custom_id = excluded.custom_id
+      where campaign_targets.custom_id = excluded.custom_id
+    returning target`;
   return new Set(rows.map((r) => r.target));
 }
 
-/** Failed recipients of the campaign set pending again, due now (one call, "retry failed"). */
+/**
+ * Failed recipients of the campaign set pending again, due now (one call, "retry failed"): those
+ * whose hand-over failed, and those whose deliveries failed at the provider in a way worth another
+ * try (`retryable`, store/campaign-outcomes.ts: not a dead token, a hard bounce, or a call whose
+ * outcome was lost). Each row moves once, so a recipient is sent again exactly once per call, and
+ * `resends` counts it. Rows are locked in key order, as the delivery step locks them.
+ */
 export async function retryFailed(tx: TransactionSql, campaignId: string, now: Date): Promise<{ occurrence: number; n: number }[]> {
   return tx<{ occurrence: number; n: number }[]>`
-    with moved as (
-      update campaign_recipients set status = 'pending', reason = null, due_at = ${now}, updated_at = ${now}
-       where campaign_id = ${campaignId} and status = 'failed' returning occurrence
+    with failed as (
+      select occurrence, custom_id, planned_at from campaign_recipients
+       where campaign_id = ${campaignId} and (status = 'failed' or (status = 'sent' and outcome = 'failed' and retryable))
+       order by occurrence, custom_id for update
+    ), moved as (
+      update campaign_recipients r set status = 'pending', reason = null, due_at = ${now}, updated_at = ${now},
+             outcome = null, outcome_reason = null, retryable = false, resends = r.resends + 1
+        from failed f
+       where r.campaign_id = ${campaignId} and r.occurrence = f.occurrence and r.custom_id = f.custom_id and r.planned_at = f.planned_at
+      returning r.occurrence
     ) select occurrence, count(*)::int as n from moved group by occurrence`;
 }
 
-export interface CampaignCounts {
-  occurrences: { occurrence: number; state: Occurrence['state']; planned_at: string; targeted: number }[];
-  recipients: { pending: number; sent: number; skipped: number; failed: number; control: number };
+/** What a set of ledger rows came to. `sent` counts every row handed over, whatever its outcome since. */
+export interface Tally {
+  /** Every ledger row (the control group's too, at the campaign's and an occurrence's level). */
+  targeted: number;
+  pending: number;
+  /** Handed to the delivery pipeline (delivered, failed or skipped there since, or still awaiting). */
+  sent: number;
+  /** Handed over, a delivery still queued. */
+  awaiting: number;
+  delivered: number;
+  /** The hand-over failed (a template) or every delivery failed. */
+  failed: number;
+  /** Of `failed`: what retry-failed would send again. */
+  retryable: number;
+  /** Skipped by the campaign (reason in `skipped_by_reason`) or by every delivery (suppressed, unsubscribed...). */
+  skipped: number;
   skipped_by_reason: Record<string, number>;
-  by_variant: { variant: number; pending: number; sent: number; skipped: number; failed: number }[];
+}
+
+export interface CampaignCounts {
+  occurrences: ({ occurrence: number; state: Occurrence['state']; planned_at: string; control: number } & Tally)[];
+  recipients: Tally & { control: number };
+  /** Kept beside `recipients.skipped_by_reason` for older clients: the same figures. */
+  skipped_by_reason: Record<string, number>;
+  by_variant: ({ variant: number } & Tally)[];
   /** The deliveries the sent recipients' messages made, by status (per device, address or number). */
   deliveries: Record<string, number>;
+}
+
+const emptyTally = (): Tally => ({ targeted: 0, pending: 0, sent: 0, awaiting: 0, delivered: 0, failed: 0, retryable: 0, skipped: 0, skipped_by_reason: {} });
+
+interface LedgerGroup { occurrence: number; variant: number; status: string; reason: string | null; outcome: string | null; outcome_reason: string | null; retryable: boolean; n: number }
+
+/** Adds a group of rows of one status and outcome to a tally. */
+function add(t: Tally, g: LedgerGroup): void {
+  t.targeted += g.n;
+  const skip = (reason: string | null) => {
+    t.skipped += g.n;
+    const key = reason ?? 'unknown';
+    t.skipped_by_reason[key] = (t.skipped_by_reason[key] ?? 0) + g.n;
+  };
+  if (g.status === 'pending') t.pending += g.n;
+  else if (g.status === 'failed') t.failed += g.n;
+  else if (g.status === 'skipped') skip(g.reason);
+  else {
+    t.sent += g.n;
+    if (g.outcome === 'delivered') t.delivered += g.n;
+    else if (g.outcome === 'failed') t.failed += g.n;
+    else if (g.outcome === 'skipped') skip(g.outcome_reason);
+    else t.awaiting += g.n;
+  }
+  if (g.status === 'failed' || (g.outcome === 'failed' && g.retryable)) t.retryable += g.n;
 }
 
 /** The campaign's counts, all from the ledger and the deliveries of its messages, in one snapshot. */
@@ -210,32 +283,38 @@ export async function campaignCounts(sql: Sql, campaignId: string): Promise<Camp
   return sql.begin('isolation level repeatable read read only', async (tx) => {
     const occurrences = await tx<{ occurrence: number; state: Occurrence['state']; planned_at: Date; targeted: number }[]>`
       select occurrence, state, planned_at, targeted from campaign_occurrences where campaign_id = ${campaignId} order by occurrence`;
-    const rows = await tx<{ variant: number; status: string; reason: string | null; n: number }[]>`
-      select variant, status, reason, count(*)::int as n from campaign_recipients where campaign_id = ${campaignId}
-       group by variant, status, reason`;
+    const rows = await tx<LedgerGroup[]>`
+      select occurrence, variant, status, reason, outcome, outcome_reason, retryable, count(*)::int as n
+        from campaign_recipients where campaign_id = ${campaignId}
+       group by occurrence, variant, status, reason, outcome, outcome_reason, retryable`;
     const deliveries = await tx<{ status: string; n: number }[]>`
       select d.status, count(*)::int as n from deliveries d
-       where d.message_id in (select distinct message_id from campaign_recipients where campaign_id = ${campaignId} and message_id is not null)
+       where d.message_id in (select message_id from campaign_messages where campaign_id = ${campaignId})
        group by d.status`;
-    const recipients = { pending: 0, sent: 0, skipped: 0, failed: 0, control: 0 };
-    const skipped: Record<string, number> = {};
-    const variants = new Map<number, { variant: number; pending: number; sent: number; skipped: number; failed: number }>();
-    for (const r of rows) {
-      const status = r.status as 'pending' | 'sent' | 'skipped' | 'failed';
-      if (r.variant < 0) {
-        recipients.control += r.n;
+    const recipients = { ...emptyTally(), control: 0 };
+    const perOccurrence = new Map(occurrences.map((o) => [o.occurrence, { ...o, planned_at: o.planned_at.toISOString(), ...emptyTally(), control: 0 }]));
+    const variants = new Map<number, { variant: number } & Tally>();
+    for (const g of rows) {
+      const occurrence = perOccurrence.get(g.occurrence);
+      if (g.variant < 0) {
+        recipients.control += g.n;
+        recipients.targeted += g.n;
+        if (occurrence) {
+          occurrence.control += g.n;
+          occurrence.targeted += g.n;
+        }
         continue;
       }
-      recipients[status] += r.n;
-      if (status === 'skipped') skipped[r.reason ?? 'unknown'] = (skipped[r.reason ?? 'unknown'] ?? 0) + r.n;
-      const v = variants.get(r.variant) ?? { variant: r.variant, pending: 0, sent: 0, skipped: 0, failed: 0 };
-      v[status] += r.n;
-      variants.set(r.variant, v);
+      add(recipients, g);
+      if (occurrence) add(occurrence, g);
+      const v = variants.get(g.variant) ?? { variant: g.variant, ...emptyTally() };
+      add(v, g);
+      variants.set(g.variant, v);
     }
     return {
-      occurrences: occurrences.map((o) => ({ ...o, planned_at: o.planned_at.toISOString() })),
+      occurrences: [...perOccurrence.values()],
       recipients,
-      skipped_by_reason: skipped,
+      skipped_by_reason: recipients.skipped_by_reason,
       by_variant: [...variants.values()].sort((a, b) => a.variant - b.variant),
       deliveries: Object.fromEntries(deliveries.map((d) => [d.status, d.n])),
     };

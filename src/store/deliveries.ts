@@ -44,15 +44,15 @@ export async function fanOutMessages(tx: TransactionSql, messageIds: string[], n
   const inserted = deliveries.length
     ? await tx<{ id: string; message_id: string; status: DeliveryStatus; platform: string }[]>`
         with ins as (
-        insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id, apns_environment, status, reason)
-        select u.id, u.message_id, u.project_id, u.platform, u.target, u.target_kind, u.install_id, u.env, u.status, u.reason
+        insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id, apns_environment, status, reason, custom_id)
+        select u.id, u.message_id, u.project_id, u.platform, u.target, u.target_kind, u.install_id, u.env, u.status, u.reason, u.custom_id
         from unnest(${deliveries.map((x) => x.id)}::uuid[], ${deliveries.map((x) => x.message_id)}::uuid[],
                     ${deliveries.map((x) => x.project_id)}::uuid[], ${deliveries.map((x) => x.platform)}::text[],
                     ${deliveries.map((x) => x.target)}::text[], ${deliveries.map((x) => x.target_kind)}::text[],
                     ${deliveries.map((x) => x.install_id) as string[]}::text[],
                     ${deliveries.map((x) => x.env) as string[]}::text[], ${deliveries.map((x) => x.status) as string[]}::text[],
-                    ${deliveries.map((x) => x.reason) as string[]}::text[])
-             as u(id, message_id, project_id, platform, target, target_kind, install_id, env, status, reason)
+                    ${deliveries.map((x) => x.reason) as string[]}::text[], ${deliveries.map((x) => x.custom_id) as string[]}::text[])
+             as u(id, message_id, project_id, platform, target, target_kind, install_id, env, status, reason, custom_id)
         on conflict (message_id, platform, target) do nothing
         returning id, message_id, project_id, platform, target, target_kind, status, reason
         ), webhook_facts as (
@@ -79,6 +79,10 @@ export interface DeliveryToSend {
   target_kind: TargetKind;
   apns_environment: string | null;
   install_id: string | null;
+  /** The profile the fan-out found the target through (null: named by target alone, or fanned out before migration 0021). */
+  custom_id: string | null;
+  /** True for a campaign's message: its outcome is also its recipient's on the ledger (store/campaign-outcomes.ts). */
+  campaign: boolean;
   status: DeliveryStatus;
   attempts: number;
   /** The message's content, keyed by part; a channel sends its own part. */
@@ -123,13 +127,14 @@ export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number, 
       where d.id = c.id and (c.sending_until is null or c.sending_until < ${now}::timestamptz)
       returning d.id, (c.sending_until is not null) as ambiguous
     )
-    select d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.install_id, d.apns_environment, d.status, d.attempts,
-           m.content, ins.web_push_subscription, m.created_at, m.expires_at, m.trace, (i.token is not null) as token_invalidated,
+    select d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.install_id, d.custom_id, d.apns_environment, d.status, d.attempts,
+           m.content, (cm.message_id is not null) as campaign, ins.web_push_subscription, m.created_at, m.expires_at, m.trace, (i.token is not null) as token_invalidated,
            (cl.id is not null) as claimed, coalesce(cl.ambiguous, false) as ambiguous,
            case when cl.id is null then ceil(extract(epoch from (c.sending_until - ${now}::timestamptz)) * 1000)::int end as busy_ms
     from current c
     join deliveries d on d.id = c.id
     join messages m on m.id = d.message_id
+    left join campaign_messages cm on cm.message_id = d.message_id
     left join claimed cl on cl.id = c.id
     left join invalidated_tokens i on i.project_id = d.project_id and i.platform = d.platform and i.token = d.target
     left join installations ins on d.platform = 'web' and ins.project_id = d.project_id and ins.install_id = d.install_id`;

@@ -37,8 +37,9 @@ export async function exportProfile(sql: Sql, projectId: string, customId: strin
       where project_id = ${projectId} and (custom_id = ${customId} or install_id = any(${installs})) order by time`;
     const messages = await tx`select id, kind, group_id, recipients, content, created_at from messages
       where project_id = ${projectId} and recipients -> 'custom_ids' ? ${customId} order by created_at`;
-    const deliveries = await tx`select d.* from deliveries d where d.project_id = ${projectId} and d.install_id = any(${installs})
-      order by d.created_at`;
+    const deliveries = await tx`select d.* from deliveries d where d.project_id = ${projectId}
+      and (d.install_id = any(${installs}) or (d.custom_id = ${customId} and d.message_id in (select id from messages
+        where project_id = ${projectId} and recipients -> 'custom_ids' ? ${customId}))) order by d.created_at`;
     return {
       custom_id: customId, profile, installations: [...installations], events: [...events], messages: [...messages],
       deliveries: [...deliveries],
@@ -67,9 +68,12 @@ export async function eraseProfile(sql: Sql, projectId: string, customId: string
       where project_id = ${projectId} and recipients -> 'custom_ids' = jsonb_build_array(${customId}::text)
         and coalesce(jsonb_array_length(recipients -> 'install_ids'), 0) = 0
         and coalesce(jsonb_array_length(recipients -> 'tokens'), 0) = 0`;
+    // Its devices' deliveries, and those the fan-out made for this custom_id (migration 0021), found
+    // through the messages that name it (the (message_id, custom_id) index) before they stop naming it.
+    const deliveries = await tx`delete from deliveries where project_id = ${projectId} and (install_id = any(${installs})
+      or (custom_id = ${customId} and message_id in (select id from messages where project_id = ${projectId} and recipients -> 'custom_ids' ? ${customId})))`;
     await tx`update messages set recipients = jsonb_set(recipients, '{custom_ids}', (recipients -> 'custom_ids') - ${customId}::text)
       where project_id = ${projectId} and recipients -> 'custom_ids' ? ${customId}`;
-    const deliveries = await tx`delete from deliveries where project_id = ${projectId} and install_id = any(${installs})`;
     const installations = await tx`delete from installations where project_id = ${projectId} and install_id = any(${installs})`;
     const profiles = await tx`delete from profiles where project_id = ${projectId} and custom_id = ${customId}`;
     // Out of every custom audience, and out of the inline changes not yet applied, so none adds them back.

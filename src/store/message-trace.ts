@@ -1,8 +1,9 @@
 /**
  * The facts domain/recipient-trace.ts reads for one (message, custom_id): the message, the
  * person's profile and installations as they are now, and the message's deliveries to them, in one
- * snapshot. Deliveries are matched by what they were sent to (the installations' install_ids, the
- * profile's address and number), which is what the fan-out resolved the custom_id to.
+ * snapshot. Deliveries are matched by the custom_id the fan-out stored on them (migration 0021), or,
+ * for older rows, by what they were sent to (the installations' install_ids, the profile's address
+ * and number), which is what the fan-out resolved the custom_id to.
  */
 import type { Sql } from 'postgres';
 import { contentParts, type ContentPart } from '../domain/channels.js';
@@ -31,10 +32,10 @@ export async function loadRecipientTrace(
         from installations where project_id = ${projectId} and custom_id = ${customId} order by install_id`,
     ]);
     const deliveries = await tx<Omit<TracedDelivery, 'channel'>[]>`
-      select id as delivery_id, platform, target, target_kind, install_id, status, reason, attempts, updated_at
+      select id as delivery_id, platform, target, target_kind, install_id, custom_id, status, reason, attempts, updated_at
       from deliveries
       where message_id = ${messageId} and project_id = ${projectId}
-        and (install_id = any(${installations.map((i) => i.install_id)}::text[])
+        and (custom_id = ${customId} or install_id = any(${installations.map((i) => i.install_id)}::text[])
              or (platform = 'email' and target = ${profile?.email?.toLowerCase() ?? null})
              or (platform = 'sms' and target = ${profile?.phone ?? null}))
       order by id`;

@@ -51,6 +51,8 @@ export interface MessageView {
     target: string;
     target_kind: TargetKind;
     install_id: string | null;
+    /** The profile the fan-out reached through this delivery (null: named by target alone, or fanned out before migration 0021). */
+    custom_id: string | null;
     status: DeliveryStatus;
     reason: string | null;
     attempts: number;
@@ -85,7 +87,7 @@ async function readMessage(
   const counts = await sql<{ status: DeliveryStatus; n: number }[]>`
     select status, count(*)::int as n from deliveries where message_id = ${messageId} group by status`;
   const rows = await sql<Omit<MessageView['recipients'][number], 'channel'>[]>`
-    select id as delivery_id, platform, target, target_kind, install_id, status, reason, attempts, updated_at
+    select id as delivery_id, platform, target, target_kind, install_id, custom_id, status, reason, attempts, updated_at
     from deliveries
     where message_id = ${messageId} ${page.cursor ? sql`and id > ${page.cursor}` : sql``}
     order by id limit ${page.limit + 1}`;

@@ -21,8 +21,9 @@ import { contentPartsOf } from '../domain/campaigns/content.js';
 import { personalizationScope } from '../domain/personalization/scope.js';
 import { matches } from '../domain/targeting/evaluate.js';
 import { campaignGroup, getCampaignForWork, transitionCampaign, type Campaign } from '../store/campaigns.js';
+import { insertCampaignMessages } from '../store/campaign-outcomes.js';
 import {
-  claimTargets, lockOccurrence, nextDue, recordRecipients, skipPending, takeDue, updateOccurrence,
+  awaitingOutcomes, claimTargets, lockOccurrence, nextDue, recordRecipients, retryFailed, skipPending, takeDue, updateOccurrence,
   type Occurrence, type RecipientOutcome,
 } from '../store/campaign-ledger.js';
 import { insertMessages, type NewMessage } from '../store/messages.js';
@@ -34,6 +35,8 @@ import { topics, type CampaignSendPayload, type FanoutPayload } from './topics.j
 export const sendBatchMax = 2_000;
 /** A link waiting for a recipient due later looks again at least this often (a retry of failed recipients, say). */
 const idleLinkMs = 60_000;
+/** With nothing left to send, a link looks this often for the last deliveries' outcomes before the occurrence is done. */
+export const outcomeLinkMs = 30_000;
 
 /** Enqueues the occurrence's next send link and makes it the live one. */
 export async function enqueueSendLink(tx: TransactionSql, queue: WorkQueue, campaignId: string, occurrence: number, runAt?: Date): Promise<void> {
@@ -41,6 +44,21 @@ export async function enqueueSendLink(tx: TransactionSql, queue: WorkQueue, camp
     update campaign_occurrences set chain = chain + 1 where campaign_id = ${campaignId} and occurrence = ${occurrence} returning chain`;
   if (!row) return;
   await queue.enqueue(tx, [{ topic: topics.campaignSend, payload: { campaign_id: campaignId, occurrence, chain: row.chain } satisfies CampaignSendPayload, ...(runAt ? { runAt } : {}) }]);
+}
+
+/**
+ * Retry-failed, in the caller's transaction under the campaign's row lock: the failed recipients
+ * set pending (store/campaign-ledger.ts#retryFailed), each occurrence they belong to sending again
+ * with a new send link, a finished campaign running again. Returns how many were set pending.
+ */
+export async function retryFailedRecipients(tx: TransactionSql, queue: WorkQueue, campaignId: string, state: string, now: Date): Promise<number> {
+  const moved = await retryFailed(tx, campaignId, now);
+  for (const m of moved) {
+    await tx`update campaign_occurrences set state = 'sending', done_at = null where campaign_id = ${campaignId} and occurrence = ${m.occurrence} and state = 'done'`;
+    await enqueueSendLink(tx, queue, campaignId, m.occurrence);
+  }
+  if (moved.length && state === 'finished') await tx`update campaigns set state = 'running', finished_at = null, updated_at = ${now} where id = ${campaignId}`;
+  return moved.reduce((n, m) => n + m.n, 0);
 }
 
 /** The bucket behind `send_rate` (messages per minute): a second's worth at most, refilled continuously. */
@@ -77,6 +95,12 @@ export function campaignSendHandler(deps: { sql: Sql; queue: WorkQueue; clock: C
 
     const next = await nextDue(tx, o);
     if (next === undefined) {
+      // Done, and a one-off campaign finished, only once every recipient has an outcome: a
+      // delivery still queued (retrying, parked behind a breaker) keeps the occurrence sending.
+      if (o.state === 'sending' && await awaitingOutcomes(tx, o)) {
+        await enqueueSendLink(tx, deps.queue, c.id, o.occurrence, new Date(now + outcomeLinkMs));
+        return;
+      }
       if (o.state === 'sending') {
         await updateOccurrence(tx, { campaignId: c.id, occurrence: o.occurrence, state: 'done', now: at });
         const def = c.definition.when as { type?: string };
@@ -122,7 +146,7 @@ export function campaignSendHandler(deps: { sql: Sql; queue: WorkQueue; clock: C
       ready.push({ custom_id: d.custom_id, part: choice.part, target: choice.target, content: rendered.content });
     }
     // An address or number is reached once per occurrence, by whichever recipient claims it first.
-    const claimed = await claimTargets(tx, o, ready.flatMap((r) => (r.target ? [`${r.part}:${r.target}`] : [])));
+    const claimed = await claimTargets(tx, o, ready.flatMap((r) => (r.target ? [{ target: `${r.part}:${r.target}`, custom_id: r.custom_id }] : [])));
     const messages = new Map<string, NewMessage>();
     const createdAt = new Date(now);
     for (const r of ready) {
@@ -141,7 +165,7 @@ export function campaignSendHandler(deps: { sql: Sql; queue: WorkQueue; clock: C
     }
     const list = [...messages.values()];
     await Promise.all([
-      insertMessages(tx, list),
+      insertMessages(tx, list).then(() => insertCampaignMessages(tx, { campaignId: c.id, occurrence: o.occurrence, plannedAt: o.planned_at }, list.map((m) => m.id))),
       deps.queue.enqueue(tx, list.map((m) => ({ topic: topics.fanout, payload: { message_id: m.id } satisfies FanoutPayload }))),
       recordRecipients(tx, o, outcomes, createdAt),
     ]);

@@ -20,8 +20,14 @@ import type { CampaignDefinition } from '../domain/campaigns/definition.js';
 import { uuidv7 } from '../domain/ids.js';
 import { startDueOccurrences } from '../scheduler/campaigns.js';
 import { campaignFanoutHandler } from './campaign-fanout.js';
-import { campaignSendHandler } from './campaign-send.js';
+import { campaignSendHandler, outcomeLinkMs } from './campaign-send.js';
 import { fanoutHandler } from './fanout.js';
+import { deliveryHandler } from './deliver.js';
+import { createEvents } from './events.js';
+import { createCircuitBreakers } from '../domain/circuit-breaker.js';
+import type { DeliveryOutcome } from '../domain/outcome.js';
+import type { DeliveryToSend } from '../store/deliveries.js';
+import type { ChannelSender } from '../channels/channel.js';
 import { topics } from './topics.js';
 
 const log = silentLogger();
@@ -37,10 +43,24 @@ async function setup(t: { after(fn: () => Promise<void>): void }, o: { pageSize?
   const project = await createProject(db.sql, 'campaigns', keyring);
   if (o.zone) await db.sql`update projects set timezone = ${o.zone} where id = ${project.project_id}`;
   const deps = { sql: db.sql, queue, clock, log };
+  /** What the provider answers each delivery (delivered unless a test says otherwise), and every call made. */
+  const provider = { answer: (_d: DeliveryToSend): DeliveryOutcome => ({ kind: 'delivered' }), calls: [] as DeliveryToSend[] };
+  const sender = (channel: string): ChannelSender<string> => ({
+    channel, resendIsSafe: true, credentialsFor: async () => 'credentials', accountOf: () => 'account',
+    send: async (_c, d) => {
+      provider.calls.push(d);
+      return provider.answer(d);
+    },
+  });
+  const deliver = (channel: string) => deliveryHandler({
+    ...deps, events: createEvents(), sender: sender(channel), breakers: createCircuitBreakers(), claimMs: 30_000, backoff: { baseMs: 1_000, maxMs: 1_000 },
+  });
   const handlers: Record<string, (jobs: Job[]) => Promise<void>> = {
     [topics.campaignFanout]: campaignFanoutHandler({ ...deps, pageSize: o.pageSize }),
     [topics.campaignSend]: campaignSendHandler({ ...deps, batchMax: o.batchMax }),
     [topics.fanout]: fanoutHandler(deps),
+    [topics.email]: deliver('email'),
+    [topics.fcm]: deliver('fcm'),
   };
   /** Runs the scheduler's look and every job due now until none is left. */
   const run = async () => {
@@ -60,7 +80,12 @@ async function setup(t: { after(fn: () => Promise<void>): void }, o: { pageSize?
     id: uuidv7(clock.now()), projectId: project.project_id, name: 'c', state: 'scheduled', labels: [], sendRate: extra.sendRate ?? null, now: new Date(clock.now()),
     definition: { targeting: {}, channels: ['email'], variants: [{ name: 'default', percent: 100, content: { email: { subject: 'Hi {{ first_name | default: "there" }}', text: 't' } } }], control_percent: 0, ...definition },
   });
-  return { db, sql: db.sql, clock, queue, project, run, campaign, handlers };
+  /** Time for the deliveries' retries and the send chain's look for outcomes, then everything due. */
+  const settle = async () => {
+    clock.advance(outcomeLinkMs);
+    await run();
+  };
+  return { db, sql: db.sql, clock, queue, project, run, settle, campaign, handlers, provider };
 }
 
 const profiles = (sql: Sql, projectId: string, rows: { id: string; zone?: string | null; email?: string | null; attributes?: object; language?: string }[]) =>
@@ -71,6 +96,8 @@ const profiles = (sql: Sql, projectId: string, rows: { id: string; zone?: string
 
 const ledger = (sql: Sql, c: Campaign) => sql<{ custom_id: string; status: string; reason: string | null; due_at: Date; variant: number; message_id: string | null; occurrence: number }[]>`
   select custom_id, status, reason, due_at, variant, message_id, occurrence from campaign_recipients where campaign_id = ${c.id} order by occurrence, custom_id`;
+const outcomes = (sql: Sql, c: Campaign) => sql<{ custom_id: string; status: string; outcome: string | null; outcome_reason: string | null; retryable: boolean; resends: number; message_id: string | null }[]>`
+  select custom_id, status, outcome, outcome_reason, retryable, resends, message_id from campaign_recipients where campaign_id = ${c.id} order by occurrence, custom_id`;
 const state = async (sql: Sql, c: Campaign) => (await sql<{ state: string }[]>`select state from campaigns where id = ${c.id}`)[0]!.state;
 
 test('a campaign sent now reaches each profile once, personalized, and finishes when every recipient has an outcome', async (t) => {
@@ -87,7 +114,11 @@ test('a campaign sent now reaches each profile once, personalized, and finishes 
   assert.equal(new Set(deliveries.map((d) => d.target)).size, 30);
   assert.equal(deliveries.find((d) => d.target === 'p01@example.com')?.subject, 'Hi N1');
   assert.equal(deliveries.find((d) => d.target === 'p00@example.com')?.subject, 'Hi there');
+  // Every email was delivered in that run; the send chain sees it on its next look.
+  assert.equal(await state(s.sql, c), 'running');
+  await s.settle();
   assert.equal(await state(s.sql, c), 'finished');
+  assert.ok((await outcomes(s.sql, c)).every((r) => r.outcome === 'delivered'));
   // Everything again (a redelivered job, a second scheduler): nothing more.
   await s.run();
   assert.equal((await s.sql`select 1 from deliveries`).length, 30);
@@ -146,6 +177,7 @@ test('09:00 local time in each zone across UTC+14 to UTC−12 and a DST change; 
   assert.deepEqual(await sentAt('2026-03-29T12:59:00Z'), ['z1', 'z2', 'z5', 'z6']);
   assert.equal(await state(s.sql, c), 'running');
   assert.deepEqual(await sentAt('2026-03-29T21:00:00Z'), ['z1', 'z2', 'z3', 'z4', 'z5', 'z6']);
+  await s.settle();
   assert.equal(await state(s.sql, c), 'finished');
 });
 
@@ -253,4 +285,80 @@ test('targeting is re-checked at send time; channels by priority; one email per 
   // The same profile keeps its variant in another campaign occurrence: the hash is (campaign, profile).
   const { assignVariant } = await import('../domain/campaigns/variants.js');
   for (const [id, r] of [...rows].slice(0, 50)) assert.equal(assignVariant({ variants: [30, 60], control: 10 }, c.id, id), r.variant);
+});
+
+test('a campaign is finished only once every recipient has a delivery outcome; retry-failed re-sends provider failures once each', async (t) => {
+  const s = await setup(t);
+  const ids = ['o1', 'o2', 'o3', 'o4', 'o5', 'o6'];
+  await profiles(s.sql, s.project.project_id, ids.map((id) => ({ id })));
+  await s.sql`insert into email_suppressions (project_id, address, reason) values (${s.project.project_id}, 'o5@example.com', 'unsubscribed')`;
+  // o1 delivered at once; o2 after two transient failures; o3 fails every attempt (retries spent);
+  // o4's address bounces hard; o5 is suppressed (handed over, skipped by the fan-out); o6 is refused by the provider.
+  const attempts = new Map<string, number>();
+  s.provider.answer = (d) => {
+    const n = (attempts.get(d.target) ?? 0) + 1;
+    attempts.set(d.target, n);
+    switch (d.target) {
+      case 'o2@example.com': return n <= 2 ? { kind: 'retry', reason: '421 try later' } : { kind: 'delivered' };
+      case 'o3@example.com': return { kind: 'provider_down', reason: 'connection refused' };
+      case 'o4@example.com': return { kind: 'token_invalid', reason: '550 5.1.1 no such user' };
+      case 'o6@example.com': return { kind: 'rejected', reason: '554 policy' };
+      default: return { kind: 'delivered' };
+    }
+  };
+  const c = await s.campaign({ when: { type: 'now' } });
+  await s.run();
+  const { campaignCounts } = await import('../store/campaign-ledger.js');
+  let counts = await campaignCounts(s.sql, c.id);
+  assert.deepEqual({ ...counts.recipients, skipped_by_reason: undefined }, {
+    targeted: 6, pending: 0, sent: 6, awaiting: 2, delivered: 1, failed: 2, retryable: 1, skipped: 1, control: 0, skipped_by_reason: undefined,
+  });
+  assert.deepEqual(counts.recipients.skipped_by_reason, { 'suppressed: unsubscribed': 1 });
+  assert.equal(counts.by_variant[0]!.awaiting, 2);
+  assert.equal(counts.occurrences[0]!.awaiting, 2);
+  // The deliveries carry their recipient.
+  const carried = await s.sql<{ custom_id: string | null }[]>`select custom_id from deliveries where target = 'o2@example.com'`;
+  assert.deepEqual(carried.map((d) => d.custom_id), ['o2']);
+
+  // Retries run while the send chain looks: not finished while a delivery is still being retried.
+  const seen: string[] = [];
+  for (let i = 0; i < 10 && (await state(s.sql, c)) !== 'finished'; i++) {
+    const awaiting = (await campaignCounts(s.sql, c.id)).recipients.awaiting;
+    seen.push(`${await state(s.sql, c)}:${awaiting}`);
+    if (awaiting > 0) assert.equal(await state(s.sql, c), 'running', 'finished with a delivery still retrying');
+    await s.settle();
+  }
+  assert.equal(await state(s.sql, c), 'finished', seen.join(' '));
+  assert.ok(seen.some((x) => x === 'running:1'), `o3 kept retrying after o2 was delivered: ${seen.join(' ')}`);
+  assert.equal(attempts.get('o3@example.com'), 5, 'o3 until the job\'s attempts were spent');
+  counts = await campaignCounts(s.sql, c.id);
+  assert.deepEqual({ ...counts.recipients, skipped_by_reason: undefined }, {
+    targeted: 6, pending: 0, sent: 6, awaiting: 0, delivered: 2, failed: 3, retryable: 2, skipped: 1, control: 0, skipped_by_reason: undefined,
+  });
+  const before = new Map((await outcomes(s.sql, c)).map((r) => [r.custom_id, r]));
+  assert.deepEqual([...before.values()].map((r) => [r.custom_id, r.outcome, r.retryable]), [
+    ['o1', 'delivered', false], ['o2', 'delivered', false], ['o3', 'failed', true], ['o4', 'failed', false], ['o5', 'skipped', false], ['o6', 'failed', true],
+  ]);
+  assert.match(before.get('o4')!.outcome_reason!, /^invalidated: /);
+
+  // Retry-failed: o3 and o6 again, once each; not o4's dead address, not the delivered or the skipped.
+  s.provider.answer = () => ({ kind: 'delivered' });
+  const calls = s.provider.calls.length;
+  const { retryFailedRecipients } = await import('./campaign-send.js');
+  const retried = await s.sql.begin((tx) => retryFailedRecipients(tx, s.queue, c.id, 'finished', new Date(s.clock.now())));
+  assert.equal(retried, 2);
+  assert.equal(await state(s.sql, c), 'running');
+  assert.equal(await s.sql.begin((tx) => retryFailedRecipients(tx, s.queue, c.id, 'running', new Date(s.clock.now()))), 0, 'a second call finds nothing to retry');
+  await s.run();
+  await s.settle();
+  assert.deepEqual(s.provider.calls.slice(calls).map((d) => d.target).sort(), ['o3@example.com', 'o6@example.com']);
+  const after = await outcomes(s.sql, c);
+  assert.deepEqual(after.map((r) => [r.custom_id, r.outcome, r.resends]), [
+    ['o1', 'delivered', 0], ['o2', 'delivered', 0], ['o3', 'delivered', 1], ['o4', 'failed', 0], ['o5', 'skipped', 0], ['o6', 'delivered', 1],
+  ]);
+  assert.notEqual(after.find((r) => r.custom_id === 'o3')!.message_id, before.get('o3')!.message_id, 'sent as a new message');
+  assert.equal(await state(s.sql, c), 'finished');
+  counts = await campaignCounts(s.sql, c.id);
+  assert.equal(counts.recipients.delivered, 4);
+  assert.equal(counts.recipients.retryable, 0);
 });

@@ -28,6 +28,7 @@ import { breakerVerdict, type CircuitBreakers } from '../domain/circuit-breaker.
 import {
   claimDeliveries, invalidateTokens, recordOutcomes, type DeliveryToSend, type OutcomeRecord,
 } from '../store/deliveries.js';
+import { recordCampaignOutcomes } from '../store/campaign-outcomes.js';
 import type { DeliveryPayload } from './topics.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { HeraldEvents } from './events.js';
@@ -129,9 +130,16 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
       }
     }
     const parked = decisions.flatMap((dec) => (dec.kind === 'park' ? [dec] : []));
+    // Campaign recipients whose delivery ended: their ledger rows get the outcome in the same transaction.
+    const ended = decisions.flatMap((dec) => {
+      if (dec.kind !== 'final' && dec.kind !== 'dead') return [];
+      const d = claimed(dec.record.id);
+      return d.campaign && d.custom_id !== null ? [{ message_id: d.message_id, custom_id: d.custom_id }] : [];
+    });
     await deps.sql.begin(async (tx) => {
       await invalidateTokens(tx, invalid);
       await recordOutcomes(tx, records, new Date(now()));
+      if (ended.length) await recordCampaignOutcomes(tx, { pairs: ended }, new Date(now()));
       if (results.length) await deps.sender.recordExtra?.(tx, results);
       await deps.queue.enqueue(tx, parked.map((p) => ({
         topic: jobs[0]!.topic, payload: { delivery_id: p.record.id } satisfies DeliveryPayload, runAt: new Date(now() + p.delayMs),

@@ -12,6 +12,7 @@ import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import type { Job, WorkQueue } from '../queue/queue.js';
 import { fanOutMessages } from '../store/deliveries.js';
+import { recordCampaignOutcomes } from '../store/campaign-outcomes.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { isDatabaseFailure } from '../store/database-errors.js';
 import { retryDelayMs } from '../domain/retry.js';
@@ -22,6 +23,9 @@ export function fanoutHandler(deps: { sql: Sql; queue: WorkQueue; log?: Logger; 
   const fanOut = (jobs: Job[]) => deps.sql.begin(async (tx) => {
     const results = await fanOutMessages(tx, jobs.map((j) => (j.payload as FanoutPayload).message_id), new Date(clock.now()));
     const queued = results.flatMap((r) => r.queued);
+    // A campaign recipient every one of whose deliveries was skipped (or who got none) has its outcome now.
+    const fresh = results.filter((r) => r.fresh).map((r) => r.messageId);
+    await recordCampaignOutcomes(tx, { messageIds: fresh }, new Date(clock.now()));
     if (queued.length) {
       await deps.queue.enqueue(tx, queued.map((q) => ({ topic: deliveryTopic(q.platform), payload: { delivery_id: q.id } satisfies DeliveryPayload })));
     }

@@ -739,6 +739,7 @@ export interface paths {
                                 target: string;
                                 target_kind: "token" | "subscription" | "address" | "number";
                                 install_id: string | null;
+                                custom_id: string | null;
                                 status: "queued" | "sent" | "delivered" | "undelivered" | "failed" | "invalidated" | "expired" | "unknown" | "skipped";
                                 reason: string | null;
                                 attempts: number;
@@ -902,6 +903,7 @@ export interface paths {
                                 target: string;
                                 target_kind: "token" | "subscription" | "address" | "number";
                                 install_id: string | null;
+                                custom_id: string | null;
                                 status: "queued" | "sent" | "delivered" | "undelivered" | "failed" | "invalidated" | "expired" | "unknown" | "skipped";
                                 reason: string | null;
                                 attempts: number;
@@ -5349,30 +5351,82 @@ export interface paths {
                             updated_at: string;
                             started_at: string | null;
                             finished_at: string | null;
+                            /** @description From the ledger: one row per recipient per occurrence, its outcome written with its deliveries' (docs/campaigns.md, "Outcomes and counts"). */
                             counts: {
                                 occurrences: {
                                     occurrence: number;
                                     state: string;
                                     /** Format: date-time */
                                     planned_at: string;
+                                    control: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
                                     targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
+                                    pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
+                                    sent: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
+                                    failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 recipients: {
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
+                                    /** @description The control group: never sent, counted. */
                                     control: number;
                                 };
+                                /** @description The same as recipients.skipped_by_reason. */
                                 skipped_by_reason: {
                                     [key: string]: number;
                                 };
                                 by_variant: {
                                     variant: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 /** @description The deliveries of the messages sent, by status (one per device, address or number). */
                                 deliveries: {
@@ -5536,30 +5590,82 @@ export interface paths {
                             updated_at: string;
                             started_at: string | null;
                             finished_at: string | null;
+                            /** @description From the ledger: one row per recipient per occurrence, its outcome written with its deliveries' (docs/campaigns.md, "Outcomes and counts"). */
                             counts: {
                                 occurrences: {
                                     occurrence: number;
                                     state: string;
                                     /** Format: date-time */
                                     planned_at: string;
+                                    control: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
                                     targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
+                                    pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
+                                    sent: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
+                                    failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 recipients: {
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
+                                    /** @description The control group: never sent, counted. */
                                     control: number;
                                 };
+                                /** @description The same as recipients.skipped_by_reason. */
                                 skipped_by_reason: {
                                     [key: string]: number;
                                 };
                                 by_variant: {
                                     variant: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 /** @description The deliveries of the messages sent, by status (one per device, address or number). */
                                 deliveries: {
@@ -6043,30 +6149,82 @@ export interface paths {
                             updated_at: string;
                             started_at: string | null;
                             finished_at: string | null;
+                            /** @description From the ledger: one row per recipient per occurrence, its outcome written with its deliveries' (docs/campaigns.md, "Outcomes and counts"). */
                             counts: {
                                 occurrences: {
                                     occurrence: number;
                                     state: string;
                                     /** Format: date-time */
                                     planned_at: string;
+                                    control: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
                                     targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
+                                    pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
+                                    sent: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
+                                    failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 recipients: {
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
+                                    /** @description The control group: never sent, counted. */
                                     control: number;
                                 };
+                                /** @description The same as recipients.skipped_by_reason. */
                                 skipped_by_reason: {
                                     [key: string]: number;
                                 };
                                 by_variant: {
                                     variant: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 /** @description The deliveries of the messages sent, by status (one per device, address or number). */
                                 deliveries: {
@@ -6238,30 +6396,82 @@ export interface paths {
                             updated_at: string;
                             started_at: string | null;
                             finished_at: string | null;
+                            /** @description From the ledger: one row per recipient per occurrence, its outcome written with its deliveries' (docs/campaigns.md, "Outcomes and counts"). */
                             counts: {
                                 occurrences: {
                                     occurrence: number;
                                     state: string;
                                     /** Format: date-time */
                                     planned_at: string;
+                                    control: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
                                     targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
+                                    pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
+                                    sent: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
+                                    failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 recipients: {
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
+                                    /** @description The control group: never sent, counted. */
                                     control: number;
                                 };
+                                /** @description The same as recipients.skipped_by_reason. */
                                 skipped_by_reason: {
                                     [key: string]: number;
                                 };
                                 by_variant: {
                                     variant: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 /** @description The deliveries of the messages sent, by status (one per device, address or number). */
                                 deliveries: {
@@ -6427,30 +6637,82 @@ export interface paths {
                             updated_at: string;
                             started_at: string | null;
                             finished_at: string | null;
+                            /** @description From the ledger: one row per recipient per occurrence, its outcome written with its deliveries' (docs/campaigns.md, "Outcomes and counts"). */
                             counts: {
                                 occurrences: {
                                     occurrence: number;
                                     state: string;
                                     /** Format: date-time */
                                     planned_at: string;
+                                    control: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
                                     targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
+                                    pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
+                                    sent: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
+                                    failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 recipients: {
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
+                                    /** @description The control group: never sent, counted. */
                                     control: number;
                                 };
+                                /** @description The same as recipients.skipped_by_reason. */
                                 skipped_by_reason: {
                                     [key: string]: number;
                                 };
                                 by_variant: {
                                     variant: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 /** @description The deliveries of the messages sent, by status (one per device, address or number). */
                                 deliveries: {
@@ -6616,30 +6878,82 @@ export interface paths {
                             updated_at: string;
                             started_at: string | null;
                             finished_at: string | null;
+                            /** @description From the ledger: one row per recipient per occurrence, its outcome written with its deliveries' (docs/campaigns.md, "Outcomes and counts"). */
                             counts: {
                                 occurrences: {
                                     occurrence: number;
                                     state: string;
                                     /** Format: date-time */
                                     planned_at: string;
+                                    control: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
                                     targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
+                                    pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
+                                    sent: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
+                                    failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 recipients: {
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
+                                    /** @description The control group: never sent, counted. */
                                     control: number;
                                 };
+                                /** @description The same as recipients.skipped_by_reason. */
                                 skipped_by_reason: {
                                     [key: string]: number;
                                 };
                                 by_variant: {
                                     variant: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 /** @description The deliveries of the messages sent, by status (one per device, address or number). */
                                 deliveries: {
@@ -6805,30 +7119,82 @@ export interface paths {
                             updated_at: string;
                             started_at: string | null;
                             finished_at: string | null;
+                            /** @description From the ledger: one row per recipient per occurrence, its outcome written with its deliveries' (docs/campaigns.md, "Outcomes and counts"). */
                             counts: {
                                 occurrences: {
                                     occurrence: number;
                                     state: string;
                                     /** Format: date-time */
                                     planned_at: string;
+                                    control: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
                                     targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
+                                    pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
+                                    sent: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
+                                    failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 recipients: {
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
+                                    /** @description The control group: never sent, counted. */
                                     control: number;
                                 };
+                                /** @description The same as recipients.skipped_by_reason. */
                                 skipped_by_reason: {
                                     [key: string]: number;
                                 };
                                 by_variant: {
                                     variant: number;
+                                    /** @description Ledger rows: the audience written (the control group included where `control` is beside it). */
+                                    targeted: number;
+                                    /** @description Waiting for their send time or the send rate. */
                                     pending: number;
+                                    /** @description Handed to the delivery pipeline, whatever came of it since. */
                                     sent: number;
-                                    skipped: number;
+                                    /** @description Handed over, a delivery still queued or retrying. */
+                                    awaiting: number;
+                                    /** @description At least one delivery reached the provider or the device. */
+                                    delivered: number;
+                                    /** @description The hand-over failed, or every delivery failed, was invalidated or expired. */
                                     failed: number;
+                                    /** @description Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again. */
+                                    retryable: number;
+                                    /** @description Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...). */
+                                    skipped: number;
+                                    skipped_by_reason: {
+                                        [key: string]: number;
+                                    };
                                 }[];
                                 /** @description The deliveries of the messages sent, by status (one per device, address or number). */
                                 deliveries: {
@@ -6949,7 +7315,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send again to the recipients whose send failed, and only to them */
+        /** Send again, once, to the recipients whose hand-over or deliveries failed (not dead tokens or hard bounces), and only to them */
         post: {
             parameters: {
                 query?: never;

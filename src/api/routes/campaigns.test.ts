@@ -117,6 +117,9 @@ test('an A/B campaign with a control group, and retry of failed recipients', asy
   assert.equal(created.statusCode, 201, created.body);
   assert.equal(created.json().state, 'scheduled');
   assert.equal(created.json().control_percent, 10);
+  assert.deepEqual(created.json().counts.recipients, {
+    targeted: 0, pending: 0, sent: 0, awaiting: 0, delivered: 0, failed: 0, retryable: 0, skipped: 0, skipped_by_reason: {}, control: 0,
+  });
   const retried = await call('POST', `/v1/campaigns/${created.json().id}/retry-failed`);
   assert.equal(retried.statusCode, 200, retried.body);
   assert.equal(retried.json().retried, 0);

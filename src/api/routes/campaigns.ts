@@ -21,10 +21,10 @@ import { languageTagPattern, maxLocalizedVariants } from '../../domain/personali
 import { contentSchemas } from '../../channels/registry.js';
 import type { WorkQueue } from '../../queue/queue.js';
 import { getCampaign, insertCampaign, listCampaigns, transitionCampaign, updateCampaign, campaignStates, type Campaign, type CampaignState } from '../../store/campaigns.js';
-import { campaignCounts, retryFailed } from '../../store/campaign-ledger.js';
+import { campaignCounts } from '../../store/campaign-ledger.js';
 import { segmentQueries } from '../../store/segments.js';
 import { audienceExists } from '../../store/audiences.js';
-import { enqueueSendLink } from '../../worker/campaign-send.js';
+import { enqueueSendLink, retryFailedRecipients } from '../../worker/campaign-send.js';
 import { ApiError } from '../errors.js';
 import { checkContent } from '../content-check.js';
 import { DateTime, errorResponses, inputErrors, Nullable, OpenObject, restKeyErrors } from '../schemas.js';
@@ -70,13 +70,24 @@ const CreateBody = Type.Object({ ...fields, start: Type.Optional(Type.Boolean({ 
 const UpdateBody = Type.Partial(Type.Object(fields), { additionalProperties: false, minProperties: 1 });
 type Fields = Partial<Static<typeof CreateBody>>;
 
-const Counts = Type.Object({
-  occurrences: Type.Array(Type.Object({ occurrence: Type.Integer(), state: Type.String(), planned_at: DateTime, targeted: Type.Integer() })),
-  recipients: Type.Object({ pending: Type.Integer(), sent: Type.Integer(), skipped: Type.Integer(), failed: Type.Integer(), control: Type.Integer() }),
+const tallyFields = {
+  targeted: Type.Integer({ description: 'Ledger rows: the audience written (the control group included where `control` is beside it).' }),
+  pending: Type.Integer({ description: 'Waiting for their send time or the send rate.' }),
+  sent: Type.Integer({ description: 'Handed to the delivery pipeline, whatever came of it since.' }),
+  awaiting: Type.Integer({ description: 'Handed over, a delivery still queued or retrying.' }),
+  delivered: Type.Integer({ description: 'At least one delivery reached the provider or the device.' }),
+  failed: Type.Integer({ description: 'The hand-over failed, or every delivery failed, was invalidated or expired.' }),
+  retryable: Type.Integer({ description: 'Of `failed`: what POST /v1/campaigns/{id}/retry-failed sends again.' }),
+  skipped: Type.Integer({ description: 'Never sent by the campaign, or every delivery skipped (suppressed, unsubscribed...).' }),
   skipped_by_reason: Type.Record(Type.String(), Type.Integer()),
-  by_variant: Type.Array(Type.Object({ variant: Type.Integer(), pending: Type.Integer(), sent: Type.Integer(), skipped: Type.Integer(), failed: Type.Integer() })),
+};
+const Counts = Type.Object({
+  occurrences: Type.Array(Type.Object({ occurrence: Type.Integer(), state: Type.String(), planned_at: DateTime, control: Type.Integer(), ...tallyFields })),
+  recipients: Type.Object({ ...tallyFields, control: Type.Integer({ description: 'The control group: never sent, counted.' }) }),
+  skipped_by_reason: Type.Record(Type.String(), Type.Integer(), { description: 'The same as recipients.skipped_by_reason.' }),
+  by_variant: Type.Array(Type.Object({ variant: Type.Integer(), ...tallyFields })),
   deliveries: Type.Record(Type.String(), Type.Integer(), { description: 'The deliveries of the messages sent, by status (one per device, address or number).' }),
-});
+}, { description: 'From the ledger: one row per recipient per occurrence, its outcome written with its deliveries\' (docs/campaigns.md, "Outcomes and counts").' });
 const CampaignView = Type.Object({
   id, name: Type.String(), state: Type.Union(campaignStates.map((s) => Type.Literal(s))),
   when: OpenObject(), targeting: OpenObject(), channels: Type.Array(Part),
@@ -224,20 +235,14 @@ export const campaignRoutes = (deps: CampaignRouteDeps): FastifyPluginAsyncTypeb
 
   app.post('/v1/campaigns/:id/retry-failed', {
     config: { auth: 'rest' },
-    schema: { summary: 'Send again to the recipients whose send failed, and only to them', tags: ['campaigns'], params: IdParams, response: { 200: Type.Object({ retried: Type.Integer() }), ...errors('campaign_not_found', 'campaign_state_conflict') } },
+    schema: { summary: 'Send again, once, to the recipients whose hand-over or deliveries failed (not dead tokens or hard bounces), and only to them', tags: ['campaigns'], params: IdParams, response: { 200: Type.Object({ retried: Type.Integer() }), ...errors('campaign_not_found', 'campaign_state_conflict') } },
     handler: async (req) => {
       return sql.begin(async (tx) => {
         const [c] = await tx<{ state: CampaignState }[]>`select state from campaigns where project_id = ${req.caller.projectId} and id = ${req.params.id} for update`;
         if (!c) throw notFound(req.params.id);
         if (c.state === 'stopped' || c.state === 'draft') throw new ApiError('campaign_state_conflict', `the campaign is ${c.state}`);
         const now = new Date(clock.now());
-        const moved = await retryFailed(tx, req.params.id, now);
-        for (const m of moved) {
-          await tx`update campaign_occurrences set state = 'sending', done_at = null where campaign_id = ${req.params.id} and occurrence = ${m.occurrence} and state = 'done'`;
-          await enqueueSendLink(tx, queue, req.params.id, m.occurrence);
-        }
-        if (moved.length && c.state === 'finished') await tx`update campaigns set state = 'running', finished_at = null, updated_at = ${now} where id = ${req.params.id}`;
-        return { retried: moved.reduce((n, m) => n + m.n, 0) };
+        return { retried: await retryFailedRecipients(tx, queue, req.params.id, c.state, now) };
       });
     },
   });

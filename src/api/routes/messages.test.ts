@@ -52,8 +52,8 @@ test('the trace of a message says who got it and, channel by channel, why the ot
 
   const alice = await trace('alice');
   assert.equal(alice.verdict, 'reached');
-  assert.deepEqual(alice.deliveries.map((d: any) => [d.channel, d.target, d.status]).sort(),
-    [['apns', token, 'sent'], ['email', 'alice@example.com', 'sent']]);
+  assert.deepEqual(alice.deliveries.map((d: any) => [d.channel, d.target, d.status, d.custom_id]).sort(),
+    [['apns', token, 'sent', 'alice'], ['email', 'alice@example.com', 'sent', 'alice']]);
   assert.deepEqual(alice.reasons.map((r: any) => r.part), ['push', 'email', 'sms']);
   assert.equal(alice.reasons[2].reason, 'the message has no sms content');
 

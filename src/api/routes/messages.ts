@@ -40,6 +40,7 @@ const Recipient = Type.Object({
   target: Type.String({ description: 'What the delivery is sent to: a device token, a subscription\'s endpoint, an address, a number.' }),
   target_kind: Type.Union(targetKinds.map((k) => Type.Literal(k))),
   install_id: Nullable(Type.String()),
+  custom_id: Nullable(Type.String({ description: 'The profile the delivery reached (null: named by token, address or number alone).' })),
   status: DeliveryStatus,
   reason: Nullable(Type.String()),
   attempts: Type.Integer(),

@@ -216,6 +216,9 @@ test('export returns everything held on a person; erase removes exactly that, in
     (${randomUUID()}, ${solo}, ${h.project.project_id}, 'web', 't1', 'subscription', ${inst}),
     (${randomUUID()}, ${shared}, ${h.project.project_id}, 'web', 't1', 'subscription', ${inst}),
     (${randomUUID()}, ${shared}, ${h.project.project_id}, 'web', 't2', 'subscription', 'someone-else')`;
+  // An email the fan-out made for this custom_id: no installation names it, its custom_id does.
+  await h.db.sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, custom_id) values
+    (${randomUUID()}, ${shared}, ${h.project.project_id}, 'email', 'me@example.com', 'address', ${me})`;
 
   const ex = await h.call('GET', `/v1/profiles/${me}/export`);
   assert.equal(ex.status, 200);
@@ -223,11 +226,11 @@ test('export returns everything held on a person; erase removes exactly that, in
   assert.deepEqual(ex.body.installations.map((i: { install_id: string }) => i.install_id), [inst]);
   assert.deepEqual(ex.body.events.map((e: { name: string }) => e.name).sort(), ['page_view', 'signup']);
   assert.deepEqual(ex.body.messages.map((m: { id: string }) => m.id).sort(), [solo, shared].sort());
-  assert.equal(ex.body.deliveries.length, 2);
+  assert.equal(ex.body.deliveries.length, 3);
 
   const del = await h.call('DELETE', `/v1/profiles/${me}`);
   assert.equal(del.status, 200);
-  assert.deepEqual(del.body.erased, { profiles: 1, installations: 1, events: 2, messages: 1, deliveries: 1 });
+  assert.deepEqual(del.body.erased, { profiles: 1, installations: 1, events: 2, messages: 1, deliveries: 2 });
   const left = await h.db.sql`
     select (select count(*)::int from profiles where custom_id = ${me}) as profiles,
            (select count(*)::int from installations where install_id = ${inst}) as installations,
