@@ -41,7 +41,7 @@ test('no file of the repository cites a note that is not in it', async () => {
 // A section sign names a section of something: the same line, or the one before it (a sentence
 // wrapped across two comment lines), says of what.
 const section = /§\s?\d/;
-const sectionSource = /RFC ?\d+|https?:\/\/|\b(?:SEC|NIST|FIPS|ITU-T|U\.S\.C|X9\.62|ECMA|ISO)\b/;
+const sectionSource = /RFC ?\d+|https?:\/\/|\b(?:SEC|NIST|FIPS|ITU-T|U\.S\.C|X9\.62|ECMA|ISO|W3C)\b/;
 
 test('every section reference says which document it is a section of', async () => {
   const files = (await repositoryFiles()).filter((f) => /\.(?:ts|mjs|js|cjs)$/.test(f) && !f.includes('/dist/'));

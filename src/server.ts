@@ -24,6 +24,7 @@ import type { PrivateNetworkAllowance } from './domain/network-address.js';
 import type { BackoffPolicy } from './domain/retry.js';
 import { openKeyring } from './store/master-key.js';
 import { systemClock, type Clock } from './domain/clock.js';
+import { exportsDirIn } from './store/export-files.js';
 
 export interface Herald {
   /** The API's base URL, when this process serves it. */
@@ -128,11 +129,12 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
       const workers = startWorkers({
         sql: db.sql, queue, log, events, sandbox, concurrency: config.workerConcurrency, backoff: overrides.backoff, share: processShare.share,
         credentials: credentials!, privateNetworks, publicUrl: config.publicUrl, callbackUrl: config.callbackUrl, unsubscribeSecret: unsubscribeSecret!, clock, breakers, keyring,
+        exportsDir: exportsDirIn(config.dataDir),
       });
       closers.push(workers.stop);
     }
     if (runs('scheduler')) {
-      const scheduler = startScheduler({ sql: db.sql, log, queue, reconcileAfterMs: config.reconcileAfterSeconds * 1000, clock });
+      const scheduler = startScheduler({ sql: db.sql, log, queue, reconcileAfterMs: config.reconcileAfterSeconds * 1000, clock, exportsDir: exportsDirIn(config.dataDir) });
       closers.push(scheduler.stop);
       log.info({ reconciler: queue.mayLoseJobs ? `after ${config.reconcileAfterSeconds} s` : 'not needed on this queue' },
         'scheduler running');
@@ -142,7 +144,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
       const app = await buildApp({
         sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits, httpLimits: config.httpLimits,
         bulkBodyBytes: overrides.bulkBodyBytes, databaseProblem: db.problem, checkResponses: overrides.checkResponses,
-        unsubscribeSecret, privateNetworks, clock,
+        unsubscribeSecret, privateNetworks, clock, exportsDir: exportsDirIn(config.dataDir), publicUrl: config.publicUrl,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,
           // The account that sent the message signs its callbacks: the project's, or the project's own sandbox account.

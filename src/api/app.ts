@@ -39,6 +39,7 @@ import { sdkAssetRoutes } from './routes/sdk-assets.js';
 import { smsWebhookRoutes, type SmsWebhookOptions } from './routes/sms-webhooks.js';
 import { providerRoutes } from './routes/providers.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { exportRoutes } from './routes/exports.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import { projectRoutes } from './routes/project.js';
 import type { Keyring } from '../store/sealed.js';
@@ -72,6 +73,10 @@ export interface ApiDeps {
   databaseProblem?: () => string | undefined;
   /** The process's one clock (domain/clock.ts): rate limits, message times and expiries. */
   clock?: Clock | undefined;
+  /** Where exports' files are (store/export-files.ts); without it (or the unsubscribe secret, which signs their links) /v1/exports is absent. */
+  exportsDir?: string | undefined;
+  /** Herald's public URL: export download links start with it. */
+  publicUrl?: string | undefined;
   /** Tests: an answer its response schema would change is a 500 naming the route (route-contract.ts). */
   checkResponses?: boolean | undefined;
 }
@@ -150,6 +155,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(messageRoutes(deps.sql));
   await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret, clock: deps.clock }));
   await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks }));
+  if (deps.exportsDir && deps.unsubscribeSecret) {
+    const linkSecret = Buffer.isBuffer(deps.unsubscribeSecret) ? deps.unsubscribeSecret : Buffer.from(deps.unsubscribeSecret);
+    await app.register(exportRoutes({ sql: deps.sql, queue: deps.queue, exportsDir: deps.exportsDir, linkSecret, publicUrl: deps.publicUrl, clock }));
+  }
   await app.register(webhookRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks, clock }));
   await app.register(sdkConfigRoutes({ sql: deps.sql, keyring: deps.keyring }));
   await app.register(operationsRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry, databaseProblem: deps.databaseProblem }));

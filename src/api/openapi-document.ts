@@ -19,7 +19,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const queue = createPostgresQueue({ sql, log, maxAttempts: 1 });
   const app = await buildApp({
     sql, queue, log, keyring: createKeyring(randomBytes(32)), metrics: createMetrics({ events: createEvents(), queue }),
-    unsubscribeSecret: randomBytes(32),
+    unsubscribeSecret: randomBytes(32), exportsDir: 'exports', // named, never written to
   });
   try {
     await app.ready();

@@ -11,6 +11,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../config.js';
 import { csvProfileReader, progressBar, progressLine, type JobProgress } from '../domain/import-progress.js';
+import { call, restSettings } from './rest.js';
 
 interface ImportOptions {
   url: string | undefined;
@@ -26,28 +27,7 @@ interface JobStatus extends JobProgress {
   errors_truncated: boolean;
 }
 
-function settings(o: ImportOptions) {
-  if (!o.url) throw new ConfigError('import needs --url URL (the running Herald, e.g. http://127.0.0.1:8080)');
-  if (!o.apiKey) throw new ConfigError('import needs the project\'s REST key in HERALD_API_KEY');
-  return { base: o.url.replace(/\/$/, ''), headers: { authorization: `Bearer ${o.apiKey}` } };
-}
-
-async function call<T>(base: string, headers: Record<string, string>, method: string, path: string, init: RequestInit = {}): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(base + path, { ...init, method, headers: { ...headers, ...(init.headers as Record<string, string>) } });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    throw new ConfigError(`${method} ${base}${path} failed: ${cause ?? (err as Error).message}`);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let why = text;
-    try { why = (JSON.parse(text) as { error: { code: string; message: string } }).error.code + ': ' + (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* not Herald's error shape */ }
-    throw new ConfigError(`${method} ${path} answered ${res.status}: ${why}`);
-  }
-  return (text ? JSON.parse(text) : undefined) as T;
-}
+const settings = (o: ImportOptions) => restSettings(o, 'import');
 
 /** The file as the request body, streamed: NDJSON as it is, CSV profiles as NDJSON operations. */
 async function* profileBody(file: string): AsyncGenerator<Buffer> {

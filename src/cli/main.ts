@@ -8,6 +8,7 @@
  *   herald backup FILE | herald restore FILE
  *   herald doctor (src/cli/doctor.ts) | herald migrate (src/cli/migrate.ts)
  *   herald import profiles FILE | herald import audience NAME FILE (src/cli/import.ts)
+ *   herald export KIND [--out FILE] (src/cli/export.ts)
  * Every command takes --data-dir / HERALD_DATA_DIR and --database-url / DATABASE_URL; start and
  * project create take --master-key / HERALD_MASTER_KEY (else the data folder's master.key).
  */
@@ -25,6 +26,7 @@ import { backupCommand, restoreCommand } from './backup.js';
 import { doctor } from './doctor.js';
 import { migrateCommand } from './migrate.js';
 import { importAudience, importProfiles } from './import.js';
+import { exportCommand } from './export.js';
 
 const usage = `usage:
   herald start [--role all|api|worker|relay|scheduler] [--sandbox | --sandbox-url URL]
@@ -42,12 +44,16 @@ const usage = `usage:
   herald doctor [--data-dir DIR] [--database-url URL] [--nats-url URL] (docs/cli.md)
   herald migrate [--data-dir DIR] [--database-url URL]
   herald import profiles FILE.ndjson|FILE.csv --url URL (REST key in HERALD_API_KEY)
-  herald import audience NAME FILE.ndjson|FILE.csv --url URL [--mode add|remove|replace]`;
+  herald import audience NAME FILE.ndjson|FILE.csv --url URL [--mode add|remove|replace]
+  herald export profiles|segment_members|events|campaign_recipients --url URL [--format csv|ndjson] [--out FILE|-]
+               [--segment ID] [--campaign ID] [--attributes a,b] [--names a,b] [--from ISO] [--to ISO]`;
 
 // The config's flags come from its schema (src/config.ts); these belong to commands.
 const options = {
   ...configFlags(),
   name: { type: 'string' }, project: { type: 'string' }, url: { type: 'string' }, mode: { type: 'string' }, kind: { type: 'string' }, id: { type: 'string' },
+  format: { type: 'string' }, out: { type: 'string' }, segment: { type: 'string' }, campaign: { type: 'string' }, attributes: { type: 'string' },
+  names: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -165,6 +171,12 @@ async function main(argv: string[]): Promise<void> {
     if (positionals[1] === 'profiles' && positionals.length === 3) return exitWith(await importProfiles(positionals[2]!, o));
     if (positionals[1] === 'audience' && positionals.length === 4) return exitWith(await importAudience(positionals[2]!, positionals[3]!, o));
     throw new ConfigError(`unknown command "${cmd}"\n${usage}`);
+  }
+  if (positionals[0] === 'export' && positionals.length === 2) {
+    return exitWith(await exportCommand(positionals[1]!, {
+      url: flag('url'), apiKey: process.env.HERALD_API_KEY, format: flag('format'), out: flag('out'), segment: flag('segment'),
+      campaign: flag('campaign'), attributes: flag('attributes'), names: flag('names'), from: flag('from'), to: flag('to'),
+    }));
   }
   const config = loadConfig(values);
   const log = createLogger(config.logLevel, { format: config.logFormat });

@@ -9,7 +9,7 @@ test('a valid traceparent keeps its trace-id and the sampled flag (W3C Trace Con
   assert.deepEqual(parseTraceparent(`00-${trace}-00f067aa0ba902b7-00`), { traceId: trace, flags: '00' });
   // Flags other than "sampled" are not defined for version 00: dropped.
   assert.deepEqual(parseTraceparent(`00-${trace}-00f067aa0ba902b7-03`), { traceId: trace, flags: '01' });
-  // A later version may append fields (§4.3): the first four are read.
+  // A later version may append fields (W3C Trace Context §4.3): the first four are read.
   assert.deepEqual(parseTraceparent(`01-${trace}-00f067aa0ba902b7-01-what-comes-next`), { traceId: trace, flags: '01' });
 });
 

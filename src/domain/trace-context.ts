@@ -5,7 +5,7 @@
  * provider's request logs.
  *
  * A message sent without one still has a trace: its id, a UUIDv7, is 32 hex digits and never all
- * zeros, which is what a trace-id is (§3.2.2.3), so nothing is generated or stored for it.
+ * zeros, which is what a trace-id is (W3C Trace Context §3.2.2.3), so nothing is generated or stored for it.
  */
 
 /** What is kept of a caller's `traceparent`: its trace-id and flags (our calls are new spans). */
@@ -18,9 +18,9 @@ const hex = /^[0-9a-f]+$/;
 const zeros = /^0+$/;
 
 /**
- * The caller's `traceparent`, or undefined when absent or invalid (§4.3: a receiver that cannot
+ * The caller's `traceparent`, or undefined when absent or invalid (W3C Trace Context §4.3: a receiver that cannot
  * parse it starts a new trace; an invalid header is never an error). Version 00 has exactly four
- * fields; a later version may append fields, which are ignored (§4.3, "versioning of traceparent");
+ * fields; a later version may append fields, which are ignored (W3C Trace Context §4.3, "versioning of traceparent");
  * version ff is invalid.
  */
 export function parseTraceparent(header: string | undefined): TraceContext | undefined {
@@ -33,7 +33,7 @@ export function parseTraceparent(header: string | undefined): TraceContext | und
   if (traceId.length !== 32 || !hex.test(traceId) || zeros.test(traceId)) return undefined;
   if (parentId.length !== 16 || !hex.test(parentId) || zeros.test(parentId)) return undefined;
   if (flags.length !== 2 || !hex.test(flags)) return undefined;
-  // Version 00 is what we speak; only the sampled bit of the flags is defined (§3.2.2.5).
+  // Version 00 is what we speak; only the sampled bit of the flags is defined (W3C Trace Context §3.2.2.5).
   return { traceId, flags: (parseInt(flags, 16) & 1) === 1 ? '01' : '00' };
 }
 
@@ -42,7 +42,7 @@ export const storedTrace = (t: TraceContext | undefined): string | null => (t ? 
 
 /**
  * The `traceparent` of one provider call for a delivery: the message's trace (the caller's, or the
- * message id's), and a parent-id of its own taken from the delivery id's random bits (§3.2.2.4: 8
+ * message id's), and a parent-id of its own taken from the delivery id's random bits (W3C Trace Context §3.2.2.4: 8
  * bytes, not all zeros), so each delivery is its own span and its logs can name it.
  */
 export function deliveryTraceparent(stored: string | null, messageId: string, deliveryId: string): string {

@@ -1,7 +1,7 @@
 /**
  * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
  * retention, removes bulk uploads a stopped API process left half-staged, forgets audience changes
- * applied a week ago, forgets webhook events and attempts after 30 days, runs the reconciler
+ * applied a week ago, forgets webhook events and attempts after 30 days, deletes export files past their week, runs the reconciler
  * (reconciler.ts) and plans campaigns' occurrences (campaigns.ts); automations will start here too.
  */
 import type { Sql } from 'postgres';
@@ -15,6 +15,8 @@ import { deleteAppliedChanges } from '../store/audiences.js';
 import { deleteOldWebhookEvents, webhookRetentionMs } from '../store/webhook-deliveries.js';
 import type { Clock } from '../domain/clock.js';
 import { every } from './every.js';
+import { expireExports } from '../store/exports.js';
+import { deleteExportFile } from '../store/export-files.js';
 import { startDueOccurrences } from './campaigns.js';
 
 /** How often started campaigns are looked at for an occurrence to plan: a campaign sent "now" starts within it. */
@@ -22,7 +24,7 @@ const campaignLookMs = 1_000;
 /** Hourly is plenty: keys are kept 48 h, the promise is 24 h. */
 const upkeepEveryMs = 3_600_000;
 
-export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; reconcileAfterMs: number; clock: Clock }): { stop(): Promise<void> } {
+export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; reconcileAfterMs: number; clock: Clock; exportsDir?: string | undefined }): { stop(): Promise<void> } {
   const reconciler = startReconciler({ sql: deps.sql, queue: deps.queue, log: deps.log, graceMs: deps.reconcileAfterMs, clock: deps.clock });
   const upkeep = async () => {
     const now = new Date(deps.clock.now());
@@ -37,6 +39,11 @@ export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; 
       if (changes) deps.log.info({ deleted: changes }, 'audience changes applied past their retention removed');
       const hooks = await deleteOldWebhookEvents(deps.sql, new Date(now.getTime() - webhookRetentionMs));
       if (hooks) deps.log.info({ deleted: hooks }, 'webhook events past their retention removed');
+      if (deps.exportsDir) {
+        const expired = await expireExports(deps.sql, now);
+        for (const e of expired) await deleteExportFile(deps.exportsDir, e);
+        if (expired.length) deps.log.info({ deleted: expired.length }, 'export files past their retention removed');
+      }
     } catch (err) {
       deps.log.warn({ err }, 'upkeep failed; will try again');
     }

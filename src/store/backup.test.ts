@@ -91,6 +91,9 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
             values (${campaign}, 1, ${planned}, ${awkward}, 0, now(), 'skipped', ${awkward}, now())`;
   await sql`insert into campaign_targets (campaign_id, occurrence, target, custom_id) values (${campaign}, 1, ${'email:' + awkward}, ${awkward})`;
   await sql`insert into campaign_messages (message_id, campaign_id, occurrence, planned_at) values (${messageId}, ${campaign}, 1, ${planned})`;
+  await sql`insert into exports (id, project_id, kind, format, params, state, total, rows, bytes, cursor, page, created_at, expires_at)
+            values (${randomUUID()}, ${p}, 'profiles', 'csv', ${sql.json({ kind: 'profiles', query: null, attributes: [awkward], as_of: 0 })}, 'done', 1, 1, 10,
+                    ${sql.json(awkward)}, 1, now(), now() + interval '7 days')`;
   return p;
 }
 

@@ -21,6 +21,8 @@ export const topics = {
   campaignFanout: 'campaign.fanout',
   /** A campaign occurrence's due recipients, to hand to the delivery pipeline at the send rate. */
   campaignSend: 'campaign.send',
+  /** One page of an export written to its file (worker/export-run.ts). */
+  exportPage: 'export.page',
 } as const;
 
 /** A channel's delivery topic: `delivery.<channel>`. */
@@ -62,4 +64,10 @@ export interface CampaignSendPayload {
   occurrence: number;
   /** The link's number: only the occurrence's live link runs (worker/campaign-send.ts). */
   chain: number;
+}
+
+export interface ExportPayload {
+  export_id: string;
+  /** The page this job writes: only the export's current page runs. */
+  page: number;
 }

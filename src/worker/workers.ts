@@ -19,6 +19,7 @@ import { importHandler } from './import-profiles.js';
 import { applyAudiencesHandler } from './apply-audiences.js';
 import { campaignFanoutHandler } from './campaign-fanout.js';
 import { campaignSendHandler } from './campaign-send.js';
+import { exportHandler } from './export-run.js';
 import type { HeraldEvents } from './events.js';
 import type { BackoffPolicy } from '../domain/retry.js';
 import { createCircuitBreakers, type CircuitBreakers } from '../domain/circuit-breaker.js';
@@ -57,6 +58,8 @@ export interface WorkerDeps {
   breakers?: CircuitBreakers | undefined;
   /** Opens the webhook endpoints' signing secrets; without it this process sends no webhooks. */
   keyring?: Keyring | undefined;
+  /** Where exports' files are written (store/export-files.ts); without it this process writes none. */
+  exportsDir?: string | undefined;
   /** The webhook dispatcher's settings (tests shorten its timeouts and polls). */
   webhooks?: Partial<Omit<WebhookDispatcherDeps, 'sql' | 'keyring' | 'log' | 'guard' | 'clock'>> | undefined;
 }
@@ -114,6 +117,10 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
       queue: deps.queue, topic: topics.campaignSend, log: deps.log, lanes: 2, batchSize: 1, leaseMs,
       handle: campaignSendHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock, log: deps.log }),
     }),
+    ...(deps.exportsDir ? [startConsumer({
+      queue: deps.queue, topic: topics.exportPage, log: deps.log, lanes: 1, batchSize: 1, leaseMs,
+      handle: exportHandler({ sql: deps.sql, queue: deps.queue, clock: deps.clock, exportsDir: deps.exportsDir, log: deps.log }),
+    })] : []),
   ];
   // Webhooks go to URLs tenants chose: through the same guard as their push endpoints.
   const webhooks = deps.keyring && startWebhookDispatcher({ ...deps.webhooks, sql: deps.sql, keyring: deps.keyring, log: deps.log, guard, clock: deps.clock });
