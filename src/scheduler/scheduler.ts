@@ -1,7 +1,8 @@
 /**
  * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
  * retention, removes bulk uploads a stopped API process left half-staged, forgets audience changes
- * applied a week ago, forgets webhook events and attempts after 30 days, runs the reconciler
+ * applied a week ago, forgets webhook events and attempts after 30 days, forgets capping's counted
+ * sends older than any rule's window, runs the reconciler
  * (reconciler.ts) and plans campaigns' occurrences (campaigns.ts); automations will start here too.
  */
 import type { Sql } from 'postgres';
@@ -13,6 +14,7 @@ import { deleteExpiredEventIds } from '../store/events.js';
 import { deleteAbandonedUploads } from '../store/import-jobs.js';
 import { deleteAppliedChanges } from '../store/audiences.js';
 import { deleteOldWebhookEvents, webhookRetentionMs } from '../store/webhook-deliveries.js';
+import { deleteOldCappingSends } from '../store/capping.js';
 import type { Clock } from '../domain/clock.js';
 import { every } from './every.js';
 import { startDueOccurrences } from './campaigns.js';
@@ -37,6 +39,8 @@ export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; 
       if (changes) deps.log.info({ deleted: changes }, 'audience changes applied past their retention removed');
       const hooks = await deleteOldWebhookEvents(deps.sql, new Date(now.getTime() - webhookRetentionMs));
       if (hooks) deps.log.info({ deleted: hooks }, 'webhook events past their retention removed');
+      const sends = await deleteOldCappingSends(deps.sql, now);
+      if (sends) deps.log.info({ deleted: sends }, 'counted sends older than any capping window removed');
     } catch (err) {
       deps.log.warn({ err }, 'upkeep failed; will try again');
     }

@@ -241,3 +241,37 @@ export async function takeDueDeferrals(tx: TransactionSql, messageIds: readonly 
   for (const r of rows) out.set(r.message_id, [...(out.get(r.message_id) ?? []), r.custom_id]);
   return out;
 }
+
+/**
+ * For the reconciler (scheduler/reconciler.ts): messages with a deferral due more than `graceMs`
+ * ago and still waiting, whose release job the queue lost. Each row taken is moved to `now`, so
+ * the next sweep leaves it alone for another grace period and the new job finds it due; a second
+ * job for it (the original was only slow) finds nothing left to release.
+ */
+export async function takeLostReleases(tx: TransactionSql, graceMs: number, limit: number, now: Date): Promise<string[]> {
+  const rows = await tx<{ message_id: string }[]>`
+    update capping_deferrals d set release_at = ${now}::timestamptz
+    where (d.message_id, d.custom_id) in (
+      select message_id, custom_id from capping_deferrals
+      where release_at < ${now}::timestamptz - ${graceMs} * interval '1 millisecond'
+      order by release_at limit ${limit}
+      for update skip locked)
+    returning d.message_id`;
+  return [...new Set(rows.map((r) => r.message_id))];
+}
+
+/** The longest window a rule may count over (the API refuses longer): older sends never count again. */
+export const longestWindowMs = 90 * 24 * 3_600_000;
+
+/** Deletes counted sends older than any rule's window, a bounded batch per statement; returns how many. */
+export async function deleteOldCappingSends(sql: Sql, now: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const rows = await sql`
+      delete from capping_sends where ctid = any(array(
+        select ctid from capping_sends where sent_at < ${now}::timestamptz - ${longestWindowMs} * interval '1 millisecond' limit 10000))
+      returning 1`;
+    total += rows.length;
+    if (rows.length < 10000) return total;
+  }
+}

@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../../domain/clock.js';
 import { channels } from '../../domain/channels.js';
 import { cappingScopes } from '../../domain/capping/rules.js';
 import { uuidv7 } from '../../domain/ids.js';
-import { deleteRule, getQuietHours, getRule, insertRule, listRules, replaceRule, setQuietHours, type CappingRuleInput } from '../../store/capping.js';
+import { deleteRule, getQuietHours, getRule, insertRule, listRules, longestWindowMs, replaceRule, setQuietHours, type CappingRuleInput } from '../../store/capping.js';
 import { ApiError } from '../errors.js';
 import { DateTime, errorResponses, inputErrors, NoContent, Nullable, restKeyErrors } from '../schemas.js';
 
@@ -20,7 +20,7 @@ export interface CappingRouteDeps {
 }
 
 /** The longest window a rule may count over, and the longest a deferred message may wait. */
-const maxWindowHours = 90 * 24;
+const maxWindowHours = longestWindowMs / 3_600_000;
 const maxDelayMinutes = 30 * 24 * 60;
 
 const id = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });

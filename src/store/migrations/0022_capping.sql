@@ -37,6 +37,8 @@ create table capping_sends (
   primary key (project_id, custom_id, message_id)
 );
 create index capping_sends_recent on capping_sends (project_id, custom_id, sent_at);
+-- The scheduler's upkeep: sends older than the longest window a rule may have (90 days) count no more.
+create index capping_sends_old on capping_sends (sent_at);
 
 -- A profile's share of a message held back by a defer rule or quiet hours, fanned out again at
 -- release_at by a fan-out job due then (store/capping.ts says why this is exact).
