@@ -6,7 +6,12 @@ import { testMasterKey } from '../../test/support/keyring.js';
 import { testClock, type TestClock } from '../../test/support/clock.js';
 import { silentLogger } from '../observability/logger.js';
 import { createPostgresQueue } from '../queue/postgres/queue.js';
-import type { WorkQueue } from '../queue/queue.js';
+import type { Job, WorkQueue } from '../queue/queue.js';
+import { insertCampaign } from '../store/campaigns.js';
+import type { CampaignDefinition } from '../domain/campaigns/definition.js';
+import { startDueOccurrences } from '../scheduler/campaigns.js';
+import { campaignFanoutHandler } from './campaign-fanout.js';
+import { campaignSendHandler } from './campaign-send.js';
 import { createProject } from '../store/projects.js';
 import { insertMessages, type NewMessage } from '../store/messages.js';
 import { insertRule, setQuietHours, type CappingRuleInput } from '../store/capping.js';
@@ -56,30 +61,60 @@ const queuedFor = (sql: Sql, customId: string) => sql<{ message_id: string; targ
   order by d.id`;
 
 test('2 campaigns and 500 transactional sends racing for 1,000 profiles under a 1-per-day cap: every profile gets exactly one', async (t) => {
-  const { db, queue, project, handler, message, submit } = await setup(t);
+  const clock = testClock();
+  const { db, queue, project, handler, message, submit } = await setup(t, clock);
   const pid = project.project_id;
-  await insertRule(db.sql, pid, uuidv7(), rule({}), Date.now());
+  await insertRule(db.sql, pid, uuidv7(), rule({}), clock.now());
   const ids = Array.from({ length: 1000 }, (_, i) => 'p' + String(i).padStart(4, '0'));
   await db.sql`insert into profiles (project_id, custom_id, email) select ${pid}, id, id || '@example.com' from unnest(${ids}::text[]) id`;
   // A third of them on three phones: a message reaching all three counts once.
   await db.sql`insert into installations (project_id, install_id, custom_id, platform, push_token)
     select ${pid}, id || '-' || n, id, 'ios', 'tok-' || id || '-' || n from unnest(${ids.filter((_, i) => i % 3 === 0)}::text[]) id, generate_series(1, 3) n`;
 
-  // Two campaigns over everyone (messages of 100 recipients, as the send step makes them) and
-  // 500 transactional sends of two profiles each (push and email), shuffled into one stream.
-  const campaignA = `campaign:${uuidv7()}`, campaignB = `campaign:${uuidv7()}`;
-  const chunks = Array.from({ length: 10 }, (_, i) => ids.slice(i * 100, i * 100 + 100));
+  // Two real campaigns over everyone, sent now through the scheduler, the ledger's fan-out and the
+  // send step (100 recipients per link), while 500 transactional sends of two profiles each (push
+  // and email) arrive in bursts, and six workers take whatever job is due on every topic.
+  const deps = { sql: db.sql, queue, clock, log: silentLogger() };
+  const handlers: [string, (jobs: Job[]) => Promise<void>][] = [
+    [topics.campaignFanout, campaignFanoutHandler({ ...deps, pageSize: 250 })],
+    [topics.campaignSend, campaignSendHandler({ ...deps, batchMax: 100 })],
+    [topics.fanout, handler],
+  ];
+  const definition = { targeting: {}, channels: ['email'], variants: [{ name: 'default', percent: 100, content: { email: { subject: 's', text: 't' } } }], control_percent: 0, when: { type: 'now' } } as CampaignDefinition;
+  for (const [name, labels] of [['spring', ['promo']], ['news', []]] as const) {
+    await insertCampaign(db.sql, { id: uuidv7(clock.now()), projectId: pid, name, state: 'scheduled', labels: [...labels], sendRate: null, now: new Date(clock.now()), definition });
+  }
+  await startDueOccurrences(deps);
   const both: NewMessage['content'] = { push: { title: 'hi', body: 'b' }, email: { subject: 's', text: 't' } };
-  const all = [
-    ...chunks.map((c) => message(campaignA, c)), ...chunks.map((c) => message(campaignB, c)),
-    ...Array.from({ length: 500 }, (_, i) => message('receipts', [ids[(i * 7) % 1000]!, ids[(i * 7 + 500) % 1000]!], both)),
-  ].sort(() => Math.random() - 0.5);
-  for (let i = 0; i < all.length; i += 50) await submit(all.slice(i, i + 50));
-
-  await drain(queue, handler, 6);
+  const receipts = Array.from({ length: 500 }, (_, i) => message('receipts', [ids[(i * 7) % 1000]!, ids[(i * 7 + 500) % 1000]!], both));
+  let submitting = true;
+  const arrivals = (async () => {
+    for (let i = 0; i < receipts.length; i += 25) await submit(receipts.slice(i, i + 25));
+    submitting = false;
+  })();
+  const worker = async () => {
+    for (let idle = 0; idle < 3 || submitting;) {
+      let busy = false;
+      for (const [topic, handle] of handlers) {
+        const jobs = await queue.claim(topic, claimNow);
+        if (!jobs.length) continue;
+        busy = true;
+        // As the consumer does: a job whose transaction the database aborted (the campaign steps
+        // can deadlock with one another under concurrent workers) is retried.
+        await handle(jobs).catch(async (err: { code?: string }) => {
+          if (err.code !== '40P01') throw err;
+          for (const job of jobs) await queue.retry(job, 0, String(err));
+        });
+      }
+      idle = busy ? 0 : idle + 1;
+    }
+  };
+  await Promise.all([arrivals, ...Array.from({ length: 6 }, worker)]);
 
   const [notFannedOut] = await db.sql<{ n: number }[]>`select count(*)::int as n from messages where fanned_out_at is null`;
   assert.equal(notFannedOut!.n, 0, 'every message was fanned out');
+  const [sentByCampaigns] = await db.sql<{ n: number }[]>`select count(*)::int as n from campaign_recipients where status = 'sent'`;
+  assert.equal(sentByCampaigns!.n, 2000, 'both campaigns handed every profile to the pipeline');
   // Per profile: the messages with a queued delivery to any of its targets.
   const perProfile = await db.sql<{ custom_id: string; messages: number; reservations: number }[]>`
     with owned as (
@@ -92,13 +127,18 @@ test('2 campaigns and 500 transactional sends racing for 1,000 profiles under a 
   assert.equal(perProfile.length, 1000);
   const wrong = perProfile.filter((p) => p.messages !== 1 || p.reservations !== 1);
   assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} profiles did not get exactly one message`);
-  // The profile's other sends were skipped, and say why.
-  const reasons = await db.sql<{ reason: string; n: number }[]>`select reason, count(*)::int as n from deliveries where status = 'skipped' group by reason`;
+  // The profile's other sends were skipped, and say why. (Which sender wins a profile depends on
+  // the interleaving: sometimes the receipts win them all.)
+  const reasons = await db.sql<{ reason: string }[]>`select distinct reason from deliveries where status = 'skipped'`;
   assert.deepEqual(reasons.map((r) => r.reason), ['capped: one a day']);
-  // One message to a three-phone profile reached all three phones (counted once, delivered thrice).
+  const [campaignSkips] = await db.sql<{ n: number }[]>`
+    select count(distinct d.message_id)::int as n from deliveries d join messages m on m.id = d.message_id
+    where d.status = 'skipped' and m.group_id like 'campaign:%'`;
+  assert.ok(campaignSkips!.n > 0, 'the campaigns raced for profiles others had won');
+  // A message to a three-phone profile reaches every phone, counted once.
   const p0 = (await queuedFor(db.sql, 'p0000')).filter((d) => d.status === 'queued');
   assert.equal(new Set(p0.map((d) => d.message_id)).size, 1);
-  assert.ok(p0.length === 3 || p0.length === 4 || p0.length === 1, `p0000's one message reached ${p0.length} targets`);
+  assert.ok([1, 4].includes(p0.length), `p0000's one message reached ${p0.length} targets`);
 });
 
 test('a deferred message is released at the window\'s edge, and one that cannot go out before its maximum delay is skipped', async (t) => {
