@@ -141,6 +141,53 @@ test('2 campaigns and 500 transactional sends racing for 1,000 profiles under a 
   assert.ok([1, 4].includes(p0.length), `p0000's one message reached ${p0.length} targets`);
 });
 
+test('1,020 fan-outs of campaign-shaped and transactional messages on six workers, 1,000 profiles, a 1-per-day cap: every profile gets exactly one', async (t) => {
+  const { db, queue, project, handler, message, submit } = await setup(t);
+  const pid = project.project_id;
+  await insertRule(db.sql, pid, uuidv7(), rule({}), Date.now());
+  const ids = Array.from({ length: 1000 }, (_, i) => 'p' + String(i).padStart(4, '0'));
+  await db.sql`insert into profiles (project_id, custom_id, email) select ${pid}, id, id || '@example.com' from unnest(${ids}::text[]) id`;
+  // A third of them on three phones: a message reaching all three counts once.
+  await db.sql`insert into installations (project_id, install_id, custom_id, platform, push_token)
+    select ${pid}, id || '-' || n, id, 'ios', 'tok-' || id || '-' || n from unnest(${ids.filter((_, i) => i % 3 === 0)}::text[]) id, generate_series(1, 3) n`;
+
+  // The fan-out alone, at its most contended: messages as two campaigns' send steps make them
+  // (100 recipients each) and 500 transactional sends of two profiles each, shuffled and all
+  // queued before six workers start (the test above races the real campaign steps).
+  const campaignA = `campaign:${uuidv7()}`, campaignB = `campaign:${uuidv7()}`;
+  const chunks = Array.from({ length: 10 }, (_, i) => ids.slice(i * 100, i * 100 + 100));
+  const both: NewMessage['content'] = { push: { title: 'hi', body: 'b' }, email: { subject: 's', text: 't' } };
+  const all = [
+    ...chunks.map((c) => message(campaignA, c)), ...chunks.map((c) => message(campaignB, c)),
+    ...Array.from({ length: 500 }, (_, i) => message('receipts', [ids[(i * 7) % 1000]!, ids[(i * 7 + 500) % 1000]!], both)),
+  ].sort(() => Math.random() - 0.5);
+  for (let i = 0; i < all.length; i += 50) await submit(all.slice(i, i + 50));
+
+  await drain(queue, handler, 6);
+
+  const [notFannedOut] = await db.sql<{ n: number }[]>`select count(*)::int as n from messages where fanned_out_at is null`;
+  assert.equal(notFannedOut!.n, 0, 'every message was fanned out');
+  // Per profile: the messages with a queued delivery to any of its targets.
+  const perProfile = await db.sql<{ custom_id: string; messages: number; reservations: number }[]>`
+    with owned as (
+      select custom_id, email as target from profiles where project_id = ${pid}
+      union all select custom_id, push_token from installations where project_id = ${pid}
+    )
+    select o.custom_id, count(distinct d.message_id) filter (where d.status = 'queued')::int as messages,
+           (select count(*)::int from capping_sends s where s.project_id = ${pid} and s.custom_id = o.custom_id) as reservations
+    from owned o left join deliveries d on d.target = o.target group by o.custom_id`;
+  assert.equal(perProfile.length, 1000);
+  const wrong = perProfile.filter((p) => p.messages !== 1 || p.reservations !== 1);
+  assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} profiles did not get exactly one message`);
+  // The profile's other sends were skipped, and say why.
+  const reasons = await db.sql<{ reason: string; n: number }[]>`select reason, count(*)::int as n from deliveries where status = 'skipped' group by reason`;
+  assert.deepEqual(reasons.map((r) => r.reason), ['capped: one a day']);
+  // One message to a three-phone profile reached all three phones (counted once, delivered thrice).
+  const p0 = (await queuedFor(db.sql, 'p0000')).filter((d) => d.status === 'queued');
+  assert.equal(new Set(p0.map((d) => d.message_id)).size, 1);
+  assert.ok(p0.length === 3 || p0.length === 4 || p0.length === 1, `p0000's one message reached ${p0.length} targets`);
+});
+
 test('a deferred message is released at the window\'s edge, and one that cannot go out before its maximum delay is skipped', async (t) => {
   const clock = testClock();
   const { db, queue, project, handler, message, submit } = await setup(t, clock);
