@@ -29,7 +29,9 @@ export interface FanoutResult {
  * statement per table for the whole batch (store/recipient-rows.ts), `domain/recipients.ts`
  * decides each message's targets and skips, and every delivery of the batch is inserted in one
  * statement. A suppressed address, an opted-out number or an unsubscribed profile gets a `skipped`
- * delivery that says why. `now` (the worker's clock) stamps the skips' webhook events.
+ * delivery that says why. Capping rules and quiet hours are applied per profile in this same
+ * transaction (store/capping.ts: locked, counted, reserved; a deferred profile gets its delivery
+ * rows from a later `release` call). `now` (the worker's clock) stamps the skips' webhook events.
  */
 export async function fanOutMessages(tx: TransactionSql, messageIds: string[], now: Date, opts: { release?: boolean } = {}): Promise<FanoutResult[]> {
   const locked = await tx<{ id: string; project_id: string; group_id: string; created_at: Date; recipients: Recipients; fanned_out_at: Date | null; parts: string[] }[]>`
