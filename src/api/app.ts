@@ -31,6 +31,7 @@ import { registerSdkCors } from './sdk-cors.js';
 import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
 import { emailRoutes } from './routes/email.js';
 import { segmentRoutes } from './routes/segments.js';
+import { cappingRoutes } from './routes/cappings.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { audienceRoutes } from './routes/audiences.js';
 import { createUploadStager } from './bulk-upload.js';
@@ -167,6 +168,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const limiter = createRateLimiter(deps.rateLimits ?? defaultRateLimits, () => clock.now());
   await app.register(profileRoutes({ sql: deps.sql, limiter, clock }));
   await app.register(segmentRoutes({ sql: deps.sql, clock }));
+  await app.register(cappingRoutes({ sql: deps.sql, clock }));
   await app.register(campaignRoutes({ sql: deps.sql, queue: deps.queue, clock }));
   await app.register(dashboardAccountRoutes({ sql: deps.sql, clock }));
   // One stager for every bulk endpoint, so a project's uploads in flight are counted together.

@@ -58,9 +58,9 @@ test('a message never fanned out long after its acceptance gets a fan-out job ag
   const lost = await message(graceMs * 2);
   await message(graceMs / 2); // recent: its job may still be on its way
   await message(graceMs * 2, true); // done
-  assert.deepEqual(await sweep(), { fanouts: 1, deliveries: 0, audiences: 0 });
+  assert.deepEqual(await sweep(), { fanouts: 1, deliveries: 0, audiences: 0, releases: 0 });
   assert.deepEqual(await jobs(), [[topics.fanout, lost]]);
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0 }, 'not again within the grace period');
+  assert.equal((await sweep()).releases, 0, 'not again within the grace period');
 });
 
 test('a queued delivery long past due with no call under way gets a delivery job again', async () => {
@@ -71,9 +71,9 @@ test('a queued delivery long past due with no call under way gets a delivery job
   await claimDeliveries(db.sql, [sending], 30_000, new Date()); // a live call holds it
   const done = await delivery(m, graceMs * 2);
   await db.sql`update deliveries set status = 'sent' where id = ${done}`;
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 1, audiences: 0 });
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 1, audiences: 0, releases: 0 });
   assert.deepEqual(await jobs(), [[topics.apns, lost]]);
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0 }, 'its due time moved: not again within the grace period');
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0, releases: 0 }, 'its due time moved: not again within the grace period');
 });
 
 test('work whose job still waits in the outbox (NATS away) is left alone', async () => {
@@ -82,7 +82,7 @@ test('work whose job still waits in the outbox (NATS away) is left alone', async
   await db.sql`insert into job_outbox (id, topic, payload) values
     (${uuidv7()}, ${topics.fanout}, ${db.sql.json({ message_id: m })}),
     (${uuidv7()}, ${topics.apns}, ${db.sql.json({ delivery_id: d })})`;
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0 });
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0, releases: 0 });
 });
 
 test('two sweeps at once take disjoint work', async () => {
@@ -114,8 +114,21 @@ test('an audience with member changes long unapplied gets one apply job for them
   const waiting = await audience();
   await change(waiting, graceMs * 2);
   await db.sql`insert into job_outbox (id, topic, payload) values (${uuidv7()}, ${topics.applyAudiences}, ${db.sql.json({ project_id: projectId, audience_id: waiting })})`;
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 1 });
+  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 1, releases: 0 });
   const queued = await db.sql<{ topic: string; payload: { project_id: string; audience_id: string } }[]>`select topic, payload from jobs`;
   assert.deepEqual(queued.map((j) => [j.topic, j.payload]), [[topics.applyAudiences, { project_id: projectId, audience_id: lost }]]);
-  assert.deepEqual(await sweep(), { fanouts: 0, deliveries: 0, audiences: 0 }, 'not again within the grace period');
+  assert.equal((await sweep()).releases, 0, 'not again within the grace period');
+});
+
+test('a capping deferral long past its release with no job left gets a release job again, once per grace period', async () => {
+  const waiting = await message(graceMs * 3, true);
+  const recent = await message(graceMs * 3, true);
+  await db.sql`insert into capping_deferrals (message_id, custom_id, release_at, reason) values
+    (${waiting}, 'a', now() - ${graceMs * 2} * interval '1 millisecond', 'capped: r'),
+    (${waiting}, 'b', now() - ${graceMs * 2} * interval '1 millisecond', 'capped: r'),
+    (${recent}, 'c', now() - ${graceMs / 2} * interval '1 millisecond', 'capped: r')`;
+  assert.equal((await sweep()).releases, 1);
+  const [job] = await db.sql<{ payload: Record<string, unknown> }[]>`select payload from jobs where topic = ${topics.fanout}`;
+  assert.deepEqual(job!.payload, { message_id: waiting, release: true });
+  assert.equal((await sweep()).releases, 0, 'not again within the grace period');
 });

@@ -7,12 +7,14 @@
  * A job re-enqueued by mistake (its original was only slow) does no harm: a fan-out is stamped
  * once, and a delivery is claimed in PostgreSQL before each provider call (worker/deliver.ts), so
  * the extra job finds the work done or under way; an audience's changes are stamped as they apply
- * (store/audiences.ts). The grace period only bounds that waste.
+ * (store/audiences.ts); a capping release consumes its deferrals once (store/capping.ts). The
+ * grace period only bounds that waste.
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import type { WorkQueue } from '../queue/queue.js';
 import { takeLostAudienceChanges, takeLostDeliveries, takeLostFanouts } from '../store/reconcile.js';
+import { takeLostReleases } from '../store/capping.js';
 import { deliveryTopic, topics, type AudiencePayload, type DeliveryPayload, type FanoutPayload } from '../worker/topics.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { every } from './every.js';
@@ -30,8 +32,9 @@ export interface ReconcilerOptions {
 const batch = 2_000;
 
 /** One sweep; returns how many jobs it re-enqueued. */
-export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: number; deliveries: number; audiences: number }> {
+export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: number; deliveries: number; audiences: number; releases: number }> {
   let fanouts = 0;
+  let releases = 0;
   let deliveries = 0;
   let audiences = 0;
   const now = () => new Date((o.clock ?? systemClock).now());
@@ -64,14 +67,24 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<{ fanouts: nu
     });
     if (n < batch) break;
   }
-  return { fanouts, deliveries, audiences };
+  for (;;) {
+    // Capping deferrals whose release job was lost (store/capping.ts): one release job per message.
+    const n = await o.sql.begin(async (tx) => {
+      const ids = await takeLostReleases(tx, o.graceMs, batch, now());
+      await o.queue.enqueue(tx, ids.map((id) => ({ topic: topics.fanout, payload: { message_id: id, release: true } satisfies FanoutPayload })));
+      releases += ids.length;
+      return ids.length;
+    });
+    if (n < batch) break;
+  }
+  return { fanouts, deliveries, audiences, releases };
 }
 
 export function startReconciler(o: ReconcilerOptions): { stop(): Promise<void> } {
   if (!o.queue.mayLoseJobs) return { stop: async () => {} };
   const sweep = () => reconcileOnce(o)
     .then((r) => {
-      if (r.fanouts || r.deliveries || r.audiences) {
+      if (r.fanouts || r.deliveries || r.audiences || r.releases) {
         o.log.warn(r, 'reconciler: work whose job the queue lost was enqueued again');
       }
     })

@@ -1,7 +1,8 @@
 /**
  * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
  * retention, removes bulk uploads a stopped API process left half-staged, forgets audience changes
- * applied a week ago, forgets webhook events and attempts after 30 days, deletes export files past their week, runs the reconciler
+ * applied a week ago, forgets webhook events and attempts after 30 days, deletes export files past
+ * their week, forgets capping's counted sends older than any rule's window, runs the reconciler
  * (reconciler.ts) and plans campaigns' occurrences (campaigns.ts); automations will start here too.
  */
 import type { Sql } from 'postgres';
@@ -13,6 +14,7 @@ import { deleteExpiredEventIds } from '../store/events.js';
 import { deleteAbandonedUploads } from '../store/import-jobs.js';
 import { deleteAppliedChanges } from '../store/audiences.js';
 import { deleteOldWebhookEvents, webhookRetentionMs } from '../store/webhook-deliveries.js';
+import { deleteOldCappingSends } from '../store/capping.js';
 import type { Clock } from '../domain/clock.js';
 import { every } from './every.js';
 import { expireExports } from '../store/exports.js';
@@ -44,6 +46,8 @@ export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; 
         for (const e of expired) await deleteExportFile(deps.exportsDir, e);
         if (expired.length) deps.log.info({ deleted: expired.length }, 'export files past their retention removed');
       }
+      const sends = await deleteOldCappingSends(deps.sql, now);
+      if (sends) deps.log.info({ deleted: sends }, 'counted sends older than any capping window removed');
     } catch (err) {
       deps.log.warn({ err }, 'upkeep failed; will try again');
     }

@@ -69,14 +69,17 @@ export async function recordCampaignOutcomes(tx: TransactionSql, subjects: Outco
              count(d.id) filter (where d.status = 'failed') as failed,
              count(d.id) filter (where d.status = 'unknown') as unknown,
              min(d.reason) filter (where d.status = 'skipped') as skip_reason,
+             -- Capping deferred the profile: its deliveries are made when the deferral is released.
+             bool_or(cd.message_id is not null) as deferred,
              -- The reason shown for a failure: a provider's failure first (what a retry is for).
              (array_agg(d.status || ': ' || coalesce(d.reason, '') order by d.status = 'failed' desc, d.id) filter (where d.status not in ('sent', 'delivered', 'queued', 'skipped')))[1] as fail_reason
         from subject s
         left join deliveries d on d.message_id = s.message_id and d.custom_id = s.custom_id
+        left join capping_deferrals cd on cd.message_id = s.message_id and cd.custom_id = s.custom_id
        group by s.campaign_id, s.occurrence, s.planned_at, s.custom_id, s.message_id
     ), decided as (
       select t.*,
-             case when t.queued > 0 then null when t.ok > 0 then 'delivered'
+             case when t.queued > 0 or t.deferred then null when t.ok > 0 then 'delivered'
                   when t.n = 0 then 'skipped' when t.skipped = t.n then 'skipped' else 'failed' end as outcome
         from tally t
     )

@@ -10,6 +10,7 @@ import { deliveryTraceparent } from '../domain/trace-context.js';
 import { loadRecipientRows } from './recipient-rows.js';
 import type { DeliveryStatus } from './messages.js';
 import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
+import { capTargets, releasedShares } from './capping-fanout.js';
 
 export interface FanoutResult {
   messageId: string;
@@ -18,6 +19,8 @@ export interface FanoutResult {
   /** False when the message had already been fanned out (a redelivered job). */
   fresh: boolean;
   projectId: string;
+  /** When release jobs are due for the profiles capping deferred (store/capping.ts): one fan-out job each, `release: true`. */
+  releases: Date[];
 }
 
 /**
@@ -27,17 +30,21 @@ export interface FanoutResult {
  * statement per table for the whole batch (store/recipient-rows.ts), `domain/recipients.ts`
  * decides each message's targets and skips, and every delivery of the batch is inserted in one
  * statement. A suppressed address, an opted-out number or an unsubscribed profile gets a `skipped`
- * delivery that says why. `now` (the worker's clock) stamps the skips' webhook events.
+ * delivery that says why. Capping rules and quiet hours are applied per profile in this same
+ * transaction (store/capping.ts: locked, counted, reserved; a deferred profile gets its delivery
+ * rows from a later `release` call). `now` (the worker's clock) stamps the skips' webhook events.
  */
-export async function fanOutMessages(tx: TransactionSql, messageIds: string[], now: Date): Promise<FanoutResult[]> {
-  const locked = await tx<{ id: string; project_id: string; recipients: Recipients; fanned_out_at: Date | null; parts: string[] }[]>`
-    select id, project_id, recipients, fanned_out_at, array(select jsonb_object_keys(content)) as parts
+export async function fanOutMessages(tx: TransactionSql, messageIds: string[], now: Date, opts: { release?: boolean } = {}): Promise<FanoutResult[]> {
+  const locked = await tx<{ id: string; project_id: string; group_id: string; created_at: Date; recipients: Recipients; fanned_out_at: Date | null; parts: string[] }[]>`
+    select id, project_id, group_id, created_at, recipients, fanned_out_at, array(select jsonb_object_keys(content)) as parts
     from messages where id = any(${messageIds}::uuid[]) order by id for update`;
   const msgs = locked.map(({ parts, ...m }) => ({ ...m, has: Object.fromEntries(contentParts.map((p) => [p, parts.includes(p)])) as MessageChannels }));
-  const fresh = msgs.filter((m) => !m.fanned_out_at);
+  // A release (capping's deferral come due) fans a message out again to the due profiles alone.
+  const fresh = opts.release ? await releasedShares(tx, msgs, now.getTime()) : msgs.filter((m) => !m.fanned_out_at);
   const rows = await loadRecipientRows(tx, fresh);
-  const deliveries = fresh.flatMap((m) =>
-    decideTargets(m.recipients, m.has, rows(m.project_id)).map((t) => {
+  const capped = await capTargets(tx, fresh.map((m) => ({ m, targets: decideTargets(m.recipients, m.has, rows(m.project_id)) })), rows, now.getTime());
+  const deliveries = capped.decided.flatMap(({ m, targets }) =>
+    targets.map((t) => {
       const [status, reason] = t.skip ? [t.skipStatus ?? 'skipped', t.skip] : ['queued', null];
       return { id: uuidv7(), message_id: m.id, project_id: m.project_id, ...t, status, reason };
     }));
@@ -61,12 +68,12 @@ export async function fanOutMessages(tx: TransactionSql, messageIds: string[], n
         ), ${webhookOutbox(tx, now)}
         select id, message_id, status, platform from ins`
     : [];
-  if (fresh.length) await tx`update messages set fanned_out_at = now() where id = any(${fresh.map((m) => m.id)}::uuid[])`;
+  if (fresh.length && !opts.release) await tx`update messages set fanned_out_at = ${now} where id = any(${fresh.map((m) => m.id)}::uuid[])`;
   const queued = new Map<string, { id: string; platform: string }[]>();
   for (const i of inserted) {
     if (i.status === 'queued') queued.set(i.message_id, [...(queued.get(i.message_id) ?? []), { id: i.id, platform: i.platform }]);
   }
-  return msgs.map((m) => ({ messageId: m.id, projectId: m.project_id, fresh: !m.fanned_out_at, queued: queued.get(m.id) ?? [] }));
+  return msgs.map((m) => ({ messageId: m.id, projectId: m.project_id, fresh: !m.fanned_out_at, queued: queued.get(m.id) ?? [], releases: capped.releases.get(m.id) ?? [] }));
 }
 
 export interface DeliveryToSend {

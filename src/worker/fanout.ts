@@ -16,22 +16,34 @@ import { recordCampaignOutcomes } from '../store/campaign-outcomes.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { isDatabaseFailure } from '../store/database-errors.js';
 import { retryDelayMs } from '../domain/retry.js';
-import { deliveryTopic, type FanoutPayload, type DeliveryPayload } from './topics.js';
+import { deliveryTopic, topics, type FanoutPayload, type DeliveryPayload } from './topics.js';
 
 export function fanoutHandler(deps: { sql: Sql; queue: WorkQueue; log?: Logger; clock?: Clock | undefined }) {
   const clock = deps.clock ?? systemClock;
+  // One transaction holds either first fan-outs or releases, never both: each takes its profiles'
+  // capping locks in one sorted statement (store/capping.ts), which a second set in the same
+  // transaction would break.
   const fanOut = (jobs: Job[]) => deps.sql.begin(async (tx) => {
-    const results = await fanOutMessages(tx, jobs.map((j) => (j.payload as FanoutPayload).message_id), new Date(clock.now()));
+    const release = (jobs[0]?.payload as FanoutPayload | undefined)?.release === true;
+    const results = await fanOutMessages(tx, jobs.map((j) => (j.payload as FanoutPayload).message_id), new Date(clock.now()), { release });
     const queued = results.flatMap((r) => r.queued);
-    // A campaign recipient every one of whose deliveries was skipped (or who got none) has its outcome now.
-    const fresh = results.filter((r) => r.fresh).map((r) => r.messageId);
+    // A campaign recipient every one of whose deliveries was skipped (or who got none) has its
+    // outcome now; one whose profile capping deferred has none until its release fans it out.
+    const fresh = results.filter((r) => r.fresh || release).map((r) => r.messageId);
     await recordCampaignOutcomes(tx, { messageIds: fresh }, new Date(clock.now()));
-    if (queued.length) {
-      await deps.queue.enqueue(tx, queued.map((q) => ({ topic: deliveryTopic(q.platform), payload: { delivery_id: q.id } satisfies DeliveryPayload })));
+    // Profiles a capping rule or quiet hours deferred: a release job due when each may go (store/capping.ts).
+    const releases = results.flatMap((r) => r.releases.map((at) => ({
+      topic: topics.fanout, payload: { message_id: r.messageId, release: true } satisfies FanoutPayload, runAt: at,
+    })));
+    if (queued.length || releases.length) {
+      await deps.queue.enqueue(tx, [
+        ...queued.map((q) => ({ topic: deliveryTopic(q.platform), payload: { delivery_id: q.id } satisfies DeliveryPayload })),
+        ...releases,
+      ]);
     }
   });
 
-  return async (jobs: Job[]): Promise<void> => {
+  const fanOutBatch = async (jobs: Job[]): Promise<void> => {
     try {
       await fanOut(jobs);
       await deps.queue.ack(jobs);
@@ -50,5 +62,12 @@ export function fanoutHandler(deps: { sql: Sql; queue: WorkQueue; log?: Logger; 
         await deps.queue.retry(job, retryDelayMs(job.attempt, undefined), String(err));
       }
     }
+  };
+
+  return async (jobs: Job[]): Promise<void> => {
+    const releases = jobs.filter((j) => (j.payload as FanoutPayload).release === true);
+    const first = jobs.filter((j) => (j.payload as FanoutPayload).release !== true);
+    if (first.length) await fanOutBatch(first);
+    if (releases.length) await fanOutBatch(releases);
   };
 }

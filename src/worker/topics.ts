@@ -37,6 +37,8 @@ export function deliveryTopic(platform: string): string {
 
 export interface FanoutPayload {
   message_id: string;
+  /** A release: fan the message out again to the profiles whose capping deferral is due (store/capping.ts). */
+  release?: true;
 }
 
 export interface DeliveryPayload {

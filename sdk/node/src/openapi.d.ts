@@ -5409,6 +5409,932 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cappings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's capping rules, oldest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cappings: {
+                                id: string;
+                                name: string;
+                                /** @description What the rule counts and caps: all messages, marketing (campaigns and automations), transactional sends, one campaign label, in-app messages. */
+                                scope: "all" | "marketing" | "transactional" | "label" | "in_app";
+                                label: string | null;
+                                channels: string[];
+                                /** @description At most this many messages per profile in the window. */
+                                max_sends: number;
+                                /** @description The sliding window's length, in window_unit (90 days at most). */
+                                window_amount: number;
+                                window_unit: "hours" | "days";
+                                /** @description What a message over the cap does: skipped with its reason, or deferred to when the window allows. */
+                                action: "skip" | "defer";
+                                max_delay_minutes: number | null;
+                                enabled: boolean;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a capping rule: at most N messages per profile per sliding window */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @description What the rule counts and caps: all messages, marketing (campaigns and automations), transactional sends, one campaign label, in-app messages. */
+                        scope: "all" | "marketing" | "transactional" | "label" | "in_app";
+                        label?: string | null;
+                        /** @description The channels counted and capped; empty or absent: every channel. */
+                        channels?: ("apns" | "fcm" | "webpush" | "email" | "sms" | "in_app")[];
+                        /** @description At most this many messages per profile in the window. */
+                        max_sends: number;
+                        /** @description The sliding window's length, in window_unit (90 days at most). */
+                        window_amount: number;
+                        window_unit: "hours" | "days";
+                        /** @description What a message over the cap does: skipped with its reason, or deferred to when the window allows. */
+                        action: "skip" | "defer";
+                        max_delay_minutes?: number | null;
+                        /** @default true */
+                        enabled?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @description What the rule counts and caps: all messages, marketing (campaigns and automations), transactional sends, one campaign label, in-app messages. */
+                            scope: "all" | "marketing" | "transactional" | "label" | "in_app";
+                            label: string | null;
+                            channels: string[];
+                            /** @description At most this many messages per profile in the window. */
+                            max_sends: number;
+                            /** @description The sliding window's length, in window_unit (90 days at most). */
+                            window_amount: number;
+                            window_unit: "hours" | "days";
+                            /** @description What a message over the cap does: skipped with its reason, or deferred to when the window allows. */
+                            action: "skip" | "defer";
+                            max_delay_minutes: number | null;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 *     - `invalid_capping_rule`: The capping rule's parts do not fit together (a label without scope label, defer without max_delay_minutes, a window over 90 days); the message says which. Nothing was stored.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cappings/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One capping rule */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @description What the rule counts and caps: all messages, marketing (campaigns and automations), transactional sends, one campaign label, in-app messages. */
+                            scope: "all" | "marketing" | "transactional" | "label" | "in_app";
+                            label: string | null;
+                            channels: string[];
+                            /** @description At most this many messages per profile in the window. */
+                            max_sends: number;
+                            /** @description The sliding window's length, in window_unit (90 days at most). */
+                            window_amount: number;
+                            window_unit: "hours" | "days";
+                            /** @description What a message over the cap does: skipped with its reason, or deferred to when the window allows. */
+                            action: "skip" | "defer";
+                            max_delay_minutes: number | null;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `capping_rule_not_found`: No capping rule with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        /** Replace a capping rule; fan-outs starting after this count by the new rule */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @description What the rule counts and caps: all messages, marketing (campaigns and automations), transactional sends, one campaign label, in-app messages. */
+                        scope: "all" | "marketing" | "transactional" | "label" | "in_app";
+                        label?: string | null;
+                        /** @description The channels counted and capped; empty or absent: every channel. */
+                        channels?: ("apns" | "fcm" | "webpush" | "email" | "sms" | "in_app")[];
+                        /** @description At most this many messages per profile in the window. */
+                        max_sends: number;
+                        /** @description The sliding window's length, in window_unit (90 days at most). */
+                        window_amount: number;
+                        window_unit: "hours" | "days";
+                        /** @description What a message over the cap does: skipped with its reason, or deferred to when the window allows. */
+                        action: "skip" | "defer";
+                        max_delay_minutes?: number | null;
+                        /** @default true */
+                        enabled?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @description What the rule counts and caps: all messages, marketing (campaigns and automations), transactional sends, one campaign label, in-app messages. */
+                            scope: "all" | "marketing" | "transactional" | "label" | "in_app";
+                            label: string | null;
+                            channels: string[];
+                            /** @description At most this many messages per profile in the window. */
+                            max_sends: number;
+                            /** @description The sliding window's length, in window_unit (90 days at most). */
+                            window_amount: number;
+                            window_unit: "hours" | "days";
+                            /** @description What a message over the cap does: skipped with its reason, or deferred to when the window allows. */
+                            action: "skip" | "defer";
+                            max_delay_minutes: number | null;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 *     - `invalid_capping_rule`: The capping rule's parts do not fit together (a label without scope label, defer without max_delay_minutes, a window over 90 days); the message says which. Nothing was stored.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `capping_rule_not_found`: No capping rule with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a capping rule (messages it deferred are released on time and decided again) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `capping_rule_not_found`: No capping rule with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/quiet-hours": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's quiet hours, or null */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            quiet_hours: {
+                                /** @description HH:MM, 24-hour, in each recipient's local time. */
+                                start: string;
+                                /** @description HH:MM, 24-hour, in each recipient's local time. */
+                                end: string;
+                                /** @description defer: a marketing message waits for the end; skip: it is skipped with reason "quiet hours". */
+                                action: "defer" | "skip";
+                            } | null;
+                        };
+                    };
+                };
+                /** @description - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        /** Set the project's quiet hours, in each recipient's local time (the profile's timezone, else the project's) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description HH:MM, 24-hour, in each recipient's local time. */
+                        start: string;
+                        /** @description HH:MM, 24-hour, in each recipient's local time. */
+                        end: string;
+                        /** @description defer: a marketing message waits for the end; skip: it is skipped with reason "quiet hours". */
+                        action: "defer" | "skip";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            quiet_hours: {
+                                /** @description HH:MM, 24-hour, in each recipient's local time. */
+                                start: string;
+                                /** @description HH:MM, 24-hour, in each recipient's local time. */
+                                end: string;
+                                /** @description defer: a marketing message waits for the end; skip: it is skipped with reason "quiet hours". */
+                                action: "defer" | "skip";
+                            };
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 *     - `invalid_quiet_hours`: Quiet hours whose start and end are the same time; nothing was stored.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Remove the project's quiet hours */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/campaigns": {
         parameters: {
             query?: never;
