@@ -68,10 +68,13 @@ async function deploy(o: { profiles: number; workers: number }): Promise<Deploym
   const common = ['--database-url', db.url, '--sandbox-url', sandbox.inspectionUrl];
   const env = { HERALD_MASTER_KEY: masterKey.text };
   const port = await freePort();
-  const startApi = () => spawnHerald(['--role', 'api', '--port', String(port), ...common], env);
+  // A restart lands on two busy cores with PostgreSQL under the fan-out: /readyz gives each of its
+  // checks a second, so readiness may take longer than an idle start's 30 s.
+  const readyTimeoutMs = 120_000;
+  const startApi = () => spawnHerald(['--role', 'api', '--port', String(port), ...common], env, { readyTimeoutMs });
   // Logged just before the worker's consumers start (src/server.ts).
-  const startWorker = () => spawnHerald(['--role', 'worker', ...common], env, { readyLog: 'using an external sandbox' });
-  const startScheduler = () => spawnHerald(['--role', 'scheduler', ...common], env, { readyLog: 'scheduler running' });
+  const startWorker = () => spawnHerald(['--role', 'worker', ...common], env, { readyLog: 'using an external sandbox', readyTimeoutMs });
+  const startScheduler = () => spawnHerald(['--role', 'scheduler', ...common], env, { readyLog: 'scheduler running', readyTimeoutMs });
   const d: Deployment = {
     db, sandbox, project,
     api: await startApi(),

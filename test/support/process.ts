@@ -39,7 +39,7 @@ export const testStreamPrefix = `herald_test_p${process.pid}`;
  * port (worker, scheduler, relay), once its output holds the pino message `readyLog` (the process
  * then logs at info).
  */
-export async function spawnHerald(args: string[], env: Record<string, string> = {}, o: { readyLog?: string } = {}): Promise<HeraldProcess> {
+export async function spawnHerald(args: string[], env: Record<string, string> = {}, o: { readyLog?: string; readyTimeoutMs?: number } = {}): Promise<HeraldProcess> {
   const port = o.readyLog === undefined ? Number(args[args.indexOf('--port') + 1]) : undefined;
   const child = spawn(process.execPath, [...(process.env.HERALD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--enable-source-maps', cli, 'start', ...args], {
     env: { ...process.env, HERALD_LOG_LEVEL: o.readyLog === undefined ? 'warn' : 'info', HERALD_NATS_STREAM_PREFIX: testStreamPrefix, ...env },
@@ -51,7 +51,8 @@ export async function spawnHerald(args: string[], env: Record<string, string> = 
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const url = port === undefined ? '' : `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const readyTimeoutMs = o.readyTimeoutMs ?? 30_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`herald exited with ${child.exitCode}:\n${out}`);
     const ok = o.readyLog === undefined
@@ -60,7 +61,7 @@ export async function spawnHerald(args: string[], env: Record<string, string> = 
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`herald did not become ready in 30 s:\n${out}`);
+      throw new Error(`herald did not become ready in ${readyTimeoutMs / 1000} s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
