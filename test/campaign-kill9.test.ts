@@ -90,7 +90,16 @@ async function deploy(o: { profiles: number; workers: number }): Promise<Deploym
       });
       return { status: res.status, body: await res.json() };
     },
-    problems: () => [d.api, d.scheduler, ...d.workers].flatMap((p) => p.output().split('\n').filter((l) => /"level":(4|5|6)0/.test(l)).map((l) => l.slice(0, 400))),
+    problems: () => ([['api', d.api], ['scheduler', d.scheduler], ...d.workers.map((w, i) => [`worker ${i + 1}`, w] as const)] as const).flatMap(([role, p]) =>
+      p.output().split('\n').filter((l) => /"level":(4|5|6)0/.test(l)).map((l) => {
+        try {
+          const e = JSON.parse(l) as { msg: string; topic?: string; err?: { message?: string; stack?: string; where?: string } };
+          const frames = e.err?.stack?.split('\n').filter((f) => f.includes('/dist/src/')).slice(0, 4).map((f) => f.trim().replace(/^at /, '')).join(' < ');
+          return `${role}: ${e.msg}${e.topic ? ` [${e.topic}]` : ''}${e.err ? `: ${e.err.message}${e.err.where ? ` (${e.err.where})` : ''} at ${frames}` : ''}`;
+        } catch {
+          return `${role}: ${l.slice(0, 400)}`;
+        }
+      })),
     async close() {
       await Promise.all([d.api, d.scheduler, ...d.workers].map((p) => p.stop()));
       await sandbox.close();
@@ -167,12 +176,13 @@ test('a 100,000-recipient campaign survives kill -9 of its worker, its API and i
   const started = Date.now();
   const d = await deploy({ profiles: n, workers: 1 });
   t.diagnostic(`seeded ${n} profiles and started api, worker and scheduler in ${Date.now() - started} ms`);
+  let timeline: { stop(): string } | undefined;
   try {
     const created = await d.call('POST', '/v1/campaigns', campaignBody('kill -9'));
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.id as string;
     const t0 = Date.now();
-    const timeline = sampleTimeline(d.db.sql, id, t0);
+    timeline = sampleTimeline(d.db.sql, id, t0);
 
     // The worker, while the ledger is partly written.
     await eventually(async () => (await ledgerCount(d.db.sql, id)) >= 10_000, 120_000, 'the fan-out wrote 10,000 ledger rows');
@@ -205,8 +215,6 @@ test('a 100,000-recipient campaign survives kill -9 of its worker, its API and i
     const fannedOut = Date.now() - t0;
     await deliveriesFinal(d.db.sql);
     const delivered = Date.now() - t0;
-    t.diagnostic(`timeline (s: targeted/sent chain outbox): ${timeline.stop()}`);
-    for (const line of d.problems()) t.diagnostic(`logged: ${line}`);
     t.diagnostic(`ledger done ${fannedOut} ms after the start, every delivery final after ${delivered} ms`);
 
     // The ledger: each profile exactly once, every one sent.
@@ -254,6 +262,10 @@ test('a 100,000-recipient campaign survives kill -9 of its worker, its API and i
     assert.ok(copied.length <= workerConcurrency, `${copied.length} tokens reached the simulator twice: more than the calls one kill can cut off`);
     assert.equal(accepted.size, n, 'nothing else reached the simulator');
 
+    // No step failed on its own locks (a fan-out page and a send link once took the campaign's and
+    // the occurrence's rows in opposite orders): the processes alive now logged no deadlock.
+    assert.deepEqual(d.problems().filter((l) => l.includes('deadlock')), []);
+
     // The API's counts agree.
     const got = await d.call('GET', `/v1/campaigns/${id}`);
     assert.equal(got.status, 200);
@@ -262,6 +274,9 @@ test('a 100,000-recipient campaign survives kill -9 of its worker, its API and i
     assert.deepEqual(got.body.counts.occurrences.map((x: { state: string; targeted: number }) => [x.state, x.targeted]), [['done', n]]);
     assert.deepEqual(got.body.counts.deliveries, { sent: n });
   } finally {
+    // Read when a run is slow or fails: where it waited, and what the processes complained of.
+    if (timeline) t.diagnostic(`timeline (s: targeted/sent chain outbox): ${timeline.stop()}`);
+    for (const line of d.problems()) t.diagnostic(`logged: ${line}`);
     await d.close();
   }
 });
