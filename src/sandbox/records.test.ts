@@ -37,3 +37,12 @@ test('a dropped request (status null) is listed only with include=rejected', () 
   assert.deepEqual(records.list({ ...all, includeRejected: false }), []);
   assert.equal(records.list(all)[0]?.status, null);
 });
+
+test('records are listed in order of received_at, whatever order their bodies ended in, so paging by since misses none', () => {
+  const records = createDeliveryRecords();
+  // Opened once each body is read: the second request's body ended before the first's.
+  for (const [at, target] of [[10, 'a'], [12, 'c'], [11, 'b'], [12, 'd'], [13, 'e']] as const) records.open('apns', at, target, []).status = 200;
+  assert.deepEqual(records.list(all).map((r) => r.target), ['a', 'b', 'c', 'd', 'e']);
+  const first = records.list({ ...all, limit: 2 });
+  assert.deepEqual(records.list({ ...all, sinceMs: Date.parse(first.at(-1)!.received_at) }).map((r) => r.target), ['c', 'd', 'e']);
+});

@@ -94,7 +94,13 @@ export function createDeliveryRecords(maxRecords = defaultMaxRecords): DeliveryR
         seq: seq++, channel, receivedAtMs, target, rawHeaders, body: undefined, status: undefined, reason: null,
       };
       if (records.length >= maxRecords) records.splice(0, dropAtOnce);
-      records.push(r);
+      // Kept in order of received_at, which the listing and its `since` page by: FCM and SMS open a
+      // record once the body is read, so a request whose body took longer comes after later ones.
+      // Such a record moves back the few places it is late by; appends stay O(1) otherwise.
+      let at = records.length;
+      while (at > 0 && records[at - 1]!.receivedAtMs > receivedAtMs) at--;
+      if (at === records.length) records.push(r);
+      else records.splice(at, 0, r);
       return r;
     },
     list(q) {

@@ -26,8 +26,8 @@ export const fanoutPageSize = 5_000;
 export function campaignFanoutHandler(deps: { sql: Sql; queue: WorkQueue; clock: Clock; log?: Logger; pageSize?: number }) {
   const pageSize = deps.pageSize ?? fanoutPageSize;
   const page = (p: CampaignFanoutPayload) => deps.sql.begin(async (tx) => {
-    // The campaign before its occurrence, the order every step locks them in (the send step takes
-    // the campaign for update, then the occurrence): the other order deadlocked against it.
+    // The campaign's row before the occurrence's, the order the send step (campaign-send.ts) and
+    // the scheduler take them in: the other order deadlocked with a send link holding the campaign.
     const c = await getCampaignForWork(tx, p.campaign_id);
     const o = await lockOccurrence(tx, p.campaign_id, p.occurrence);
     // Done already (a redelivered job), or a page another job wrote since: nothing to do.

@@ -34,11 +34,15 @@ export interface HeraldProcess {
  */
 export const testStreamPrefix = `herald_test_p${process.pid}`;
 
-/** Starts `herald start ARGS` and resolves once /readyz answers 200. */
-export async function spawnHerald(args: string[], env: Record<string, string> = {}): Promise<HeraldProcess> {
-  const port = Number(args[args.indexOf('--port') + 1]);
+/**
+ * Starts `herald start ARGS` and resolves once /readyz answers 200, or, for a role without an HTTP
+ * port (worker, scheduler, relay), once its output holds the pino message `readyLog` (the process
+ * then logs at info).
+ */
+export async function spawnHerald(args: string[], env: Record<string, string> = {}, o: { readyLog?: string; readyTimeoutMs?: number } = {}): Promise<HeraldProcess> {
+  const port = o.readyLog === undefined ? Number(args[args.indexOf('--port') + 1]) : undefined;
   const child = spawn(process.execPath, [...(process.env.HERALD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--enable-source-maps', cli, 'start', ...args], {
-    env: { ...process.env, HERALD_LOG_LEVEL: 'warn', HERALD_NATS_STREAM_PREFIX: testStreamPrefix, ...env },
+    env: { ...process.env, HERALD_LOG_LEVEL: o.readyLog === undefined ? 'warn' : 'info', HERALD_NATS_STREAM_PREFIX: testStreamPrefix, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -46,15 +50,18 @@ export async function spawnHerald(args: string[], env: Record<string, string> = 
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const url = port === undefined ? '' : `http://127.0.0.1:${port}`;
+  const readyTimeoutMs = o.readyTimeoutMs ?? 30_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`herald exited with ${child.exitCode}:\n${out}`);
-    const ok = await fetch(url + '/readyz').then((r) => r.ok, () => false);
+    const ok = o.readyLog === undefined
+      ? await fetch(url + '/readyz').then((r) => r.ok, () => false)
+      : out.includes(`"msg":"${o.readyLog}`);
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`herald did not become ready in 30 s:\n${out}`);
+      throw new Error(`herald did not become ready in ${readyTimeoutMs / 1000} s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
