@@ -298,9 +298,11 @@ test('send_rate is held across two worker processes: no window of the ledger\'s 
     // The bucket of campaign-send.ts: `burst` at most at once, refilled at `perMs`.
     const perMs = sendRate / 60_000;
     const burst = Math.max(1, sendRate / 60);
+    // A link's time is its messages' created_at (the ledger row's updated_at moves again when the
+    // recipient's delivery outcome is written onto it).
     const links = await d.db.sql<{ at: Date; n: number }[]>`
-      select updated_at as at, count(*)::int as n from campaign_recipients
-       where campaign_id = ${id} and status = 'sent' group by updated_at order by updated_at`;
+      select m.created_at as at, count(*)::int as n from campaign_recipients r join messages m on m.id = r.message_id
+       where r.campaign_id = ${id} and r.status = 'sent' group by m.created_at order by m.created_at`;
     const sent = links.reduce((s, l) => s + l.n, 0);
     assert.equal(sent, n, 'every recipient sent');
     let worst = { excess: -Infinity, from: 0, to: 0, count: 0 };

@@ -91,6 +91,12 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
             values (${campaign}, 1, ${planned}, ${awkward}, 0, now(), 'skipped', ${awkward}, now())`;
   await sql`insert into campaign_targets (campaign_id, occurrence, target, custom_id) values (${campaign}, 1, ${'email:' + awkward}, ${awkward})`;
   await sql`insert into campaign_messages (message_id, campaign_id, occurrence, planned_at) values (${messageId}, ${campaign}, 1, ${planned})`;
+  await sql`insert into capping_rules (id, project_id, name, scope, label, channels, max_sends, window_amount, window_unit, action, max_delay_minutes, created_at, updated_at)
+            values (${randomUUID()}, ${p}, ${awkward}, 'label', ${awkward}, ${['push']}, 1, 1, 'days', 'defer', 60, now(), now())`;
+  await sql`insert into capping_sends (project_id, custom_id, message_id, sent_at, kind, labels, channels)
+            values (${p}, ${awkward}, ${messageId}, now(), 'campaign', ${[awkward]}, ${['push']})`;
+  await sql`insert into capping_deferrals (message_id, custom_id, release_at, reason) values (${messageId}, ${awkward}, now(), ${awkward})`;
+  await sql`update projects set quiet_hours = ${sql.json({ start: '22:00', end: '08:00', action: 'defer' })} where id = ${p}`;
   await sql`insert into exports (id, project_id, kind, format, params, state, total, rows, bytes, cursor, page, created_at, expires_at)
             values (${randomUUID()}, ${p}, 'profiles', 'csv', ${sql.json({ kind: 'profiles', query: null, attributes: [awkward], as_of: 0 })}, 'done', 1, 1, 10,
                     ${sql.json(awkward)}, 1, now(), now() + interval '7 days')`;

@@ -45,15 +45,29 @@ export async function recordCampaignOutcomes(tx: TransactionSql, subjects: Outco
     ? subjects.pairs
     : await expandMessages(tx, subjects.messageIds);
   if (!pairs.length) return 0;
+  // Each row is looked up by its whole primary key, in the key order the pairs are sorted in here:
+  // a lateral lookup per pair keeps the index on every column whatever the planner believes of a
+  // fresh partition (joined as a set, a partition never analyzed was scanned per pair on three of
+  // its four key columns: 22 s for 250 rows of a 100,000-row occurrence), and a nested loop over the
+  // ordered pairs takes the locks in that order.
+  const where = await campaignMessagesOf(tx, [...new Set(pairs.map((p) => p.message_id))]);
+  const keys = pairs.flatMap((p) => {
+    const cm = where.get(p.message_id);
+    return cm ? [{ ...cm, custom_id: p.custom_id, message_id: p.message_id }] : [];
+  }).sort((x, y) => cmp(x.campaign_id, y.campaign_id) || x.occurrence - y.occurrence || cmp(x.custom_id, y.custom_id));
+  if (!keys.length) return 0;
   const locked = await tx<{ campaign_id: string; occurrence: number; planned_at: Date; custom_id: string; message_id: string }[]>`
-    select r.campaign_id, r.occurrence, r.planned_at, r.custom_id, r.message_id
-      from unnest(${pairs.map((p) => p.message_id)}::uuid[], ${pairs.map((p) => p.custom_id)}::text[]) as p(message_id, custom_id)
-      join campaign_messages cm on cm.message_id = p.message_id
-      join campaign_recipients r on r.campaign_id = cm.campaign_id and r.occurrence = cm.occurrence and r.planned_at = cm.planned_at
-                                and r.custom_id = p.custom_id and r.message_id = p.message_id
-     where r.status = 'sent'
-     order by r.campaign_id, r.occurrence, r.custom_id
-     for update of r`;
+    select l.campaign_id, l.occurrence, l.planned_at, l.custom_id, l.message_id
+      from unnest(${keys.map((k) => k.campaign_id)}::uuid[], ${keys.map((k) => k.occurrence)}::int[],
+                  ${keys.map((k) => k.planned_at.toISOString())}::timestamptz[], ${keys.map((k) => k.custom_id)}::text[],
+                  ${keys.map((k) => k.message_id)}::uuid[]) with ordinality as p(campaign_id, occurrence, planned_at, custom_id, message_id, n)
+      cross join lateral (
+        select r.campaign_id, r.occurrence, r.planned_at, r.custom_id, r.message_id from campaign_recipients r
+         where r.campaign_id = p.campaign_id and r.occurrence = p.occurrence and r.custom_id = p.custom_id
+           and r.planned_at = p.planned_at and r.message_id = p.message_id and r.status = 'sent'
+           for update
+      ) l
+     order by p.n`;
   if (!locked.length) return 0;
   const written = await tx`
     with subject as (
@@ -93,6 +107,15 @@ export async function recordCampaignOutcomes(tx: TransactionSql, subjects: Outco
        and r.campaign_id = x.campaign_id and r.occurrence = x.occurrence and r.planned_at = x.planned_at and r.custom_id = x.custom_id
        and r.message_id = x.message_id and r.outcome is distinct from x.outcome`;
   return written.count;
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The occurrence (and so the ledger partition) each campaign message was sent for. */
+async function campaignMessagesOf(tx: TransactionSql, messageIds: string[]): Promise<Map<string, { campaign_id: string; occurrence: number; planned_at: Date }>> {
+  const rows = await tx<{ message_id: string; campaign_id: string; occurrence: number; planned_at: Date }[]>`
+    select message_id, campaign_id, occurrence, planned_at from campaign_messages where message_id = any(${messageIds}::uuid[])`;
+  return new Map(rows.map(({ message_id, ...cm }) => [message_id, cm]));
 }
 
 /** Every custom_id a batch of fanned-out campaign messages names (a transactional message names none here). */
