@@ -270,7 +270,9 @@ test('a 100,000-recipient campaign survives kill -9 of its worker, its API and i
     const got = await d.call('GET', `/v1/campaigns/${id}`);
     assert.equal(got.status, 200);
     assert.equal(got.body.state, 'finished');
-    assert.deepEqual(got.body.counts.recipients, { pending: 0, sent: n, skipped: 0, failed: 0, control: 0 });
+    assert.deepEqual(got.body.counts.recipients, {
+      targeted: n, pending: 0, sent: n, awaiting: 0, delivered: n, failed: 0, retryable: 0, skipped: 0, skipped_by_reason: {}, control: 0,
+    });
     assert.deepEqual(got.body.counts.occurrences.map((x: { state: string; targeted: number }) => [x.state, x.targeted]), [['done', n]]);
     assert.deepEqual(got.body.counts.deliveries, { sent: n });
   } finally {
