@@ -27,21 +27,21 @@ const rule = (r: Partial<CappingRuleInput>): CappingRuleInput => ({
   action: 'skip', max_delay_minutes: null, enabled: true, ...r,
 });
 
-async function setup(t: { after(fn: () => Promise<void>): void }, clock?: TestClock) {
+async function setup(t: { after(fn: () => Promise<void>): void }, clock: TestClock = testClock()) {
   const db = await testDatabase();
   t.after(() => db.close());
   const queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 5, clock });
   t.after(() => queue.close());
   const project = await createProject(db.sql, 'capping', testMasterKey().keyring);
   const handler = fanoutHandler({ sql: db.sql, queue, log: silentLogger(), clock });
-  const message = (groupId: string, customIds: string[], content: NewMessage['content'] = { email: { subject: 's', text: 't' } }, createdAt = new Date(clock?.now() ?? Date.now())): NewMessage => ({
+  const message = (groupId: string, customIds: string[], content: NewMessage['content'] = { email: { subject: 's', text: 't' } }, createdAt = new Date(clock.now())): NewMessage => ({
     id: uuidv7(createdAt.getTime()), projectId: project.project_id, groupId, recipients: { custom_ids: customIds }, content, createdAt, expiresAt: null,
   });
   const submit = async (ms: NewMessage[]) => db.sql.begin(async (tx) => {
     await insertMessages(tx, ms);
     await queue.enqueue(tx, ms.map((m) => ({ topic: topics.fanout, payload: { message_id: m.id } })));
   });
-  return { db, queue, project, handler, message, submit };
+  return { db, queue, project, handler, message, submit, clock };
 }
 
 /** Claims and fans out fan-out jobs until none is due, `workers` claim loops at once. */
@@ -142,9 +142,9 @@ test('2 campaigns and 500 transactional sends racing for 1,000 profiles under a 
 });
 
 test('1,020 fan-outs of campaign-shaped and transactional messages on six workers, 1,000 profiles, a 1-per-day cap: every profile gets exactly one', async (t) => {
-  const { db, queue, project, handler, message, submit } = await setup(t);
+  const { db, queue, project, handler, message, submit, clock } = await setup(t);
   const pid = project.project_id;
-  await insertRule(db.sql, pid, uuidv7(), rule({}), Date.now());
+  await insertRule(db.sql, pid, uuidv7(), rule({}), clock.now());
   const ids = Array.from({ length: 1000 }, (_, i) => 'p' + String(i).padStart(4, '0'));
   await db.sql`insert into profiles (project_id, custom_id, email) select ${pid}, id, id || '@example.com' from unnest(${ids}::text[]) id`;
   // A third of them on three phones: a message reaching all three counts once.
