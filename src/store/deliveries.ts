@@ -153,6 +153,17 @@ export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number, 
   return out;
 }
 
+/**
+ * Gives back claims whose holder never made its call. Only a claim still ending at `until` is
+ * cleared: one that lapsed and was taken by another worker meanwhile is that worker's now.
+ */
+export async function releaseClaims(sql: Sql | TransactionSql, ids: string[], until: Date): Promise<void> {
+  if (!ids.length) return;
+  await sql`
+    update deliveries set sending_until = null
+    where id = any(${ids}::uuid[]) and status = 'queued' and sending_until = ${until}::timestamptz`;
+}
+
 export interface OutcomeRecord {
   id: string;
   status: DeliveryStatus;

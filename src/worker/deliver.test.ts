@@ -14,6 +14,7 @@ import { deliveryHandler } from './deliver.js';
 import { createEvents } from './events.js';
 import { createCircuitBreakers } from '../domain/circuit-breaker.js';
 import { testMasterKey } from '../../test/support/keyring.js';
+import { testClock } from '../../test/support/clock.js';
 
 const { keyring } = testMasterKey();
 
@@ -119,6 +120,49 @@ test('an ambiguous delivery on a channel that cannot re-send safely becomes unkn
   assert.equal(r.status, 'unknown');
   assert.match(r.reason ?? '', /crash/);
   assert.equal(await jobsLeft(), 0);
+});
+
+test('a claim that ends before its call starts is given back unused: no call, no attempt spent, another worker\'s claim left alone', async () => {
+  const d = await queuedDelivery();
+  const clock = testClock();
+  const sent: DeliveryToSend[] = [];
+  let stall: 'alone' | 'taken' | undefined = 'alone';
+  let otherAt = 0;
+  const sender: ChannelSender<string> = {
+    channel: 'test', resendIsSafe: true,
+    // The process stalls (or the clock moves on) between the claim and the call, past the claim's end;
+    // in the second run another worker claims the delivery meanwhile.
+    credentialsFor: async () => {
+      if (stall) clock.advance(30_001);
+      if (stall === 'taken') {
+        otherAt = clock.now();
+        assert.equal((await claimDeliveries(db.sql, [d.id], 30_000, new Date(otherAt))).get(d.id)?.kind, 'claimed');
+      }
+      return 'creds';
+    },
+    accountOf: () => 'account',
+    send: async (_c, x) => { sent.push(x); return { kind: 'delivered' }; },
+  };
+  const run = deliveryHandler({ sql: db.sql, queue, log: silentLogger(), events: createEvents(), sender, claimMs: 30_000, breakers: createCircuitBreakers(), clock });
+  await run([await d.job()]);
+  assert.equal(sent.length, 0, 'no call on a claim that ended');
+  assert.deepEqual(await row(d.id), { status: 'queued', attempts: 0, sending_until: null, reason: null });
+  assert.equal(await jobsLeft(), 1, 'the job is kept to run again');
+  await db.sql`delete from jobs where topic = ${topic}`;
+
+  stall = 'taken';
+  await run([await d.job()]);
+  assert.equal(sent.length, 0);
+  const taken = (await row(d.id)).sending_until;
+  assert.equal(taken?.getTime(), otherAt + 30_000, 'the other worker\'s claim stands');
+  await db.sql`delete from jobs where topic = ${topic}`;
+
+  // Once that claim is over (its worker gave it back), the delivery is sent once, its first attempt.
+  await db.sql`update deliveries set sending_until = null where id = ${d.id}`;
+  stall = undefined;
+  await run([await d.job()]);
+  assert.equal(sent.length, 1);
+  assert.deepEqual(await row(d.id), { status: 'sent', attempts: 1, sending_until: null, reason: null });
 });
 
 test('a transient failure keeps the delivery queued, ends the claim and schedules the job and the row alike', async () => {

@@ -26,7 +26,7 @@ import { assertNever, type DeliveryOutcome } from '../domain/outcome.js';
 import { retryDelayMs, type BackoffPolicy } from '../domain/retry.js';
 import { breakerVerdict, type CircuitBreakers } from '../domain/circuit-breaker.js';
 import {
-  claimDeliveries, invalidateTokens, recordOutcomes, type DeliveryToSend, type OutcomeRecord,
+  claimDeliveries, invalidateTokens, recordOutcomes, releaseClaims, type DeliveryToSend, type OutcomeRecord,
 } from '../store/deliveries.js';
 import { recordCampaignOutcomes } from '../store/campaign-outcomes.js';
 import type { DeliveryPayload } from './topics.js';
@@ -57,6 +57,8 @@ type Decision =
   | { kind: 'wait'; delayMs: number }
   /** The provider account's breaker is open: release the claim, a fresh job runs after `delayMs`. */
   | { kind: 'park'; record: OutcomeRecord; delayMs: number }
+  /** The claim ended before the call started: give it back (if still this worker's), run the job again. */
+  | { kind: 'release'; id: string }
   | { kind: 'done' };
 
 export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
@@ -64,7 +66,8 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
   const now = () => clock.now();
   const { channel } = deps.sender;
   return async (jobs: Job[]): Promise<void> => {
-    const found = await claimDeliveries(deps.sql, jobs.map((j) => (j.payload as DeliveryPayload).delivery_id), deps.claimMs, new Date(now()));
+    const claimedAt = now();
+    const found = await claimDeliveries(deps.sql, jobs.map((j) => (j.payload as DeliveryPayload).delivery_id), deps.claimMs, new Date(claimedAt));
     const creds = new Map<string, Promise<C | undefined>>();
     const results: { delivery: DeliveryToSend; outcome: DeliveryOutcome }[] = [];
     const decisions = await Promise.all(
@@ -92,6 +95,11 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
           return notSent(d, job, `${channel} credentials could not be read (${errorName(err)})`);
         }
         if (!c) return final('failed', `${channel}_not_configured: the project has no ${channel} credentials`);
+        // The claim ended before the call could start (a stalled process, a clock that moved on):
+        // another job may hold the delivery now, so this one must not call, nor take the breaker's
+        // probe. Nothing left the process: the claim is given back and the job runs again, without
+        // spending one of the delivery's attempts. (No await between here and the call's start.)
+        if (now() >= claimedAt + deps.claimMs) return { kind: 'release', id: d.id };
         const account = `${channel}:${deps.sender.accountOf(c, d)}`;
         const admission = deps.breakers.admit(account, now());
         if (admission.kind === 'park') {
@@ -121,7 +129,7 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
     const records: OutcomeRecord[] = [];
     const invalid: Parameters<typeof invalidateTokens>[1] = [];
     for (const dec of decisions) {
-      if (dec.kind === 'done' || dec.kind === 'wait') continue;
+      if (dec.kind === 'done' || dec.kind === 'wait' || dec.kind === 'release') continue;
       records.push(dec.record);
       if (dec.kind === 'park') continue;
       if (dec.kind === 'final' && dec.invalidate) {
@@ -139,6 +147,7 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
     await deps.sql.begin(async (tx) => {
       await invalidateTokens(tx, invalid);
       await recordOutcomes(tx, records, new Date(now()));
+      await releaseClaims(tx, decisions.flatMap((dec) => (dec.kind === 'release' ? [dec.id] : [])), new Date(claimedAt + deps.claimMs));
       if (ended.length) await recordCampaignOutcomes(tx, { pairs: ended }, new Date(now()));
       if (results.length) await deps.sender.recordExtra?.(tx, results);
       await deps.queue.enqueue(tx, parked.map((p) => ({
@@ -152,6 +161,10 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
       const job = jobs[i]!;
       if (dec.kind === 'retry' || dec.kind === 'wait') {
         later.push(deps.queue.retry(job, dec.delayMs, dec.kind === 'retry' ? dec.record.reason ?? 'retry' : 'another attempt is under way'));
+        continue;
+      }
+      if (dec.kind === 'release') {
+        later.push(deps.queue.retry(job, 0, 'its claim ended before the provider call'));
         continue;
       }
       if (dec.kind === 'park') {
