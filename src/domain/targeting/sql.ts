@@ -3,8 +3,19 @@
  * aliased `p`, for bulk selection and exact counts. Pure string building: every value, name and
  * instant is a numbered text parameter cast in SQL, never spliced in, so a query cannot inject.
  * "Now" is a parameter too (the caller's clock), so relative windows mean the same here as in
- * evaluate.ts. Each leaf is folded to true or false (`coalesce(…, false)`): SQL's NULL must not
- * reach a `not`, where it would stay NULL instead of becoming true as in memory.
+ * evaluate.ts.
+ *
+ * Two-valued logic without coalesce(): a leaf's SQL is NULL where the evaluator says false (a
+ * missing attribute, a value of another type). Where no `not` is above it, NULL acts as false:
+ * `and` and `or` over NULL give NULL or the same answer as over false, and a WHERE clause keeps
+ * only true rows. So `not` is pushed down to the leaves (De Morgan; `not exists` for a
+ * subquery), and only a negated leaf is folded, with `is not true`, which is never NULL.
+ * Positive tests keep the plain shapes the planner can estimate from its statistics and match to
+ * indexes (`i.platform = $1`, not `coalesce(i.platform = $1, false)`, which it guesses at half
+ * the rows). https://www.postgresql.org/docs/current/functions-logical.html,
+ * https://www.postgresql.org/docs/current/functions-comparison.html (IS NOT TRUE).
+ *
+ * The expression is for a WHERE clause (or a subquery's) only: as a value it may be NULL.
  *
  * The tables it reads: profiles (native columns, `attributes` jsonb), events (by custom_id),
  * installations (by custom_id), audience_members; and the function herald_version_parts
@@ -46,18 +57,18 @@ export function compileQuery(query: Query, now: number, firstParam = 1): Compile
   const onJson = (c: Condition, v: string): string => {
     switch (c.op) {
       case 'exists': return c.value ? `${v} is not null` : `${v} is null`;
-      case 'eq': return `coalesce(${v} = ${json(c.value)}, false)`;
-      case 'neq': return `coalesce(${v} <> ${json(c.value)}, false)`;
-      case 'in': return `coalesce(${v} in (select jsonb_array_elements(${json(c.values)})), false)`;
-      case 'contains': return `coalesce(jsonb_typeof(${v}) = 'array' and ${v} ? ${param(c.value)}, false)`;
-      case 'contains_any': return `coalesce(jsonb_typeof(${v}) = 'array' and ${v} ?| array(select jsonb_array_elements_text(${json(c.values)})), false)`;
+      case 'eq': return `${v} = ${json(c.value)}`;
+      case 'neq': return `${v} <> ${json(c.value)}`;
+      case 'in': return `${v} in (select jsonb_array_elements(${json(c.values)}))`;
+      case 'contains': return `(jsonb_typeof(${v}) = 'array' and ${v} ? ${param(c.value)})`;
+      case 'contains_any': return `(jsonb_typeof(${v}) = 'array' and ${v} ?| array(select jsonb_array_elements_text(${json(c.values)})))`;
       case 'gt': return compare(v, '>', c.value);
       case 'gte': return compare(v, '>=', c.value);
       case 'lt': return compare(v, '<', c.value);
       case 'lte': return compare(v, '<=', c.value);
       case 'between': return `(${compare(v, '>=', c.low)} and ${compare(v, '<=', c.high)})`;
       case 'within_last_days': return dateRange(v, now - c.days * dayMs, now);
-      case 'more_than_days_ago': return `coalesce(${dateOf(v)} < ${isoText(now - c.days * dayMs)}, false)`;
+      case 'more_than_days_ago': return `${dateOf(v)} < ${isoText(now - c.days * dayMs)}`;
       case 'within_next_days': return dateRange(v, now, now + c.days * dayMs);
     }
   };
@@ -65,45 +76,50 @@ export function compileQuery(query: Query, now: number, firstParam = 1): Compile
   const numberOf = (v: string) => `(case when jsonb_typeof(${v}) = 'number' then (${v})::numeric end)`;
   const dateOf = (v: string) => `((case when jsonb_typeof(${v} -> '$date') = 'string' then ${v} ->> '$date' end) collate "C")`;
   const compare = (v: string, op: string, b: Bound): string => {
-    if (b.kind === 'number') return `coalesce(${numberOf(v)} ${op} ${param(String(b.value), 'numeric')}, false)`;
-    if (b.kind === 'date') return `coalesce(${dateOf(v)} ${op} ${isoText(b.ms)}, false)`;
+    if (b.kind === 'number') return `${numberOf(v)} ${op} ${param(String(b.value), 'numeric')}`;
+    if (b.kind === 'date') return `${dateOf(v)} ${op} ${isoText(b.ms)}`;
     return 'false';
   };
-  const dateRange = (v: string, from: number, to: number) => `coalesce(${dateOf(v)} between ${isoText(from)} and ${isoText(to)}, false)`;
+  const dateRange = (v: string, from: number, to: number) => `${dateOf(v)} between ${isoText(from)} and ${isoText(to)}`;
 
   /** A condition on a text column (a native field, a platform, an app version). */
   const onText = (c: Condition, col: string, version = false): string => {
     switch (c.op) {
       case 'exists': return c.value ? `${col} is not null` : `${col} is null`;
-      case 'eq': return `coalesce(${col} = ${param(String(c.value))}, false)`;
-      case 'neq': return `coalesce(${col} <> ${param(String(c.value))}, false)`;
-      case 'in': return `coalesce(${col} in (select jsonb_array_elements_text(${json(c.values.map(String))})), false)`;
+      case 'eq': return `${col} = ${param(String(c.value))}`;
+      case 'neq': return `${col} <> ${param(String(c.value))}`;
+      case 'in': return `${col} in (select jsonb_array_elements_text(${json(c.values.map(String))}))`;
       default: {
         if (!version) return 'false';
         const parts = `herald_version_parts(${col})`;
         const v = (b: Bound) => (b.kind === 'version' ? param(`{${b.parts.join(',')}}`, 'numeric[]') : 'null');
         switch (c.op) {
-          case 'gt': return `coalesce(${parts} > ${v(c.value)}, false)`;
-          case 'gte': return `coalesce(${parts} >= ${v(c.value)}, false)`;
-          case 'lt': return `coalesce(${parts} < ${v(c.value)}, false)`;
-          case 'lte': return `coalesce(${parts} <= ${v(c.value)}, false)`;
-          case 'between': return `coalesce(${parts} between ${v(c.low)} and ${v(c.high)}, false)`;
+          case 'gt': return `${parts} > ${v(c.value)}`;
+          case 'gte': return `${parts} >= ${v(c.value)}`;
+          case 'lt': return `${parts} < ${v(c.value)}`;
+          case 'lte': return `${parts} <= ${v(c.value)}`;
+          case 'between': return `${parts} between ${v(c.low)} and ${v(c.high)}`;
           default: return 'false';
         }
       }
     }
   };
 
-  const compile = (q: Query): string => {
+  /** `q`, or its negation when `negated`: a `not` is pushed down to the leaves (see above). */
+  const compile = (q: Query, negated = false): string => {
+    // A leaf may be NULL: its negation must be folded. exists() and a count never are NULL.
+    const leaf = (test: string) => (negated ? `((${test}) is not true)` : test);
+    const sub = (test: string) => (negated ? `(not ${test})` : test);
+    const each = (of: Query[], join: string) => `(${of.map((x) => compile(x, negated)).join(join)})`;
     switch (q.kind) {
-      case 'all': return `(${q.of.map(compile).join(' and ')})`;
-      case 'any': return `(${q.of.map(compile).join(' or ')})`;
-      case 'not': return `(not ${compile(q.of)})`;
-      case 'attribute': return onJson(q.condition, jsonValue('p.attributes', q.name));
+      case 'all': return each(q.of, negated ? ' or ' : ' and ');
+      case 'any': return each(q.of, negated ? ' and ' : ' or ');
+      case 'not': return compile(q.of, !negated);
+      case 'attribute': return leaf(onJson(q.condition, jsonValue('p.attributes', q.name)));
       // The name is one of query.ts's fixed column names, never the caller's text.
-      case 'field': return onText(q.condition, `p.${q.name}`);
+      case 'field': return leaf(onText(q.condition, `p.${q.name}`));
       case 'audience':
-        return `exists (select 1 from audience_members m where m.project_id = p.project_id and m.audience_id = ${param(q.id)} and m.custom_id = p.custom_id)`;
+        return sub(`exists (select 1 from audience_members m where m.project_id = p.project_id and m.audience_id = ${param(q.id)} and m.custom_id = p.custom_id)`);
       case 'installation': {
         const c = q.conditions;
         const parts = ['i.project_id = p.project_id', 'i.custom_id = p.custom_id'];
@@ -111,7 +127,7 @@ export function compileQuery(query: Query, now: number, firstParam = 1): Compile
         if (c.push_enabled !== undefined) parts.push(c.push_enabled ? 'i.push_token is not null' : 'i.push_token is null');
         if (c.app_version) parts.push(onText(c.app_version, 'i.app_version', true));
         if (c.sdk_version) parts.push(onText(c.sdk_version, 'i.sdk_version', true));
-        return `exists (select 1 from installations i where ${parts.join(' and ')})`;
+        return sub(`exists (select 1 from installations i where ${parts.join(' and ')})`);
       }
       case 'event': {
         const parts = ['e.project_id = p.project_id', 'e.custom_id = p.custom_id', `e.name = ${param(q.name)}`];
@@ -123,12 +139,12 @@ export function compileQuery(query: Query, now: number, firstParam = 1): Compile
         const least = gte ?? (lte === undefined ? 1 : 0);
         const from = `from events e where ${parts.join(' and ')}`;
         // "At least once" needs no count: exists stops at the first event (the common case).
-        if (least === 1 && lte === undefined) return `exists (select 1 ${from})`;
-        if (least === 0 && lte === 0) return `not exists (select 1 ${from})`;
+        if (least === 1 && lte === undefined) return sub(`exists (select 1 ${from})`);
+        if (least === 0 && lte === 0) return negated ? `exists (select 1 ${from})` : `(not exists (select 1 ${from}))`;
         // Counting stops one past the largest number that matters.
         const cap = (lte ?? least - 1) + 1;
         const upper = lte === undefined ? '' : ` and count(*) <= ${param(String(lte), 'int')}`;
-        return `(select count(*) >= ${param(String(least), 'int')}${upper} from (select 1 ${from} limit ${param(String(cap), 'int')}) counted)`;
+        return sub(`(select count(*) >= ${param(String(least), 'int')}${upper} from (select 1 ${from} limit ${param(String(cap), 'int')}) counted)`);
       }
       case 'segment':
         throw new Error(`segment ${q.id} was not expanded before compilation`);
