@@ -62,40 +62,43 @@ export async function updateOccurrence(tx: TransactionSql, o: { campaignId: stri
 /** What the fan-out needs of each profile it plans. */
 export interface AudienceMember { custom_id: string; timezone: string | null }
 
+/** A fan-out page: the audience among the next profiles in key order, and where the next page starts. */
+export interface AudiencePage {
+  members: AudienceMember[];
+  /** The last profile key the page covered; null when it reached the project's last profile. */
+  upTo: string | null;
+}
+
 /**
- * The next `limit` profiles of the audience after `after` (custom_id order); query null: everyone.
- *
- * A page must cost what its rows cost, not what the audience does: walk the profiles in key order
- * from the cursor and probe each one's installations and events by index until the page is full.
- * Left to itself the planner joins every page against whole tables (a merge join reading
- * installations from the first key up to the cursor, a hash of every matching event built before
- * the first row), so each page costs more than the one before and a fan-out grows with the square
- * of the audience. It is misled twice: the compiled query wraps its tests in coalesce() for
- * two-valued logic, which hides their selectivity, and it does not weigh the LIMIT against a
- * hashed subplan's start-up. Its plans are also costly enough on paper to be JIT-compiled on every
- * page, which takes longer than the page. So, for this transaction only: no hash or merge joins;
- * a work_mem under which an EXISTS over events is not turned into one hash of the whole table (a
- * subplan is hashed only when its table fits in work_mem × hash_mem_multiplier); no JIT.
- * https://www.postgresql.org/docs/current/runtime-config-query.html#RUNTIME-CONFIG-QUERY-ENABLE,
- * https://www.postgresql.org/docs/current/runtime-config-resource.html#GUC-WORK-MEM,
+ * The audience among the next `span` profiles after `after` (custom_id order); query null:
+ * everyone. A page is a range of profile keys, not a number of matches: its last key is found by
+ * walking `span` entries of the primary key, and the query then reads that range and nothing
+ * else. Each subquery is given the range too (domain/targeting/sql.ts#KeyRange), so the planner
+ * can hash or merge the range's installations and events, read by index, instead of probing them
+ * once per profile: over 1,000,000 profiles a range of 20,000 took 84 ms where a nested loop to
+ * the same matches took about 2.5 times as long, and a page costs what its range costs wherever
+ * it is in the audience. (With a LIMIT instead of a range the planner weighed whole tables
+ * against the limit and each page cost more than the one before.) No JIT: a page's plan can look
+ * costly enough to be compiled, which takes longer than the page.
  * https://www.postgresql.org/docs/current/jit-decision.html
  */
-export async function audiencePage(tx: TransactionSql, projectId: string, query: Query | null, now: number, after: string, limit: number): Promise<AudienceMember[]> {
-  const sql = tx;
-  await sql`select set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
-                   set_config('work_mem', '1MB', true), set_config('jit', 'off', true)`;
-  if (!query) {
-    return sql<AudienceMember[]>`
-      select custom_id, timezone from profiles where project_id = ${projectId} and custom_id > ${after}
-      order by custom_id limit ${limit}`;
-  }
-  const q = compileQuery(query, now, 4);
-  return sql.unsafe<AudienceMember[]>(
+export async function audiencePage(tx: TransactionSql, projectId: string, query: Query | null, now: number, after: string, span: number): Promise<AudiencePage> {
+  await tx`select set_config('jit', 'off', true)`;
+  const [end] = await tx<{ custom_id: string }[]>`
+    select custom_id from profiles where project_id = ${projectId} and custom_id > ${after}
+     order by custom_id offset ${span - 1} limit 1`;
+  const upTo = end?.custom_id ?? null;
+  const q = query
+    ? compileQuery(query, now, 4, { project: '$1::uuid', after: '$2::text', ...(upTo === null ? {} : { upTo: '$3::text' }) })
+    : { sql: 'true', params: [] };
+  // $3 is always bound: a statement's placeholders are numbered without gaps.
+  const members = await tx.unsafe<AudienceMember[]>(
     `select p.custom_id, p.timezone from profiles p
-      where p.project_id = $1::uuid and p.custom_id > $2::text and ${q.sql}
-      order by p.custom_id limit $3::int`,
-    [projectId, after, String(limit), ...q.params],
+      where p.project_id = $1::uuid and p.custom_id > $2::text ${upTo === null ? 'and $3::text is null' : 'and p.custom_id <= $3::text'} and ${q.sql}
+      order by p.custom_id`,
+    [projectId, after, upTo as string, ...q.params],
   );
+  return { members, upTo };
 }
 
 export interface NewRecipient {

@@ -24,7 +24,8 @@ type Db = Sql | TransactionSql;
  * https://www.postgresql.org/docs/current/runtime-config-resource.html#GUC-WORK-MEM
  */
 export async function countMatching(sql: Sql, projectId: string, query: Query, now: number): Promise<number> {
-  const q = compileQuery(query, now, 2);
+  // The project named in each subquery: a hashed subplan reads this project's rows, not every project's.
+  const q = compileQuery(query, now, 2, { project: '$1::uuid' });
   return sql.begin('read only', async (tx) => {
     await tx`select set_config('jit', 'off', true), set_config('work_mem', ${countWorkMem}, true)`;
     const [row] = await tx.unsafe<{ n: string }[]>(`select count(*) as n from profiles p where p.project_id = $1::uuid and ${q.sql}`, [projectId, ...q.params]);

@@ -20,8 +20,11 @@ import { loadCampaignModel } from './campaign-model.js';
 import { topics, type CampaignFanoutPayload } from './topics.js';
 import { enqueueSendLink } from './campaign-send.js';
 
-/** Profiles per page: one transaction's insert; large enough that a round trip is cheap per row. */
-export const fanoutPageSize = 5_000;
+/**
+ * Profiles per page (a range of keys; the audience is the part of it that matches): one
+ * transaction's insert, large enough that a page's dozen round trips and its job are cheap per row.
+ */
+export const fanoutPageSize = 20_000;
 
 export function campaignFanoutHandler(deps: { sql: Sql; queue: WorkQueue; clock: Clock; log?: Logger; pageSize?: number }) {
   const pageSize = deps.pageSize ?? fanoutPageSize;
@@ -42,7 +45,7 @@ export function campaignFanoutHandler(deps: { sql: Sql; queue: WorkQueue; clock:
     const zone = await projectTimezone(tx, c.project_id);
     const occurrence = model.when.type === 'recurring' && o.local_date ? occurrenceOn(model.when, zone, parseDate(o.local_date)!) ?? undefined : undefined;
     const plan = recipientPlanner(model.when, { now, projectZone: zone, occurrence });
-    const members = await audiencePage(tx, c.project_id, model.query, now, p.after, pageSize);
+    const { members, upTo } = await audiencePage(tx, c.project_id, model.query, now, p.after, pageSize);
     const received = model.when.type === 'recurring' && model.when.perProfileCap !== null
       ? await occurrencesReceived(tx, c.id, members.map((m) => m.custom_id))
       : new Map<string, number>();
@@ -55,8 +58,8 @@ export function campaignFanoutHandler(deps: { sql: Sql; queue: WorkQueue; clock:
         : { custom_id: m.custom_id, variant, due_at: new Date(r.due), status: 'skipped', reason: r.reason };
     });
     await insertRecipients(tx, o, rows, at);
-    const last = members.at(-1)?.custom_id ?? p.after;
-    const more = members.length === pageSize;
+    const more = upTo !== null;
+    const last = upTo ?? members.at(-1)?.custom_id ?? p.after;
     await updateOccurrence(tx, { campaignId: c.id, occurrence: o.occurrence, state: more ? 'fanning_out' : 'sending', cursor: last, addTargeted: rows.length, now: at });
     if (more) await deps.queue.enqueue(tx, [{ topic: topics.campaignFanout, payload: { campaign_id: c.id, occurrence: o.occurrence, after: last } satisfies CampaignFanoutPayload }]);
     // Every page (re)starts the send chain: a chain that caught up with the fan-out and ended

@@ -33,10 +33,25 @@ export interface CompiledQuery {
 }
 
 /**
+ * A range of the outer query's profiles (SQL expressions, e.g. the caller's placeholders): every
+ * subquery names the project and the custom_id range itself, so each reads its table by index for
+ * that range alone. PostgreSQL carries the outer row's equalities into a join, never its ranges,
+ * and not even the equalities into a subplan hashed under an `or`, which then reads its whole
+ * table. Redundant with `x.custom_id = p.custom_id`, so it never changes the answer.
+ */
+export interface KeyRange {
+  project: string;
+  /** custom_id > after, when given */
+  after?: string;
+  /** custom_id <= upTo, when given */
+  upTo?: string;
+}
+
+/**
  * `firstParam` is the number of the first placeholder this query may use (the caller's come
  * before it, e.g. `$1` for the project id).
  */
-export function compileQuery(query: Query, now: number, firstParam = 1): CompiledQuery {
+export function compileQuery(query: Query, now: number, firstParam = 1, range?: KeyRange): CompiledQuery {
   const params: string[] = [];
   const param = (value: string, cast = 'text'): string => {
     params.push(value);
@@ -105,6 +120,11 @@ export function compileQuery(query: Query, now: number, firstParam = 1): Compile
     }
   };
 
+  /** A subquery's own project and key conditions, over its alias `t`. */
+  const scope = (t: string): string[] => range
+    ? [`${t}.project_id = ${range.project}`, `${t}.custom_id = p.custom_id`, ...(range.after ? [`${t}.custom_id > ${range.after}`] : []), ...(range.upTo ? [`${t}.custom_id <= ${range.upTo}`] : [])]
+    : [`${t}.project_id = p.project_id`, `${t}.custom_id = p.custom_id`];
+
   /** `q`, or its negation when `negated`: a `not` is pushed down to the leaves (see above). */
   const compile = (q: Query, negated = false): string => {
     // A leaf may be NULL: its negation must be folded. exists() and a count never are NULL.
@@ -119,10 +139,10 @@ export function compileQuery(query: Query, now: number, firstParam = 1): Compile
       // The name is one of query.ts's fixed column names, never the caller's text.
       case 'field': return leaf(onText(q.condition, `p.${q.name}`));
       case 'audience':
-        return sub(`exists (select 1 from audience_members m where m.project_id = p.project_id and m.audience_id = ${param(q.id)} and m.custom_id = p.custom_id)`);
+        return sub(`exists (select 1 from audience_members m where ${[...scope('m'), `m.audience_id = ${param(q.id)}`].join(' and ')})`);
       case 'installation': {
         const c = q.conditions;
-        const parts = ['i.project_id = p.project_id', 'i.custom_id = p.custom_id'];
+        const parts = scope('i');
         if (c.platform) parts.push(onText(c.platform, 'i.platform'));
         if (c.push_enabled !== undefined) parts.push(c.push_enabled ? 'i.push_token is not null' : 'i.push_token is null');
         if (c.app_version) parts.push(onText(c.app_version, 'i.app_version', true));
@@ -130,7 +150,7 @@ export function compileQuery(query: Query, now: number, firstParam = 1): Compile
         return sub(`exists (select 1 from installations i where ${parts.join(' and ')})`);
       }
       case 'event': {
-        const parts = ['e.project_id = p.project_id', 'e.custom_id = p.custom_id', `e.name = ${param(q.name)}`];
+        const parts = [...scope('e'), `e.name = ${param(q.name)}`];
         // No event is older than earliestEventTime, and PostgreSQL cannot read every instant
         // JavaScript can (year 0): an earlier bound means the same as that one.
         if (q.since) parts.push(`e.time >= ${instant(Math.max(earliestEventTime, q.since.kind === 'absolute' ? q.since.ms : now - q.since.days * dayMs))}`);
