@@ -15,7 +15,7 @@ import { occurrenceOn, recipientPlanner } from '../domain/campaigns/plan.js';
 import { parseDate } from '../domain/campaigns/local-time.js';
 import { assignVariant, controlVariant } from '../domain/campaigns/variants.js';
 import { getCampaignForWork, projectTimezone } from '../store/campaigns.js';
-import { audiencePage, insertRecipients, lockOccurrence, occurrencesReceived, updateOccurrence, type NewRecipient } from '../store/campaign-ledger.js';
+import { analyzeLedger, audiencePage, insertRecipients, lockOccurrence, occurrencesReceived, updateOccurrence, type NewRecipient } from '../store/campaign-ledger.js';
 import { loadCampaignModel } from './campaign-model.js';
 import { topics, type CampaignFanoutPayload } from './topics.js';
 import { enqueueSendLink } from './campaign-send.js';
@@ -62,6 +62,7 @@ export function campaignFanoutHandler(deps: { sql: Sql; queue: WorkQueue; clock:
     const last = upTo ?? members.at(-1)?.custom_id ?? p.after;
     await updateOccurrence(tx, { campaignId: c.id, occurrence: o.occurrence, state: more ? 'fanning_out' : 'sending', cursor: last, addTargeted: rows.length, now: at });
     if (more) await deps.queue.enqueue(tx, [{ topic: topics.campaignFanout, payload: { campaign_id: c.id, occurrence: o.occurrence, after: last } satisfies CampaignFanoutPayload }]);
+    else await analyzeLedger(tx, o.planned_at);
     // Every page (re)starts the send chain: a chain that caught up with the fan-out and ended
     // finds this page's rows, and a new link makes the one before it exit.
     await enqueueSendLink(tx, deps.queue, c.id, o.occurrence);
