@@ -150,12 +150,13 @@ export function CampaignReport({ id }: { id: string }) {
         {failing.length > 0 && <p>{failing.length} message(s) with failed deliveries: open one to see who it failed for, and why.</p>}
         <table>
           <caption class="visually-hidden">This campaign's messages</caption>
-          <thead><tr><th scope="col">Created</th><th scope="col">Content</th><th scope="col">Deliveries</th><th scope="col">sent</th><th scope="col">delivered</th><th scope="col">failed</th><th scope="col">skipped</th></tr></thead>
+          <thead><tr><th scope="col">Created</th><th scope="col">Content</th><th scope="col">Deliveries</th><th scope="col">sent</th><th scope="col">delivered</th><th scope="col">failed</th><th scope="col">skipped</th><th scope="col"><span class="visually-hidden">Trace</span></th></tr></thead>
           <tbody>{messages.map((m) => (
             <tr key={m.message_id}>
-              <td><a href={`#/messages/${m.message_id}`} aria-label={`Trace of message ${m.message_id}`}>{when(m.created_at)}</a></td>
+              <td>{when(m.created_at)}</td>
               <td>{m.parts.join(', ')}</td><td>{m.counts.total}</td><td>{m.counts.sent}</td><td>{m.counts.delivered}</td>
               <td>{m.counts.failed > 0 ? <strong>{m.counts.failed}</strong> : 0}</td><td>{m.counts.skipped}</td>
+              <td><a href={`#/messages/${m.message_id}`}>Trace<span class="visually-hidden"> of message {m.message_id}</span></a></td>
             </tr>
           ))}</tbody>
         </table>

@@ -84,7 +84,7 @@ export function Webhooks() {
               <td>{when(ep.created_at)}</td>
               <td class="actions">
                 <button onClick={() => setOpen(ep)} aria-label={`Delivery log of ${ep.url}`}>Delivery log</button>
-                <button onClick={() => rotate(ep)} aria-label={`Rotate the secret of ${ep.url}`}>Rotate secret</button>
+                <button onClick={() => rotate(ep)} aria-label={`Rotate secret of ${ep.url}`}>Rotate secret</button>
                 <button onClick={() => setEnabled(ep, !ep.enabled)} aria-label={`${ep.enabled ? 'Disable' : 'Enable'} ${ep.url}`}>{ep.enabled ? 'Disable' : 'Enable'}</button>
                 <button class="danger" onClick={() => remove(ep)} aria-label={`Delete ${ep.url}`}>Delete</button>
               </td>
