@@ -16,6 +16,8 @@ type Campaign = paths['/v1/campaigns/{id}']['get']['responses'][200]['content'][
 type Channel = Create['channels'][number];
 type Content = NonNullable<Create['content']>;
 type Named = { id: string; name: string };
+/** A stored variant's content, as far as the form shows it. */
+type Shown = { push?: { title?: string; body?: string }; email?: { subject?: string; text?: string }; sms?: { text?: string } };
 const allChannels: readonly Channel[] = ['push', 'email', 'sms'];
 const schedules = ['now', 'at', 'local'] as const;
 type Schedule = (typeof schedules)[number];
@@ -46,7 +48,7 @@ function whenOf(f: FormData, schedule: Schedule): Record<string, unknown> {
 }
 
 /** One variant's (or the campaign's) content, one fieldset per chosen channel. */
-function ContentFields({ prefix, channels, content, label }: { prefix: string; channels: readonly Channel[]; content: Record<string, any>; label: string }) {
+function ContentFields({ prefix, channels, content, label }: { prefix: string; channels: readonly Channel[]; content: Shown; label: string }) {
   const at = label ? `${label}: ` : '';
   return (<>
     {channels.includes('push') && (
@@ -173,7 +175,7 @@ function EditorForm({ campaign, segments, audiences }: { campaign: Campaign | un
             <Field label={`Variant ${i + 1} share (%)`} name={`v${i}_percent`} type="number" required min={1} max={100}
               defaultValue={String(variants[i]?.percent ?? Math.floor(100 / variantCount))} />
           </div>)}
-          <ContentFields prefix={`v${i}_`} channels={channels} content={variants[i]?.content ?? {}} label={variantCount > 1 ? `Variant ${i + 1}` : ''} />
+          <ContentFields prefix={`v${i}_`} channels={channels} content={(variants[i]?.content ?? {}) as Shown} label={variantCount > 1 ? `Variant ${i + 1}` : ''} />
         </fieldset>
       ))}
       <p class="hint">Every text may hold Liquid over the profile: <code>{'{{ first_name | default: "there" }}'}</code>. A template that does not parse is refused when you save, with the field it is in.</p>
