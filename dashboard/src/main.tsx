@@ -67,7 +67,8 @@ function Shell() {
   useEffect(() => { document.title = `${screens[current]!.title} · Herald`; }, [current]);
   return (
     <div class="shell">
-      <a class="skip" href="#main">Skip to content</a>
+      {/* The hash names the screen (state.ts), so the link moves the focus itself rather than to #main, which is no screen. */}
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
       <header class="top">
         <strong class="brand">Herald</strong>
         {s.projects.length > 0 && (

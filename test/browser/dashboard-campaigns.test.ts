@@ -5,7 +5,7 @@
  * written in the editor and started, its report showing the ledger's counts as they come (the
  * messages linking to their trace), the endpoint's delivery log showing what the campaign's events
  * did, and an export of the campaign's recipients followed to its end and downloaded. axe-core
- * checks every new screen.
+ * checks every new screen, and Tab reaches each screen's controls by their labels.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, startTestHerald } from '../support/herald.js';
+import type { Page } from 'playwright-core';
 import { launchChromium, skipWithoutChromium } from './browser.js';
 import { accessible, dashboardPage, screenshots } from './dashboard-support.js';
 
@@ -33,6 +34,24 @@ async function receiver(): Promise<{ url: string; types: string[]; close(): Prom
     url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`, types,
     close: () => new Promise((resolve) => { srv.closeAllConnections(); srv.close(() => resolve()); }),
   };
+}
+
+/** The names of the controls Tab reaches in <main>, in order, from the skip link (at most `max` presses). */
+async function tabStops(page: Page, max = 80): Promise<string[]> {
+  await page.getByRole('link', { name: 'Skip to content' }).focus();
+  await page.keyboard.press('Enter');
+  const names: string[] = [];
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const name = await page.evaluate(() => {
+      const el = (globalThis as any).document.activeElement;
+      if (!el || !el.closest('main') || el.tagName === 'MAIN') return null;
+      return String(el.getAttribute('aria-label') ?? el.labels?.[0]?.textContent ?? el.textContent ?? '').trim();
+    });
+    if (name === null) break;
+    names.push(name);
+  }
+  return names;
 }
 
 test('the dashboard: a webhook endpoint, a capping rule, a segment\'s campaign started and reported, its export downloaded; accessible on every screen',
@@ -106,6 +125,10 @@ test('the dashboard: a webhook endpoint, a capping rule, a segment\'s campaign s
     await page.getByLabel('Quiet until').fill('07:30');
     await page.getByRole('button', { name: 'Save quiet hours' }).click();
     await page.getByText('From 22:00 to 07:30').waitFor();
+    const cappingStops = await tabStops(page);
+    for (const name of ['New capping rule', 'Edit Five a week', 'Delete Five a week', 'Quiet from', 'Quiet until', 'Save quiet hours']) {
+      assert.ok(cappingStops.includes(name), `Tab reaches ${name}: ${cappingStops.join(' | ')}`);
+    }
     await accessible(page, 'capping');
     await shot(page, 'capping');
     await page.getByRole('button', { name: 'Remove quiet hours' }).click();
@@ -129,6 +152,10 @@ test('the dashboard: a webhook endpoint, a capping rule, a segment\'s campaign s
     await page.getByLabel('Email subject').fill('Hi {{ first_name | default: "there" }}');
     await page.getByLabel('Email text').fill('The winter sale starts today.');
     await page.getByLabel('Labels').fill('sale, winter');
+    const editorStops = await tabStops(page);
+    for (const name of ['Name', 'Targeting', 'Segment', 'push', 'email', 'sms', 'Variants', 'Email subject', 'Email text', 'Schedule', 'Labels', 'Save draft', 'Save and start']) {
+      assert.ok(editorStops.includes(name), `Tab reaches ${name}: ${editorStops.join(' | ')}`);
+    }
     await accessible(page, 'campaign-editor');
     await shot(page, 'campaign-editor');
     await page.getByRole('button', { name: 'Save and start' }).click();
@@ -145,6 +172,10 @@ test('the dashboard: a webhook endpoint, a capping rule, a segment\'s campaign s
     assert.equal(await page.getByRole('button', { name: 'Pause' }).count(), 0, 'a finished campaign cannot be paused');
     const trace = page.getByRole('link', { name: /^Trace of message / }).first();
     await trace.waitFor();
+    const reportStops = await tabStops(page);
+    assert.ok(await page.getByRole('button', { name: 'Retry failed (0)' }).isDisabled(), 'nothing to retry');
+    for (const name of ['Refresh', 'Export recipients (CSV)']) assert.ok(reportStops.includes(name), `Tab reaches ${name}: ${reportStops.join(' | ')}`);
+    assert.equal(reportStops.filter((n) => n.startsWith('Trace of message ')).length, 3, 'Tab reaches each message\'s trace');
     await accessible(page, 'campaign-report');
     await shot(page, 'campaign-report');
     await trace.click();
@@ -191,6 +222,8 @@ test('the dashboard: a webhook endpoint, a capping rule, a segment\'s campaign s
     const download = page.getByRole('link', { name: 'Download' });
     await download.waitFor({ timeout: 60_000 });
     assert.match(await page.getByRole('row', { name: /campaign_recipients/ }).textContent() ?? '', /done.*3 of 3 rows/);
+    const exportStops = await tabStops(page);
+    for (const name of ['Download', 'Export', 'Format', 'Start export']) assert.ok(exportStops.includes(name), `Tab reaches ${name}: ${exportStops.join(' | ')}`);
     await accessible(page, 'exports');
     await shot(page, 'exports');
     const href = await download.getAttribute('href');

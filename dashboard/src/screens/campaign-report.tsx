@@ -37,11 +37,22 @@ function Tallies({ rows, caption, first }: { rows: (Tally & { head: string })[];
   );
 }
 
+function targetingOf(t: Record<string, unknown>, names: Map<string, string>): string {
+  const parts: string[] = [];
+  if (typeof t.segment_id === 'string') parts.push(`segment ${names.get(t.segment_id) ?? t.segment_id}`);
+  if (Array.isArray(t.audience_ids)) parts.push(`audience ${t.audience_ids.map((a: string) => names.get(a) ?? a).join(' or ')}`);
+  if (t.query !== undefined) parts.push(`query ${JSON.stringify(t.query)}`);
+  if (Array.isArray(t.languages)) parts.push(`languages ${t.languages.join(', ')}`);
+  if (Array.isArray(t.regions)) parts.push(`regions ${t.regions.join(', ')}`);
+  return parts.length ? parts.join('; ') : 'every profile';
+}
+
 export function CampaignReport({ id }: { id: string }) {
   const [c, setC] = useState<Campaign>();
   const [messages, setMessages] = useState<Message[]>();
   const [problem, setProblem] = useState<ApiProblem>();
   const [notice, setNotice] = useState<string>();
+  const [names, setNames] = useState<Map<string, string>>(new Map());
   const load = async () => {
     const r = await api.GET('/v1/campaigns/{id}', { params: { path: { id } } });
     if (!r.data) return setProblem(problemOf(r.error));
@@ -60,7 +71,12 @@ export function CampaignReport({ id }: { id: string }) {
     }
     setMessages(found);
   };
-  useEffect(() => { setC(undefined); setMessages(undefined); void load().then(loadMessages); }, [id, project.value?.id]);
+  /** The segments' and audiences' names, so the targeting reads as the operator wrote it. */
+  const loadNames = async () => {
+    const [sg, au] = await Promise.all([api.GET('/v1/segments', { params: { query: {} } }), api.GET('/v1/audiences', { params: { query: {} } })]);
+    setNames(new Map([...(sg.data?.segments ?? []), ...(au.data?.audiences ?? [])].map((x) => [x.id, x.name] as [string, string])));
+  };
+  useEffect(() => { setC(undefined); setMessages(undefined); void loadNames(); void load().then(loadMessages); }, [id, project.value?.id]);
   const live = c?.state === 'scheduled' || c?.state === 'running';
   useEvery(refreshMs, live, async () => { await load(); await loadMessages(); });
 
@@ -103,7 +119,7 @@ export function CampaignReport({ id }: { id: string }) {
         <dt>State</dt><dd><Status status={c.state} /></dd>
         <dt>Channels</dt><dd>{c.channels.join(' → ')}</dd>
         <dt>When</dt><dd><code>{JSON.stringify(c.when)}</code></dd>
-        <dt>Targeting</dt><dd><code>{Object.keys(c.targeting).length ? JSON.stringify(c.targeting) : 'every profile'}</code></dd>
+        <dt>Targeting</dt><dd>{targetingOf(c.targeting, names)}</dd>
         <dt>Send rate</dt><dd>{c.send_rate ? `${c.send_rate.toLocaleString()} per minute` : 'unlimited'}</dd>
         <dt>Labels</dt><dd>{c.labels.join(', ') || '—'}</dd>
         <dt>Started</dt><dd>{when(c.started_at)}</dd>
