@@ -4,7 +4,7 @@
  * capping rule created and edited, quiet hours set and removed, a segment saved, a campaign over it
  * written in the editor and started, its report showing the ledger's counts as they come (the
  * messages linking to their trace), the endpoint's delivery log showing what the campaign's events
- * did, and an export of the campaign's recipients followed to its end and downloaded. axe-core
+ * did, a second campaign edited and taken through start, pause, resume and stop, and an export of the campaign's recipients followed to its end and downloaded. axe-core
  * checks every new screen, and Tab reaches each screen's controls by their labels.
  */
 import { test } from 'node:test';
@@ -190,6 +190,35 @@ test('the dashboard: a webhook endpoint, a capping rule, a segment\'s campaign s
     await page.getByRole('link', { name: 'Winter sale' }).waitFor();
     await accessible(page, 'campaigns');
     await shot(page, 'campaigns');
+
+    // A draft scheduled for tomorrow: edited, started, paused, resumed and stopped from its report.
+    const localIn = (ms: number) => page.evaluate((m) => {
+      const d = new Date(Date.now() + m);
+      return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    }, ms);
+    await page.getByRole('link', { name: 'New campaign' }).click();
+    await page.getByLabel('Name').fill('Spring teaser');
+    await page.getByLabel('Push title').fill('Spring is coming');
+    await page.getByLabel('Push body').fill('{{ first_name | default: "Hello" }}, see what is new.');
+    await page.getByLabel('Schedule').selectOption('at');
+    await page.getByLabel('Send at').fill(await localIn(86_400_000));
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByRole('heading', { name: 'Spring teaser' }).waitFor();
+    assert.equal((await fact('State'))?.trim(), 'draft');
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.getByRole('heading', { name: 'Edit campaign' }).waitFor();
+    assert.equal(await page.getByLabel('Push title').inputValue(), 'Spring is coming', 'the editor shows what is stored');
+    await page.getByLabel('Name').fill('Spring preview');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByRole('heading', { name: 'Spring preview' }).waitFor();
+    const lifecycle: [string, string][] = [['Start', 'scheduled'], ['Pause', 'paused'], ['Resume', 'running'], ['Stop', 'stopped']];
+    for (const [button, state] of lifecycle) {
+      await page.getByRole('button', { name: button, exact: true }).click();
+      await eventually(async () => (await fact('State'))?.trim() === state, 10_000, `${button}: ${state}`);
+    }
+    const [stopped] = await th.db.sql<{ name: string; state: string }[]>`select name, state from campaigns where project_id = ${projectId} and name like 'Spring%'`;
+    assert.deepEqual({ ...stopped }, { name: 'Spring preview', state: 'stopped' });
+    assert.equal(await page.getByRole('button', { name: 'Resume' }).count(), 0, 'a stopped campaign is not resumed');
 
     // The endpoint's delivery log: the campaign's events reached the receiver, answered 204.
     await eventually(async () => hooks.types.length >= 3, 60_000, 'the receiver got the campaign\'s events');
