@@ -40,7 +40,7 @@ const { values } = parseArgs({
 const profiles = Number(values.profiles);
 const push = { title: 'Hello {{ tier | default: "friend" }}', body: 'Our capping benchmark' };
 const rules = [
-  { name: 'ten marketing pushes a day', scope: 'marketing', channels: ['push'], max_sends: 10, window_amount: 1, window_unit: 'days', action: 'skip' },
+  { name: 'ten marketing pushes a day', scope: 'marketing', channels: ['apns', 'fcm', 'webpush'], max_sends: 10, window_amount: 1, window_unit: 'days', action: 'skip' },
   { name: 'twenty promos a week', scope: 'label', label: 'promo', max_sends: 20, window_amount: 7, window_unit: 'days', action: 'skip' },
 ];
 
