@@ -30,6 +30,7 @@ import { sdkDataRoutes } from './routes/sdk-data.js';
 import { registerSdkCors } from './sdk-cors.js';
 import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
 import { emailRoutes } from './routes/email.js';
+import { trackingRoutes } from './routes/tracking.js';
 import { segmentRoutes } from './routes/segments.js';
 import { cappingRoutes } from './routes/cappings.js';
 import { campaignRoutes } from './routes/campaigns.js';
@@ -155,6 +156,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(transactionalRoutes(deps));
   await app.register(messageRoutes(deps.sql));
   await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret, clock: deps.clock }));
+  if (deps.unsubscribeSecret) await app.register(trackingRoutes({ sql: deps.sql, secret: deps.unsubscribeSecret, clock: deps.clock }));
   await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks }));
   if (deps.exportsDir && deps.unsubscribeSecret) {
     const linkSecret = Buffer.isBuffer(deps.unsubscribeSecret) ? deps.unsubscribeSecret : Buffer.from(deps.unsubscribeSecret);

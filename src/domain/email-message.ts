@@ -68,6 +68,11 @@ export function unsubscribeUrl(publicBaseUrl: string, token: string): string {
   return `${publicBaseUrl.replace(/\/+$/, '')}/v1/email/unsubscribe/${token}`;
 }
 
+/** A tracking link's URL (open pixel or click redirect) for a token made by domain/tracking-token.ts. */
+export function trackingUrl(publicBaseUrl: string, token: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/r/${token}`;
+}
+
 export function buildEmail(m: EmailToSend): EmailBuild {
   const refuse = (reason: string): EmailBuild => ({ ok: false, reason });
   if (!deliveryIdPattern.test(m.deliveryId)) return refuse('the delivery id cannot make a Message-ID');

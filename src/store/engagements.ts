@@ -36,7 +36,7 @@ export async function recordEngagements(sql: Db, projectId: string, list: readon
     with input as (
       select u.delivery_id, u.kind, u.link, u.machine, d.message_id, d.platform
         from unnest(${list.map((e) => e.deliveryId)}::uuid[], ${list.map((e) => e.kind)}::text[],
-                    ${list.map((e) => e.link ?? -1)}::int[], ${list.map((e) => e.machine ?? false)}::bool[]) as u(delivery_id, kind, link, machine)
+                    ${list.map((e) => e.link ?? -1)}::int[], ${list.map((e) => String(e.machine ?? false))}::text[]::bool[]) as u(delivery_id, kind, link, machine)
         join deliveries d on d.id = u.delivery_id and d.project_id = ${projectId}
     ), keyed as (
       select delivery_id, kind, link, machine, message_id, platform from input
