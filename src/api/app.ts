@@ -31,6 +31,7 @@ import { registerSdkCors } from './sdk-cors.js';
 import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
 import { emailRoutes } from './routes/email.js';
 import { trackingRoutes } from './routes/tracking.js';
+import { statsRoutes } from './routes/stats.js';
 import { segmentRoutes } from './routes/segments.js';
 import { cappingRoutes } from './routes/cappings.js';
 import { campaignRoutes } from './routes/campaigns.js';
@@ -172,6 +173,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(segmentRoutes({ sql: deps.sql, clock }));
   await app.register(cappingRoutes({ sql: deps.sql, clock }));
   await app.register(campaignRoutes({ sql: deps.sql, queue: deps.queue, clock }));
+  await app.register(statsRoutes({ sql: deps.sql, clock }));
   await app.register(dashboardAccountRoutes({ sql: deps.sql, clock }));
   // One stager for every bulk endpoint, so a project's uploads in flight are counted together.
   const uploads = createUploadStager({ sql: deps.sql, maxBytes: deps.bulkBodyBytes ?? operationLimits.bulkBytes });
