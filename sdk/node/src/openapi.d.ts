@@ -1264,7 +1264,10 @@ export interface paths {
         /** The page behind an unsubscribe link: a button that POSTs (a GET changes nothing) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description The delivery the link was sent in: the unsubscribe is counted for its campaign or group (docs/analytics.md). */
+                    d?: string;
+                };
                 header?: never;
                 path: {
                     token: string;
@@ -1329,7 +1332,10 @@ export interface paths {
         /** RFC 8058 one-click unsubscribe: body List-Unsubscribe=One-Click */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description The delivery the link was sent in: the unsubscribe is counted for its campaign or group (docs/analytics.md). */
+                    d?: string;
+                };
                 header?: never;
                 path: {
                     token: string;

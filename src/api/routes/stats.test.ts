@@ -11,6 +11,7 @@ import { startTestHerald, eventually, type TestHerald } from '../../../test/supp
 import { testClock } from '../../../test/support/clock.js';
 import { addSuppressions } from '../../store/email-suppressions.js';
 import { signTrackingToken } from '../../domain/tracking-token.js';
+import { signUnsubscribeToken } from '../../domain/unsubscribe-token.js';
 import { recordOutcomes } from '../../store/deliveries.js';
 import { insertMessages } from '../../store/messages.js';
 import { uuidv7 } from '../../domain/ids.js';
@@ -126,6 +127,14 @@ test('opens and clicks: a repeat counts once as unique, a tampered token is a 40
   const stats = await h.call('GET', '/v1/stats/transactional/news?time_zone=UTC');
   assert.equal(stats.body.totals.open_rate, 1);
   assert.equal(stats.body.totals.click_rate, 1);
+
+  // The one-click unsubscribe of this email counts once for its group; a `d` naming another address's delivery counts nothing.
+  const unsubscribe = (d: string) => fetch(`${h.url}/v1/email/unsubscribe/${signUnsubscribeToken(secret, h.project.project_id, 'reader@example.com', new Date())}?d=${d}`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click',
+  });
+  assert.equal((await unsubscribe(d!.id)).status, 200);
+  assert.equal((await unsubscribe(d!.id)).status, 200);
+  assert.equal((await counters(h)).unsubscribes, 1);
 });
 
 test('a push open reported twice counts once; an app open within 3 h of a receipt is an influenced open', async (t) => {

@@ -44,7 +44,7 @@ export function emailChannel(deps: {
       const from = (content.from && account.identities.find((i) => i.address.toLowerCase() === content.from!.toLowerCase()))
         ?? (content.from ? undefined : account.identities[0]);
       if (!from) return { kind: 'rejected', reason: `from ${content.from ?? '(none)'} is not one of the project's sender identities` };
-      const unsubscribe = unsubscribeUrl(deps.publicUrl, signUnsubscribeToken(deps.unsubscribeSecret, d.project_id, d.target, new Date(deps.now())));
+      const unsubscribe = unsubscribeUrl(deps.publicUrl, signUnsubscribeToken(deps.unsubscribeSecret, d.project_id, d.target, new Date(deps.now())), d.id);
       return deps.send(account.smtp, {
         deliveryId: d.id,
         from,
