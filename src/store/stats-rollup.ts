@@ -30,15 +30,36 @@ const sourceId = (g: string) =>
 
 const key = 'project_id, source_kind, source_id, variant, channel, hour';
 
+const hourOf = (sql: Db, now: Date | undefined) => sql`date_trunc('hour', coalesce(${now ?? null}::timestamptz, now()), 'UTC')`;
+
 export const statsRollup = (sql: Db, now: Date | undefined) => sql`
   stats_keyed as (
     select f.project_id, ${sql.unsafe(sourceKind('m.group_id'))} as source_kind, ${sql.unsafe(sourceId('m.group_id'))} as source_id,
            coalesce(cm.variant, '') as variant, ${sql.unsafe(channelCase('f.platform'))} as channel,
-           date_trunc('hour', coalesce(${now ?? null}::timestamptz, now()), 'UTC') as hour, f.metric, f.reason
+           ${hourOf(sql, now)} as hour, f.metric, f.reason
       from stats_facts f
       join messages m on m.id = f.message_id
       left join campaign_messages cm on cm.message_id = f.message_id
-  ), stats_counted as (
+  ), ${statsCount(sql)}`;
+
+/**
+ * A campaign's recipients skipped or failed before any message was made for them (the control
+ * group, left the audience, unreachable, a template error...): the caller's statement defines
+ * `stats_ledger(variant smallint, status text, reason text)` from the ledger rows it wrote, and
+ * they count under the campaign with channel '' (none was chosen) and variant 'control' for the
+ * control group.
+ */
+export const ledgerRollup = (sql: Db, o: { projectId: string; campaignId: string; variants: number }, now: Date) => sql`
+  stats_keyed as (
+    select ${o.projectId}::uuid as project_id, 'campaign' as source_kind, ${o.campaignId}::text as source_id,
+           case when l.variant < 0 then 'control' when ${o.variants} > 1 then l.variant::text else '' end as variant, '' as channel,
+           ${hourOf(sql, now)} as hour, case when l.status = 'skipped' then 'skipped' else 'failed' end as metric, l.reason
+      from stats_ledger l where l.status in ('skipped', 'failed')
+  ), ${statsCount(sql)}`;
+
+/** The counting half: adds `stats_keyed(project_id, source_kind, source_id, variant, channel, hour, metric, reason)`. */
+const statsCount = (sql: Db) => sql`
+  stats_counted as (
     insert into stats_hourly (${sql.unsafe(key)}, ${sql.unsafe(statsMetrics.join(', '))})
     select ${sql.unsafe(key)}, ${sql.unsafe(statsMetrics.map((x) => `count(*) filter (where metric = '${x}')`).join(', '))}
       from stats_keyed group by ${sql.unsafe(key)} order by ${sql.unsafe(key)}

@@ -171,7 +171,7 @@ export function campaignSendHandler(deps: { sql: Sql; queue: WorkQueue; clock: C
     await Promise.all([
       insertMessages(tx, list).then(() => insertCampaignMessages(tx, { campaignId: c.id, occurrence: o.occurrence, plannedAt: o.planned_at }, list.map((m) => m.id), [...messages.keys()].map((k) => variantOf.get(k)!))),
       deps.queue.enqueue(tx, list.map((m) => ({ topic: topics.fanout, payload: { message_id: m.id } satisfies FanoutPayload }))),
-      recordRecipients(tx, o, outcomes, createdAt),
+      recordRecipients(tx, o, outcomes, createdAt, model.variants.length),
     ]);
   };
 
