@@ -7,6 +7,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import type { SmsEncoding } from '../domain/sms-segments.js';
 import { replaceableBy, type SmsCallbackStatus } from '../domain/sms-status.js';
 import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
+import { statsRollup } from './stats-rollup.js';
 
 type Db = Sql | TransactionSql;
 
@@ -65,7 +66,11 @@ export async function recordSmsStatus(sql: Db, projectId: string, u: SmsStatusUp
       select m.project_id, case when m.status = 'delivered' then 'message.delivered' else 'message.failed' end as type,
              ${sql.unsafe(deliveryEventData('m'))} as data
       from moved m where m.status in ('delivered', 'undelivered', 'failed')
-    ), ${webhookOutbox(sql, now)}
+    ), ${webhookOutbox(sql, now)}, stats_facts as (
+      -- The carrier's receipt, or its refusal after the send was counted as sent (store/stats-rollup.ts).
+      select m.project_id, m.message_id, m.platform, case when m.status = 'delivered' then 'delivered' else 'failed' end as metric, m.reason
+      from moved m where m.status in ('delivered', 'undelivered', 'failed')
+    ), ${statsRollup(sql, now)}
     select exists (select 1 from moved) as moved from target limit 1`;
   if (!rows.length) return 'unknown';
   return rows[0]!.moved ? 'updated' : 'unchanged';
