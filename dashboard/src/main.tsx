@@ -17,6 +17,10 @@ import { Messages } from './screens/messages.js';
 import { Send } from './screens/send.js';
 import { Providers } from './screens/providers.js';
 import { Audiences } from './screens/audiences.js';
+import { Campaigns } from './screens/campaigns.js';
+import { Cappings } from './screens/cappings.js';
+import { Webhooks } from './screens/webhooks.js';
+import { Exports } from './screens/exports.js';
 import { Empty, Page } from './ui.js';
 
 /** Each screen; the hash's rest (#/messages/ID) is its argument. */
@@ -27,6 +31,10 @@ const screens: Record<string, { title: string; view: (p: { arg: string }) => pre
   send: { title: 'Send a message', view: Send },
   segments: { title: 'Segments', view: Segments },
   audiences: { title: 'Audiences', view: Audiences },
+  campaigns: { title: 'Campaigns', view: Campaigns },
+  capping: { title: 'Capping and quiet hours', view: Cappings },
+  exports: { title: 'Exports', view: Exports },
+  webhooks: { title: 'Webhooks', view: Webhooks },
   providers: { title: 'Providers', view: Providers },
   keys: { title: 'API keys', view: Keys },
   operators: { title: 'Operators', view: Operators },
@@ -59,7 +67,8 @@ function Shell() {
   useEffect(() => { document.title = `${screens[current]!.title} · Herald`; }, [current]);
   return (
     <div class="shell">
-      <a class="skip" href="#main">Skip to content</a>
+      {/* The hash names the screen (state.ts), so the link moves the focus itself rather than to #main, which is no screen. */}
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
       <header class="top">
         <strong class="brand">Herald</strong>
         {s.projects.length > 0 && (

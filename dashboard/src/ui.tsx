@@ -1,6 +1,6 @@
 /** The few building blocks every screen uses: labelled fields, buttons, tables, notes. */
 import type { ComponentChildren, InputHTMLAttributes, SelectHTMLAttributes, TextareaHTMLAttributes } from 'preact';
-import { useId } from 'preact/hooks';
+import { useEffect, useId, useRef } from 'preact/hooks';
 import type { ApiProblem } from './api/client.js';
 
 export function Field(p: { label: string; hint?: string } & InputHTMLAttributes) {
@@ -58,10 +58,11 @@ export function TextArea(p: { label: string; hint?: string } & TextareaHTMLAttri
   );
 }
 
-/** A delivery's status, coloured by outcome (the word is always there: colour is not the only cue). */
+const ok = new Set(['sent', 'delivered', 'reached', 'finished', 'done', 'enabled']);
+const waiting = new Set(['queued', 'pending', 'accepted', 'draft', 'scheduled', 'running', 'paused']);
+/** A delivery's, campaign's or export's status, coloured by outcome (the word is always there: colour is not the only cue). */
 export function Status({ status }: { status: string }) {
-  const tone = status === 'sent' || status === 'delivered' || status === 'reached' ? 'ok'
-    : status === 'queued' || status === 'pending' || status === 'accepted' ? 'wait' : 'bad';
+  const tone = ok.has(status) ? 'ok' : waiting.has(status) ? 'wait' : 'bad';
   return <span class={`status ${tone}`}>{status.replace('_', ' ')}</span>;
 }
 
@@ -83,3 +84,17 @@ export const idList = (text: string): string[] => [...new Set(text.split(/[\s,]+
 
 /** A JSON value shown compactly, for attributes and event properties. */
 export const json = (v: unknown): string => (v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+
+/** Runs `task` every `ms` while `active` (a long job's progress: a fan-out, an export), and stops when the screen goes. */
+export function useEvery(ms: number, active: boolean, task: () => unknown): void {
+  const latest = useRef(task);
+  latest.current = task;
+  useEffect(() => {
+    if (!active) return undefined;
+    const timer = setInterval(() => { void latest.current(); }, ms);
+    return () => clearInterval(timer);
+  }, [active, ms]);
+}
+
+/** An instant typed in a datetime-local field (the browser's zone) as an ISO 8601 instant. */
+export const instantOf = (local: string): string => new Date(local).toISOString();

@@ -30,6 +30,8 @@ import { sdkDataRoutes } from './routes/sdk-data.js';
 import { registerSdkCors } from './sdk-cors.js';
 import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
 import { emailRoutes } from './routes/email.js';
+import { trackingRoutes } from './routes/tracking.js';
+import { statsRoutes } from './routes/stats.js';
 import { segmentRoutes } from './routes/segments.js';
 import { cappingRoutes } from './routes/cappings.js';
 import { campaignRoutes } from './routes/campaigns.js';
@@ -155,6 +157,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(transactionalRoutes(deps));
   await app.register(messageRoutes(deps.sql));
   await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret, clock: deps.clock }));
+  if (deps.unsubscribeSecret) await app.register(trackingRoutes({ sql: deps.sql, secret: deps.unsubscribeSecret, clock: deps.clock }));
   await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks }));
   if (deps.exportsDir && deps.unsubscribeSecret) {
     const linkSecret = Buffer.isBuffer(deps.unsubscribeSecret) ? deps.unsubscribeSecret : Buffer.from(deps.unsubscribeSecret);
@@ -170,6 +173,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(segmentRoutes({ sql: deps.sql, clock }));
   await app.register(cappingRoutes({ sql: deps.sql, clock }));
   await app.register(campaignRoutes({ sql: deps.sql, queue: deps.queue, clock }));
+  await app.register(statsRoutes({ sql: deps.sql, clock }));
   await app.register(dashboardAccountRoutes({ sql: deps.sql, clock }));
   // One stager for every bulk endpoint, so a project's uploads in flight are counted together.
   const uploads = createUploadStager({ sql: deps.sql, maxBytes: deps.bulkBodyBytes ?? operationLimits.bulkBytes });

@@ -36,6 +36,7 @@ export const errorCatalogue = {
   suppression_not_found: { status: 404, meaning: 'This address is not on the project\'s email suppression list.' },
   invalid_unsubscribe_token: { status: 400, meaning: 'The unsubscribe link is not one Herald made, or was altered; nothing was changed.' },
   expired_unsubscribe_token: { status: 410, meaning: 'The unsubscribe link is more than a year old (links are valid for a year); nothing was changed. Use the link of a recent message.' },
+  invalid_tracking_token: { status: 400, meaning: 'The tracking link (open pixel or click redirect) is not one Herald made, or was altered; nothing was recorded and no redirect was made.' },
   invalid_unsubscribe_request: { status: 400, meaning: 'A one-click unsubscribe POST must carry List-Unsubscribe=One-Click (RFC 8058); nothing was changed.' },
   request_timeout: { status: 408, meaning: 'The headers or the body did not arrive in time (or stalled); nothing was stored and the connection is closed.' },
   body_too_large: { status: 413, meaning: 'The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored.' },

@@ -63,9 +63,18 @@ const maxHeaderLine = 998;
 const deliveryIdPattern = /^[A-Za-z0-9._-]{1,200}$/;
 const lineBreak = /[\r\n]/;
 
-/** The one-click URL for a token made by domain/unsubscribe-token.ts. */
-export function unsubscribeUrl(publicBaseUrl: string, token: string): string {
-  return `${publicBaseUrl.replace(/\/+$/, '')}/v1/email/unsubscribe/${token}`;
+/**
+ * The one-click URL for a token made by domain/unsubscribe-token.ts. `deliveryId` (`?d=`) names
+ * the delivery the link was sent in, so the unsubscribe is counted for its campaign or group
+ * (docs/analytics.md); it is not signed, and counts only for a delivery to the token's address.
+ */
+export function unsubscribeUrl(publicBaseUrl: string, token: string, deliveryId?: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/v1/email/unsubscribe/${token}${deliveryId ? `?d=${deliveryId}` : ''}`;
+}
+
+/** A tracking link's URL (open pixel or click redirect) for a token made by domain/tracking-token.ts. */
+export function trackingUrl(publicBaseUrl: string, token: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/r/${token}`;
 }
 
 export function buildEmail(m: EmailToSend): EmailBuild {

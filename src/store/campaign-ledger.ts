@@ -8,6 +8,7 @@
 import type { Sql, TransactionSql } from 'postgres';
 import { compileQuery } from '../domain/targeting/sql.js';
 import type { Query } from '../domain/targeting/query.js';
+import { ledgerRollup } from './stats-rollup.js';
 
 type Db = Sql | TransactionSql;
 
@@ -128,16 +129,21 @@ export interface NewRecipient {
 }
 
 /** Writes a page of recipients; a row already there (a fan-out page done twice) stays as it is. */
-export async function insertRecipients(tx: TransactionSql, o: Occurrence, rows: NewRecipient[], now: Date): Promise<number> {
+export async function insertRecipients(tx: TransactionSql, o: Occurrence, rows: NewRecipient[], now: Date, variants = 1): Promise<number> {
   if (!rows.length) return 0;
-  const inserted = await tx`
+  // Rows skipped at once (the control group, a late zone) are counted by this statement (store/stats-rollup.ts).
+  const [inserted] = await tx<{ n: number }[]>`
+    with stats_ledger as (
     insert into campaign_recipients (campaign_id, occurrence, planned_at, custom_id, variant, due_at, status, reason, updated_at)
     select ${o.campaign_id}, ${o.occurrence}, ${o.planned_at}, u.custom_id, u.variant, u.due_at, u.status, u.reason, ${now}
       from unnest(${rows.map((r) => r.custom_id)}::text[], ${rows.map((r) => r.variant)}::smallint[],
                   ${rows.map((r) => r.due_at.toISOString())}::timestamptz[], ${rows.map((r) => r.status)}::text[],
                   ${rows.map((r) => r.reason) as string[]}::text[]) as u(custom_id, variant, due_at, status, reason)
-    on conflict do nothing`;
-  return inserted.count;
+    on conflict do nothing
+    returning variant, status, reason
+    ), ${ledgerRollup(tx, { projectId: o.project_id, campaignId: o.campaign_id, variants }, now)}
+    select count(*)::int as n from stats_ledger`;
+  return inserted!.n;
 }
 
 /** How many occurrences of the campaign each profile was sent (for a recurring campaign's per-profile cap). */
@@ -188,15 +194,20 @@ export interface RecipientOutcome {
   message_id: string | null;
 }
 
-export async function recordRecipients(tx: TransactionSql, o: Occurrence, outcomes: RecipientOutcome[], now: Date): Promise<void> {
+export async function recordRecipients(tx: TransactionSql, o: Occurrence, outcomes: RecipientOutcome[], now: Date, variants = 1): Promise<void> {
   if (!outcomes.length) return;
+  // The send step's skips and failures (no message made) are counted by this statement (store/stats-rollup.ts).
   await tx`
+    with stats_ledger as (
     update campaign_recipients r set status = u.status, reason = u.reason, channel = u.channel, message_id = u.message_id, updated_at = ${now}
       from unnest(${outcomes.map((x) => x.custom_id)}::text[], ${outcomes.map((x) => x.status)}::text[],
                   ${outcomes.map((x) => x.reason) as string[]}::text[], ${outcomes.map((x) => x.channel) as string[]}::text[],
                   ${outcomes.map((x) => x.message_id) as string[]}::uuid[]) as u(custom_id, status, reason, channel, message_id)
      where r.campaign_id = ${o.campaign_id} and r.occurrence = ${o.occurrence} and r.planned_at = ${o.planned_at}
-       and r.custom_id = u.custom_id and r.status = 'pending'`;
+       and r.custom_id = u.custom_id and r.status = 'pending'
+    returning r.variant, r.status, r.reason
+    ), ${ledgerRollup(tx, { projectId: o.project_id, campaignId: o.campaign_id, variants }, now)}
+    select 1`;
 }
 
 /** Skips every pending row of the campaign (a stop): one statement, whatever the audience's size. */

@@ -13,6 +13,7 @@ import { createProject } from './projects.js';
 import { insertOccurrence } from './campaign-ledger.js';
 import { insertCampaignMessages, recordCampaignOutcomes } from './campaign-outcomes.js';
 import { recordOutcomes } from './deliveries.js';
+import { recordSmsStatus } from './sms.js';
 
 test('two batches ending one recipient\'s two deliveries at once leave it its outcome', async (t) => {
   const db = await testDatabase();
@@ -69,4 +70,44 @@ test('two batches ending one recipient\'s two deliveries at once leave it its ou
   assert.equal(row!.outcome, 'failed');
   assert.equal(row!.retryable, true, 'one of its deliveries failed at the provider');
   assert.match(row!.outcome_reason, /^failed: gave up/);
+});
+
+test('a text the carrier refuses after Twilio took it turns its recipient from delivered to failed, in the callback\'s transaction', async (t) => {
+  const db = await testDatabase();
+  t.after(() => db.close());
+  const { sql } = db;
+  const { project_id: p } = await createProject(sql, 'sms-outcomes', testMasterKey().keyring);
+  const campaign = randomUUID();
+  const planned = new Date('2026-12-01T09:00:00Z');
+  const message = randomUUID();
+  const [bob, eve] = [randomUUID(), randomUUID()];
+  await sql.begin(async (tx) => {
+    await tx`insert into campaigns (id, project_id, name, state, definition, created_at, updated_at)
+             values (${campaign}, ${p}, 'c', 'running', ${tx.json({ when: { type: 'now' } })}, ${planned}, ${planned})`;
+    await insertOccurrence(tx, { campaignId: campaign, projectId: p, occurrence: 1, plannedAt: planned, localDate: null });
+    await tx`insert into messages (id, project_id, group_id, recipients, content) values (${message}, ${p}, ${'campaign:' + campaign}, ${tx.json({ custom_ids: ['bob', 'eve'] })}, '{"sms": {"text": "hi"}}')`;
+    await insertCampaignMessages(tx, { campaignId: campaign, occurrence: 1, plannedAt: planned }, [message]);
+    await tx`insert into campaign_recipients (campaign_id, occurrence, planned_at, custom_id, variant, due_at, status, channel, message_id, updated_at)
+             select ${campaign}, 1, ${planned}, c, 0, ${planned}, 'sent', 'sms', ${message}, ${planned} from unnest(array['bob', 'eve']) c`;
+    await tx`insert into deliveries (id, message_id, project_id, platform, target, target_kind, custom_id, provider_message_id) values
+             (${bob}, ${message}, ${p}, 'sms', '+15550000001', 'number', 'bob', 'SM-bob'), (${eve}, ${message}, ${p}, 'sms', '+15550000002', 'number', 'eve', 'SM-eve')`;
+  });
+  const now = new Date('2026-12-01T09:01:00Z');
+  // Twilio accepted both: both recipients are delivered (sent, as far as anyone knows).
+  await sql.begin(async (tx) => {
+    await recordOutcomes(tx, [bob, eve].map((id) => ({ id, status: 'sent' as const, reason: null, attempts: 1 })), now);
+    assert.equal(await recordCampaignOutcomes(tx, { pairs: [{ message_id: message, custom_id: 'bob' }, { message_id: message, custom_id: 'eve' }] }, now), 2);
+  });
+  const outcomes = async () => Object.fromEntries((await sql<{ custom_id: string; outcome: string; outcome_reason: string | null; retryable: boolean }[]>`
+    select custom_id, outcome, outcome_reason, retryable from campaign_recipients where campaign_id = ${campaign} order by custom_id`).map((r) => [r.custom_id, r]));
+  assert.equal((await outcomes()).bob!.outcome, 'delivered');
+
+  // The carrier's receipts: Bob's text confirmed, Eve's refused (30003: unreachable handset).
+  assert.equal(await recordSmsStatus(sql, p, { providerMessageId: 'SM-bob', status: 'delivered', reason: null }, now), 'updated');
+  assert.equal(await recordSmsStatus(sql, p, { providerMessageId: 'SM-eve', status: 'undelivered', reason: '30003' }, now), 'updated');
+  const after = await outcomes();
+  assert.equal(after.bob!.outcome, 'delivered');
+  assert.deepEqual({ ...after.eve }, { custom_id: 'eve', outcome: 'failed', outcome_reason: 'undelivered: 30003', retryable: false });
+  // A repeated callback changes nothing.
+  assert.equal(await recordSmsStatus(sql, p, { providerMessageId: 'SM-eve', status: 'undelivered', reason: '30003' }, now), 'unchanged');
 });

@@ -19,12 +19,18 @@
  */
 import type { TransactionSql } from 'postgres';
 
-/** Which occurrence each campaign message was sent for: how its recipients' ledger rows are found. */
-export async function insertCampaignMessages(tx: TransactionSql, o: { campaignId: string; occurrence: number; plannedAt: Date }, messageIds: string[]): Promise<void> {
+/**
+ * Which occurrence each campaign message was sent for (how its recipients' ledger rows are found),
+ * and the A/B variant it was made for ('' when the campaign has one: its stats are counted under it).
+ */
+export async function insertCampaignMessages(
+  tx: TransactionSql, o: { campaignId: string; occurrence: number; plannedAt: Date }, messageIds: string[], variants?: string[],
+): Promise<void> {
   if (!messageIds.length) return;
   await tx`
-    insert into campaign_messages (message_id, campaign_id, occurrence, planned_at)
-    select m, ${o.campaignId}, ${o.occurrence}, ${o.plannedAt} from unnest(${messageIds}::uuid[]) as m`;
+    insert into campaign_messages (message_id, campaign_id, occurrence, planned_at, variant)
+    select m, ${o.campaignId}, ${o.occurrence}, ${o.plannedAt}, coalesce(v, '')
+      from unnest(${messageIds}::uuid[], ${variants ?? messageIds.map(() => '')}::text[]) as u(m, v)`;
 }
 
 /** The recipients whose outcome may have changed: (message, custom_id) pairs, or every recipient of fanned-out messages. */

@@ -11,6 +11,7 @@ import { loadRecipientRows } from './recipient-rows.js';
 import type { DeliveryStatus } from './messages.js';
 import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
 import { capTargets, releasedShares } from './capping-fanout.js';
+import { statsRollup } from './stats-rollup.js';
 
 export interface FanoutResult {
   messageId: string;
@@ -65,7 +66,12 @@ export async function fanOutMessages(tx: TransactionSql, messageIds: string[], n
         ), webhook_facts as (
           -- A skip is final at once: its message.skipped event is written with it (store/webhook-outbox.ts).
           select i.project_id, 'message.skipped' as type, ${tx.unsafe(deliveryEventData('i'))} as data from ins i where i.status = 'skipped'
-        ), ${webhookOutbox(tx, now)}
+        ), ${webhookOutbox(tx, now)}, stats_facts as (
+          -- The skips' counters, by reason, in this statement (store/stats-rollup.ts); a dead token
+          -- known before the send is a failure, as the delivery step would have found it.
+          select i.project_id, i.message_id, i.platform, case when i.status = 'skipped' then 'skipped' else 'failed' end as metric, i.reason
+          from ins i where i.status <> 'queued'
+        ), ${statsRollup(tx, now)}
         select id, message_id, status, platform from ins`
     : [];
   if (fresh.length && !opts.release) await tx`update messages set fanned_out_at = ${now} where id = any(${fresh.map((m) => m.id)}::uuid[])`;
@@ -195,7 +201,15 @@ export async function recordOutcomes(sql: Sql | TransactionSql, outcomes: Outcom
       select m.project_id, ${sql.unsafe(`case when m.status = 'sent' then 'message.sent' else 'message.failed' end`)} as type,
              ${sql.unsafe(deliveryEventData('m'))} as data
       from moved m where m.status = any(${[...finalOutcomeStatuses]}::text[])
-    ), ${webhookOutbox(sql, now)}
+    ), ${webhookOutbox(sql, now)}, stats_facts as (
+      -- The counters the final outcomes move, in this statement (store/stats-rollup.ts): a hard
+      -- bounce is an email refused at RCPT for its mailbox (providers/email/outcome.ts), so both
+      -- failed and a bounce.
+      select m.project_id, m.message_id, m.platform, case when m.status = 'sent' then 'sent' else 'failed' end as metric, m.reason
+      from moved m where m.status = any(${[...finalOutcomeStatuses]}::text[])
+      union all
+      select m.project_id, m.message_id, m.platform, 'bounces', m.reason from moved m where m.status = 'invalidated' and m.platform = 'email'
+    ), ${statsRollup(sql, now)}
     select 1`;
 }
 

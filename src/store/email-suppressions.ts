@@ -7,6 +7,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { normalizeEmailAddress } from '../domain/email-address.js';
 import { isStorableText } from '../domain/storable.js';
 import { webhookOutbox } from './webhook-outbox.js';
+import { statsRollup } from './stats-rollup.js';
 
 export const suppressionReasons = ['hard_bounce', 'unsubscribed', 'complaint', 'manual'] as const;
 export type SuppressionReason = (typeof suppressionReasons)[number];
@@ -32,7 +33,9 @@ type Db = Sql | TransactionSql;
  * reason (the one that stopped mail to it). Answers how many were new. Nothing is added for a
  * project that no longer exists (its unsubscribe links may outlive it).
  */
-export async function addSuppressions(sql: Db, projectId: string, entries: readonly NewSuppression[], now?: Date): Promise<number> {
+export async function addSuppressions(
+  sql: Db, projectId: string, entries: readonly NewSuppression[], now?: Date, opts: { deliveryId?: string | undefined } = {},
+): Promise<number> {
   if (entries.length === 0) return 0;
   // A new entry is a webhook event of its reason (email.bounced, email.complained,
   // email.unsubscribed), written by the same statement (store/webhook-outbox.ts); `manual` is none.
@@ -50,7 +53,13 @@ export async function addSuppressions(sql: Db, projectId: string, entries: reado
       select a.project_id, t.type, jsonb_build_object('address', a.address, 'reason', a.reason, 'detail', a.detail) as data
       from added a join unnest(${Object.keys(suppressionEvents)}::text[], ${Object.values(suppressionEvents)}::text[]) as t(reason, type)
         on t.reason = a.reason
-    ), ${webhookOutbox(sql, now)}
+    ), ${webhookOutbox(sql, now)}, stats_facts as (
+      -- A new unsubscribe or complaint counts for the delivery it came from, when that delivery was
+      -- to this address (store/stats-rollup.ts): an address already listed counts no more.
+      select d.project_id, d.message_id, d.platform, case a.reason when 'unsubscribed' then 'unsubscribes' else 'complaints' end as metric, null::text as reason
+        from added a join deliveries d on d.id = ${opts.deliveryId ?? null}::uuid and d.project_id = a.project_id and lower(d.target) = a.address
+       where a.reason in ('unsubscribed', 'complaint')
+    ), ${statsRollup(sql, now)}
     select count(*)::int as n from added`;
   return row!.n;
 }

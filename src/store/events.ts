@@ -134,17 +134,21 @@ export async function deleteExpiredEventIds(sql: Sql, now: Date): Promise<number
   return r.count;
 }
 
-/** SDK delivery feedback: stamps received_at / opened_at on the matching deliveries (first report wins). */
+/**
+ * SDK delivery feedback: stamps received_at / opened_at on the matching deliveries (first report
+ * wins). Answers the deliveries it matched and what was reported of each, for their engagements
+ * (store/engagements.ts).
+ */
 export async function recordPushFeedback(
   tx: TransactionSql,
   projectId: string,
   installId: string,
   feedback: { type: 'received' | 'opened'; deliveryId: string | null; messageId: string | null; time: string }[],
-): Promise<void> {
+): Promise<{ id: string; received: boolean; opened: boolean }[]> {
   const rows = feedback.filter((f) => f.deliveryId || f.messageId)
     .map((f) => ({ type: f.type, delivery_id: f.deliveryId, message_id: f.messageId, time: f.time }));
-  if (!rows.length) return;
-  await tx`
+  if (!rows.length) return [];
+  return tx<{ id: string; received: boolean; opened: boolean }[]>`
     with f as (
       select d.id,
              min(u.time) filter (where u.type = 'received') as received,
@@ -155,5 +159,6 @@ export async function recordPushFeedback(
       group by d.id
     )
     update deliveries d set received_at = coalesce(d.received_at, f.received), opened_at = coalesce(d.opened_at, f.opened)
-    from f where d.id = f.id`;
+    from f where d.id = f.id
+    returning d.id, (f.received is not null) as received, (f.opened is not null) as opened`;
 }

@@ -7,6 +7,8 @@ import type { Sql, TransactionSql } from 'postgres';
 import type { SmsEncoding } from '../domain/sms-segments.js';
 import { replaceableBy, type SmsCallbackStatus } from '../domain/sms-status.js';
 import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
+import { statsRollup } from './stats-rollup.js';
+import { recordCampaignOutcomes } from './campaign-outcomes.js';
 
 type Db = Sql | TransactionSql;
 
@@ -47,28 +49,47 @@ export interface SmsStatusUpdate {
  * delivery of this project has that SID (or id).
  */
 export async function recordSmsStatus(sql: Db, projectId: string, u: SmsStatusUpdate, now?: Date): Promise<'updated' | 'unchanged' | 'unknown'> {
+  // A campaign recipient's outcome follows its delivery in the same transaction: a text the
+  // carrier refused after Twilio accepted it turns that recipient from delivered to failed.
+  const run = async (tx: TransactionSql) => {
+    const r = await moveSmsStatus(tx, projectId, u, now);
+    if (r.moved?.custom_id != null) await recordCampaignOutcomes(tx, { pairs: [{ message_id: r.moved.message_id, custom_id: r.moved.custom_id }] }, now ?? new Date());
+    return r.result;
+  };
+  return 'savepoint' in sql ? run(sql) : sql.begin(run);
+}
+
+async function moveSmsStatus(
+  sql: TransactionSql, projectId: string, u: SmsStatusUpdate, now: Date | undefined,
+): Promise<{ result: 'updated' | 'unchanged' | 'unknown'; moved?: { message_id: string; custom_id: string | null } }> {
   const from = [...replaceableBy(u.status)];
   const match = u.deliveryId !== undefined
     // The SID must agree once known, so a signed callback for one message cannot move another.
     ? sql`d.id = ${u.deliveryId} and (d.provider_message_id is null or d.provider_message_id = ${u.providerMessageId})`
     : sql`d.provider_message_id = ${u.providerMessageId}`;
-  const rows = await sql<{ moved: boolean }[]>`
+  const rows = await sql<{ moved: boolean; message_id: string | null; custom_id: string | null }[]>`
     with target as (
       select d.id, d.status from deliveries d where d.project_id = ${projectId} and ${match} for update
     ), moved as (
       update deliveries d set status = ${u.status}, reason = ${u.reason},
              provider_message_id = coalesce(d.provider_message_id, ${u.providerMessageId}), updated_at = now()
       from target t where d.id = t.id and t.status = any(${from}::text[])
-      returning d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.status, d.reason
+      returning d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.status, d.reason, d.custom_id
     ), webhook_facts as (
       -- The provider's confirmation, or its refusal after the send was accepted (store/webhook-outbox.ts).
       select m.project_id, case when m.status = 'delivered' then 'message.delivered' else 'message.failed' end as type,
              ${sql.unsafe(deliveryEventData('m'))} as data
       from moved m where m.status in ('delivered', 'undelivered', 'failed')
-    ), ${webhookOutbox(sql, now)}
-    select exists (select 1 from moved) as moved from target limit 1`;
-  if (!rows.length) return 'unknown';
-  return rows[0]!.moved ? 'updated' : 'unchanged';
+    ), ${webhookOutbox(sql, now)}, stats_facts as (
+      -- The carrier's receipt, or its refusal after the send was counted as sent (store/stats-rollup.ts).
+      select m.project_id, m.message_id, m.platform, case when m.status = 'delivered' then 'delivered' else 'failed' end as metric, m.reason
+      from moved m where m.status in ('delivered', 'undelivered', 'failed')
+    ), ${statsRollup(sql, now)}
+    select exists (select 1 from moved) as moved, (select message_id from moved) as message_id, (select custom_id from moved) as custom_id
+      from target limit 1`;
+  if (!rows.length) return { result: 'unknown' };
+  const r = rows[0]!;
+  return r.moved ? { result: 'updated', moved: { message_id: r.message_id!, custom_id: r.custom_id } } : { result: 'unchanged' };
 }
 
 /** Where an opt-out came from: a keyword the user sent, or the provider refusing with 21610. */

@@ -33,20 +33,26 @@ export interface ClaimedWebhook {
  */
 export async function claimDueWebhooks(sql: Db, o: { now: Date; leaseMs: number; limit: number; perEndpoint: number }): Promise<ClaimedWebhook[]> {
   if (o.limit <= 0) return [];
+  // Per enabled endpoint: its room (perEndpoint less its deliveries in flight, from the index of
+  // leased rows) and its first due deliveries, by one ordered index probe each, so a claim costs
+  // O(endpoints + picked) whatever the backlog (migration 0027). Endpoints take turns: every one's
+  // first pick before any one's second, so no endpoint's backlog fills the others' room.
   return sql<ClaimedWebhook[]>`
-    with due as (
+    with room as (
+      select w.id as endpoint_id,
+             ${o.perEndpoint} - (select count(*)::int from webhook_deliveries b
+                                  where b.endpoint_id = w.id and b.leased_until is not null and b.leased_until > ${o.now}) as n
+      from webhook_endpoints w where w.enabled
+    ), due as (
       select d.id, d.endpoint_id, row_number() over (partition by d.endpoint_id order by d.next_attempt_at, d.id) as rn
-      from webhook_deliveries d
-      where d.status = 'pending' and d.next_attempt_at <= ${o.now} and (d.leased_until is null or d.leased_until <= ${o.now})
-    ), busy as (
-      select endpoint_id, count(*)::int as n from webhook_deliveries
-      where status = 'pending' and leased_until > ${o.now} group by endpoint_id
+      from room r cross join lateral (
+        select d.id, d.endpoint_id, d.next_attempt_at from webhook_deliveries d
+        where d.endpoint_id = r.endpoint_id and d.status = 'pending' and d.next_attempt_at <= ${o.now}
+          and (d.leased_until is null or d.leased_until <= ${o.now})
+        order by d.next_attempt_at, d.id limit greatest(r.n, 0)
+      ) d
     ), picked as (
-      select due.id from due
-      join webhook_endpoints w on w.id = due.endpoint_id and w.enabled
-      left join busy b on b.endpoint_id = due.endpoint_id
-      where due.rn <= ${o.perEndpoint} - coalesce(b.n, 0)
-      order by due.rn, due.id limit ${o.limit}
+      select due.id from due order by due.rn, due.id limit ${o.limit}
     ), locked as (
       select d.id from webhook_deliveries d join picked p on p.id = d.id
       where d.status = 'pending' and (d.leased_until is null or d.leased_until <= ${o.now})
@@ -68,28 +74,71 @@ export interface AttemptResult {
   nextAttemptAt: Date | null;
 }
 
+/** One finished attempt, for recordAttempts. */
+export interface FinishedAttempt {
+  claim: Pick<ClaimedWebhook, 'id' | 'leased_until'>;
+  result: AttemptResult;
+  /** When it ended (the dispatcher's clock). */
+  now: Date;
+}
+
 /**
- * Records one attempt: the delivery's new state, its log row and the endpoint's failure streak, in
- * one statement, fenced by the claim's lease (a dispatcher whose lease lapsed and was taken over
- * records nothing). Answers since when the endpoint has been failing (null after a success), or
- * undefined when the claim was no longer this one's.
+ * Records finished attempts in one statement: each delivery's new state and its log row, fenced by
+ * its claim's lease (a dispatcher whose lease lapsed and was taken over records nothing for it), and
+ * each endpoint's failure streak. Answers, per attempt in order, since when its endpoint has been
+ * failing (null after a success), or undefined when the claim was no longer this one's.
+ *
+ * Set-based so the dispatcher can share one commit among the attempts that end together
+ * (store/group-commit.ts): one fsync per batch instead of per webhook. Within a batch, an
+ * endpoint's streak is decided by its last attempt: ended by a success it is over; by a failure it
+ * runs from before the batch, unless a success of the batch broke it (then from this failure).
+ * The endpoint's row is written only when its streak changes (a first failure, a first success
+ * after failures), so on the steady path of successes concurrent batches never queue on its lock.
  */
-export async function recordAttempt(sql: Db, c: ClaimedWebhook, r: AttemptResult, now: Date): Promise<{ failingSince: Date | null } | undefined> {
-  const status = r.ok ? 'succeeded' : r.nextAttemptAt ? 'pending' : 'failed';
-  const rows = await sql<{ failing_since: Date | null }[]>`
-    with moved as (
-      update webhook_deliveries set status = ${status}, attempts = attempts + 1, leased_until = null,
-             next_attempt_at = coalesce(${r.nextAttemptAt}::timestamptz, next_attempt_at), updated_at = ${now}
-      where id = ${c.id} and leased_until = ${c.leased_until}
-      returning id, endpoint_id, project_id, event_id, attempts
+export async function recordAttempts(sql: Db, attempts: FinishedAttempt[]): Promise<({ failingSince: Date | null } | undefined)[]> {
+  if (!attempts.length) return [];
+  const col = <T>(f: (a: FinishedAttempt) => T) => attempts.map(f);
+  // Times as ISO text and booleans as 0/1: the driver sends an array of Dates or booleans as one
+  // value, not an array, and turns the text 'true' cast to bool[] into false.
+  const rows = await sql<{ ord: number; moved: boolean; failing_since: Date | null }[]>`
+    with input as (
+      select id, leased_until, status, next_at, status_code, latency_ms, error, ok = 1 as ok, at, ord from unnest(
+        ${col((a) => a.claim.id)}::uuid[], ${col((a) => a.claim.leased_until.toISOString())}::timestamptz[],
+        ${col((a) => (a.result.ok ? 'succeeded' : a.result.nextAttemptAt ? 'pending' : 'failed'))}::text[],
+        ${col((a) => a.result.nextAttemptAt?.toISOString() ?? null) as string[]}::timestamptz[], ${col((a) => a.result.statusCode) as number[]}::int[],
+        ${col((a) => Math.round(a.result.latencyMs))}::int[], ${col((a) => a.result.error) as string[]}::text[],
+        ${col((a) => (a.result.ok ? 1 : 0))}::int[], ${col((a) => a.now.toISOString())}::timestamptz[]
+      ) with ordinality as u(id, leased_until, status, next_at, status_code, latency_ms, error, ok, at, ord)
+    ), moved as (
+      update webhook_deliveries d set status = i.status, attempts = d.attempts + 1, leased_until = null,
+             next_attempt_at = coalesce(i.next_at, d.next_attempt_at), updated_at = i.at
+      from input i where d.id = i.id and d.leased_until = i.leased_until
+      returning d.id, d.endpoint_id, d.project_id, d.event_id, d.attempts
     ), logged as (
       insert into webhook_attempts (endpoint_id, project_id, event_id, attempt, status_code, latency_ms, error, created_at)
-      select endpoint_id, project_id, event_id, attempts, ${r.statusCode}, ${Math.round(r.latencyMs)}, ${r.error}, ${now} from moved
+      select m.endpoint_id, m.project_id, m.event_id, m.attempts, i.status_code, i.latency_ms, i.error, i.at
+      from moved m join input i on i.id = m.id
+    ), per_endpoint as (
+      select m.endpoint_id,
+             (array_agg(i.ok order by i.ord desc))[1] as last_ok,
+             (array_agg(i.at order by i.ord desc))[1] as last_at,
+             bool_or(i.ok) as any_ok
+      from moved m join input i on i.id = m.id group by m.endpoint_id
+    ), streak as (
+      update webhook_endpoints w
+         set failing_since = case when p.last_ok then null when p.any_ok then p.last_at else coalesce(w.failing_since, p.last_at) end
+      from per_endpoint p
+      where w.id = p.endpoint_id and (case when p.last_ok then w.failing_since is not null else w.failing_since is null or p.any_ok end)
     )
-    update webhook_endpoints w set failing_since = ${r.ok ? null : sql`coalesce(w.failing_since, ${now}::timestamptz)`}
-    from moved m where w.id = m.endpoint_id
-    returning w.failing_since`;
-  return rows.length ? { failingSince: rows[0]!.failing_since } : undefined;
+    -- The statement's snapshot shows each endpoint as it was before the batch.
+    select i.ord::int, (m.id is not null) as moved,
+           case when i.ok then null
+                when exists (select 1 from moved m2 join input i2 on i2.id = m2.id
+                             where m2.endpoint_id = m.endpoint_id and i2.ok and i2.ord < i.ord) then i.at
+                else coalesce(w.failing_since, i.at) end as failing_since
+    from input i left join moved m on m.id = i.id left join webhook_endpoints w on w.id = m.endpoint_id
+    order by i.ord`;
+  return rows.map((r) => (r.moved ? { failingSince: r.failing_since } : undefined));
 }
 
 /** Disables an endpoint still failing since `failingSince` or earlier; true when this call did. */

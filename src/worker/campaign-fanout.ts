@@ -57,7 +57,7 @@ export function campaignFanoutHandler(deps: { sql: Sql; queue: WorkQueue; clock:
         ? { custom_id: m.custom_id, variant, due_at: new Date(r.at), status: 'pending', reason: null }
         : { custom_id: m.custom_id, variant, due_at: new Date(r.due), status: 'skipped', reason: r.reason };
     });
-    await insertRecipients(tx, o, rows, at);
+    await insertRecipients(tx, o, rows, at, model.variants.length);
     const more = upTo !== null;
     const last = upTo ?? members.at(-1)?.custom_id ?? p.after;
     await updateOccurrence(tx, { campaignId: c.id, occurrence: o.occurrence, state: more ? 'fanning_out' : 'sending', cursor: last, addTargeted: rows.length, now: at });

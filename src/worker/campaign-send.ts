@@ -120,7 +120,7 @@ export function campaignSendHandler(deps: { sql: Sql; queue: WorkQueue; clock: C
     const model = await loadCampaignModel(tx, c);
     const subjects = await loadSubjects(tx, c.project_id, due.map((d) => d.custom_id), model.query ?? { kind: 'all', of: [] });
     const outcomes: RecipientOutcome[] = [];
-    const ready: { custom_id: string; part: ContentPart; target: string | null; content: unknown }[] = [];
+    const ready: { custom_id: string; variant: number; part: ContentPart; target: string | null; content: unknown }[] = [];
     for (const d of due) {
       const s = subjects.get(d.custom_id);
       const skip = (reason: string) => outcomes.push({ custom_id: d.custom_id, status: 'skipped', reason, channel: null, message_id: null });
@@ -143,20 +143,24 @@ export function campaignSendHandler(deps: { sql: Sql; queue: WorkQueue; clock: C
         outcomes.push({ custom_id: d.custom_id, status: 'failed', reason: `template: ${rendered.error.path}: ${rendered.error.message}`, channel: choice.part, message_id: null });
         continue;
       }
-      ready.push({ custom_id: d.custom_id, part: choice.part, target: choice.target, content: rendered.content });
+      ready.push({ custom_id: d.custom_id, variant: d.variant, part: choice.part, target: choice.target, content: rendered.content });
     }
     // An address or number is reached once per occurrence, by whichever recipient claims it first.
     const claimed = await claimTargets(tx, o, ready.flatMap((r) => (r.target ? [{ target: `${r.part}:${r.target}`, custom_id: r.custom_id }] : [])));
     const messages = new Map<string, NewMessage>();
+    const variantOf = new Map<string, string>();
     const createdAt = new Date(now);
     for (const r of ready) {
       if (r.target && !claimed.has(`${r.part}:${r.target}`)) {
         outcomes.push({ custom_id: r.custom_id, status: 'skipped', reason: r.part === 'email' ? 'duplicate_address' : 'duplicate_number', channel: r.part, message_id: null });
         continue;
       }
-      const key = r.part + '\0' + JSON.stringify(r.content);
+      // One message per variant even when two variants render alike: each counts under its own (docs/analytics.md).
+      const variant = model.variants.length > 1 ? String(r.variant) : '';
+      const key = variant + '\0' + r.part + '\0' + JSON.stringify(r.content);
       let m = messages.get(key);
       if (!m) {
+        variantOf.set(key, variant);
         m = { id: uuidv7(now), projectId: c.project_id, groupId: campaignGroup(c.id), recipients: { custom_ids: [] }, content: { [r.part]: r.content } as MessageContent, createdAt, expiresAt: null };
         messages.set(key, m);
       }
@@ -165,9 +169,9 @@ export function campaignSendHandler(deps: { sql: Sql; queue: WorkQueue; clock: C
     }
     const list = [...messages.values()];
     await Promise.all([
-      insertMessages(tx, list).then(() => insertCampaignMessages(tx, { campaignId: c.id, occurrence: o.occurrence, plannedAt: o.planned_at }, list.map((m) => m.id))),
+      insertMessages(tx, list).then(() => insertCampaignMessages(tx, { campaignId: c.id, occurrence: o.occurrence, plannedAt: o.planned_at }, list.map((m) => m.id), [...messages.keys()].map((k) => variantOf.get(k)!))),
       deps.queue.enqueue(tx, list.map((m) => ({ topic: topics.fanout, payload: { message_id: m.id } satisfies FanoutPayload }))),
-      recordRecipients(tx, o, outcomes, createdAt),
+      recordRecipients(tx, o, outcomes, createdAt, model.variants.length),
     ]);
   };
 

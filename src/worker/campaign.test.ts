@@ -362,3 +362,50 @@ test('a campaign is finished only once every recipient has a delivery outcome; r
   assert.equal(counts.recipients.delivered, 4);
   assert.equal(counts.recipients.retryable, 0);
 });
+
+test('a campaign\'s hourly counters equal a recount from its deliveries, per variant, and its stats answer them', async (t) => {
+  const s = await setup(t);
+  const ids = Array.from({ length: 40 }, (_, i) => `v${String(i).padStart(2, '0')}`);
+  // x1 has no address: skipped by the send step before any message, counted on the ledger's row.
+  await profiles(s.sql, s.project.project_id, [...ids.map((id) => ({ id })), { id: 'x1', email: null }]);
+  await s.sql`insert into email_suppressions (project_id, address, reason) values (${s.project.project_id}, 'v03@example.com', 'unsubscribed')`;
+  s.provider.answer = (d) => (d.target.startsWith('v1') ? { kind: 'token_invalid', reason: '550 5.1.1 no such user' }
+    : d.target.startsWith('v2') ? { kind: 'rejected', reason: '554 policy' } : { kind: 'delivered' });
+  const c = await s.campaign({
+    when: { type: 'now' },
+    variants: [
+      { name: 'A', percent: 50, content: { email: { subject: 'A', text: 'a' } } },
+      // Renders the same as A: still its own message, counted under its own variant.
+      { name: 'B', percent: 50, content: { email: { subject: 'A', text: 'a' } } },
+    ],
+  });
+  await s.run();
+  await s.settle();
+  const recount = await s.sql<{ variant: string; sent: number; failed: number; skipped: number; bounces: number }[]>`
+    select cm.variant,
+           count(*) filter (where d.status = 'sent')::int as sent,
+           count(*) filter (where d.status in ('failed', 'invalidated', 'expired', 'unknown'))::int as failed,
+           count(*) filter (where d.status = 'skipped')::int as skipped,
+           count(*) filter (where d.status = 'invalidated')::int as bounces
+      from deliveries d join campaign_messages cm on cm.message_id = d.message_id
+     where cm.campaign_id = ${c.id} group by cm.variant order by cm.variant`;
+  const counted = await s.sql<{ variant: string; sent: number; failed: number; skipped: number; bounces: number }[]>`
+    select variant, sum(sent)::int as sent, sum(failed)::int as failed, sum(skipped)::int as skipped, sum(bounces)::int as bounces
+      from stats_hourly where project_id = ${s.project.project_id} and source_kind = 'campaign' and source_id = ${c.id} and channel <> ''
+     group by variant order by variant`;
+  assert.deepEqual(counted, recount);
+  assert.deepEqual(recount.map((r) => r.variant), ['0', '1'], 'both variants sent');
+  const total = (k: 'sent' | 'failed' | 'skipped' | 'bounces') => counted.reduce((n, r) => n + r[k], 0);
+  assert.deepEqual([total('sent'), total('failed'), total('skipped'), total('bounces')], [19, 20, 1, 10], 'v1x bounce, v2x are refused, v03 is suppressed');
+  const { postgresStats } = await import('../store/stats.js');
+  const buckets = await postgresStats(s.sql).buckets({
+    projectId: s.project.project_id, source: { kind: 'campaign', id: c.id }, from: new Date(s.clock.now() - 86_400_000), to: new Date(s.clock.now() + 86_400_000), granularity: 'day', timeZone: 'UTC',
+  });
+  assert.equal(buckets.reduce((n, b) => n + b.counters.sent, 0), 19);
+  const reasons = buckets.reduce<Record<string, number>>((m, b) => ({ ...m, ...b.skippedByReason }), {});
+  assert.deepEqual(Object.keys(reasons).sort(), ['suppressed: unsubscribed', 'unreachable: email: no email address'].sort(), JSON.stringify(reasons));
+  const [ledgerSkip] = await s.sql<{ variant: string; skipped: number }[]>`
+    select variant, skipped::int from stats_hourly where source_id = ${c.id} and channel = ''`;
+  const [x1] = await s.sql<{ variant: number }[]>`select variant from campaign_recipients where campaign_id = ${c.id} and custom_id = 'x1'`;
+  assert.deepEqual(ledgerSkip, { variant: String(x1!.variant), skipped: 1 });
+});

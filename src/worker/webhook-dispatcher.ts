@@ -21,7 +21,8 @@ import {
 import { payloadOf, signedHeaders, signingSecrets } from '../domain/webhooks/signing.js';
 import type { OutboundGuard } from '../providers/outbound-guard.js';
 import { postWebhook, type WebhookAnswer } from '../providers/webhooks/client.js';
-import { claimDueWebhooks, disableFailingEndpoint, recordAttempt, type ClaimedWebhook } from '../store/webhook-deliveries.js';
+import { claimDueWebhooks, disableFailingEndpoint, recordAttempts, type ClaimedWebhook, type FinishedAttempt } from '../store/webhook-deliveries.js';
+import { createGroupCommit } from '../store/group-commit.js';
 import { openSecrets } from '../store/webhook-endpoints.js';
 import type { Keyring } from '../store/sealed.js';
 
@@ -64,6 +65,28 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): { stop(): P
   const stopped = new AbortController();
   const inFlight = new Set<Promise<void>>();
   let wake: AbortController | undefined;
+  /** A slot was freed since the last claim began: a wake-up that came during a claim is not lost. */
+  let freed = false;
+  // Attempts that end while a record is committing share the next commit, and that commit claims
+  // what is due for the slots they free: one transaction (one fsync) records a batch and claims its
+  // successors, so under a backlog the loop's own claims, one at a time, do not pace the sending.
+  const record = createGroupCommit<FinishedAttempt, { failingSince: Date | null } | undefined>({
+    maxBatch: 256, maxConcurrent: 2,
+    commit: async (batch) => {
+      let next: ClaimedWebhook[] = [];
+      const results = await deps.sql.begin(async (tx) => {
+        const recorded = await recordAttempts(tx, batch);
+        // The batch's own attempts are still counted in flight; their slots are free once recorded.
+        const room = maxInFlight - inFlight.size + batch.length;
+        if (room > 0 && !stopped.signal.aborted) {
+          next = await claimDueWebhooks(tx, { now: new Date(deps.clock.now()), leaseMs, limit: room, perEndpoint });
+        }
+        return recorded;
+      });
+      for (const c of next) launch(c);
+      return results;
+    },
+  });
 
   const attempt = async (c: ClaimedWebhook): Promise<void> => {
     const started = performance.now(); // a latency for the log, not a decision
@@ -83,10 +106,10 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): { stop(): P
     const ok = isSuccess(answer.status);
     const retryAfterMs = answer.status !== undefined && honoursRetryAfter(answer.status) ? parseRetryAfter(answer.retryAfter, now) : undefined;
     const delay = ok ? undefined : nextAttemptDelayMs(c.attempts + 1, { retryAfterMs, random: random(), schedule: deps.schedule });
-    const recorded = await recordAttempt(deps.sql, c, {
-      ok, statusCode: answer.status ?? null, latencyMs, error: ok ? null : answer.error ?? null,
-      nextAttemptAt: delay === undefined ? null : new Date(now + delay),
-    }, new Date(now));
+    const recorded = await record({
+      claim: c, now: new Date(now),
+      result: { ok, statusCode: answer.status ?? null, latencyMs, error: ok ? null : answer.error ?? null, nextAttemptAt: delay === undefined ? null : new Date(now + delay) },
+    });
     if (!recorded || ok || !recorded.failingSince) return;
     if (shouldDisable(recorded.failingSince.getTime(), now, disableAfterMs)) {
       const reason = `every attempt failed since ${recorded.failingSince.toISOString()}`;
@@ -103,6 +126,7 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): { stop(): P
       .catch((err: unknown) => deps.log.error({ err, endpointId: c.endpoint_id }, 'a webhook attempt could not be recorded; its lease will lapse and it is sent again'))
       .finally(() => {
         inFlight.delete(p);
+        freed = true;
         wake?.abort(); // a slot is free: look again now
       });
     inFlight.add(p);
@@ -111,6 +135,7 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): { stop(): P
   const loop = (async () => {
     while (!stopped.signal.aborted) {
       let claimed = 0;
+      freed = false;
       const room = maxInFlight - inFlight.size;
       try {
         if (room > 0) {
@@ -122,6 +147,7 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): { stop(): P
         deps.log.warn({ err }, 'webhook claim failed; will try again');
       }
       if (claimed > 0 && claimed === room) continue; // more may be due
+      if (freed && claimed > 0) continue; // slots freed while claiming: look again for them now, not after pollMs
       wake = new AbortController();
       const either = AbortSignal.any([stopped.signal, wake.signal]);
       await deps.clock.sleep(pollMs, either);

@@ -1264,7 +1264,10 @@ export interface paths {
         /** The page behind an unsubscribe link: a button that POSTs (a GET changes nothing) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description The delivery the link was sent in: the unsubscribe is counted for its campaign or group (docs/analytics.md). */
+                    d?: string;
+                };
                 header?: never;
                 path: {
                     token: string;
@@ -1329,7 +1332,10 @@ export interface paths {
         /** RFC 8058 one-click unsubscribe: body List-Unsubscribe=One-Click */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description The delivery the link was sent in: the unsubscribe is counted for its campaign or group (docs/analytics.md). */
+                    d?: string;
+                };
                 header?: never;
                 path: {
                     token: string;
@@ -1410,6 +1416,80 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/r/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An email's open pixel or click redirect (the signed token says which) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The open pixel: a transparent 1×1 GIF. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/gif": string;
+                    };
+                };
+                /** @description A click: redirects to the URL the token signs. */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description - `invalid_tracking_token`: The tracking link (open pixel or click redirect) is not one Herald made, or was altered; nothing was recorded and no redirect was made. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -8945,6 +9025,667 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stats/project": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole project's stats
+         * @description Counters from the hourly rollups, written with each outcome and engagement (docs/analytics.md defines every metric). Rates are over sent; null when nothing was sent.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Included; default: `to` minus 7 days. */
+                    from?: string;
+                    /** @description Excluded; default: now. */
+                    to?: string;
+                    granularity?: "hour" | "day";
+                    /** @description Days are cut at midnight in the project's time zone (GET /v1/project) or in UTC. */
+                    time_zone?: "project" | "UTC";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            source: {
+                                kind: string;
+                                id: string | null;
+                            };
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                            granularity: "hour" | "day";
+                            time_zone: string;
+                            totals: {
+                                sent: number;
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                                bounces: number;
+                                complaints: number;
+                                unsubscribes: number;
+                                opens_unique: number;
+                                opens_total: number;
+                                opens_machine: number;
+                                opens_influenced: number;
+                                clicks_unique: number;
+                                clicks_total: number;
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                delivery_rate: number | null;
+                                open_rate: number | null;
+                                click_rate: number | null;
+                                click_to_open_rate: number | null;
+                            };
+                            variants: ({
+                                variant: string;
+                            } & {
+                                sent: number;
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                                bounces: number;
+                                complaints: number;
+                                unsubscribes: number;
+                                opens_unique: number;
+                                opens_total: number;
+                                opens_machine: number;
+                                opens_influenced: number;
+                                clicks_unique: number;
+                                clicks_total: number;
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                delivery_rate: number | null;
+                                open_rate: number | null;
+                                click_rate: number | null;
+                                click_to_open_rate: number | null;
+                            })[];
+                            buckets: ({
+                                /** Format: date-time */
+                                start: string;
+                                /** @description The bucket's start on the wall clock of time_zone: YYYY-MM-DD (day) or YYYY-MM-DDTHH:MM (hour). */
+                                local: string;
+                                /** @description The A/B variant's index; empty when there is none. */
+                                variant: string;
+                                channel: string;
+                            } & {
+                                sent: number;
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                                bounces: number;
+                                complaints: number;
+                                unsubscribes: number;
+                                opens_unique: number;
+                                opens_total: number;
+                                opens_machine: number;
+                                opens_influenced: number;
+                                clicks_unique: number;
+                                clicks_total: number;
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                delivery_rate: number | null;
+                                open_rate: number | null;
+                                click_rate: number | null;
+                                click_to_open_rate: number | null;
+                            })[];
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_not_found`: No campaign with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stats/campaigns/{campaign_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A campaign's stats, per variant
+         * @description Counters from the hourly rollups, written with each outcome and engagement (docs/analytics.md defines every metric). Rates are over sent; null when nothing was sent.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Included; default: `to` minus 7 days. */
+                    from?: string;
+                    /** @description Excluded; default: now. */
+                    to?: string;
+                    granularity?: "hour" | "day";
+                    /** @description Days are cut at midnight in the project's time zone (GET /v1/project) or in UTC. */
+                    time_zone?: "project" | "UTC";
+                };
+                header?: never;
+                path: {
+                    campaign_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            source: {
+                                kind: string;
+                                id: string | null;
+                            };
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                            granularity: "hour" | "day";
+                            time_zone: string;
+                            totals: {
+                                sent: number;
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                                bounces: number;
+                                complaints: number;
+                                unsubscribes: number;
+                                opens_unique: number;
+                                opens_total: number;
+                                opens_machine: number;
+                                opens_influenced: number;
+                                clicks_unique: number;
+                                clicks_total: number;
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                delivery_rate: number | null;
+                                open_rate: number | null;
+                                click_rate: number | null;
+                                click_to_open_rate: number | null;
+                            };
+                            variants: ({
+                                variant: string;
+                            } & {
+                                sent: number;
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                                bounces: number;
+                                complaints: number;
+                                unsubscribes: number;
+                                opens_unique: number;
+                                opens_total: number;
+                                opens_machine: number;
+                                opens_influenced: number;
+                                clicks_unique: number;
+                                clicks_total: number;
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                delivery_rate: number | null;
+                                open_rate: number | null;
+                                click_rate: number | null;
+                                click_to_open_rate: number | null;
+                            })[];
+                            buckets: ({
+                                /** Format: date-time */
+                                start: string;
+                                /** @description The bucket's start on the wall clock of time_zone: YYYY-MM-DD (day) or YYYY-MM-DDTHH:MM (hour). */
+                                local: string;
+                                /** @description The A/B variant's index; empty when there is none. */
+                                variant: string;
+                                channel: string;
+                            } & {
+                                sent: number;
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                                bounces: number;
+                                complaints: number;
+                                unsubscribes: number;
+                                opens_unique: number;
+                                opens_total: number;
+                                opens_machine: number;
+                                opens_influenced: number;
+                                clicks_unique: number;
+                                clicks_total: number;
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                delivery_rate: number | null;
+                                open_rate: number | null;
+                                click_rate: number | null;
+                                click_to_open_rate: number | null;
+                            })[];
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_not_found`: No campaign with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stats/transactional/{group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A transactional group's stats (the group_id of POST /v1/transactional/send)
+         * @description Counters from the hourly rollups, written with each outcome and engagement (docs/analytics.md defines every metric). Rates are over sent; null when nothing was sent.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Included; default: `to` minus 7 days. */
+                    from?: string;
+                    /** @description Excluded; default: now. */
+                    to?: string;
+                    granularity?: "hour" | "day";
+                    /** @description Days are cut at midnight in the project's time zone (GET /v1/project) or in UTC. */
+                    time_zone?: "project" | "UTC";
+                };
+                header?: never;
+                path: {
+                    group_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            source: {
+                                kind: string;
+                                id: string | null;
+                            };
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                            granularity: "hour" | "day";
+                            time_zone: string;
+                            totals: {
+                                sent: number;
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                                bounces: number;
+                                complaints: number;
+                                unsubscribes: number;
+                                opens_unique: number;
+                                opens_total: number;
+                                opens_machine: number;
+                                opens_influenced: number;
+                                clicks_unique: number;
+                                clicks_total: number;
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                delivery_rate: number | null;
+                                open_rate: number | null;
+                                click_rate: number | null;
+                                click_to_open_rate: number | null;
+                            };
+                            variants: ({
+                                variant: string;
+                            } & {
+                                sent: number;
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                                bounces: number;
+                                complaints: number;
+                                unsubscribes: number;
+                                opens_unique: number;
+                                opens_total: number;
+                                opens_machine: number;
+                                opens_influenced: number;
+                                clicks_unique: number;
+                                clicks_total: number;
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                delivery_rate: number | null;
+                                open_rate: number | null;
+                                click_rate: number | null;
+                                click_to_open_rate: number | null;
+                            })[];
+                            buckets: ({
+                                /** Format: date-time */
+                                start: string;
+                                /** @description The bucket's start on the wall clock of time_zone: YYYY-MM-DD (day) or YYYY-MM-DDTHH:MM (hour). */
+                                local: string;
+                                /** @description The A/B variant's index; empty when there is none. */
+                                variant: string;
+                                channel: string;
+                            } & {
+                                sent: number;
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                                bounces: number;
+                                complaints: number;
+                                unsubscribes: number;
+                                opens_unique: number;
+                                opens_total: number;
+                                opens_machine: number;
+                                opens_influenced: number;
+                                clicks_unique: number;
+                                clicks_total: number;
+                                skipped_by_reason: {
+                                    [key: string]: number;
+                                };
+                                delivery_rate: number | null;
+                                open_rate: number | null;
+                                click_rate: number | null;
+                                click_to_open_rate: number | null;
+                            })[];
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `campaign_not_found`: No campaign with this id in this project. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/profiles/bulk": {
         parameters: {
             query?: never;
@@ -10912,7 +11653,7 @@ export interface paths {
         put?: never;
         /**
          * Report pushes received and opened
-         * @description Stored as events $push_received / $push_opened; a known delivery gets received_at / opened_at (the first report wins).
+         * @description Stored as events $push_received / $push_opened / $app_opened; a known delivery gets received_at / opened_at (the first report wins), its receipt and open counted once in the stats.
          */
         post: {
             parameters: {
@@ -10928,7 +11669,8 @@ export interface paths {
                         events: {
                             /** @description Client-generated, unique per project. */
                             id: string;
-                            type: "received" | "opened";
+                            /** @description app_opened: the app came to the foreground, not from a push; credits the push received last within the influence window (docs/analytics.md). */
+                            type: "received" | "opened" | "app_opened";
                             /** Format: uuid */
                             message_id?: string;
                             /** Format: uuid */

@@ -2,26 +2,21 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { testDatabase, type TestDatabase } from '../../../test/support/database.js';
-import { testMasterKey } from '../../../test/support/keyring.js';
+import type { TestDatabase } from '../../../test/support/database.js';
+import { routeTestApp, type RouteTestApp } from '../../../test/support/app.js';
 import { testClock } from '../../../test/support/clock.js';
-import { silentLogger } from '../../observability/logger.js';
-import { createMetrics } from '../../observability/metrics.js';
-import { createEvents } from '../../worker/events.js';
-import { createPostgresQueue } from '../../queue/postgres/queue.js';
 import type { WorkQueue } from '../../queue/queue.js';
-import { createProject, type CreatedProject } from '../../store/projects.js';
+import type { CreatedProject } from '../../store/projects.js';
 import { appliedChangeRetentionMs, applyNextChange, deleteAppliedChanges } from '../../store/audiences.js';
 import { countMatching } from '../../store/targeting.js';
 import { applyAudiencesHandler } from '../../worker/apply-audiences.js';
 import { topics, type AudiencePayload } from '../../worker/topics.js';
-import { buildApp } from '../app.js';
 import { eventually } from '../../../test/support/eventually.js';
 
 // The audience routes on a real database through the whole app, with the worker's apply step
 // driven by the test: it claims the audiences.apply jobs and runs the real handler on them.
-const { keyring } = testMasterKey();
 const clock = testClock();
+let t: RouteTestApp;
 let db: TestDatabase;
 let queue: WorkQueue;
 let app: FastifyInstance;
@@ -29,26 +24,15 @@ let project: CreatedProject;
 let other: CreatedProject;
 
 before(async () => {
-  db = await testDatabase();
-  queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3 });
-  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), clock, checkResponses: true });
-  project = await createProject(db.sql, 'audiences', keyring);
-  other = await createProject(db.sql, 'other', keyring);
+  t = await routeTestApp('audiences', { clock });
+  ({ db, queue, app, project, other } = t);
   await db.sql`insert into profiles (project_id, custom_id) select ${project.project_id}, 'u' || lpad(g::text, 3, '0') from generate_series(1, 100) g`;
 });
-after(async () => {
-  await app.close();
-  await queue.close();
-  await db.close();
-});
+after(() => t.close());
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 const call = (method: Method, url: string, payload?: unknown, o: { p?: CreatedProject; key?: string } = {}) =>
-  app.inject({
-    method, url,
-    headers: { authorization: `Bearer ${(o.p ?? project).rest_key}`, ...(o.key ? { 'idempotency-key': o.key } : {}) },
-    ...(payload === undefined ? {} : { payload: payload as object }),
-  });
+  t.call(method, url, payload, { ...(o.p ? { p: o.p } : {}), headers: o.key ? { 'idempotency-key': o.key } : {} });
 const upload = (audienceId: string, mode: string, body: Readable | string, type = 'application/x-ndjson') =>
   app.inject({ method: 'POST', url: `/v1/audiences/${audienceId}/uploads?mode=${mode}`, headers: { authorization: `Bearer ${project.rest_key}`, 'content-type': type }, payload: body });
 

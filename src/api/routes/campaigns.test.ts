@@ -1,39 +1,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance } from 'fastify';
-import { testDatabase, type TestDatabase } from '../../../test/support/database.js';
-import { testMasterKey } from '../../../test/support/keyring.js';
-import { silentLogger } from '../../observability/logger.js';
-import { createMetrics } from '../../observability/metrics.js';
-import { createEvents } from '../../worker/events.js';
-import { createPostgresQueue } from '../../queue/postgres/queue.js';
-import type { WorkQueue } from '../../queue/queue.js';
-import { createProject, type CreatedProject } from '../../store/projects.js';
-import { buildApp } from '../app.js';
+import type { TestDatabase } from '../../../test/support/database.js';
+import type { CreatedProject } from '../../store/projects.js';
+import { routeTestApp, type RouteTestApp } from '../../../test/support/app.js';
 
 // The campaign routes through the whole app (auth, validation, the contract's response check).
-const { keyring } = testMasterKey();
+let t: RouteTestApp;
 let db: TestDatabase;
-let queue: WorkQueue;
-let app: FastifyInstance;
 let project: CreatedProject;
 let other: CreatedProject;
 
 before(async () => {
-  db = await testDatabase();
-  queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3 });
-  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), checkResponses: true });
-  project = await createProject(db.sql, 'campaigns', keyring);
-  other = await createProject(db.sql, 'other', keyring);
+  t = await routeTestApp('campaigns');
+  ({ db, project, other } = t);
 });
-after(async () => {
-  await app.close();
-  await queue.close();
-  await db.close();
-});
+after(() => t.close());
 
-const call = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown, p: CreatedProject = project) =>
-  app.inject({ method, url, headers: { authorization: `Bearer ${p.rest_key}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+const call = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown, p: CreatedProject = project) => t.call(method, url, payload, { p });
 const campaigns = async () => Number((await db.sql`select count(*) as n from campaigns`)[0]!.n);
 const valid = {
   name: 'Welcome back',

@@ -1,39 +1,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance } from 'fastify';
-import { testDatabase, type TestDatabase } from '../../../test/support/database.js';
-import { testMasterKey } from '../../../test/support/keyring.js';
-import { silentLogger } from '../../observability/logger.js';
-import { createMetrics } from '../../observability/metrics.js';
-import { createEvents } from '../../worker/events.js';
-import { createPostgresQueue } from '../../queue/postgres/queue.js';
-import type { WorkQueue } from '../../queue/queue.js';
-import { createProject, type CreatedProject } from '../../store/projects.js';
-import { buildApp } from '../app.js';
+import type { TestDatabase } from '../../../test/support/database.js';
+import type { CreatedProject } from '../../store/projects.js';
+import { routeTestApp, type RouteTestApp } from '../../../test/support/app.js';
 
 // The capping routes through the whole app (auth, validation, error handler, response schemas).
-const { keyring } = testMasterKey();
+let t: RouteTestApp;
 let db: TestDatabase;
-let queue: WorkQueue;
-let app: FastifyInstance;
 let project: CreatedProject;
 let other: CreatedProject;
 
 before(async () => {
-  db = await testDatabase();
-  queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3 });
-  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), checkResponses: true });
-  project = await createProject(db.sql, 'cappings', keyring);
-  other = await createProject(db.sql, 'other', keyring);
+  t = await routeTestApp('cappings');
+  ({ db, project, other } = t);
 });
-after(async () => {
-  await app.close();
-  await queue.close();
-  await db.close();
-});
+after(() => t.close());
 
-const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, p: CreatedProject = project) =>
-  app.inject({ method, url, headers: { authorization: `Bearer ${p.rest_key}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, p: CreatedProject = project) => t.call(method, url, payload, { p });
 
 const daily = { name: 'one promo a day', scope: 'label', label: 'promo', channels: ['email', 'sms'], max_sends: 1, window_amount: 1, window_unit: 'days', action: 'defer', max_delay_minutes: 1440 };
 

@@ -38,6 +38,9 @@ const ListQuery = Type.Object(
 /** Form bodies are tiny ("List-Unsubscribe=One-Click"); anything bigger is not a one-click POST. */
 const formBodyLimit = 4096;
 const tokenParams = Type.Object({ token: Type.String({ maxLength: 2048 }) });
+/** Never refused: an unsubscribe must work whatever a mail client did to the query; a `d` that is no UUID counts for nothing. */
+const DeliveryQuery = Type.Object({ d: Type.Optional(Type.String({ maxLength: 64, description: 'The delivery the link was sent in: the unsubscribe is counted for its campaign or group (docs/analytics.md).' })) });
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const SuppressionPage = Type.Object({
   suppressions: Type.Array(Type.Object({
@@ -108,6 +111,7 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsyncTypebox => 
   app.get('/v1/email/unsubscribe/:token', {
     schema: {
       summary: 'The page behind an unsubscribe link: a button that POSTs (a GET changes nothing)', tags: ['email'], params: tokenParams, security: [],
+      querystring: DeliveryQuery,
       response: { 200: textResponse('text/html', 'A page with a button that POSTs the one-click unsubscribe.'), ...errorResponses(unsubscribeErrors) },
     },
     handler: async (req, reply) => {
@@ -122,6 +126,7 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsyncTypebox => 
   app.post('/v1/email/unsubscribe/:token', {
     schema: {
       summary: 'RFC 8058 one-click unsubscribe: body List-Unsubscribe=One-Click', tags: ['email'], params: tokenParams, security: [],
+      querystring: DeliveryQuery,
       response: {
         200: textResponse('text/html', 'The address is unsubscribed: a page that says so.'),
         ...errorResponses(unsubscribeErrors, 'invalid_unsubscribe_request', 'unsupported_media_type', 'body_too_large', 'request_incomplete'),
@@ -133,7 +138,7 @@ export const emailRoutes = (deps: EmailRouteDeps): FastifyPluginAsyncTypebox => 
         throw new ApiError('invalid_unsubscribe_request', 'the body must be List-Unsubscribe=One-Click (RFC 8058 section 3.2)');
       }
       await addSuppressions(sql, subject.projectId, [{ address: subject.address, reason: 'unsubscribed', detail: 'one-click unsubscribe (RFC 8058)' }],
-        new Date((deps.clock ?? systemClock).now()));
+        new Date((deps.clock ?? systemClock).now()), { deliveryId: req.query.d !== undefined && uuid.test(req.query.d) ? req.query.d : undefined });
       return page(reply, 200, 'Unsubscribed', '<h1>You are unsubscribed</h1>\n<p>You will no longer receive these emails at this address.</p>');
     },
   });

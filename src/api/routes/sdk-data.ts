@@ -10,6 +10,7 @@ import { checkClientId, checkCustomId, limits, parseEvent, parseSdkChanges, pars
 import { claimClientId, recordPushFeedback, storeEvents, type NewEvent } from '../../store/events.js';
 import { changeInstallationAttributes, identify, logout } from '../../store/identity.js';
 import { createGroupCommit } from '../../store/group-commit.js';
+import { influencedDeliveries, recordEngagements } from '../../store/engagements.js';
 import { ApiError } from '../errors.js';
 import { authorizeChange } from '../identity-guard.js';
 import { errorResponses, IdentityToken, inputErrors, Nullable, sdkKeyErrors } from '../schemas.js';
@@ -61,7 +62,9 @@ const PushEventsBody = Type.Object(
       Type.Object(
         {
           id: ClientId,
-          type: Type.Union([Type.Literal('received'), Type.Literal('opened')]),
+          type: Type.Union([Type.Literal('received'), Type.Literal('opened'), Type.Literal('app_opened')], {
+            description: 'app_opened: the app came to the foreground, not from a push; credits the push received last within the influence window (docs/analytics.md).',
+          }),
           message_id: Type.Optional(Type.String({ format: 'uuid' })),
           delivery_id: Type.Optional(Type.String({ format: 'uuid' })),
           time: Type.String(),
@@ -72,6 +75,15 @@ const PushEventsBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const eventNames = { received: '$push_received', opened: '$push_opened', app_opened: '$app_opened' } as const;
+
+/**
+ * How long after a push is received an app open counts as influenced by it: 3 hours, long enough
+ * for a notification read later that morning, short enough that an app used every day is not
+ * credited to every push (docs/analytics.md).
+ */
+export const influenceWindowMs = 3 * 3600 * 1000;
 
 const Counts = Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer({ description: 'Ids seen before: acknowledged, not stored again.' }) });
 const Identity = Type.Object({ install_id: Type.String(), custom_id: Nullable(Type.String()) });
@@ -194,7 +206,7 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
     config: { auth: 'sdk' },
     schema: {
       summary: 'Report pushes received and opened',
-      description: 'Stored as events $push_received / $push_opened; a known delivery gets received_at / opened_at (the first report wins).',
+      description: 'Stored as events $push_received / $push_opened / $app_opened; a known delivery gets received_at / opened_at (the first report wins), its receipt and open counted once in the stats.',
       tags: ['sdk'], body: PushEventsBody, response: { 200: Counts, ...batchErrors },
     },
     handler: async (req) => {
@@ -207,12 +219,23 @@ export const sdkDataRoutes = (deps: { sql: Sql; keyring: Keyring; limiter: RateL
       const stored = await sql.begin(async (tx) => {
         const s = await storeEvents(tx, parsed.map((e) => ({
           projectId: req.caller.projectId, clientId: e.id, customId: null, installId: install_id,
-          name: e.type === 'received' ? '$push_received' : '$push_opened', time: e.time,
+          name: eventNames[e.type], time: e.time,
           attributes: { ...(e.message_id ? { message_id: e.message_id } : {}), ...(e.delivery_id ? { delivery_id: e.delivery_id } : {}) },
         })));
-        await recordPushFeedback(tx, req.caller.projectId, install_id, parsed.map((e) => ({
+        // Only the reports stored now move the stats: a batch sent again is acknowledged, not counted.
+        const fresh = parsed.filter((_, i) => s[i]);
+        const matched = await recordPushFeedback(tx, req.caller.projectId, install_id, fresh.flatMap((e) => (e.type === 'app_opened' ? [] : [{
           type: e.type, deliveryId: e.delivery_id ?? null, messageId: e.message_id ?? null, time: e.time,
-        })));
+        }])));
+        const influenced = await influencedDeliveries(tx, req.caller.projectId, install_id,
+          fresh.filter((e) => e.type === 'app_opened').map((e) => e.time), influenceWindowMs);
+        await recordEngagements(tx, req.caller.projectId, [
+          ...matched.flatMap((m) => [
+            ...(m.received ? [{ deliveryId: m.id, kind: 'received' as const }] : []),
+            ...(m.opened ? [{ deliveryId: m.id, kind: 'open' as const }] : []),
+          ]),
+          ...influenced.map((id) => ({ deliveryId: id, kind: 'influenced_open' as const })),
+        ], now);
         return s;
       });
       return count(stored);

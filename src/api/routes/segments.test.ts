@@ -1,30 +1,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance } from 'fastify';
-import { testDatabase, type TestDatabase } from '../../../test/support/database.js';
-import { testMasterKey } from '../../../test/support/keyring.js';
-import { silentLogger } from '../../observability/logger.js';
-import { createMetrics } from '../../observability/metrics.js';
-import { createEvents } from '../../worker/events.js';
-import { createPostgresQueue } from '../../queue/postgres/queue.js';
-import type { WorkQueue } from '../../queue/queue.js';
-import { createProject, type CreatedProject } from '../../store/projects.js';
-import { buildApp } from '../app.js';
+import type { TestDatabase } from '../../../test/support/database.js';
+import type { CreatedProject } from '../../store/projects.js';
+import { routeTestApp, type RouteTestApp } from '../../../test/support/app.js';
 
 // The segment routes on a real database, through the whole app (auth, validation, error handler).
-const { keyring } = testMasterKey();
+let t: RouteTestApp;
 let db: TestDatabase;
-let queue: WorkQueue;
-let app: FastifyInstance;
 let project: CreatedProject;
 let other: CreatedProject;
 
 before(async () => {
-  db = await testDatabase();
-  queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3 });
-  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), checkResponses: true });
-  project = await createProject(db.sql, 'segments', keyring);
-  other = await createProject(db.sql, 'other', keyring);
+  t = await routeTestApp('segments');
+  ({ db, project, other } = t);
   // 100 profiles: every other one gold, a tenth French; the other project has gold profiles too.
   await db.sql`insert into profiles (project_id, custom_id, language, attributes)
     select ${project.project_id}, 'u' || lpad(g::text, 3, '0'), case when g % 10 = 0 then 'fr' else 'en' end,
@@ -32,14 +20,9 @@ before(async () => {
       from generate_series(1, 100) g`;
   await db.sql`insert into profiles (project_id, custom_id, attributes) select ${other.project_id}, 'o' || g, '{"tier": "gold"}' from generate_series(1, 7) g`;
 });
-after(async () => {
-  await app.close();
-  await queue.close();
-  await db.close();
-});
+after(() => t.close());
 
-const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, p: CreatedProject = project) =>
-  app.inject({ method, url, headers: { authorization: `Bearer ${p.rest_key}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, p: CreatedProject = project) => t.call(method, url, payload, { p });
 const tableCount = async () => Number((await db.sql`select count(*) as n from segments`)[0]!.n);
 
 test('a segment is saved, counted exactly, previewed, changed, listed and deleted', async () => {

@@ -1,40 +1,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance } from 'fastify';
-import { testDatabase, type TestDatabase } from '../../../test/support/database.js';
-import { testMasterKey } from '../../../test/support/keyring.js';
-import { silentLogger } from '../../observability/logger.js';
-import { createMetrics } from '../../observability/metrics.js';
-import { createEvents } from '../../worker/events.js';
-import { createPostgresQueue } from '../../queue/postgres/queue.js';
-import type { WorkQueue } from '../../queue/queue.js';
-import { createProject, type CreatedProject } from '../../store/projects.js';
+import type { TestDatabase } from '../../../test/support/database.js';
+import type { CreatedProject } from '../../store/projects.js';
 import { addSuppressions } from '../../store/email-suppressions.js';
-import { buildApp } from '../app.js';
+import { routeTestApp, type RouteTestApp } from '../../../test/support/app.js';
 
 // The webhook routes through the whole app (auth, validation, the response contract) on a real database.
-const { keyring } = testMasterKey();
+let t: RouteTestApp;
 let db: TestDatabase;
-let queue: WorkQueue;
-let app: FastifyInstance;
 let project: CreatedProject;
 let other: CreatedProject;
 
 before(async () => {
-  db = await testDatabase();
-  queue = createPostgresQueue({ sql: db.sql, log: silentLogger(), maxAttempts: 3 });
-  app = await buildApp({ keyring, sql: db.sql, queue, log: silentLogger(), metrics: createMetrics({ events: createEvents(), queue }), checkResponses: true });
-  project = await createProject(db.sql, 'webhooks', keyring);
-  other = await createProject(db.sql, 'other', keyring);
+  t = await routeTestApp('webhooks');
+  ({ db, project, other } = t);
 });
-after(async () => {
-  await app.close();
-  await queue.close();
-  await db.close();
-});
+after(() => t.close());
 
-const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, p: CreatedProject = project) =>
-  app.inject({ method, url, headers: { authorization: `Bearer ${p.rest_key}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, p: CreatedProject = project) => t.call(method, url, payload, { p });
 
 test('an endpoint is created with its secret shown once, listed, changed, rotated and deleted', async () => {
   const created = await call('POST', '/v1/webhooks', { url: 'https://hooks.example.com/herald', event_types: ['message.sent', 'email.bounced', 'message.sent'], description: 'CRM' });

@@ -6,8 +6,10 @@
  * accepted. A hard bounce puts the address on the project's suppression list.
  */
 import type { DeliveryOutcome } from '../../domain/outcome.js';
-import { unsubscribeUrl } from '../../domain/email-message.js';
+import { trackingUrl, unsubscribeUrl } from '../../domain/email-message.js';
 import { signUnsubscribeToken } from '../../domain/unsubscribe-token.js';
+import { signTrackingToken } from '../../domain/tracking-token.js';
+import { addTracking } from '../../domain/email-tracking.js';
 import type { EmailToSend } from '../../providers/email/client.js';
 import type { SmtpAccount } from '../../providers/email/client.js';
 import { addSuppressions, type NewSuppression } from '../../store/email-suppressions.js';
@@ -23,6 +25,13 @@ export function emailChannel(deps: {
   /** Dates the unsubscribe tokens (they expire). */
   now: () => number;
 }): ChannelSender<EmailAccount> {
+  // The open pixel and the click redirects (domain/email-tracking.ts), signed with the unsubscribe
+  // secret under their own context (domain/tracking-token.ts), the same on every attempt.
+  const tracked = (html: string, projectId: string, deliveryId: string, unsubscribe: string) => addTracking(html, {
+    click: (link, url) => trackingUrl(deps.publicUrl, signTrackingToken(deps.unsubscribeSecret, { kind: 'click', projectId, deliveryId, link, url })),
+    pixel: trackingUrl(deps.publicUrl, signTrackingToken(deps.unsubscribeSecret, { kind: 'open', projectId, deliveryId })),
+    keep: [unsubscribe],
+  }).html;
   return {
     channel: 'email',
     resendIsSafe: true,
@@ -35,15 +44,16 @@ export function emailChannel(deps: {
       const from = (content.from && account.identities.find((i) => i.address.toLowerCase() === content.from!.toLowerCase()))
         ?? (content.from ? undefined : account.identities[0]);
       if (!from) return { kind: 'rejected', reason: `from ${content.from ?? '(none)'} is not one of the project's sender identities` };
+      const unsubscribe = unsubscribeUrl(deps.publicUrl, signUnsubscribeToken(deps.unsubscribeSecret, d.project_id, d.target, new Date(deps.now())), d.id);
       return deps.send(account.smtp, {
         deliveryId: d.id,
         from,
         to: d.target,
         replyTo: content.reply_to,
         subject: content.subject,
-        html: content.html,
+        html: content.html === undefined ? undefined : tracked(content.html, d.project_id, d.id, unsubscribe),
         text: content.text,
-        unsubscribeUrl: unsubscribeUrl(deps.publicUrl, signUnsubscribeToken(deps.unsubscribeSecret, d.project_id, d.target, new Date(deps.now()))),
+        unsubscribeUrl: unsubscribe,
       });
     },
     async recordExtra(tx, results) {
