@@ -40,8 +40,9 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
       content: { push: { title: awkward, body: 'b' } } as never, createdAt: new Date(), expiresAt: null },
     idempotency: { key: 'idem-1', hash: Buffer.from('0123456789abcdef') },
   }])); // messages, jobs, idempotency_keys
+  const deliveryId = randomUUID();
   await sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, install_id, status, attempts, segments, encoding, custom_id)
-            values (${randomUUID()}, ${messageId}, ${p}, 'ios', 'aa11', 'token', 'i1', 'sent', 1, null, null, 'alice'),
+            values (${deliveryId}, ${messageId}, ${p}, 'ios', 'aa11', 'token', 'i1', 'sent', 1, null, null, 'alice'),
                    (${randomUUID()}, ${messageId}, ${p}, 'sms', '+15550001', 'number', null, 'queued', 0, 2, 'UCS-2', null)`;
   await sql`insert into invalidated_tokens (project_id, platform, token, reason) values (${p}, 'ios', 'dead', 'Unregistered')`;
   await sql`insert into dead_jobs (id, topic, payload, attempts, last_error, created_at)
@@ -100,6 +101,14 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   await sql`insert into exports (id, project_id, kind, format, params, state, total, rows, bytes, cursor, page, created_at, expires_at)
             values (${randomUUID()}, ${p}, 'profiles', 'csv', ${sql.json({ kind: 'profiles', query: null, attributes: [awkward], as_of: 0 })}, 'done', 1, 1, 10,
                     ${sql.json(awkward)}, 1, now(), now() + interval '7 days')`;
+  await sql`insert into engagements (project_id, delivery_id, kind, link, machine, count, first_at, last_at)
+            values (${p}, ${deliveryId}, 'click', 2, false, 3, now() - interval '1 hour', now())`;
+  await sql`insert into stats_hourly (project_id, source_kind, source_id, variant, channel, hour, sent, delivered, opens_unique)
+            values (${p}, 'transactional', ${awkward}, '', 'push', date_trunc('hour', now()), 5, 4, 1)
+            on conflict do nothing`;
+  await sql`insert into stats_skips_hourly (project_id, source_kind, source_id, variant, channel, hour, reason, skipped)
+            values (${p}, 'campaign', ${campaign}, 'A', 'email', date_trunc('hour', now()), ${awkward}, 2)
+            on conflict do nothing`;
   return p;
 }
 
