@@ -159,6 +159,12 @@ export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number, 
   return out;
 }
 
+/** Locks deliveries in id order, so two transactions locking some of the same ones never deadlock. */
+export async function lockDeliveries(sql: TransactionSql, ids: string[]): Promise<void> {
+  if (!ids.length) return;
+  await sql`select 1 from deliveries where id = any(${[...new Set(ids)]}::uuid[]) order by id for update`;
+}
+
 /**
  * Gives back claims whose holder never made its call. Only a claim still ending at `until` is
  * cleared: one that lapsed and was taken by another worker meanwhile is that worker's now.
