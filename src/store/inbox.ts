@@ -39,10 +39,11 @@ export async function writeInboxItems(tx: TransactionSql, items: readonly NewInb
   }
   const rows = await tx`
     insert into inbox_items (project_id, owner_kind, owner, created_at, message_id, title, body, deeplink, data)
-    select m.project_id, u.kind, u.owner, m.created_at, m.id,
+    select m.project_id, u.kind, u.owner, u.created_at, m.id,
            m.content #>> '{push,title}', m.content #>> '{push,body}', m.content #>> '{push,deeplink}', m.content #> '{push,data}'
     from unnest(${unique.map((i) => i.messageId)}::uuid[], ${unique.map((i) => i.projectId)}::uuid[],
-                ${unique.map((i) => i.owner.kind)}::text[], ${unique.map((i) => i.owner.id)}::text[]) as u(message_id, project_id, kind, owner)
+                ${unique.map((i) => i.owner.kind)}::text[], ${unique.map((i) => i.owner.id)}::text[],
+                ${unique.map((i) => i.createdAt.toISOString())}::timestamptz[]) as u(message_id, project_id, kind, owner, created_at)
     join messages m on m.id = u.message_id and m.project_id = u.project_id
     on conflict do nothing
     returning 1`;
