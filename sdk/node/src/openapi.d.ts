@@ -258,7 +258,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
@@ -11288,7 +11288,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
@@ -11436,7 +11436,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
@@ -11583,7 +11583,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
@@ -12187,7 +12187,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
@@ -12339,7 +12339,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {

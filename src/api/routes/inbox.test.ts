@@ -228,6 +228,17 @@ test('the unread count is exact under concurrent marks and new items', async () 
   assert.deepEqual(last.json(), { updated: truth!.n, unread: 0 });
 });
 
+test('erasing a person removes their profile\'s inbox and their devices\'', async () => {
+  const gone = uid('gone');
+  const kept = uid('kept');
+  await device(gone);
+  await device(kept);
+  await send({ custom_ids: [gone, kept] }, { title: 'both' });
+  assert.equal((await h.call('DELETE', `/v1/profiles/${gone}`)).statusCode, 200);
+  assert.deepEqual((await page(`custom_id=${gone}`)).items, []);
+  assert.equal((await page(`custom_id=${kept}`)).items.length, 1, 'the other recipient keeps theirs');
+});
+
 test('items past retention leave the inbox at once and their week is dropped whole', async () => {
   const frank = uid('frank');
   await device(frank);
