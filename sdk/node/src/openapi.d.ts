@@ -108,7 +108,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -278,7 +278,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -500,7 +500,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -648,7 +648,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -805,7 +805,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -970,7 +970,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1094,7 +1094,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1218,7 +1218,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1385,7 +1385,133 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/email/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take in a bounce (RFC 3464 delivery status notification) or a spam complaint (RFC 5965 feedback report) as a raw message
+         * @description Content-Type: message/rfc822, the report message as received (multipart/report). A hard bounce or an abuse complaint puts the address on the suppression list, emits email.bounced or email.complained, and counts bounces or complaints for the message it reports on (docs/analytics.md); a soft bounce is recorded. The same report posted twice counts once.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "message/rfc822": unknown;
+                };
+            };
+            responses: {
+                /** @description What the report named, and which of it was new. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            report_type: "delivery-status" | "feedback-report";
+                            results: {
+                                /** @description bounce: a permanent failure (5.x.x), the address is suppressed; soft_bounce: a transient one (4.x.x, or delayed), recorded only; complaint: an abuse feedback report, the address is suppressed. */
+                                kind: "bounce" | "soft_bounce" | "complaint";
+                                address: string | null;
+                                delivery_id: string | null;
+                                /** @description False when this report was posted before: nothing moved again. */
+                                new: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /**
+                 * @description - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 *     - `invalid_feedback_report`: The body of POST /v1/email/feedback is not a delivery status notification (RFC 3464) or a feedback report (RFC 5965), or lacks a field they require; the message says which. Nothing was recorded.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1599,7 +1725,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1765,7 +1891,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1923,7 +2049,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -2107,7 +2233,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -2271,7 +2397,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -2528,7 +2654,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -2649,7 +2775,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -2788,7 +2914,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -2955,7 +3081,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3103,7 +3229,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3225,7 +3351,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3661,7 +3787,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3840,7 +3966,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -3969,7 +4095,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -4101,7 +4227,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -4253,7 +4379,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -4383,7 +4509,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -4523,7 +4649,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -4656,7 +4782,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -4773,7 +4899,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -4916,7 +5042,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -5040,7 +5166,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -5175,7 +5301,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -5309,7 +5435,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -5452,7 +5578,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -5699,7 +5825,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -5840,7 +5966,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -5990,7 +6116,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -6097,7 +6223,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -6308,7 +6434,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -6522,7 +6648,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -7086,7 +7212,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -7316,7 +7442,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -7894,7 +8020,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -8131,7 +8257,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -8372,7 +8498,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -8613,7 +8739,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -8854,7 +8980,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -8988,7 +9114,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -9205,7 +9331,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -9426,7 +9552,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -9647,7 +9773,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -9779,7 +9905,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -9931,7 +10057,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10057,7 +10183,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10180,7 +10306,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10322,7 +10448,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10439,7 +10565,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10574,7 +10700,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10707,7 +10833,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10852,7 +10978,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -11007,7 +11133,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -11139,7 +11265,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -11299,7 +11425,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -11447,7 +11573,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -11594,7 +11720,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -11741,7 +11867,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -11966,7 +12092,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -12168,7 +12294,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -12310,7 +12436,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -12435,7 +12561,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
