@@ -195,3 +195,36 @@ test('a malformed report is a 400 invalid_feedback_report, another media type a 
   assert.deepEqual((await post(h, arf({ feedbackType: 'not-spam', messageId: messageIdOf(eve) }))).body, { report_type: 'feedback-report', results: [] });
   assert.deepEqual(await footprint(h), start);
 });
+
+test('end to end: the SMTP sandbox accepts a message, keeps the DSN a relay would send, and that DSN posted bounces the delivery once', async (t) => {
+  const h = await startTestHerald();
+  t.after(() => h.close());
+  const sandbox = h.herald.sandbox!.inspectionUrl;
+  const fault = await fetch(`${sandbox}/_sandbox/faults`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'email', target_prefix: 'later', status: 550, dsn: true }),
+  });
+  assert.equal(fault.status, 201, await fault.text());
+  const r = await h.call('POST', '/v1/transactional/send', { group_id: 'digest', recipients: { emails: ['later@example.com', 'fine@example.com'] }, email: { subject: 's', text: 't' } });
+  const sent = await settled(h, { messageId: r.body.message_id as string }, 2);
+  const statuses = await h.db.sql<{ status: string }[]>`select status from deliveries where message_id = ${r.body.message_id as string} order by target`;
+  assert.deepEqual(statuses.map((s) => s.status), ['sent', 'sent'], 'accepted at SMTP time');
+
+  const records = await (await fetch(`${sandbox}/_sandbox/deliveries?channel=email&target=later@example.com`)).json() as { status: number; dsn_base64?: string }[];
+  assert.equal(records.length, 1);
+  assert.equal(records[0]!.status, 250);
+  const report = Buffer.from(records[0]!.dsn_base64!, 'base64').toString('utf8');
+  const fine = await (await fetch(`${sandbox}/_sandbox/deliveries?channel=email&target=fine@example.com`)).json() as { dsn_base64?: string }[];
+  assert.equal(fine[0]!.dsn_base64, undefined, 'no fault, no DSN');
+
+  for (const fresh of [true, false]) {
+    const posted = await post(h, report);
+    assert.equal(posted.status, 200, JSON.stringify(posted.body));
+    assert.deepEqual(posted.body.results, [{ kind: 'bounce', address: 'later@example.com', delivery_id: sent.get('later@example.com'), new: fresh }]);
+  }
+  const stats = await h.call('GET', '/v1/stats/transactional/digest?time_zone=UTC');
+  assert.deepEqual([stats.body.totals.sent, stats.body.totals.bounces, stats.body.totals.failed], [2, 1, 0]);
+  const list = await h.call('GET', '/v1/email/suppressions');
+  assert.deepEqual(list.body.suppressions.map((s: { address: string; reason: string; detail: string }) => [s.address, s.reason, s.detail]), [
+    ['later@example.com', 'hard_bounce', '5.1.1 smtp; 550 5.1.1 The email account that you tried to reach does not exist.'],
+  ]);
+});
