@@ -48,6 +48,12 @@ test('per recipient: delivered and relayed are no bounce, delayed is a soft one,
   assert.deepEqual(report(raw).items.map((i) => [i.kind, i.address, i.deliveryId]), [['soft_bounce', 'c@example.com', null], ['bounce', 'd@example.com', null]]);
 });
 
+test('a utf-8 address (RFC 6533) is read; an address of another type names no recipient', () => {
+  const raw = (final: string) => rfc3464SimpleDsn.replace(/Original-Recipient: [^\r]+\r\n/, '').replace('Final-Recipient: rfc822;louisl@larry.slip.umd.edu', `Final-Recipient: ${final}`);
+  assert.equal(report(raw('utf-8; Ann@Example.com')).items[0]!.address, 'ann@example.com');
+  assert.equal(report(raw('x400; /G=Ann/S=Example/')).items[0]!.address, null);
+});
+
 test('a DSN of successes only records nothing, and is no error', () => {
   assert.deepEqual(report(dsn({ recipients: [{ final: 'a@example.com', action: 'delivered', status: '2.0.0' }] })).items, []);
 });

@@ -51,11 +51,15 @@ export function deliveryIdOfMessageId(messageId: string | undefined): string | n
   return id !== undefined && uuid.test(id) ? id : null;
 }
 
-/** An address field's address: `rfc822; ann@example.com` (RFC 3464 §2.3.2), maybe in angle brackets. */
+/**
+ * An address field's address: `rfc822; ann@example.com` (RFC 3464 §2.3.2), maybe in angle
+ * brackets, or `utf-8; …` from a message/global-delivery-status (RFC 6533 §3). Another address
+ * type (an X.400 address, say) names no mailbox Herald sends to.
+ */
 function addressOf(value: string | undefined): string | null {
   if (value === undefined) return null;
   const semi = value.indexOf(';');
-  if (semi >= 0 && !/^\s*rfc822\s*$/i.test(value.slice(0, semi))) return null; // another address type (RFC 3464 §2.1.2)
+  if (semi >= 0 && !/^\s*(rfc822|utf-8)\s*$/i.test(value.slice(0, semi))) return null;
   const address = normalizeEmailAddress((semi >= 0 ? value.slice(semi + 1) : value).replace(/^\s*<|>\s*$/g, ''));
   return isEmailAddress(address) ? address : null;
 }

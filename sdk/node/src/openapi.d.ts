@@ -1461,7 +1461,7 @@ export interface paths {
                                 kind: "bounce" | "soft_bounce" | "complaint";
                                 address: string | null;
                                 delivery_id: string | null;
-                                /** @description False when this report was posted before: nothing moved again. */
+                                /** @description False when this report was posted before (nothing moved again), or recorded nothing (a soft bounce of no email Herald sent). */
                                 new: boolean;
                             }[];
                         };

@@ -41,7 +41,7 @@ const Result = Type.Object({
     }),
     address: Nullable(Type.String({ description: 'The recipient the report is about (the delivery\'s address when it is tied to one).' })),
     delivery_id: Nullable(Type.String({ format: 'uuid', description: 'The delivery the report is tied to: the one its returned Message-ID names, else the last email to its address; null when neither is found.' })),
-    new: Type.Boolean({ description: 'False when this report was posted before: nothing moved again.' }),
+    new: Type.Boolean({ description: 'False when this report was posted before (nothing moved again), or recorded nothing (a soft bounce of no email Herald sent).' }),
   })),
 }, { description: 'What the report named, and which of it was new.' });
 
