@@ -127,6 +127,8 @@ test('without Herald\'s Message-ID a report is tied to the last email to its add
   const latest = (await send(['Dan@Example.com', 'gone@example.com']));
   const dan = latest.get('dan@example.com')!;
   const gone = latest.get('gone@example.com')!;
+  const statuses = await h.db.sql<{ target: string; status: string }[]>`select target, status from deliveries where id = any(${[dan, gone]}::uuid[]) order by target`;
+  assert.deepEqual(statuses.map((r) => [r.target, r.status]), [['dan@example.com', 'sent'], ['gone@example.com', 'invalidated']]);
   const counted = async () => (await h.db.sql<{ bounces: number }[]>`
     select coalesce(sum(bounces), 0)::int as bounces from stats_hourly where source_id = 'receipts'`)[0]!.bounces;
   assert.equal(await counted(), 1, 'gone@ was refused at RCPT: counted then');
