@@ -18,6 +18,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import type { FeedbackItem, FeedbackKind } from '../domain/email-feedback.js';
 import { webhookOutbox } from './webhook-outbox.js';
 import { statsRollup } from './stats-rollup.js';
+import { retryingConflicts } from './database-errors.js';
 
 type Db = Sql | TransactionSql;
 
@@ -35,7 +36,10 @@ const handedOver = ['sent', 'delivered', 'invalidated'];
 
 export async function recordEmailFeedback(sql: Db, projectId: string, items: readonly FeedbackItem[], now: Date): Promise<RecordedFeedback[]> {
   if (!items.length) return [];
-  const rows = await sql<{ ord: number; kind: FeedbackKind; address: string | null; delivery_id: string | null; fresh: boolean }[]>`
+  // A delivery batch that bounces the same address at RCPT takes its counters' rows before the
+  // suppression's, and this statement takes them in no set order: on a deadlock it runs again
+  // (standing alone, it is idempotent).
+  const rows = await retryingConflicts('savepoint' in sql, () => sql<{ ord: number; kind: FeedbackKind; address: string | null; delivery_id: string | null; fresh: boolean }[]>`
     with input as (
       select u.ord::int as ord, u.kind, u.address, u.delivery_id, u.detail
         from unnest(${items.map((i) => i.kind)}::text[], ${items.map((i) => i.address) as string[]}::text[],
@@ -99,6 +103,6 @@ export async function recordEmailFeedback(sql: Db, projectId: string, items: rea
       from resolved r
       left join up on up.delivery_id = r.delivery_id and up.kind = r.kind
       left join suppressed s on s.address = r.address and r.delivery_id is null
-     order by r.ord`;
+     order by r.ord`);
   return rows.map((r) => ({ kind: r.kind, address: r.address, deliveryId: r.delivery_id, fresh: r.fresh }));
 }

@@ -9,6 +9,7 @@ import { replaceableBy, type SmsCallbackStatus } from '../domain/sms-status.js';
 import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
 import { statsRollup } from './stats-rollup.js';
 import { recordCampaignOutcomes } from './campaign-outcomes.js';
+import { retryingConflicts } from './database-errors.js';
 
 type Db = Sql | TransactionSql;
 
@@ -105,7 +106,10 @@ export type OptOutSource = 'inbound_keyword' | 'provider_21610' | 'api';
  */
 export async function optOutPhones(sql: Db, projectId: string, phones: string[], source: OptOutSource, now?: Date): Promise<void> {
   if (!phones.length) return;
-  await sql`
+  // This statement takes the opt-out's row and a counter's row in no set order; a delivery batch
+  // recording a 21610 for the same number takes its counters first, then the opt-out, so the two
+  // can deadlock. The STOP's statement, standing alone and idempotent, is then run again.
+  await retryingConflicts('savepoint' in sql, () => sql`
     with added as (
       insert into sms_opt_outs (project_id, phone, source)
       select ${projectId}, p, ${source} from unnest(${phones}::text[]) as p
@@ -124,7 +128,7 @@ export async function optOutPhones(sql: Db, projectId: string, phones: string[],
         ) d
        where a.source = 'inbound_keyword'
     ), ${statsRollup(sql, now)}
-    select 1`;
+    select 1`);
 }
 
 /** Opts numbers back in (START, UNSTOP, YES). */
