@@ -31,6 +31,7 @@ import { inboxRoutes } from './routes/inbox.js';
 import { registerSdkCors } from './sdk-cors.js';
 import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
 import { emailRoutes } from './routes/email.js';
+import { emailFeedbackRoutes } from './routes/email-feedback.js';
 import { trackingRoutes } from './routes/tracking.js';
 import { statsRoutes } from './routes/stats.js';
 import { segmentRoutes } from './routes/segments.js';
@@ -160,6 +161,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(transactionalRoutes(deps));
   await app.register(messageRoutes(deps.sql));
   await app.register(emailRoutes({ sql: deps.sql, unsubscribeSecret: deps.unsubscribeSecret, clock: deps.clock }));
+  await app.register(emailFeedbackRoutes({ sql: deps.sql, clock: deps.clock }));
   if (deps.unsubscribeSecret) await app.register(trackingRoutes({ sql: deps.sql, secret: deps.unsubscribeSecret, clock: deps.clock }));
   await app.register(providerRoutes({ sql: deps.sql, keyring: deps.keyring, privateNetworks: deps.privateNetworks }));
   if (deps.exportsDir && deps.unsubscribeSecret) {

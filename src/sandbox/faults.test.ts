@@ -155,7 +155,7 @@ test('rules are listed, deleted one by one or all at once; deleting an unknown o
   assert.deepEqual(
     { ...listed[1], id: undefined },
     { id: undefined, channel: 'apns', target_prefix: null, share: 0, status: 503, reason: 'Shutdown', retry_after_s: null,
-      latency_ms: 0, drop_connection: false, count: null, matched: 0 },
+      latency_ms: 0, drop_connection: false, dsn: false, count: null, matched: 0 },
   );
   assert.equal((await inspect(sandbox, 'DELETE', `/_sandbox/faults/${a}`)).status, 204);
   assert.deepEqual((await inspect(sandbox, 'GET', '/_sandbox/faults')).body.map((r: any) => r.id), [b]);
@@ -184,6 +184,9 @@ const invalid: [string, unknown, RegExp][] = [
   ['a count of 0', { channel: 'apns', status: 500, count: 0 }, /count/],
   ['drop_connection that is not a boolean', { channel: 'apns', drop_connection: 'yes' }, /drop_connection/],
   ['drop_connection with a status', { channel: 'apns', drop_connection: true, status: 500 }, /drop_connection and status/],
+  ['dsn that is not a boolean', { channel: 'email', status: 550, dsn: 'yes' }, /dsn must be true or false/],
+  ['dsn on a push channel', { channel: 'apns', status: 410, dsn: true }, /dsn is for channel email/],
+  ['dsn without a status', { channel: 'email', dsn: true }, /dsn is for channel email, with the status/],
   ['a target_prefix that is a number', { channel: 'apns', target_prefix: 12 }, /target_prefix/],
   ['an array', [{ channel: 'apns' }], /JSON object/],
   ['a body that is not JSON', '{channel: apns', /JSON object/],

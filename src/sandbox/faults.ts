@@ -20,6 +20,11 @@ export interface FaultRule {
   retry_after_s: number | null;
   latency_ms: number;
   drop_connection: boolean;
+  /**
+   * Email only: accept the message, as a relay does, and keep the delivery status notification
+   * (RFC 3464) reporting `status` on its record, for the sender to be given later.
+   */
+  dsn: boolean;
   count: number | null;
   /** How many requests it has answered so far. */
   matched: number;
@@ -40,7 +45,7 @@ export interface Faults {
   remove(id: string): boolean;
 }
 
-const fields = ['channel', 'target_prefix', 'share', 'status', 'reason', 'retry_after_s', 'latency_ms', 'drop_connection', 'count'];
+const fields = ['channel', 'target_prefix', 'share', 'status', 'reason', 'retry_after_s', 'latency_ms', 'drop_connection', 'dsn', 'count'];
 
 export function createFaults(random: () => number = Math.random): Faults {
   let rules: FaultRule[] = [];
@@ -131,9 +136,17 @@ export function parseFaultRule(input: unknown): FaultRule {
   if (drop_connection && status !== null) {
     throw new InvalidFault('drop_connection and status are exclusive: a dropped connection answers nothing');
   }
+  let dsn = false;
+  if (present('dsn')) {
+    if (typeof o.dsn !== 'boolean') throw new InvalidFault('dsn must be true or false');
+    dsn = o.dsn;
+  }
+  if (dsn && (o.channel !== 'email' || status === null)) {
+    throw new InvalidFault('dsn is for channel email, with the status the notification reports');
+  }
   const count = int('count', 1, Number.MAX_SAFE_INTEGER);
   return {
     id: randomUUID(), channel: o.channel, target_prefix, share, status, reason, retry_after_s, latency_ms,
-    drop_connection, count, matched: 0,
+    drop_connection, dsn, count, matched: 0,
   };
 }

@@ -34,6 +34,8 @@ export interface DeliveryRecord {
   body: Buffer | undefined;
   status: number | null | undefined;
   reason: string | null;
+  /** Email: the delivery status notification a `dsn` fault made for this accepted message. */
+  dsn?: Buffer | undefined;
 }
 
 /** The JSON shape of one record in GET /_sandbox/deliveries. */
@@ -46,6 +48,8 @@ export interface ListedRecord {
   reason: string | null;
   headers: Record<string, string>;
   body_base64: string;
+  /** Email, for a message a `dsn` fault accepted: the notification reporting its failure. */
+  dsn_base64?: string;
 }
 
 export interface ListQuery {
@@ -145,5 +149,6 @@ function listed(r: DeliveryRecord, id: string): ListedRecord {
     reason: r.reason,
     headers,
     body_base64: r.body ? r.body.toString('base64') : '',
+    ...(r.dsn ? { dsn_base64: r.dsn.toString('base64') } : {}),
   };
 }

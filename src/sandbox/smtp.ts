@@ -10,7 +10,8 @@
  * Records (records.ts): one per RCPT, target = the RCPT TO address, headers = the envelope
  * (`mail_from`, `rcpt_to`), body = the whole message as received, DKIM-Signature included. Fault
  * rules (faults.ts) match the RCPT TO address and answer at RCPT, or after DATA for the
- * message-level codes (552, 554), or drop the connection.
+ * message-level codes (552, 554), or drop the connection; or, with `dsn`, accept the message and
+ * keep the delivery status notification a relay would send back later (smtp-dsn.ts).
  */
 import { timingSafeEqual, createHash, randomBytes } from 'node:crypto';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
@@ -21,6 +22,7 @@ import type { EmailCredentials } from './credentials.js';
 import type { DeliveryRecord } from './records.js';
 import type { FaultRule } from './faults.js';
 import { listenOnFreePort, type SimulatorContext } from './request-io.js';
+import { buildDsn } from './smtp-dsn.js';
 import { checkMessage, faultAnswersAtData, faultText, type DkimVerdict, type SmtpRefusal } from './smtp-checks.js';
 
 export interface SmtpSimulatorOptions extends SimulatorContext {
@@ -49,6 +51,8 @@ function smtpError(code: number, text: string): Error & { responseCode: number }
 interface Pending {
   record: DeliveryRecord;
   dataFault: FaultRule | undefined;
+  /** A `dsn` fault: the message is accepted, and its failure reported by a notification. */
+  dsnFault?: FaultRule | undefined;
 }
 
 export async function startSmtpSimulator(o: SmtpSimulatorOptions): Promise<SmtpSimulator> {
@@ -110,9 +114,9 @@ export async function startSmtpSimulator(o: SmtpSimulatorOptions): Promise<SmtpS
       const target = address.address;
       const mailFrom = (session.envelope.mailFrom ? session.envelope.mailFrom.address : null) ?? '';
       const record = o.records.open('email', o.clock(), target, ['mail_from', mailFrom, 'rcpt_to', target]);
-      const accept = (dataFault?: FaultRule) => {
+      const accept = (dataFault?: FaultRule, dsnFault?: FaultRule) => {
         const pending = pendingBySession.get(session.id) ?? [];
-        pending.push({ record, dataFault });
+        pending.push({ record, dataFault, dsnFault });
         pendingBySession.set(session.id, pending);
         callback();
       };
@@ -125,6 +129,7 @@ export async function startSmtpSimulator(o: SmtpSimulatorOptions): Promise<SmtpS
           return dropConnection(session);
         }
         if (rule.status === null) return accept(); // latency only
+        if (rule.dsn) return accept(undefined, rule); // accepted now, bounced later
         if (faultAnswersAtData(rule.status)) return accept(rule);
         const text = faultText(rule.status, rule.reason);
         record.status = rule.status;
@@ -147,6 +152,14 @@ export async function startSmtpSimulator(o: SmtpSimulatorOptions): Promise<SmtpS
             p.record.reason = refusal ? refusal.text : null;
           }
           if (refusal) return callback(smtpError(refusal.code, refusal.text));
+          for (const p of pending) {
+            if (!p.dsnFault) continue;
+            const code = p.dsnFault.status!;
+            p.record.dsn = Buffer.from(buildDsn({
+              reportingMta: c.dkim.domain, mailFrom: p.record.rawHeaders[1] ?? '', recipient: p.record.target,
+              code, text: faultText(code, p.dsnFault.reason), original: raw, arrivalMs: p.record.receivedAtMs,
+            }));
+          }
           callback(null, `2.0.0 OK: queued as ${(queued++).toString(16).padStart(8, '0')}${queueSuffix}`);
         };
         if (stream.sizeExceeded) return answer({ code: 552, text: `5.3.4 Message size exceeds the fixed limit of ${maxMessageBytes} bytes.` });

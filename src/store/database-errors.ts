@@ -29,3 +29,25 @@ export function isDatabaseFailure(err: unknown): boolean {
   const code = codeOf(err);
   return isDatabaseDown(err) || (/^[0-9A-Z]{5}$/.test(code) && serverStateClasses.has(code.slice(0, 2)));
 }
+
+/** A deadlock (40P01) or a serialization failure (40001): the statement was rolled back whole. */
+export function isRetryableConflict(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === '40P01' || code === '40001';
+}
+
+/**
+ * Runs one statement that stands alone (not inside the caller's transaction) again when
+ * PostgreSQL rolled it back for a deadlock, up to `attempts` times: it changed nothing, and the
+ * statements this is for are idempotent, so running them again is safe. Inside a transaction the
+ * whole transaction is aborted, so a caller there gets the error at once.
+ */
+export async function retryingConflicts<T>(inTransaction: boolean, run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (inTransaction || i >= attempts || !isRetryableConflict(err)) throw err;
+    }
+  }
+}

@@ -9,6 +9,7 @@ import { replaceableBy, type SmsCallbackStatus } from '../domain/sms-status.js';
 import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
 import { statsRollup } from './stats-rollup.js';
 import { recordCampaignOutcomes } from './campaign-outcomes.js';
+import { retryingConflicts } from './database-errors.js';
 
 type Db = Sql | TransactionSql;
 
@@ -95,11 +96,20 @@ async function moveSmsStatus(
 /** Where an opt-out came from: a keyword the user sent, or the provider refusing with 21610. */
 export type OptOutSource = 'inbound_keyword' | 'provider_21610' | 'api';
 
-/** Opts numbers out; a number already out keeps its first source and time. */
+/**
+ * Opts numbers out; a number already out keeps its first source and time. A number newly out is
+ * an sms.opted_out event, written by the same statement (store/webhook-outbox.ts); and, when the
+ * person sent STOP, one `unsubscribes` for the last text the project sent to that number
+ * (store/stats-rollup.ts), the message they answered. A STOP sent again, or retried by Twilio,
+ * finds the number out already and counts nothing more. An opt-out Twilio reports at send time
+ * (21610) or one made through the API is no answer to a message, and counts for none.
+ */
 export async function optOutPhones(sql: Db, projectId: string, phones: string[], source: OptOutSource, now?: Date): Promise<void> {
   if (!phones.length) return;
-  // A number newly out is an sms.opted_out event, written by the same statement (store/webhook-outbox.ts).
-  await sql`
+  // This statement takes the opt-out's row and a counter's row in no set order; a delivery batch
+  // recording a 21610 for the same number takes its counters first, then the opt-out, so the two
+  // can deadlock. The STOP's statement, standing alone and idempotent, is then run again.
+  await retryingConflicts('savepoint' in sql, () => sql`
     with added as (
       insert into sms_opt_outs (project_id, phone, source)
       select ${projectId}, p, ${source} from unnest(${phones}::text[]) as p
@@ -107,8 +117,18 @@ export async function optOutPhones(sql: Db, projectId: string, phones: string[],
       returning project_id, phone, source
     ), webhook_facts as (
       select a.project_id, 'sms.opted_out' as type, jsonb_build_object('phone', a.phone, 'source', a.source) as data from added a
-    ), ${webhookOutbox(sql, now)}
-    select 1`;
+    ), ${webhookOutbox(sql, now)}, stats_facts as (
+      select d.project_id, d.message_id, d.platform, 'unsubscribes' as metric, null::text as reason
+        from added a
+        cross join lateral (
+          select d.project_id, d.message_id, d.platform from deliveries d
+           where d.project_id = a.project_id and d.platform = 'sms' and lower(d.target) = lower(a.phone)
+             and d.status <> 'skipped'
+           order by d.created_at desc limit 1
+        ) d
+       where a.source = 'inbound_keyword'
+    ), ${statsRollup(sql, now)}
+    select 1`);
 }
 
 /** Opts numbers back in (START, UNSTOP, YES). */

@@ -230,6 +230,41 @@ test('an inbound STOP from the simulator opts the number out, START opts it back
   assert.equal(await optedOut(projectA, user), undefined, 'not a keyword alone');
 });
 
+test('an inbound STOP counts one unsubscribe for the last text sent to the number, once however often it comes', async () => {
+  const user = phoneNumber('+1997');
+  const url = smsInboundUrl(base, projectA);
+  // Two texts to the number in this project (the newer one is the one answered), one in another
+  // project, and a newer one Herald skipped (never sent, so never answered).
+  const text = async (projectId: string, group: string, at: string, status = 'sent') => {
+    const messageId = randomUUID();
+    await db.sql`insert into messages (id, project_id, group_id, recipients, content) values (${messageId}, ${projectId}, ${group}, '{}'::jsonb, '{"sms": {}}'::jsonb)`;
+    await db.sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind, status, created_at)
+      values (${randomUUID()}, ${messageId}, ${projectId}, 'sms', ${user}, 'number', ${status}, ${at})`;
+  };
+  await text(projectA, 'stop-old', '2026-01-01T10:00:00Z');
+  await text(projectA, 'stop-new', '2026-01-02T10:00:00Z');
+  await text(projectA, 'stop-skipped', '2026-01-03T10:00:00Z', 'skipped');
+  await text(projectB, 'stop-other', '2026-01-04T10:00:00Z');
+  const unsubscribes = async () => Object.fromEntries((await db.sql<{ source_id: string; n: number }[]>`
+    select source_id, sum(unsubscribes)::int as n from stats_hourly where source_id like 'stop-%' group by source_id having sum(unsubscribes) > 0`).map((r) => [r.source_id, r.n]));
+
+  assert.equal((await sb.sim.sendInbound({ from: user, to: '+15005550006', body: 'STOP', url })).status, 200);
+  assert.deepEqual(await unsubscribes(), { 'stop-new': 1 });
+  // Twilio retrying the webhook, or the person sending STOP again: already out, nothing more.
+  await sb.sim.sendInbound({ from: user, to: '+15005550006', body: 'STOP', url });
+  await sb.sim.sendInbound({ from: user, to: '+15005550006', body: 'unsubscribe', url });
+  assert.deepEqual(await unsubscribes(), { 'stop-new': 1 });
+  // Back in and out again: a new unsubscribe.
+  await sb.sim.sendInbound({ from: user, to: '+15005550006', body: 'START', url });
+  await sb.sim.sendInbound({ from: user, to: '+15005550006', body: 'STOP', url });
+  assert.deepEqual(await unsubscribes(), { 'stop-new': 2 });
+  // A number Herald never texted opts out and counts for nothing.
+  const stranger = phoneNumber('+1996');
+  await sb.sim.sendInbound({ from: stranger, to: '+15005550006', body: 'STOP', url });
+  assert.equal(await optedOut(projectA, stranger), 'inbound_keyword');
+  assert.deepEqual(await unsubscribes(), { 'stop-new': 2 });
+});
+
 test('an inbound STOP with a bad signature is a 403 and opts nobody out', async () => {
   const user = phoneNumber('+1998');
   const r = await postSigned(smsInboundUrl(base, projectA), { From: user, To: '+15005550006', Body: 'STOP' }, tokenB);
