@@ -30,10 +30,10 @@ export function BarChart({ points, name }: { points: readonly ChartPoint[]; name
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${name}: ${total.toLocaleString()} in all over ${points.length} buckets`}>
-        {[0, max / 2, max].map((v) => (
+        {[0, max / 2, max].filter(Number.isInteger).map((v) => (
           <g>
             <line x1={left} x2={width - 8} y1={y(v)} y2={y(v)} class="grid" />
-            <text x={left - 6} y={y(v) + 4} text-anchor="end">{Number.isInteger(v) ? v.toLocaleString() : v.toFixed(1)}</text>
+            <text x={left - 6} y={y(v) + 4} text-anchor="end">{v.toLocaleString()}</text>
           </g>
         ))}
         {points.map((p, i) => (

@@ -153,21 +153,21 @@ test('the analytics overview shows the API\'s figures by day and hour, per zone,
     await shot(page, 'analytics');
 
     // By hour: a row per hour with traffic, in Paris's wall clock.
-    const hours = await answered('/v1/stats/project', () => page.getByLabel('Group by').selectOption('hour'));
+    const hours = await answered('/v1/stats/project', () => page.getByLabel('Group by', { exact: true }).selectOption('hour'));
     assert.equal(hours.granularity, 'hour');
     assert.deepEqual(await rows('Figures by hour'), perBucket(hours));
     assert.deepEqual(hours.totals, week.totals, 'the same week, cut otherwise');
     await page.getByRole('img', { name: /^Sent by hour: 5 in all over 168 buckets$/ }).waitFor();
 
     // In UTC: the same hours, labelled an hour earlier (Paris is UTC+1 in winter).
-    const utc = await answered('/v1/stats/project', () => page.getByLabel('Time zone').selectOption('UTC'));
+    const utc = await answered('/v1/stats/project', () => page.getByLabel('Time zone', { exact: true }).selectOption('UTC'));
     assert.equal(utc.time_zone, 'UTC');
     assert.deepEqual(await rows('Figures by hour'), perBucket(utc));
     assert.deepEqual(utc.buckets.map((b) => b.start), hours.buckets.map((b) => b.start));
     assert.notDeepEqual(perBucket(utc), perBucket(hours));
 
     // The last 24 hours: the second day's group only.
-    const day = await answered('/v1/stats/project', () => page.getByLabel('Range').selectOption('24h'));
+    const day = await answered('/v1/stats/project', () => page.getByLabel('Range', { exact: true }).selectOption('24h'));
     assert.equal(Date.parse(day.to) - Date.parse(day.from), 24 * 3600_000);
     assert.deepEqual([day.totals.sent, day.totals.opens_unique, day.totals.skipped], [2, 1, 0]);
     await shows(day.totals);
@@ -175,16 +175,16 @@ test('the analytics overview shows the API\'s figures by day and hour, per zone,
     await page.getByText('None skipped in this range.').waitFor();
 
     // One channel: the week's SMS, summed from the API's buckets of that channel.
-    await answered('/v1/stats/project', () => page.getByLabel('Range').selectOption('7d'));
-    await page.getByLabel('Channel').selectOption('sms');
+    await answered('/v1/stats/project', () => page.getByLabel('Range', { exact: true }).selectOption('7d'));
+    await page.getByLabel('Channel', { exact: true }).selectOption('sms');
     await page.getByRole('status').filter({ hasText: 'sms only' }).waitFor();
     assert.deepEqual([await figure('Sent'), await figure('Delivered'), await figure('Delivery rate'), await figure('Open rate')], ['1', '1', '100.0 %', '0.0 %']);
     assert.deepEqual(await rows('Figures by hour'), perBucket(utc, 'sms'));
-    await page.getByLabel('Channel').selectOption('*');
+    await page.getByLabel('Channel', { exact: true }).selectOption('*');
 
     // A custom range around the first day's sends only (typed in the browser's zone).
     const local = (ms: number) => page.evaluate((m) => new Date(m - new Date(m).getTimezoneOffset() * 60_000).toISOString().slice(0, 16), ms);
-    await page.getByLabel('Range').selectOption('custom');
+    await page.getByLabel('Range', { exact: true }).selectOption('custom');
     await page.getByLabel('From', { exact: true }).fill(await local(firstDay - 3600_000));
     await page.getByLabel('To', { exact: true }).fill(await local(firstDay + 3 * 3600_000));
     const custom = await answered('/v1/stats/project', () => page.getByRole('button', { name: 'Show this range' }).click());

@@ -56,10 +56,13 @@ export function CampaignReport({ id }: { id: string }) {
   const [problem, setProblem] = useState<ApiProblem>();
   const [notice, setNotice] = useState<string>();
   const [names, setNames] = useState<Map<string, string>>(new Map());
+  /** How many times the campaign was read: its engagement figures are read again with it. */
+  const [reads, setReads] = useState(0);
   const load = async () => {
     const r = await api.GET('/v1/campaigns/{id}', { params: { path: { id } } });
     if (!r.data) return setProblem(problemOf(r.error));
     setC(r.data);
+    setReads((n) => n + 1);
   };
   const loadMessages = async () => {
     const group = `campaign:${id}`;
@@ -165,7 +168,9 @@ export function CampaignReport({ id }: { id: string }) {
         <ul class="reasons">{deliveries.map(([s, k]) => <li key={s}><Status status={s} />: {k.toLocaleString()}</li>)}</ul>
       )}
       <h2>Engagement</h2>
-      <StatsPanel source={{ kind: 'campaign', id: c.id }} level={3} initialRange="30d"
+      <p class="hint">From the analytics counters, by when each fact was recorded. Their Delivered needs a receipt (an SMS report, an app's push report),
+        where the recipients above count as delivered once a provider took their message.</p>
+      <StatsPanel source={{ kind: 'campaign', id: c.id }} level={3} initialRange="30d" refresh={reads}
         variantName={(v) => (v === 'control' ? 'control group' : c.variants[Number(v)]?.name ?? `#${v}`)} />
       <h2>Messages</h2>
       {messages && (messages.length === 0 ? <Empty>No message sent by this campaign among the project's recent messages.</Empty> : (<>

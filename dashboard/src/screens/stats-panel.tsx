@@ -40,11 +40,14 @@ function Choice<T extends string>(p: { label: string; value: T; options: [T, str
 
 function Figures({ rows, caption, first }: { rows: { head: string; m: Metrics }[]; caption: string; first: string }) {
   return (
-    <table class="figures">
-      <caption class="visually-hidden">{caption}</caption>
-      <thead><tr><th scope="col">{first}</th>{columns.map((k) => <th scope="col">{labelOf(k)}</th>)}</tr></thead>
-      <tbody>{rows.map((r) => <tr><th scope="row">{r.head}</th>{columns.map((k) => <td>{shown(r.m, k)}</td>)}</tr>)}</tbody>
-    </table>
+    // Wider than a narrow window: it scrolls on its own, and takes the focus so a keyboard can scroll it.
+    <div class="scroll" tabIndex={0} role="region" aria-label={caption}>
+      <table class="figures">
+        <caption class="visually-hidden">{caption}</caption>
+        <thead><tr><th scope="col">{first}</th>{columns.map((k) => <th scope="col">{labelOf(k)}</th>)}</tr></thead>
+        <tbody>{rows.map((r) => <tr><th scope="row">{r.head}</th>{columns.map((k) => <td>{shown(r.m, k)}</td>)}</tr>)}</tbody>
+      </table>
+    </div>
   );
 }
 
@@ -54,8 +57,9 @@ async function fetchStats(source: StatsSource, query: { from: string; to: string
   return api.GET('/v1/stats/transactional/{group_id}', { params: { path: { group_id: source.id }, query } });
 }
 
-export function StatsPanel({ source, level = 2, initialRange = '7d', variantName }: {
-  source: StatsSource; level?: 2 | 3; initialRange?: RangeChoice; variantName?: (v: string) => string;
+/** `refresh`: a value that changes when the figures should be read again (a campaign report's refresh while it sends). */
+export function StatsPanel({ source, level = 2, initialRange = '7d', variantName, refresh }: {
+  source: StatsSource; level?: 2 | 3; initialRange?: RangeChoice; variantName?: (v: string) => string; refresh?: number;
 }) {
   const H = (p: { children: ComponentChildren }) => (level === 2 ? <h2>{p.children}</h2> : <h3>{p.children}</h3>);
   const [range, setRange] = useState<RangeChoice>(initialRange);
@@ -80,7 +84,7 @@ export function StatsPanel({ source, level = 2, initialRange = '7d', variantName
     setProblem(undefined);
     setStats(r.data);
   };
-  useEffect(() => { void load(); }, [key, range, custom, granularity, zone, project.value?.id]);
+  useEffect(() => { void load(); }, [key, range, custom, granularity, zone, project.value?.id, refresh]);
 
   const pickCustom = (e: Event) => {
     e.preventDefault();
