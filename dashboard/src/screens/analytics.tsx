@@ -38,7 +38,9 @@ function Groups() {
   const [typed, setTyped] = useState('');
   useEffect(() => {
     void api.GET('/v1/messages', { params: { query: { limit: 100 } } }).then((r) => {
-      setRecent([...new Set((r.data?.messages ?? []).map((m) => m.group_id).filter((g): g is string => !!g && !g.startsWith('campaign:')))].sort());
+      // Unread (Herald did not answer): no list rather than a list that says there is no group.
+      if (!r.data) return;
+      setRecent([...new Set(r.data.messages.map((m) => m.group_id).filter((g): g is string => !!g && !g.startsWith('campaign:')))].sort());
     });
   }, [project.value?.id]);
   const open = (e: Event) => {

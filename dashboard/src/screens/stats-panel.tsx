@@ -80,7 +80,8 @@ export function StatsPanel({ source, level = 2, initialRange = '7d', variantName
     const n = ++asked.current;
     const r = await fetchStats(source, { ...span, granularity, time_zone: zone });
     if (n !== asked.current) return;
-    if (!r.data) { setProblem(problemOf(r.error)); return; }
+    // A refused question (a range too long for hours) clears the figures: they would answer another one.
+    if (!r.data) { setProblem(problemOf(r.error)); setStats(undefined); return; }
     setProblem(undefined);
     setStats(r.data);
   };
