@@ -231,6 +231,30 @@ test('the analytics overview shows the API\'s figures by day and hour, per zone,
     await page.getByText(/^Nothing was recorded in this range/).waitFor();
     assert.equal(await figure('Open rate'), '—');
 
+    // An A/B campaign with a control group: its report's engagement is the same panel, by variant too.
+    const people = Array.from({ length: 12 }, (_, i) => `p${i}`);
+    for (const p of people) assert.ok((await th.call('PUT', `/v1/profiles/${p}`, { email: `${p}@example.com` })).status < 300);
+    const created = await th.call('POST', '/v1/campaigns', {
+      name: 'Spring test', when: { type: 'now' }, targeting: {}, channels: ['email'], start: true, control_percent: 20,
+      variants: [{ name: 'Short', percent: 40, content: { email: { subject: 'Spring', text: 'Soon.' } } },
+        { name: 'Long', percent: 40, content: { email: { subject: 'Spring is coming', text: 'It is coming soon.' } } }],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const campaignId = created.body.id as string;
+    await eventually(async () => (await th.call('GET', `/v1/campaigns/${campaignId}`)).body.state === 'finished', 120_000, 'the campaign finished');
+    const report = await answered(`/v1/stats/campaigns/${campaignId}`, () => page.evaluate((id) => { (globalThis as any).location.hash = `#/campaigns/${id}`; }, campaignId));
+    await page.getByRole('heading', { name: 'Spring test' }).waitFor();
+    assert.equal(report.totals.sent + report.totals.skipped, 12, 'every recipient sent or held out');
+    await shows(report.totals);
+    const names: Record<string, string> = { 0: 'Short', 1: 'Long', control: 'control group' };
+    const variants = (report as unknown as { variants: { variant: string; sent: number; skipped: number }[] }).variants;
+    assert.ok(variants.some((v) => v.variant === 'control'), 'a control group was held out');
+    assert.deepEqual(await page.getByRole('region', { name: 'Figures by variant' }).locator('tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [tr.querySelector('th')!.textContent, tr.querySelectorAll('td')[0]!.textContent, tr.querySelectorAll('td')[3]!.textContent])),
+    variants.map((v) => [names[v.variant], String(v.sent), String(v.skipped)]));
+    await page.getByRole('list', { name: 'Skipped, by reason' }).getByText('control').waitFor();
+    await accessible(page, 'campaign report, A/B');
+
     // A narrow window.
     await page.setViewportSize({ width: 390, height: 800 });
     await nav('Analytics');
