@@ -175,6 +175,11 @@ export const configOptions = {
     help: 'SDK events, push events and attribute changes per second per project, in each API process',
     parse: int(100_000, 1, 10_000_000),
   },
+  inboxRetentionDays: {
+    flag: 'inbox-retention-days', env: 'HERALD_INBOX_RETENTION_DAYS', shownDefault: '`90`', roles: ['api', 'scheduler'],
+    help: 'days an inbox item is kept (docs/inbox.md): the API stops showing it then, and the scheduler drops its week within 7 more days',
+    parse: int(90, 1, 3_650),
+  },
   // The API's socket deadlines and connection cap (src/api/http-limits.ts says why each default).
   // Headers are a few hundred bytes: 20 s leaves room for the slowest mobile network.
   httpHeadersTimeout: {

@@ -134,7 +134,10 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
       closers.push(workers.stop);
     }
     if (runs('scheduler')) {
-      const scheduler = startScheduler({ sql: db.sql, log, queue, reconcileAfterMs: config.reconcileAfterSeconds * 1000, clock, exportsDir: exportsDirIn(config.dataDir) });
+      const scheduler = startScheduler({
+        sql: db.sql, log, queue, reconcileAfterMs: config.reconcileAfterSeconds * 1000, clock, exportsDir: exportsDirIn(config.dataDir),
+        inboxRetentionDays: config.inboxRetentionDays,
+      });
       closers.push(scheduler.stop);
       log.info({ reconciler: queue.mayLoseJobs ? `after ${config.reconcileAfterSeconds} s` : 'not needed on this queue' },
         'scheduler running');
@@ -145,6 +148,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
         sql: db.sql, queue, log, metrics, keyring: keyring!, rateLimits: config.rateLimits, httpLimits: config.httpLimits,
         bulkBodyBytes: overrides.bulkBodyBytes, databaseProblem: db.problem, checkResponses: overrides.checkResponses,
         unsubscribeSecret, privateNetworks, clock, exportsDir: exportsDirIn(config.dataDir), publicUrl: config.publicUrl,
+        inboxRetentionDays: config.inboxRetentionDays,
         smsWebhooks: {
           publicBaseUrl: config.callbackUrl,
           // The account that sent the message signs its callbacks: the project's, or the project's own sandbox account.

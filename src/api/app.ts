@@ -27,6 +27,7 @@ import { operationsRoutes } from './routes/operations.js';
 import { profileRoutes } from './routes/profiles.js';
 import { importJobRoutes } from './routes/import-jobs.js';
 import { sdkDataRoutes } from './routes/sdk-data.js';
+import { inboxRoutes } from './routes/inbox.js';
 import { registerSdkCors } from './sdk-cors.js';
 import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
 import { emailRoutes } from './routes/email.js';
@@ -80,6 +81,8 @@ export interface ApiDeps {
   exportsDir?: string | undefined;
   /** Herald's public URL: export download links start with it. */
   publicUrl?: string | undefined;
+  /** Days an inbox item is shown (--inbox-retention-days); 90 when absent. */
+  inboxRetentionDays?: number | undefined;
   /** Tests: an answer its response schema would change is a 500 naming the route (route-contract.ts). */
   checkResponses?: boolean | undefined;
 }
@@ -180,6 +183,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue, uploads }));
   await app.register(audienceRoutes({ sql: deps.sql, queue: deps.queue, uploads, clock }));
   await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock }));
+  await app.register(inboxRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock, retentionDays: deps.inboxRetentionDays }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));
   await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, clock, ...deps.smsWebhooks }));
   contract.check();

@@ -25,7 +25,7 @@ export const errorCatalogue = {
   operator_email_taken: { status: 409, meaning: 'An operator with this email exists; give it a role in the project instead.' },
   operator_not_found: { status: 404, meaning: 'No dashboard operator with this id.' },
   forbidden_for_sdk_key: { status: 403, meaning: 'A public SDK key called an endpoint that needs the secret REST key.' },
-  identity_required: { status: 403, meaning: 'An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.' },
+  identity_required: { status: 403, meaning: 'An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.' },
   invalid_identity_token: { status: 403, meaning: 'identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project\'s identity secret (or the project has none: rotate one); nothing was changed.' },
   invalid_webhook_signature: { status: 403, meaning: 'A provider webhook without a valid signature (X-Twilio-Signature) for this project; nothing was changed.' },
   malformed_request: { status: 400, meaning: 'The request line or a header is not valid HTTP/1.1; the connection is closed.' },

@@ -16,6 +16,8 @@ export type PushPlatform = (typeof pushPlatforms)[number];
 
 /** The common fields, and per platform any of them changed for that platform's devices only. */
 export interface PushMessage extends PushFields {
+  /** Keep it in the recipients' inbox as well (store/inbox.ts); no provider sees it. */
+  inbox?: boolean | undefined;
   ios?: Partial<PushFields> | undefined;
   android?: Partial<PushFields> | undefined;
   web?: Partial<PushFields> | undefined;
@@ -26,7 +28,7 @@ export interface PushMessage extends PushFields {
  * (an override adds or replaces keys, it does not drop the common ones); every other field replaces.
  */
 export function pushFor(push: PushMessage, platform: PushPlatform): PushFields {
-  const { ios: _i, android: _a, web: _w, ...base } = push;
+  const { ios: _i, android: _a, web: _w, inbox: _inbox, ...base } = push;
   const over = push[platform];
   if (!over) return base;
   const merged: PushFields = { ...base, ...over };

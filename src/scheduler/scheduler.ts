@@ -2,7 +2,8 @@
  * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
  * retention, removes bulk uploads a stopped API process left half-staged, forgets audience changes
  * applied a week ago, forgets webhook events and attempts after 30 days, deletes export files past
- * their week, forgets capping's counted sends older than any rule's window, runs the reconciler
+ * their week, forgets capping's counted sends older than any rule's window, drops the inbox's weeks
+ * past their retention (store/inbox.ts), runs the reconciler
  * (reconciler.ts) and plans campaigns' occurrences (campaigns.ts); automations will start here too.
  */
 import type { Sql } from 'postgres';
@@ -20,13 +21,16 @@ import { every } from './every.js';
 import { expireExports } from '../store/exports.js';
 import { deleteExportFile } from '../store/export-files.js';
 import { startDueOccurrences } from './campaigns.js';
+import { defaultInboxRetentionDays, dropExpiredInboxWeeks } from '../store/inbox.js';
 
 /** How often started campaigns are looked at for an occurrence to plan: a campaign sent "now" starts within it. */
 const campaignLookMs = 1_000;
 /** Hourly is plenty: keys are kept 48 h, the promise is 24 h. */
 const upkeepEveryMs = 3_600_000;
 
-export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; reconcileAfterMs: number; clock: Clock; exportsDir?: string | undefined }): { stop(): Promise<void> } {
+export function startScheduler(deps: {
+  sql: Sql; log: Logger; queue: WorkQueue; reconcileAfterMs: number; clock: Clock; exportsDir?: string | undefined; inboxRetentionDays?: number | undefined;
+}): { stop(): Promise<void> } {
   const reconciler = startReconciler({ sql: deps.sql, queue: deps.queue, log: deps.log, graceMs: deps.reconcileAfterMs, clock: deps.clock });
   const upkeep = async () => {
     const now = new Date(deps.clock.now());
@@ -48,6 +52,8 @@ export function startScheduler(deps: { sql: Sql; log: Logger; queue: WorkQueue; 
       }
       const sends = await deleteOldCappingSends(deps.sql, now);
       if (sends) deps.log.info({ deleted: sends }, 'counted sends older than any capping window removed');
+      const weeks = await dropExpiredInboxWeeks(deps.sql, now, deps.inboxRetentionDays ?? defaultInboxRetentionDays);
+      if (weeks.length) deps.log.info({ dropped: weeks }, 'inbox weeks past their retention dropped');
     } catch (err) {
       deps.log.warn({ err }, 'upkeep failed; will try again');
     }

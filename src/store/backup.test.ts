@@ -9,6 +9,7 @@ import { testMasterKey } from '../../test/support/keyring.js';
 import { silentLogger } from '../observability/logger.js';
 import { createPostgresQueue } from '../queue/postgres/queue.js';
 import { acceptMessages } from './accept-messages.js';
+import { writeInboxItems } from './inbox.js';
 import { insertOccurrence } from './campaign-ledger.js';
 import { BackupReader, BackupWriter } from './backup-format.js';
 import { backupDatabase, BackupError, openBackup, processStateTables, restoreDatabase, type BackupOptions } from './backup.js';
@@ -106,6 +107,9 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   await sql`insert into stats_hourly (project_id, source_kind, source_id, variant, channel, hour, sent, delivered, opens_unique)
             values (${p}, 'transactional', ${awkward}, '', 'push', date_trunc('hour', now()), 5, 4, 1)
             on conflict do nothing`;
+  // inbox_items and its week partition, made as the fan-out makes them (store/inbox.ts).
+  await sql.begin((tx) => writeInboxItems(tx, [{ projectId: p, messageId, createdAt: new Date(), owner: { kind: 'profile', id: 'alice' } }]));
+  await sql`update inbox_items set read_at = now(), data = ${sql.json({ note: awkward })} where message_id = ${messageId}`;
   await sql`insert into stats_skips_hourly (project_id, source_kind, source_id, variant, channel, hour, reason, skipped)
             values (${p}, 'campaign', ${campaign}, 'A', 'email', date_trunc('hour', now()), ${awkward}, 2)
             on conflict do nothing`;

@@ -9,6 +9,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { compileQuery } from '../domain/targeting/sql.js';
 import type { Query } from '../domain/targeting/query.js';
 import { ledgerRollup } from './stats-rollup.js';
+import { ensureRangePartition } from './partitions.js';
 
 type Db = Sql | TransactionSql;
 
@@ -17,17 +18,11 @@ function partitionName(at: Date): string {
   return `campaign_recipients_${at.getUTCFullYear()}_${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
-/** The month partition that holds rows planned at `at`, created on first use. */
+/** The month partition that holds rows planned at `at`, created on first use (store/partitions.ts). */
 export async function ensurePartition(tx: TransactionSql, at: Date): Promise<void> {
   const from = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1));
   const to = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1));
-  const name = partitionName(from);
-  const [exists] = await tx`select 1 from pg_class where relname = ${name} and relkind = 'r'`;
-  if (exists) return;
-  // Two schedulers creating the same month would collide in the catalog: one at a time.
-  await tx`select pg_advisory_xact_lock(hashtext('campaign_recipients partitions'))`;
-  await tx.unsafe(`create table if not exists ${name} partition of campaign_recipients
-    for values from ('${from.toISOString()}') to ('${to.toISOString()}')`);
+  await ensureRangePartition(tx, 'campaign_recipients', partitionName(from), from, to);
 }
 
 export interface Occurrence {

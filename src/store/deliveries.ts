@@ -12,6 +12,8 @@ import type { DeliveryStatus } from './messages.js';
 import { deliveryEventData, webhookOutbox } from './webhook-outbox.js';
 import { capTargets, releasedShares } from './capping-fanout.js';
 import { statsRollup } from './stats-rollup.js';
+import { writeInboxItems, type NewInboxItem } from './inbox.js';
+import { inboxOwnerOf } from '../domain/inbox.js';
 
 export interface FanoutResult {
   messageId: string;
@@ -34,10 +36,12 @@ export interface FanoutResult {
  * delivery that says why. Capping rules and quiet hours are applied per profile in this same
  * transaction (store/capping.ts: locked, counted, reserved; a deferred profile gets its delivery
  * rows from a later `release` call). `now` (the worker's clock) stamps the skips' webhook events.
+ * A message flagged `push.inbox` gets its inbox items here too, with the deliveries (store/inbox.ts).
  */
 export async function fanOutMessages(tx: TransactionSql, messageIds: string[], now: Date, opts: { release?: boolean } = {}): Promise<FanoutResult[]> {
-  const locked = await tx<{ id: string; project_id: string; group_id: string; created_at: Date; recipients: Recipients; fanned_out_at: Date | null; parts: string[] }[]>`
-    select id, project_id, group_id, created_at, recipients, fanned_out_at, array(select jsonb_object_keys(content)) as parts
+  const locked = await tx<{ id: string; project_id: string; group_id: string; created_at: Date; recipients: Recipients; fanned_out_at: Date | null; parts: string[]; inbox: boolean }[]>`
+    select id, project_id, group_id, created_at, recipients, fanned_out_at, array(select jsonb_object_keys(content)) as parts,
+           coalesce(content #> '{push,inbox}' = 'true'::jsonb, false) as inbox
     from messages where id = any(${messageIds}::uuid[]) order by id for update`;
   const msgs = locked.map(({ parts, ...m }) => ({ ...m, has: Object.fromEntries(contentParts.map((p) => [p, parts.includes(p)])) as MessageChannels }));
   // A release (capping's deferral come due) fans a message out again to the due profiles alone.
@@ -74,12 +78,33 @@ export async function fanOutMessages(tx: TransactionSql, messageIds: string[], n
         ), ${statsRollup(tx, now)}
         select id, message_id, status, platform from ins`
     : [];
+  await writeInboxItems(tx, inboxItemsOf(msgs, deliveries, inserted));
   if (fresh.length && !opts.release) await tx`update messages set fanned_out_at = ${now} where id = any(${fresh.map((m) => m.id)}::uuid[])`;
   const queued = new Map<string, { id: string; platform: string }[]>();
   for (const i of inserted) {
     if (i.status === 'queued') queued.set(i.message_id, [...(queued.get(i.message_id) ?? []), { id: i.id, platform: i.platform }]);
   }
   return msgs.map((m) => ({ messageId: m.id, projectId: m.project_id, fresh: !m.fanned_out_at, queued: queued.get(m.id) ?? [], releases: capped.releases.get(m.id) ?? [] }));
+}
+
+/**
+ * The inbox items of the deliveries this fan-out inserted, for the messages flagged `push.inbox`:
+ * one per owner (store/inbox.ts), so three devices of one custom_id bring one item.
+ */
+function inboxItemsOf(
+  msgs: readonly { id: string; project_id: string; created_at: Date; inbox: boolean }[],
+  deliveries: readonly { id: string; platform: string; custom_id: string | null; install_id: string | null }[],
+  inserted: readonly { id: string; message_id: string; status: string }[],
+): NewInboxItem[] {
+  const flagged = new Map(msgs.filter((m) => m.inbox).map((m) => [m.id, m]));
+  if (!flagged.size) return [];
+  const byId = new Map(deliveries.map((d) => [d.id, d]));
+  return inserted.flatMap((i) => {
+    const m = flagged.get(i.message_id);
+    const d = byId.get(i.id);
+    const owner = m && d ? inboxOwnerOf({ ...d, status: i.status }) : undefined;
+    return owner ? [{ projectId: m!.project_id, messageId: m!.id, createdAt: m!.created_at, owner }] : [];
+  });
 }
 
 export interface DeliveryToSend {
@@ -157,6 +182,12 @@ export async function claimDeliveries(sql: Sql, ids: string[], leaseMs: number, 
     out.set(r.id, claimed ? { kind: 'claimed', delivery, ambiguous } : { kind: 'busy', retryInMs: Math.max(1, busy_ms ?? 1) });
   }
   return out;
+}
+
+/** Locks deliveries in id order, so two transactions locking some of the same ones never deadlock. */
+export async function lockDeliveries(sql: TransactionSql, ids: string[]): Promise<void> {
+  if (!ids.length) return;
+  await sql`select 1 from deliveries where id = any(${[...new Set(ids)]}::uuid[]) order by id for update`;
 }
 
 /**

@@ -3,6 +3,7 @@
  * tables: the profile, its events, the installations attached to it and their events, and the
  * messages addressed to it with their deliveries. A message also addressed to others is kept for
  * them: only this person is taken out of its recipients, and only their deliveries are removed.
+ * Their inbox items go too.
  * Kept on purpose: event_ids (random client ids, no personal data; they stop an SDK retry from
  * storing an erased event again) and import chunks already applied (emptied once applied). Erasure
  * also takes the person out of every custom audience and out of audience changes not yet applied
@@ -10,6 +11,7 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { findProfile, type Profile } from './profiles.js';
+import { eraseInbox } from './inbox.js';
 
 export interface ProfileExport {
   custom_id: string;
@@ -76,6 +78,8 @@ export async function eraseProfile(sql: Sql, projectId: string, customId: string
       where project_id = ${projectId} and recipients -> 'custom_ids' ? ${customId}`;
     const installations = await tx`delete from installations where project_id = ${projectId} and install_id = any(${installs})`;
     const profiles = await tx`delete from profiles where project_id = ${projectId} and custom_id = ${customId}`;
+    // Their inbox, the profile's and their devices' (store/inbox.ts).
+    await eraseInbox(tx, projectId, customId, installs);
     // Out of every custom audience, and out of the inline changes not yet applied, so none adds them back.
     await tx`delete from audience_members where project_id = ${projectId} and custom_id = ${customId}`;
     await tx`update audience_changes set custom_ids = array_remove(custom_ids, ${customId}::text)

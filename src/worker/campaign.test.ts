@@ -409,3 +409,22 @@ test('a campaign\'s hourly counters equal a recount from its deliveries, per var
   const [x1] = await s.sql<{ variant: number }[]>`select variant from campaign_recipients where campaign_id = ${c.id} and custom_id = 'x1'`;
   assert.deepEqual(ledgerSkip, { variant: String(x1!.variant), skipped: 1 });
 });
+
+test('a campaign whose push is flagged for the inbox gives each profile reached by push one item, personalized, however many devices', async (t) => {
+  const s = await setup(t);
+  await profiles(s.sql, s.project.project_id, [{ id: 'ib1', attributes: { first_name: 'Ada' } }, { id: 'ib2' }, { id: 'ib3' }]);
+  // ib1 has two devices, ib2 one, ib3 none (it gets the email, and no inbox item).
+  await s.sql`insert into installations (project_id, install_id, custom_id, platform, push_token)
+    values (${s.project.project_id}, 'ib1-a', 'ib1', 'android', 'tok-ib1-a'), (${s.project.project_id}, 'ib1-b', 'ib1', 'android', 'tok-ib1-b'),
+           (${s.project.project_id}, 'ib2-a', 'ib2', 'android', 'tok-ib2-a')`;
+  await s.campaign({
+    when: { type: 'now' }, channels: ['push', 'email'],
+    variants: [{ name: 'default', percent: 100, content: { push: { title: 'Hi {{ first_name | default: "there" }}', body: 'b', inbox: true }, email: { subject: 's', text: 't' } } }],
+  });
+  await s.run();
+  await s.run();
+  const items = await s.sql<{ owner: string; title: string }[]>`select owner, title from inbox_items order by owner`;
+  assert.deepEqual(items.map((i) => [i.owner, i.title]), [['ib1', 'Hi Ada'], ['ib2', 'Hi there']]);
+  const [pushes] = await s.sql<{ n: number }[]>`select count(*)::int as n from deliveries where platform = 'android'`;
+  assert.equal(pushes!.n, 3);
+});

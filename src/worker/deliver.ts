@@ -26,7 +26,7 @@ import { assertNever, type DeliveryOutcome } from '../domain/outcome.js';
 import { retryDelayMs, type BackoffPolicy } from '../domain/retry.js';
 import { breakerVerdict, type CircuitBreakers } from '../domain/circuit-breaker.js';
 import {
-  claimDeliveries, invalidateTokens, recordOutcomes, releaseClaims, type DeliveryToSend, type OutcomeRecord,
+  claimDeliveries, invalidateTokens, lockDeliveries, recordOutcomes, releaseClaims, type DeliveryToSend, type OutcomeRecord,
 } from '../store/deliveries.js';
 import { recordCampaignOutcomes } from '../store/campaign-outcomes.js';
 import type { DeliveryPayload } from './topics.js';
@@ -145,6 +145,10 @@ export function deliveryHandler<C>(deps: DeliveryDeps<C>) {
       return d.campaign && d.custom_id !== null ? [{ message_id: d.message_id, custom_id: d.custom_id }] : [];
     });
     await deps.sql.begin(async (tx) => {
+      // Deliveries first, then counters and ledger rows: a provider's status callback (an SMS
+      // `delivered` that beats this commit) locks its delivery and then the hourly counter row this
+      // batch's outcomes also move, so taking a counter before a delivery deadlocked with it.
+      await lockDeliveries(tx, results.map((r) => r.delivery.id).concat(records.map((r) => r.id)));
       await invalidateTokens(tx, invalid);
       await recordOutcomes(tx, records, new Date(now()));
       await releaseClaims(tx, decisions.flatMap((dec) => (dec.kind === 'release' ? [dec.id] : [])), new Date(claimedAt + deps.claimMs));

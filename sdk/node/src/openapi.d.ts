@@ -258,7 +258,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
@@ -370,6 +370,8 @@ export interface paths {
                             collapse_id?: string;
                             badge?: number;
                             sound?: string;
+                            /** @description Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md. */
+                            inbox?: boolean;
                             /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
                             ios?: {
                                 title?: string;
@@ -6599,6 +6601,8 @@ export interface paths {
                                 collapse_id?: string;
                                 badge?: number;
                                 sound?: string;
+                                /** @description Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md. */
+                                inbox?: boolean;
                                 /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
                                 ios?: {
                                     title?: string;
@@ -6674,6 +6678,8 @@ export interface paths {
                                         collapse_id?: string;
                                         badge?: number;
                                         sound?: string;
+                                        /** @description Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md. */
+                                        inbox?: boolean;
                                         /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
                                         ios?: {
                                             title?: string;
@@ -6755,6 +6761,8 @@ export interface paths {
                                     collapse_id?: string;
                                     badge?: number;
                                     sound?: string;
+                                    /** @description Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md. */
+                                    inbox?: boolean;
                                     /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
                                     ios?: {
                                         title?: string;
@@ -6830,6 +6838,8 @@ export interface paths {
                                             collapse_id?: string;
                                             badge?: number;
                                             sound?: string;
+                                            /** @description Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md. */
+                                            inbox?: boolean;
                                             /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
                                             ios?: {
                                                 title?: string;
@@ -7399,6 +7409,8 @@ export interface paths {
                                 collapse_id?: string;
                                 badge?: number;
                                 sound?: string;
+                                /** @description Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md. */
+                                inbox?: boolean;
                                 /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
                                 ios?: {
                                     title?: string;
@@ -7474,6 +7486,8 @@ export interface paths {
                                         collapse_id?: string;
                                         badge?: number;
                                         sound?: string;
+                                        /** @description Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md. */
+                                        inbox?: boolean;
                                         /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
                                         ios?: {
                                             title?: string;
@@ -7555,6 +7569,8 @@ export interface paths {
                                     collapse_id?: string;
                                     badge?: number;
                                     sound?: string;
+                                    /** @description Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md. */
+                                    inbox?: boolean;
                                     /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
                                     ios?: {
                                         title?: string;
@@ -7630,6 +7646,8 @@ export interface paths {
                                             collapse_id?: string;
                                             badge?: number;
                                             sound?: string;
+                                            /** @description Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md. */
+                                            inbox?: boolean;
                                             /** @description Fields that differ on this platform; `data` keys are added to the common ones. */
                                             ios?: {
                                                 title?: string;
@@ -11270,7 +11288,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
@@ -11418,7 +11436,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
@@ -11565,7 +11583,7 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
-                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
                  *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
@@ -11723,6 +11741,606 @@ export interface paths {
                 /**
                  * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
                  *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `rate_limited`: The project sent more than its rate allows; nothing was stored. Retry after the Retry-After delay. */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/inbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A profile's or an installation's inbox, newest first, paged by cursor, with the unread count */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The profile whose inbox this is (every device of the custom_id). */
+                    custom_id?: string;
+                    /** @description An installation without a custom_id; give custom_id or install_id. */
+                    install_id?: string;
+                    /** @description next_cursor of the page before. */
+                    cursor?: string;
+                    limit?: number;
+                    /** @description true: the archived items instead of the others. */
+                    archived?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /**
+                                 * Format: uuid
+                                 * @description The message's id: one item per message per inbox.
+                                 */
+                                id: string;
+                                /** Format: date-time */
+                                created_at: string;
+                                title: string;
+                                body: string;
+                                deeplink: string | null;
+                                data: {
+                                    [key: string]: unknown;
+                                } | null;
+                                read_at: string | null;
+                                opened_at: string | null;
+                                archived_at: string | null;
+                            }[];
+                            /** @description Unread items of the whole inbox, exact, counted with this page. */
+                            unread: number;
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/inbox/mark": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark inbox items (or all of them) read, opened, archived or unarchived */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The profile whose inbox this is (every device of the custom_id). */
+                        custom_id?: string;
+                        /** @description An installation without a custom_id; give custom_id or install_id. */
+                        install_id?: string;
+                        /** @description The items (their message ids); or all. */
+                        ids?: string[];
+                        /**
+                         * @description Every item of the inbox.
+                         * @enum {boolean}
+                         */
+                        all?: true;
+                        /** @description read; opened (also reads it); archived (also reads it); unarchived. */
+                        action: "read" | "opened" | "archived" | "unarchived";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Items whose state changed (one already in that state is left as it was). */
+                            updated: number;
+                            /** @description Unread items of the inbox after the change, exact. */
+                            unread: number;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `forbidden_for_sdk_key`: A public SDK key called an endpoint that needs the secret REST key.
+                 *     - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sdk/inbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The app's inbox, newest first, paged by cursor, with the unread count
+         * @description With the SDK key: custom_id needs its identity_token; install_id reads the inbox of an installation without a custom_id.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The profile whose inbox this is (every device of the custom_id). */
+                        custom_id?: string;
+                        /** @description An installation without a custom_id; give custom_id or install_id. */
+                        install_id?: string;
+                        /** @description HMAC-SHA256 (hex) of the custom_id this call acts for, under the project's identity secret; made by your server. Not needed with the REST key. */
+                        identity_token?: string;
+                        /** @description next_cursor of the page before. */
+                        cursor?: string;
+                        /** @default 20 */
+                        limit?: number;
+                        /**
+                         * @description true: the archived items instead of the others.
+                         * @default false
+                         */
+                        archived?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /**
+                                 * Format: uuid
+                                 * @description The message's id: one item per message per inbox.
+                                 */
+                                id: string;
+                                /** Format: date-time */
+                                created_at: string;
+                                title: string;
+                                body: string;
+                                deeplink: string | null;
+                                data: {
+                                    [key: string]: unknown;
+                                } | null;
+                                read_at: string | null;
+                                opened_at: string | null;
+                                archived_at: string | null;
+                            }[];
+                            /** @description Unread items of the whole inbox, exact, counted with this page. */
+                            unread: number;
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
+                 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `body_too_large`: The request body exceeds 1 MiB (256 MiB for a bulk import or an audience upload); nothing was stored. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `rate_limited`: The project sent more than its rate allows; nothing was stored. Retry after the Retry-After delay. */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `internal_error`: A bug in Herald; nothing was acknowledged. Please report it. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `database_unavailable`: PostgreSQL cannot be reached or cannot store right now (restarting, disk full, overloaded); nothing was stored. Retry after the Retry-After delay. */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying. */
+                        "retry-after"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sdk/inbox/mark": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark the app's inbox items (or all of them) read, opened, archived or unarchived
+         * @description The same owner rules as POST /v1/sdk/inbox.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The profile whose inbox this is (every device of the custom_id). */
+                        custom_id?: string;
+                        /** @description An installation without a custom_id; give custom_id or install_id. */
+                        install_id?: string;
+                        /** @description HMAC-SHA256 (hex) of the custom_id this call acts for, under the project's identity secret; made by your server. Not needed with the REST key. */
+                        identity_token?: string;
+                        /** @description The items (their message ids); or all. */
+                        ids?: string[];
+                        /**
+                         * @description Every item of the inbox.
+                         * @enum {boolean}
+                         */
+                        all?: true;
+                        /** @description read; opened (also reads it); archived (also reads it); unarchived. */
+                        action: "read" | "opened" | "archived" | "unarchived";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Items whose state changed (one already in that state is left as it was). */
+                            updated: number;
+                            /** @description Unread items of the inbox after the change, exact. */
+                            unread: number;
+                        };
+                    };
+                };
+                /**
+                 * @description - `invalid_json`: The body is not valid JSON.
+                 *     - `invalid_field`: A field has the wrong type, format or value; the message names it.
+                 *     - `missing_field`: A required field is absent; the message names it.
+                 *     - `unknown_field`: The body has a field the endpoint does not define; the message names it.
+                 *     - `request_incomplete`: The request body ended before it was complete (the client stopped or the connection dropped); nothing was stored.
+                 *     - `project_header_required`: A dashboard-session call to a project endpoint without the project's id in X-Herald-Project.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description - `unauthorized`: No API key, or an unknown or revoked one; or, for a dashboard call, no session or an expired one. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description - `csrf_token_invalid`: A change made with a dashboard session without the session's CSRF token in X-CSRF-Token (or with another one); nothing was changed.
+                 *     - `role_forbidden`: The dashboard operator has no role in the project named by X-Herald-Project, or a role short of what the call needs (viewer reads, editor changes, admin manages keys, credentials and operators); nothing was changed.
+                 *     - `identity_required`: An SDK-key call acting for a custom_id (attaching an installation to it, changing an installation or profile attached to it, logging it out, reading or marking its inbox, also by the install_id of a device attached to it) without identity_token, or moving an installation attached to one custom_id to another without logging it out first; nothing was changed.
+                 *     - `invalid_identity_token`: identity_token is not the HMAC-SHA256 (hex) of the custom_id under the project's identity secret (or the project has none: rotate one); nothing was changed.
                  */
                 403: {
                     headers: {

@@ -12,11 +12,15 @@ import { sdkVersion } from './version.js';
 import { append, installId, installationBodyKey, readMeta, size, writeMeta } from './outbox.js';
 import { fetchVapidKey, subscribe, subscriptionBody } from './push.js';
 import { createSender, type Sender } from './sender.js';
+import { fetchInbox, markInbox } from './inbox.js';
+import { renderInboxElement, type InboxElement, type InboxElementOptions } from './inbox-element.js';
 import type {
-  AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, IdentifyOptions, InstallationBody, OutboxItem, StoredConfig,
+  AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, IdentifyOptions, InboxPage, InstallationBody, OutboxItem, StoredConfig,
 } from './types.js';
 
-export type { AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, IdentifyOptions } from './types.js';
+export type { AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, IdentifyOptions, InboxAction, InboxItem, InboxPage } from './types.js';
+export type { InboxElement, InboxElementOptions } from './inbox-element.js';
+export { InboxError } from './inbox.js';
 
 interface Started {
   config: StoredConfig;
@@ -212,3 +216,38 @@ export function pending(): Promise<number> {
 export function installationId(): Promise<string> {
   return installId();
 }
+
+/**
+ * The inbox of the user this browser is identified as (identify with an identityToken first), or
+ * of this browser's installation before identify: docs/inbox.md. Every answer carries the exact
+ * unread count of the whole inbox.
+ */
+export const inbox = {
+  /** A page, newest first; pass the page's nextCursor for the next one. */
+  async fetch(o: { cursor?: string | null; limit?: number; archived?: boolean } = {}): Promise<InboxPage> {
+    return fetchInbox((await ready()).config, o);
+  },
+  /** Marks the items (by id), or every item with 'all', read; resolves with the unread count after. */
+  async markRead(ids: string | readonly string[] | 'all'): Promise<number> {
+    return markInbox((await ready()).config, typeof ids === 'string' && ids !== 'all' ? [ids] : ids, 'read');
+  },
+  /** Marks an item opened (which also reads it), as the default element does when it is clicked. */
+  async markOpened(id: string): Promise<number> {
+    return markInbox((await ready()).config, [id], 'opened');
+  },
+  /** Archives items (they leave the inbox's pages; fetch with archived: true shows them), or brings them back. */
+  async archive(ids: string | readonly string[], archived = true): Promise<number> {
+    return markInbox((await ready()).config, typeof ids === 'string' ? [ids] : ids, archived ? 'archived' : 'unarchived');
+  },
+  /** The unread count alone. */
+  async unreadCount(): Promise<number> {
+    return (await fetchInbox((await ready()).config, { limit: 1 })).unread;
+  },
+  /** Renders the default inbox element into `container`; replace it with your own over fetch and markRead. */
+  render(container: HTMLElement, options?: InboxElementOptions): InboxElement {
+    return renderInboxElement(container, {
+      fetch: (o) => inbox.fetch(o),
+      mark: async (ids, action) => markInbox((await ready()).config, ids, action),
+    }, options);
+  },
+};

@@ -72,3 +72,27 @@ export interface InstallationBody {
   sdk_version?: string;
   web_push_subscription?: { endpoint: string; keys: { p256dh: string; auth: string } };
 }
+
+/** One item of the inbox, as Herald keeps it (docs/inbox.md). */
+export interface InboxItem {
+  /** The message's id: one item per message per inbox. */
+  id: string;
+  created_at: string;
+  title: string;
+  body: string;
+  deeplink: string | null;
+  data: Record<string, unknown> | null;
+  read_at: string | null;
+  opened_at: string | null;
+  archived_at: string | null;
+}
+
+/** A page of the inbox, newest first, with the exact unread count of the whole inbox. */
+export interface InboxPage {
+  items: InboxItem[];
+  unread: number;
+  /** Pass it as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
+}
+
+export type InboxAction = 'read' | 'opened' | 'archived' | 'unarchived';

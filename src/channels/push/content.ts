@@ -25,7 +25,12 @@ const PushOverride = Type.Partial(Type.Object(pushFields, { additionalProperties
   description: 'Fields that differ on this platform; `data` keys are added to the common ones.',
 });
 export const PushContent = Type.Object(
-  { ...pushFields, ios: Type.Optional(PushOverride), android: Type.Optional(PushOverride), web: Type.Optional(PushOverride) },
+  {
+    ...pushFields,
+    inbox: Type.Optional(Type.Boolean({
+      description: 'Also keep the push in the inbox of each recipient (their profile, or an installation without a custom_id): docs/inbox.md.',
+    })),
+    ios: Type.Optional(PushOverride), android: Type.Optional(PushOverride), web: Type.Optional(PushOverride) },
   { additionalProperties: false },
 );
 
