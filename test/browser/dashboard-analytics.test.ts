@@ -7,7 +7,9 @@
  * moves 26 hours and a second group is sent and opened. The overview must show exactly what the
  * API answered for the question it asked, by day and by hour, in the project's zone and in UTC,
  * per channel, over the last 7 days, the last 24 hours and a custom range; a transactional
- * group's view, reached from the overview, shows the group's. axe-core checks each screen.
+ * group's view, reached from the overview, shows the group's; a range the API refuses shows the
+ * refusal and no stale figure; an A/B campaign with a control group shows its engagement by
+ * variant in its report. axe-core checks each screen, wide and narrow.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
