@@ -21,11 +21,13 @@ import { Campaigns } from './screens/campaigns.js';
 import { Cappings } from './screens/cappings.js';
 import { Webhooks } from './screens/webhooks.js';
 import { Exports } from './screens/exports.js';
+import { Analytics } from './screens/analytics.js';
 import { Empty, Page } from './ui.js';
 
 /** Each screen; the hash's rest (#/messages/ID) is its argument. */
 const screens: Record<string, { title: string; view: (p: { arg: string }) => preact.JSX.Element }> = {
   overview: { title: 'Overview', view: Overview },
+  analytics: { title: 'Analytics', view: Analytics },
   profiles: { title: 'Profiles', view: Profiles },
   messages: { title: 'Messages', view: Messages },
   send: { title: 'Send a message', view: Send },
@@ -50,6 +52,7 @@ function Overview() {
         <dt>Project id</dt><dd><code>{p.id}</code></dd>
         <dt>Your role</dt><dd>{p.role}</dd>
       </dl>
+      <p><a href="#/analytics">Analytics</a>: what the project sent, and how people opened and clicked, over the last days.</p>
     </Page>
   );
 }

@@ -170,6 +170,17 @@ test('the dashboard: a webhook endpoint, a capping rule, a segment\'s campaign s
     assert.equal(ledger?.n, 3, 'the ledger agrees');
     await eventually(async () => (await fact('State'))?.trim() === 'finished', 60_000, 'the campaign finished');
     assert.equal(await page.getByRole('button', { name: 'Pause' }).count(), 0, 'a finished campaign cannot be paused');
+    // Its engagement: the analytics panel over the campaign's stats, read again with the report.
+    const campaignId = new URL(page.url()).hash.split('/')[2]!;
+    const engagement = (label: string) => page.locator(`xpath=//dl[@aria-label="Figures"]//dt[normalize-space()="${label}"]/following-sibling::dd[1]`).textContent();
+    const stats = await eventually(async () => {
+      const r = await th.call('GET', `/v1/stats/campaigns/${campaignId}?granularity=day`);
+      return r.body.totals?.sent === 3 ? r.body : undefined;
+    }, 20_000, 'the campaign\'s stats count 3 sent');
+    await eventually(async () => (await engagement('Sent')) === '3', 20_000, 'the report shows the 3 sent');
+    assert.equal(await engagement('Failed'), String(stats.totals.failed));
+    assert.equal(await engagement('Open rate'), '0.0 %', 'a text-only email has no pixel');
+    assert.deepEqual(await page.getByRole('region', { name: 'Figures by channel' }).locator('tbody th').allTextContents(), ['email']);
     const trace = page.getByRole('link', { name: /^Trace of message / }).first();
     await trace.waitFor();
     const reportStops = await tabStops(page);

@@ -3,12 +3,15 @@
  * (targeted, sent, delivered, failed, skipped by reason, per variant, per occurrence), the
  * lifecycle buttons (start, pause, resume, stop, retry failed), and its messages with their
  * failures, each opening the message trace. While it is scheduled or sending, the counts refresh.
+ * Its engagement (opens, clicks, bounces, unsubscribes, over time and per variant) is the analytics
+ * screens' panel over GET /v1/stats/campaigns/{id}.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, problemOf, type ApiProblem } from '../api/client.js';
 import type { paths } from '../api/openapi.js';
 import { can, project } from '../state.js';
 import { Empty, Page, Problem, Status, useEvery, when } from '../ui.js';
+import { StatsPanel } from './stats-panel.js';
 
 type Campaign = paths['/v1/campaigns/{id}']['get']['responses'][200]['content']['application/json'];
 type Message = paths['/v1/messages']['get']['responses'][200]['content']['application/json']['messages'][number];
@@ -53,10 +56,13 @@ export function CampaignReport({ id }: { id: string }) {
   const [problem, setProblem] = useState<ApiProblem>();
   const [notice, setNotice] = useState<string>();
   const [names, setNames] = useState<Map<string, string>>(new Map());
+  /** How many times the campaign was read: its engagement figures are read again with it. */
+  const [reads, setReads] = useState(0);
   const load = async () => {
     const r = await api.GET('/v1/campaigns/{id}', { params: { path: { id } } });
     if (!r.data) return setProblem(problemOf(r.error));
     setC(r.data);
+    setReads((n) => n + 1);
   };
   const loadMessages = async () => {
     const group = `campaign:${id}`;
@@ -161,6 +167,11 @@ export function CampaignReport({ id }: { id: string }) {
       {deliveries.length === 0 ? <Empty>No delivery yet.</Empty> : (
         <ul class="reasons">{deliveries.map(([s, k]) => <li key={s}><Status status={s} />: {k.toLocaleString()}</li>)}</ul>
       )}
+      <h2>Engagement</h2>
+      <p class="hint">From the analytics counters, by when each fact was recorded. Their Delivered needs a receipt (an SMS report, an app's push report),
+        where the recipients above count as delivered once a provider took their message.</p>
+      <StatsPanel source={{ kind: 'campaign', id: c.id }} level={3} initialRange="30d" refresh={reads}
+        variantName={(v) => (v === 'control' ? 'control group' : c.variants[Number(v)]?.name ?? `#${v}`)} />
       <h2>Messages</h2>
       {messages && (messages.length === 0 ? <Empty>No message sent by this campaign among the project's recent messages.</Empty> : (<>
         {failing.length > 0 && <p>{failing.length} message(s) with failed deliveries: open one to see who it failed for, and why.</p>}
