@@ -5,6 +5,8 @@ import { testDatabase, type TestDatabase } from '../../test/support/database.js'
 import { createProject } from './projects.js';
 import { optInPhones, optOutPhones, optedOutPhones, recordSmsSends, recordSmsStatus } from './sms.js';
 import { testMasterKey } from '../../test/support/keyring.js';
+import { recordOutcomes } from './deliveries.js';
+import { createEndpoint } from './webhook-endpoints.js';
 
 const { keyring } = testMasterKey();
 
@@ -83,4 +85,23 @@ test('the status check takes delivered and undelivered, and still refuses anythi
   await db.sql`update deliveries set status = 'undelivered' where id = ${id}`;
   await assert.rejects(db.sql`update deliveries set status = 'bounced' where id = ${id}`, /deliveries_status_check/);
   await assert.rejects(db.sql`update deliveries set encoding = 'ASCII' where id = ${id}`, /check/);
+});
+
+test('a delivered callback that beats the worker\'s commit counts the send once, with its message.sent event', async () => {
+  const c = (await createProject(db.sql, 'c', keyring)).project_id;
+  await createEndpoint(db.sql, keyring, c, { id: randomUUID(), url: 'https://hooks.example.com/h', description: '', eventTypes: [], enabled: true, now: new Date() });
+  const group = `race-${randomUUID()}`;
+  const messageId = randomUUID();
+  const id = randomUUID();
+  await db.sql`insert into messages (id, project_id, group_id, recipients, content) values (${messageId}, ${c}, ${group}, '{}'::jsonb, '{"sms": {"text": "hi"}}'::jsonb)`;
+  await db.sql`insert into deliveries (id, message_id, project_id, platform, target, target_kind) values (${id}, ${messageId}, ${c}, 'sms', '+15550002222', 'number')`;
+  assert.equal(await recordSmsStatus(db.sql, c, { providerMessageId: 'SM-race', deliveryId: id, status: 'delivered', reason: null }), 'updated');
+  // The worker's outcome, committed after the callback: it finds the delivery moved on.
+  await recordOutcomes(db.sql, [{ id, status: 'sent', reason: null, attempts: 1 }], new Date());
+  const [counts] = await db.sql<{ sent: number; delivered: number }[]>`
+    select sum(sent)::int as sent, sum(delivered)::int as delivered from stats_hourly where project_id = ${c} and source_id = ${group}`;
+  assert.deepEqual({ ...counts }, { sent: 1, delivered: 1 });
+  const events = await db.sql<{ type: string }[]>`
+    select type from webhook_events where project_id = ${c} and data->>'delivery_id' = ${id} order by type`;
+  assert.deepEqual(events.map((e) => e.type), ['message.delivered', 'message.sent']);
 });

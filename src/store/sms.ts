@@ -75,14 +75,24 @@ async function moveSmsStatus(
       update deliveries d set status = ${u.status}, reason = ${u.reason},
              provider_message_id = coalesce(d.provider_message_id, ${u.providerMessageId}), updated_at = now()
       from target t where d.id = t.id and t.status = any(${from}::text[])
-      returning d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.status, d.reason, d.custom_id
+      returning d.id, d.message_id, d.project_id, d.platform, d.target, d.target_kind, d.status, d.reason, d.custom_id,
+                (t.status = 'queued') as unrecorded
     ), webhook_facts as (
-      -- The provider's confirmation, or its refusal after the send was accepted (store/webhook-outbox.ts).
+      -- A callback that beats the worker's commit (Twilio calls back as soon as it has the text)
+      -- finds the delivery still queued: the worker's outcome will find it moved and write
+      -- nothing, so the send is reported here, before the provider's confirmation or refusal
+      -- (store/webhook-outbox.ts).
+      select m.project_id, 'message.sent' as type, ${sql.unsafe(deliveryEventData('m', `'sent'`, 'null'))} as data
+      from moved m where m.unrecorded
+      union all
       select m.project_id, case when m.status = 'delivered' then 'message.delivered' else 'message.failed' end as type,
              ${sql.unsafe(deliveryEventData('m'))} as data
       from moved m where m.status in ('delivered', 'undelivered', 'failed')
     ), ${webhookOutbox(sql, now)}, stats_facts as (
-      -- The carrier's receipt, or its refusal after the send was counted as sent (store/stats-rollup.ts).
+      -- The send, counted here for the same reason, and the carrier's receipt or its refusal after
+      -- the send was counted as sent (store/stats-rollup.ts).
+      select m.project_id, m.message_id, m.platform, 'sent' as metric, null as reason from moved m where m.unrecorded
+      union all
       select m.project_id, m.message_id, m.platform, case when m.status = 'delivered' then 'delivered' else 'failed' end as metric, m.reason
       from moved m where m.status in ('delivered', 'undelivered', 'failed')
     ), ${statsRollup(sql, now)}

@@ -40,7 +40,7 @@ export const channelCase = (column: string) =>
   `case ${column} ${recipientPlatforms.map((p) => `when '${p}' then '${channelOf(p)}'`).join(' ')} end`;
 
 /** A delivery row's `data` for message.* events: what the delivery was, and how it ended. */
-export const deliveryEventData = (d: string) => `jsonb_build_object(
+export const deliveryEventData = (d: string, status = `${d}.status`, reason = `${d}.reason`) => `jsonb_build_object(
   'message_id', ${d}.message_id, 'delivery_id', ${d}.id, 'channel', ${channelCase(`${d}.platform`)},
   'platform', ${d}.platform, 'target', ${d}.target, 'target_kind', ${d}.target_kind,
-  'status', ${d}.status, 'reason', ${d}.reason)`;
+  'status', ${status}, 'reason', ${reason})`;
