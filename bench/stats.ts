@@ -23,12 +23,17 @@
  * PostgreSQL's CPU per request (this database's backends), the answer's size, and Herald's peak RSS.
  * Each shape's totals are checked once against a sum over stats_hourly.
  *
+ * With --before DIR (another checkout of Herald, built: `npx tsc -p tsconfig.json` there), a
+ * second Herald from DIR's build serves the same database, and every shape is measured on both in
+ * the same rounds (the raw read through DIR's store/stats.ts too): before and after in one run.
+ *
  * Options: --engagements N (10000000) --campaigns N (50) --iterations N per shape (200)
- *          --database-url URL (postgres://postgres@127.0.0.1:5432/postgres)
+ *          --before DIR --database-url URL (postgres://postgres@127.0.0.1:5432/postgres)
  */
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
@@ -40,19 +45,21 @@ import { summarize } from './support/stats.js';
 import { printTable, saveResult, type Row } from './support/report.js';
 import { addSources, createGenerator, writeDeliveries, writeEngagements, writeRollup, type SeedSource } from './support/stats-seed.js';
 import { replayAndCompare } from './support/stats-replay.js';
-import { postgresStats, type StatsQuery } from '../src/store/stats.js';
+import { postgresStats, type StatsQuery, type StatsStore } from '../src/store/stats.js';
 
 const { values } = parseArgs({
   options: {
     engagements: { type: 'string', default: '10000000' },
     campaigns: { type: 'string', default: '50' },
     iterations: { type: 'string', default: '200' },
+    before: { type: 'string' },
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
 });
 const engagementsWanted = Number(values.engagements);
 const campaignCount = Number(values.campaigns);
 const iterations = Number(values.iterations);
+const beforeDir = values.before ? resolve(values.before) : undefined;
 const zone = 'America/New_York';
 const hour = 3600_000;
 const day = 24 * hour;
@@ -72,6 +79,7 @@ const dataDir = await mkdtemp(join(tmpdir(), 'herald-bench-'));
 await chmod(dataDir, 0o755);
 const sql = postgres(db.url, { max: 1, onnotice: () => {} });
 let herald: Awaited<ReturnType<typeof spawnHerald>> | undefined;
+let before: Awaited<ReturnType<typeof spawnHerald>> | undefined;
 try {
   const { project_id, rest_key } = await createProjectAt(db.url, dataDir);
   await sql`update projects set timezone = ${zone} where id = ${project_id}`;
@@ -130,9 +138,12 @@ try {
     note: `${perCampaign} deliveries per campaign, ${perGroup} per transactional group` });
 
   herald = await spawnHerald(['--port', String(await freePort()), '--database-url', db.url, '--data-dir', dataDir], { NATS_URL: '' });
-  const pid = herald.child.pid!;
-  const get = async (path: string) => {
-    const res = await fetch(`${herald!.url}${path}`, { headers: { authorization: `Bearer ${rest_key}` } });
+  if (beforeDir) {
+    before = await spawnHerald(['--port', String(await freePort()), '--database-url', db.url, '--data-dir', dataDir], { NATS_URL: '' },
+      { cli: join(beforeDir, 'dist', 'src', 'cli', 'main.js') });
+  }
+  const get = async (path: string, h = herald!) => {
+    const res = await fetch(`${h.url}${path}`, { headers: { authorization: `Bearer ${rest_key}` } });
     const text = await res.text();
     if (!res.ok) throw new Error(`GET ${path} answered ${res.status}: ${text}`);
     return text;
@@ -145,33 +156,40 @@ try {
     return [from, from + 31 * day] as const;
   };
   const store = postgresStats(sql);
-  type Shape = { name: string; run: (k: number) => Promise<number>; expect?: { path: string; where: StatsQuery } };
-  const http = (name: string, path: (k: number) => string, expect?: (k: number) => StatsQuery): Shape => ({
-    name, run: async (k) => (await get(path(k))).length,
+  const beforeStore = beforeDir
+    ? ((await import(pathToFileURL(join(beforeDir, 'dist', 'src', 'store', 'stats.js')).href)) as { postgresStats: typeof postgresStats }).postgresStats(sql)
+    : undefined;
+  /** `pid`: the Herald process that serves it (none for a raw read); `before`: the same shape on the before build. */
+  type Shape = { name: string; pid?: number; before?: boolean; run: (k: number) => Promise<number>; expect?: { path: string; where: StatsQuery } };
+  const servers = [{ h: herald, label: '' }, ...(before ? [{ h: before, label: ' [before]' }] : [])];
+  const http = (name: string, path: (k: number) => string, expect?: (k: number) => StatsQuery): Shape[] => servers.map(({ h, label }) => ({
+    name: name + label, pid: h.child.pid!, before: h === before, run: async (k: number) => (await get(path(k), h)).length,
     ...(expect ? { expect: { path: path(0), where: expect(0) } } : {}),
-  });
+  }));
+  const raw = (name: string, query: () => StatsQuery): Shape[] => [{ s: store, label: '' }, ...(beforeStore ? [{ s: beforeStore, label: ' [before]' }] : [])]
+    .map(({ s, label }: { s: StatsStore; label: string }) => ({ name: name + label, before: s === beforeStore, run: async () => (await s.buckets(query())).length }));
   const q = (k: number | undefined, from: number, to: number, granularity: 'hour' | 'day', timeZone: string): StatsQuery => ({
     projectId: project_id, source: k === undefined ? undefined : { kind: 'campaign', id: campaignAt(k).id },
     from: new Date(from), to: new Date(to), granularity, timeZone,
   });
   const shapes: Shape[] = [
-    http('baseline: one campaign, one hour (primary key)', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=hour&time_zone=UTC&${range(campaignAt(k).t0.getTime(), campaignAt(k).t0.getTime() + hour)}`),
-    http('campaign by day, 90 days, project zone', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=day&${range(start, until)}`, (k) => q(k, start, until, 'day', zone)),
-    http('campaign by day, 90 days, UTC', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=day&time_zone=UTC&${range(start, until)}`),
-    http('campaign by hour, 31 days, project zone', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=hour&${range(...campaignHours(k))}`, (k) => q(k, ...campaignHours(k), 'hour', zone)),
-    http('campaign by hour, 31 days, UTC', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=hour&time_zone=UTC&${range(...campaignHours(k))}`),
-    http('project by day, 90 days, project zone', () => `/v1/stats/project?granularity=day&${range(start, until)}`, () => q(undefined, start, until, 'day', zone)),
-    http('project by day, 90 days, UTC', () => `/v1/stats/project?granularity=day&time_zone=UTC&${range(start, until)}`),
-    http('project by hour, 31 days, project zone', () => `/v1/stats/project?granularity=hour&${range(until - 31 * day, until)}`, () => q(undefined, until - 31 * day, until, 'hour', zone)),
-    http('project by hour, 31 days, UTC', () => `/v1/stats/project?granularity=hour&time_zone=UTC&${range(until - 31 * day, until)}`),
-    { name: 'raw store read: project by day, 90 days, project zone', run: async () => (await store.buckets(q(undefined, start, until, 'day', zone))).length },
-    { name: 'raw store read: project by hour, 31 days, project zone', run: async () => (await store.buckets(q(undefined, until - 31 * day, until, 'hour', zone))).length },
+    ...http('baseline: one campaign, one hour (primary key)', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=hour&time_zone=UTC&${range(campaignAt(k).t0.getTime(), campaignAt(k).t0.getTime() + hour)}`),
+    ...http('campaign by day, 90 days, project zone', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=day&${range(start, until)}`, (k) => q(k, start, until, 'day', zone)),
+    ...http('campaign by day, 90 days, UTC', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=day&time_zone=UTC&${range(start, until)}`),
+    ...http('campaign by hour, 31 days, project zone', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=hour&${range(...campaignHours(k))}`, (k) => q(k, ...campaignHours(k), 'hour', zone)),
+    ...http('campaign by hour, 31 days, UTC', (k) => `/v1/stats/campaigns/${campaignAt(k).id}?granularity=hour&time_zone=UTC&${range(...campaignHours(k))}`),
+    ...http('project by day, 90 days, project zone', () => `/v1/stats/project?granularity=day&${range(start, until)}`, () => q(undefined, start, until, 'day', zone)),
+    ...http('project by day, 90 days, UTC', () => `/v1/stats/project?granularity=day&time_zone=UTC&${range(start, until)}`),
+    ...http('project by hour, 31 days, project zone', () => `/v1/stats/project?granularity=hour&${range(until - 31 * day, until)}`, () => q(undefined, until - 31 * day, until, 'hour', zone)),
+    ...http('project by hour, 31 days, UTC', () => `/v1/stats/project?granularity=hour&time_zone=UTC&${range(until - 31 * day, until)}`),
+    ...raw('raw store read: project by day, 90 days, project zone', () => q(undefined, start, until, 'day', zone)),
+    ...raw('raw store read: project by hour, 31 days, project zone', () => q(undefined, until - 31 * day, until, 'hour', zone)),
   ];
 
   // Each checked shape's totals against a sum over stats_hourly for its range.
   for (const s of shapes) {
     if (!s.expect) continue;
-    const body = JSON.parse(await get(s.expect.path)) as { totals: Record<string, number>; buckets: unknown[] };
+    const body = JSON.parse(await get(s.expect.path, s.before ? before! : herald)) as { totals: Record<string, number>; buckets: unknown[] };
     const w = s.expect.where;
     const [sum] = await sql<{ sent: number; opens_unique: number; clicks_total: number; skipped: number }[]>`
       select coalesce(sum(sent), 0)::int as sent, coalesce(sum(opens_unique), 0)::int as opens_unique,
@@ -188,7 +206,7 @@ try {
   for (const s of shapes) for (let k = 0; k < 5; k++) await s.run(k); // warm: plans, caches, JIT of the route
   for (let round = 0; round < Math.ceil(iterations / perRound); round++) {
     for (const [i, s] of shapes.entries()) {
-      const h0 = (await cpuSeconds(pid))!;
+      const h0 = s.pid ? (await cpuSeconds(s.pid))! : 0;
       const p0 = await cpuSecondsNamed('postgres', ours);
       for (let j = 0; j < perRound; j++) {
         const k = round * perRound + j;
@@ -196,26 +214,32 @@ try {
         stat[i]!.bytes = await s.run(k);
         stat[i]!.ms.push(performance.now() - t);
       }
-      stat[i]!.herald += (await cpuSeconds(pid))! - h0;
+      stat[i]!.herald += s.pid ? (await cpuSeconds(s.pid))! - h0 : 0;
       stat[i]!.pg += cpuDelta(p0, await cpuSecondsNamed('postgres', ours));
     }
   }
-  const base = summarize(stat[0]!.ms);
+  // Each shape beside the baseline of its own build, and an after shape beside its before.
+  const baseOf = (s: Shape) => summarize(stat[shapes.findIndex((b) => b.before === s.before)]!.ms);
   for (const [i, s] of shapes.entries()) {
     const r = summarize(stat[i]!.ms);
-    const raw = s.name.startsWith('raw');
+    const base = baseOf(s);
+    const b = before && !s.before ? shapes.findIndex((x) => x.name === `${s.name} [before]`) : -1;
+    const was = b >= 0 ? summarize(stat[b]!.ms) : undefined;
     rows.push({
       shape: s.name, requests: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max,
-      'p99 ÷ baseline p99': i === 0 ? '1' : `${(r.p99 / base.p99).toFixed(1)}×`,
-      'Herald CPU ms/req': raw ? undefined : (stat[i]!.herald * 1000) / r.n,
+      'p99 ÷ baseline p99': s.name.startsWith('baseline') ? '1' : `${(r.p99 / base.p99).toFixed(1)}×`,
+      ...(was ? { 'p50, p99 ÷ before': `${(r.p50 / was.p50).toFixed(2)}, ${(r.p99 / was.p99).toFixed(2)}` } : {}),
+      'Herald CPU ms/req': s.pid ? (stat[i]!.herald * 1000) / r.n : undefined,
       'PostgreSQL CPU ms/req': (stat[i]!.pg * 1000) / r.n,
-      answer: raw ? `${stat[i]!.bytes} buckets` : `${(stat[i]!.bytes / 1024).toFixed(0)} KiB`,
-      'target p99 ≤ 200 ms': i === 0 ? undefined : r.p99 <= 200 ? 'met' : 'not met',
+      answer: s.pid ? `${(stat[i]!.bytes / 1024).toFixed(0)} KiB` : `${stat[i]!.bytes} buckets`,
+      'target p99 ≤ 200 ms': s.name.startsWith('baseline') ? undefined : r.p99 <= 200 ? 'met' : 'not met',
     });
   }
-  rows.push({ shape: `Herald peak RSS ${(await peakRssMiB(pid))!.toFixed(0)} MiB` });
+  rows.push({ shape: `Herald peak RSS ${(await peakRssMiB(herald.child.pid!))!.toFixed(0)} MiB`
+    + (before ? `; before: ${(await peakRssMiB(before.child.pid!))!.toFixed(0)} MiB` : '') });
 } finally {
   await herald?.stop();
+  await before?.stop();
   await sql.end({ timeout: 5 });
   await db.drop();
   await rm(dataDir, { recursive: true, force: true });
@@ -224,5 +248,5 @@ printTable(seedRows);
 console.log('');
 printTable(rows);
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (${cpus().length} cores)`);
-console.log(`results: ${await saveResult('stats', { engagements: engagementsWanted, campaigns: campaignCount, iterations, seed: seedRows, rows, loadavg: loadavg() })}`);
+console.log(`results: ${await saveResult('stats', { engagements: engagementsWanted, campaigns: campaignCount, iterations, before: beforeDir, seed: seedRows, rows, loadavg: loadavg() })}`);
 process.exit(0);
