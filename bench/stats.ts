@@ -93,7 +93,7 @@ try {
     { kind: 'campaign', id: randomUUID(), n: 1000, t0: new Date(until - 2 * day + 17 * hour), windowSeconds: 7200, ab: false },
     { kind: 'transactional', id: 'receipt', n: 600, t0: new Date(until - 5 * day), windowSeconds: 4 * 86400, ab: false },
   ], new Date(until));
-  let t0 = performance.now();
+  const t0 = performance.now();
   const replay = await replayAndCompare(sql, check);
   const replaySeconds = (performance.now() - t0) / 1000;
   const differences = Object.values(replay.differences).reduce((a, b) => a + b, 0);
