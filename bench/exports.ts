@@ -76,8 +76,11 @@ try {
     const seconds = (performance.now() - t0) / 1000;
     const cpu = (await cpuSeconds(pid))! - cpu0;
     if (view.state !== 'done') throw new Error(`the ${format} export failed: ${JSON.stringify(view)}`);
-    // The file through its signed link, streamed: only its lines are counted here.
-    const res = await fetch(String(view.url).replace(/^https?:\/\/[^/]+/, herald.url));
+    // The file through its signed link (`download.url`: absolute when a public URL is configured,
+    // else a path), streamed: only its lines are counted here.
+    const link = (view.download as { url: string } | null)?.url;
+    if (!link) throw new Error(`the ${format} export is done but has no download link: ${JSON.stringify(view)}`);
+    const res = await fetch(new URL(link.replace(/^https?:\/\/[^/]+/, ''), herald.url));
     if (!res.ok || !res.body) throw new Error(`the file answered ${res.status}`);
     let lines = 0;
     let bytes = 0;

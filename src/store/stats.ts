@@ -36,39 +36,51 @@ export interface StatsStore {
   buckets(q: StatsQuery): Promise<StatsBucket[]>;
 }
 
-const zero = (): StatsCounters => Object.fromEntries(statsMetrics.map((m) => [m, 0])) as StatsCounters;
+/**
+ * Each counter summed as float8: exact for integers up to 2^53 (a range's sum of one counter stays
+ * far below), and accumulated in a machine double where sum(bigint) accumulates a numeric and is
+ * then turned into text to be parsed again: over a project's 90 days (tens of thousands of hourly
+ * rows, thirteen counters each) that is most of the statement's time (bench/stats.ts,
+ * docs/performance.md). postgres.js hands float8 back as a number.
+ */
+const sums = statsMetrics.map((m) => `sum(s.${m}::float8) as ${m}`).join(', ');
+
+/** A row's counters in a fresh object of one shape, in statsMetrics' order. */
+function countersOf(r: Record<StatsMetric, number>): StatsCounters {
+  const c = {} as StatsCounters;
+  for (const m of statsMetrics) c[m] = r[m];
+  return c;
+}
 
 export function postgresStats(sql: Sql): StatsStore {
   return {
     async buckets(q) {
-      // A day starts at the local midnight of the zone: the hour's start moved to local time, cut
-      // to the day and turned back into an instant (PostgreSQL's AT TIME ZONE both ways).
-      const bucket = q.granularity === 'hour'
-        ? sql`s.hour`
-        : sql`(date_trunc('day', s.hour at time zone ${q.timeZone}) at time zone ${q.timeZone})`;
+      // A day starts at the local midnight of the zone: date_trunc's zone form cuts the instant to
+      // the day on that zone's wall clock and answers the instant it began
+      // (https://www.postgresql.org/docs/current/functions-datetime.html#FUNCTIONS-DATETIME-TRUNC).
+      // It answers what AT TIME ZONE both ways did, in one step: that conversion, twice per hourly
+      // row, was a large part of the statement's time over a project's 90 days (docs/performance.md).
+      const bucket = q.granularity === 'hour' ? sql`s.hour` : sql`date_trunc('day', s.hour, ${q.timeZone})`;
       const where = sql`s.project_id = ${q.projectId} and s.hour >= ${q.from} and s.hour < ${q.to}
         ${q.source ? sql`and s.source_kind = ${q.source.kind} and s.source_id = ${q.source.id}` : sql``}`;
       const [counts, skips] = await Promise.all([
-        sql<({ start: Date; variant: string; channel: string } & Record<StatsMetric, string>)[]>`
-          select ${bucket} as start, s.variant, s.channel,
-                 ${sql.unsafe(statsMetrics.map((m) => `sum(s.${m})::text as ${m}`).join(', '))}
+        sql<({ start: Date; variant: string; channel: string } & Record<StatsMetric, number>)[]>`
+          select ${bucket} as start, s.variant, s.channel, ${sql.unsafe(sums)}
             from stats_hourly s where ${where}
            group by 1, 2, 3 order by 1, 2, 3`,
-        sql<{ start: Date; variant: string; channel: string; reason: string; skipped: string }[]>`
-          select ${bucket} as start, s.variant, s.channel, s.reason, sum(s.skipped)::text as skipped
+        sql<{ start: Date; variant: string; channel: string; reason: string; skipped: number }[]>`
+          select ${bucket} as start, s.variant, s.channel, s.reason, sum(s.skipped::float8) as skipped
             from stats_skips_hourly s where ${where}
            group by 1, 2, 3, 4`,
       ]);
       const out = new Map<string, StatsBucket>();
-      const keyOf = (r: { start: Date; variant: string; channel: string }) => `${r.start.toISOString()}\0${r.variant}\0${r.channel}`;
+      const keyOf = (r: { start: Date; variant: string; channel: string }) => `${r.start.getTime()}\0${r.variant}\0${r.channel}`;
       for (const r of counts) {
-        const counters = zero();
-        for (const m of statsMetrics) counters[m] = Number(r[m]);
-        out.set(keyOf(r), { start: r.start, variant: r.variant, channel: r.channel, counters, skippedByReason: {} });
+        out.set(keyOf(r), { start: r.start, variant: r.variant, channel: r.channel, counters: countersOf(r), skippedByReason: {} });
       }
       for (const s of skips) {
         const b = out.get(keyOf(s));
-        if (b) b.skippedByReason[s.reason] = Number(s.skipped);
+        if (b) b.skippedByReason[s.reason] = s.skipped;
       }
       return [...out.values()];
     },

@@ -39,9 +39,10 @@ export const testStreamPrefix = `herald_test_p${process.pid}`;
  * port (worker, scheduler, relay), once its output holds the pino message `readyLog` (the process
  * then logs at info).
  */
-export async function spawnHerald(args: string[], env: Record<string, string> = {}, o: { readyLog?: string; readyTimeoutMs?: number } = {}): Promise<HeraldProcess> {
+export async function spawnHerald(args: string[], env: Record<string, string> = {},
+  o: { readyLog?: string; readyTimeoutMs?: number; /** Another build's CLI (a benchmark's "before"). */ cli?: string } = {}): Promise<HeraldProcess> {
   const port = o.readyLog === undefined ? Number(args[args.indexOf('--port') + 1]) : undefined;
-  const child = spawn(process.execPath, [...(process.env.HERALD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--enable-source-maps', cli, 'start', ...args], {
+  const child = spawn(process.execPath, [...(process.env.HERALD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--enable-source-maps', o.cli ?? cli, 'start', ...args], {
     env: { ...process.env, HERALD_LOG_LEVEL: o.readyLog === undefined ? 'warn' : 'info', HERALD_NATS_STREAM_PREFIX: testStreamPrefix, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

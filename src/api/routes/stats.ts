@@ -54,6 +54,7 @@ const Query = Type.Object({
 
 type Metrics = Static<typeof Metrics>;
 
+/** The sum of several buckets (the totals, a variant's). */
 function metricsOf(parts: { counters: StatsCounters; skippedByReason: Record<string, number> }[]): Metrics {
   const c = Object.fromEntries(statsMetrics.map((m) => [m, 0])) as StatsCounters;
   const skipped: Record<string, number> = {};
@@ -63,6 +64,7 @@ function metricsOf(parts: { counters: StatsCounters; skippedByReason: Record<str
   }
   return { ...c, skipped_by_reason: skipped, ...ratesOf(c) };
 }
+
 
 const hourFloor = (ms: number) => Math.floor(ms / 3600_000) * 3600_000;
 
@@ -82,14 +84,24 @@ export const statsRoutes = (deps: { sql: Sql; clock?: Clock | undefined; store?:
     const zone = q.time_zone === 'UTC' ? 'UTC' : (await projectSettings(deps.sql, projectId))?.timezone ?? 'UTC';
     const rows: StatsBucket[] = await store.buckets({ projectId, source, from: new Date(from), to: new Date(to), granularity, timeZone: zone });
     const variants = [...new Set(rows.map((r) => r.variant))].sort();
+    // Buckets of one start (a variant, a channel each) share its label: formatted once per start.
+    const labels = new Map<number, string>();
+    const labelOf = (start: Date) => {
+      const ms = start.getTime();
+      let l = labels.get(ms);
+      if (l === undefined) labels.set(ms, (l = bucketLabel(zone, ms, granularity)));
+      return l;
+    };
     return {
       source: { kind: source?.kind ?? 'project', id: source?.id ?? null },
       from: new Date(from).toISOString(), to: new Date(to).toISOString(), granularity, time_zone: zone,
       totals: metricsOf(rows),
       variants: variants.map((v) => ({ variant: v, ...metricsOf(rows.filter((r) => r.variant === v)) })),
       buckets: rows.map((r) => ({
-        start: r.start.toISOString(), local: bucketLabel(zone, r.start.getTime(), granularity), variant: r.variant, channel: r.channel,
-        ...metricsOf([r]),
+        // A bucket's own counters as they are, in one object: a project's month by hour is
+        // thousands of buckets, so nothing is summed or copied twice per bucket.
+        start: r.start.toISOString(), local: labelOf(r.start), variant: r.variant, channel: r.channel,
+        ...r.counters, skipped_by_reason: r.skippedByReason, ...ratesOf(r.counters),
       })),
     };
   };
