@@ -39,26 +39,27 @@ export async function startTestHerald(
 ): Promise<TestHerald> {
   const db = await testDatabase();
   const masterKey = testMasterKey();
-  // A port known before listening, so the public URL (SMS status callbacks) can name it.
-  const port = opts.env?.HERALD_PORT ?? String(await freePort());
-  const config = loadConfig({}, {
-    DATABASE_URL: db.url,
-    HERALD_PORT: port,
-    // People's links (one-click unsubscribe) need https; the simulators call back over plain HTTP.
-    HERALD_PUBLIC_URL: 'https://herald.example.com',
-    HERALD_CALLBACK_URL: `http://127.0.0.1:${port}`,
-    HERALD_SANDBOX: opts.sandbox === false ? 'false' : 'true',
-    HERALD_SANDBOX_PORT: '0',
-    HERALD_DATA_DIR: '/nonexistent-herald-test-dir',
-    HERALD_MASTER_KEY: masterKey.text,
-    ...opts.env,
-  });
-  // Every answer is checked against what its response schema sends (api/route-contract.ts).
-  const herald = await startHerald(config, opts.log ?? silentLogger(), { checkResponses: true, ...opts.overrides });
+  let herald: Herald | undefined;
+  try {
+    // A port known before listening, so the public URL (SMS status callbacks) can name it. Another
+    // process may take it between freePort() and Herald's listen (tests run in parallel): then
+    // another port is tried (startHerald has stopped what it had started).
+    for (let tries = 1; !herald; tries++) {
+      try {
+        herald = await startOn(opts.env?.HERALD_PORT ?? String(await freePort()));
+      } catch (err) {
+        if (opts.env?.HERALD_PORT || tries >= 5 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+    }
+  } catch (err) {
+    await db.close(); // or the test file waits on its pool until it times out
+    throw err;
+  }
   const project = await createProject(db.sql, 'test', masterKey.keyring);
   const url = herald.url!;
+  const started = herald;
   return {
-    herald,
+    herald: started,
     url,
     db,
     project,
@@ -79,10 +80,27 @@ export async function startTestHerald(
       return { status: res.status, body: parsed, headers: res.headers };
     },
     close: async () => {
-      await herald.close();
+      await started.close();
       await db.close();
     },
   };
+
+  function startOn(port: string): Promise<Herald> {
+    const config = loadConfig({}, {
+      DATABASE_URL: db.url,
+      HERALD_PORT: port,
+      // People's links (one-click unsubscribe) need https; the simulators call back over plain HTTP.
+      HERALD_PUBLIC_URL: 'https://herald.example.com',
+      HERALD_CALLBACK_URL: `http://127.0.0.1:${port}`,
+      HERALD_SANDBOX: opts.sandbox === false ? 'false' : 'true',
+      HERALD_SANDBOX_PORT: '0',
+      HERALD_DATA_DIR: '/nonexistent-herald-test-dir',
+      HERALD_MASTER_KEY: masterKey.text,
+      ...opts.env,
+    });
+    // Every answer is checked against what its response schema sends (api/route-contract.ts).
+    return startHerald(config, opts.log ?? silentLogger(), { checkResponses: true, ...opts.overrides });
+  }
 }
 
 export { eventually } from './eventually.js';
