@@ -235,8 +235,8 @@ function parseStep(s: Record<string, unknown>, at: string, i: number, target: (x
       return { id, type: 'wait', wait, next: target(s.next, `${at}.next`, i) };
     }
     case 'wait_for_event': {
-      only(s, ['id', 'type', 'event', 'timeout', 'next', 'timeout_next'], at);
-      const f = eventFilter(s.event, `${at}.event`);
+      only(s, ['id', 'type', 'event', 'where', 'timeout', 'next', 'timeout_next'], at);
+      const f = eventFilter({ event: s.event, ...(s.where !== undefined ? { where: s.where } : {}) }, at);
       return {
         id, type: 'wait_for_event', event: f.event, filter: f.filter, timeoutMs: parseDuration(s.timeout, `${at}.timeout`),
         next: target(s.next, `${at}.next`, i), timeoutNext: target(s.timeout_next, `${at}.timeout_next`, i),
