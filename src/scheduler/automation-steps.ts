@@ -45,6 +45,10 @@ export async function runJourneyStep(tx: TransactionSql, deps: StepDeps, j: Jour
   const at = new Date(now);
   const counts: CountDelta[] = [];
   const exit = async (reason: string): Promise<StepRun> => (await exitJourney(tx, j, reason, now, counts) ? { kind: 'exited', reason } : { kind: 'stale' });
+  // The fence, before any side effect: a journey that has moved past this attempt (another worker
+  // ran it) is left alone. The claim of the step's effect below holds even without it.
+  const [current] = await tx<{ seq: number; state: string }[]>`select seq, state from automation_journeys where id = ${j.id} for update`;
+  if (!current || current.seq !== j.seq || current.state !== 'active') return { kind: 'stale' };
   if (automationState === 'stopped') return exit('automation_stopped');
   const step = model?.steps.get(j.step);
   if (!model || !step) return exit('step_missing');
