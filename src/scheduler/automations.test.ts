@@ -290,3 +290,41 @@ test('a stopped automation exits its waiting journeys and sends nothing more; th
   const list = await a.h.call('GET', '/v1/automations');
   assert.deepEqual(list.json(), { automations: [], next_cursor: null });
 });
+
+test('a wait for an event ends when the event comes and times out otherwise; a local-time wait wakes at the profile\'s wall time', async (t) => {
+  const a = await setup(t);
+  const id = await a.create({
+    trigger: { type: 'api' },
+    steps: [
+      { id: 'open', type: 'wait_for_event', event: 'opened', where: [{ attribute: 'screen', eq: 'offer' }], timeout: { days: 2 }, next: 'thanks', timeout_next: 'morning' },
+      { id: 'thanks', type: 'send', channels: ['email'], content: email('thanks'), next: null },
+      { id: 'morning', type: 'wait', until: { time: '09:00' } },
+      { id: 'nudge', type: 'send', channels: ['email'], content: email('nudge') },
+    ],
+  });
+  await a.profile('ann', { $timezone: 'Asia/Tokyo' });
+  await a.profile('bob', { $timezone: 'America/New_York' });
+  await a.enter(id, 'ann');
+  await a.enter(id, 'bob');
+  await a.pass();
+  await a.track('ann', 'opened', { screen: 'home' });
+  await a.pass();
+  assert.equal(step(await a.counts(id), 'open')!.waiting, 2, 'an event the filter refuses ends no wait');
+  await a.track('ann', 'opened', { screen: 'offer' });
+  await a.pass();
+  assert.deepEqual((await a.messages(id)).map((m) => [m.custom_id, m.subject]), [['ann', 'thanks']]);
+  a.clock.advance(2 * dayMs);
+  await a.pass();
+  const [bob] = await a.h.db.sql<{ due_at: Date; step: string }[]>`select due_at, step from automation_journeys where custom_id = 'bob'`;
+  assert.equal(bob!.step, 'morning');
+  // 09:00 in New York, within the next day.
+  const wall = new Intl.DateTimeFormat('en-GB', { timeZone: 'America/New_York', hour: '2-digit', minute: '2-digit', hour12: false }).format(bob!.due_at);
+  assert.equal(wall, '09:00');
+  assert.ok(bob!.due_at.getTime() > a.clock.now() && bob!.due_at.getTime() <= a.clock.now() + dayMs);
+  a.clock.advance(bob!.due_at.getTime() - a.clock.now());
+  await a.pass();
+  assert.deepEqual((await a.messages(id)).map((m) => [m.custom_id, m.subject]), [['ann', 'thanks'], ['bob', 'nudge']]);
+  const c = await a.counts(id);
+  assert.deepEqual(step(c, 'open')!.paths, { event: 1, timeout: 1 });
+  assert.equal(c.completed, 2);
+});
