@@ -279,6 +279,19 @@ test('a stopped automation exits its waiting journeys and sends nothing more; th
   assert.equal((await a.h.call('GET', `/v1/automations/${id}`, undefined, { p: a.h.other })).statusCode, 404);
   assert.equal((await a.h.call('DELETE', `/v1/automations/${id}`)).statusCode, 204);
 
+  // Erasing a person takes them out of every journey, counted as exited.
+  const kept = await a.create({ trigger: { type: 'api' }, steps: [{ id: 'w', type: 'wait', duration: { days: 365 } }] });
+  await a.profile('bob');
+  await a.enter(kept, 'bob');
+  await a.pass();
+  assert.equal((await a.h.call('DELETE', '/v1/profiles/bob')).statusCode, 200);
+  const erased = await a.counts(kept);
+  assert.deepEqual(erased.exited, { profile_erased: 1 });
+  assert.equal(step(erased, 'w')!.waiting, 0);
+  assert.equal((await a.h.db.sql`select 1 from automation_journeys where custom_id = 'bob'`).length, 0);
+  assert.equal((await a.h.call('POST', `/v1/automations/${kept}/stop`)).statusCode, 200);
+  assert.equal((await a.h.call('DELETE', `/v1/automations/${kept}`)).statusCode, 204);
+
   const bad = await a.h.call('POST', '/v1/automations', { name: 'x', definition: { trigger: { type: 'api' }, steps: [{ id: 'a', type: 'branch', condition: { attribute: 'x', eq: 1 }, then: 'b', else: null }] } });
   assert.equal(bad.statusCode, 400);
   assert.equal(bad.json().error.code, 'invalid_automation');

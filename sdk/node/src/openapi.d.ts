@@ -4014,7 +4014,7 @@ export interface paths {
         post?: never;
         /**
          * Erase everything held on a person
-         * @description In one transaction: the profile, its installations, their events, and the messages addressed to it with their deliveries.
+         * @description In one transaction: the profile, its installations, their events, the messages addressed to it with their deliveries, and its automation journeys.
          */
         delete: {
             parameters: {

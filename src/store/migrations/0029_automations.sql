@@ -78,8 +78,8 @@ create table automation_journeys (
 );
 -- The loop's claim: every due journey of every automation, oldest first.
 create index automation_journeys_due on automation_journeys (due_at) where state = 'active';
--- A profile's running journeys (exit events, re-entry rules).
-create index automation_journeys_profile on automation_journeys (project_id, custom_id) where state = 'active';
+-- A profile's journeys: its running ones (exit events, entry rules), all of them on erasure.
+create index automation_journeys_profile on automation_journeys (project_id, custom_id);
 
 -- Each profile's entries into one automation: the row the entry rules lock and read.
 create table automation_profiles (
