@@ -32,7 +32,14 @@ export const automationGroup = (automationId: string) => `automation:${automatio
 
 export interface StepDeps {
   queue: WorkQueue;
+  /**
+   * Where a step's counts go: by default written at once; a batch of steps in one transaction
+   * collects them and writes each counter row once, at its end (scheduler/automations.ts).
+   */
+  count?: ((tx: TransactionSql, automationId: string, version: number, deltas: CountDelta[]) => Promise<void>) | undefined;
 }
+
+const write = (deps: StepDeps) => deps.count ?? addCounts;
 
 /** What one run did, for the loop's metrics and the tests. */
 export type StepRun = { kind: 'moved'; to: string | null } | { kind: 'waiting'; until: number } | { kind: 'exited'; reason: string } | { kind: 'stale' };
@@ -44,7 +51,7 @@ export type StepRun = { kind: 'moved'; to: string | null } | { kind: 'waiting'; 
 export async function runJourneyStep(tx: TransactionSql, deps: StepDeps, j: Journey, model: AutomationModel | undefined, automationState: string, now: number): Promise<StepRun> {
   const at = new Date(now);
   const counts: CountDelta[] = [];
-  const exit = async (reason: string): Promise<StepRun> => (await exitJourney(tx, j, reason, now, counts) ? { kind: 'exited', reason } : { kind: 'stale' });
+  const exit = async (reason: string): Promise<StepRun> => (await exitJourney(tx, j, reason, now, counts, deps) ? { kind: 'exited', reason } : { kind: 'stale' });
   // The fence, before any side effect: a journey that has moved past this attempt (another worker
   // ran it) is left alone. The claim of the step's effect below holds even without it.
   const [current] = await tx<{ seq: number; state: string }[]>`select seq, state from automation_journeys where id = ${j.id} for update`;
@@ -101,7 +108,7 @@ export async function runJourneyStep(tx: TransactionSql, deps: StepDeps, j: Jour
       const ok = await moveJourney(tx, j, { step: step.id, dueAt: new Date(result.until), waiting: true, waitsFor: result.event ?? null, sent });
       if (!ok) return { kind: 'stale' };
       counts.push({ step: step.id, metric: 'waiting', n: 1 });
-      await addCounts(tx, j.automation_id, j.version, counts);
+      await write(deps)(tx, j.automation_id, j.version, counts);
       return { kind: 'waiting', until: result.until };
     }
     case 'move': {
@@ -114,17 +121,17 @@ export async function runJourneyStep(tx: TransactionSql, deps: StepDeps, j: Jour
       });
       if (!ok) return { kind: 'stale' };
       if (done) counts.push({ step: '', metric: 'completed' });
-      await addCounts(tx, j.automation_id, j.version, counts);
+      await write(deps)(tx, j.automation_id, j.version, counts);
       return { kind: 'moved', to: result.next };
     }
   }
 }
 
 /** Ends a journey where it is (an exit event, a stop, a step's exit), with its counts and `extra` ones. */
-export async function exitJourney(tx: TransactionSql, j: Journey, reason: string, now: number, extra: CountDelta[] = []): Promise<boolean> {
+export async function exitJourney(tx: TransactionSql, j: Journey, reason: string, now: number, extra: CountDelta[] = [], deps: Pick<StepDeps, 'count'> = {}): Promise<boolean> {
   const ok = await moveJourney(tx, j, { step: j.step, dueAt: null, waiting: false, waitsFor: null, sent: j.sent, ended: { state: 'exited', reason, at: new Date(now) } });
   if (!ok) return false;
-  await addCounts(tx, j.automation_id, j.version, [
+  await (deps.count ?? addCounts)(tx, j.automation_id, j.version, [
     ...extra, { step: '', metric: 'exited', reason }, ...(j.waiting ? [{ step: j.step, metric: 'waiting', n: -1 }] : []),
   ]);
   return true;

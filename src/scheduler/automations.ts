@@ -10,7 +10,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from 'pino';
 import type { WorkQueue } from '../queue/queue.js';
 import type { Clock } from '../domain/clock.js';
-import { claimDueJourneys, listeners, runningJourneys, takeInbox, type InboxEvent } from '../store/automation-journeys.js';
+import { addCounts, claimDueJourneys, listeners, runningJourneys, takeInbox, type CountDelta, type InboxEvent } from '../store/automation-journeys.js';
 import { enterAutomation } from './automation-entry.js';
 import { eventPasses, loadAutomationModel } from './automation-model.js';
 import { endWaitOnEvent, exitJourney, runJourneyStep, type StepRun } from './automation-steps.js';
@@ -89,12 +89,62 @@ export async function runOneDue(deps: AutomationDeps): Promise<StepRun | undefin
   }
 }
 
+/** Due journeys one transaction takes: one step of each. */
+export const stepBatch = 100;
+
+/**
+ * Runs one step of each of up to `limit` due journeys in one transaction: each journey's step is
+ * whole in it (its effect, its move, its counts), and the counters are written once at the end,
+ * each row once, so transactions running side by side do not queue on a hot counter row. If the
+ * transaction fails, its journeys are run one per transaction, so one bad journey is set aside
+ * alone (runOneDue). How many journeys it ran.
+ */
+export async function runDueBatch(deps: AutomationDeps, limit = stepBatch): Promise<number> {
+  try {
+    return await deps.sql.begin(async (tx) => {
+      const now = deps.clock.now();
+      const due = await claimDueJourneys(tx, new Date(now), limit);
+      if (!due.length) return 0;
+      const states = new Map((await tx<{ id: string; state: string }[]>`
+        select id, state from automations where id = any(${[...new Set(due.map((j) => j.automation_id))]})`).map((a) => [a.id, a.state]));
+      const pending = new Map<string, { automationId: string; version: number; deltas: CountDelta[] }>();
+      const count = async (_tx: TransactionSql, automationId: string, version: number, deltas: CountDelta[]) => {
+        const key = `${automationId}@${version}`;
+        const p = pending.get(key) ?? { automationId, version, deltas: [] };
+        p.deltas.push(...deltas);
+        pending.set(key, p);
+      };
+      for (const j of due) {
+        const model = await loadAutomationModel(tx, j.automation_id, j.version);
+        await runJourneyStep(tx, { queue: deps.queue, count }, j, model, states.get(j.automation_id) ?? 'stopped', now);
+      }
+      for (const key of [...pending.keys()].sort()) {
+        const p = pending.get(key)!;
+        await addCounts(tx, p.automationId, p.version, p.deltas);
+      }
+      return due.length;
+    });
+  } catch (err) {
+    deps.log.warn({ err }, 'a batch of automation steps failed; running them one at a time');
+    let n = 0;
+    for (let i = 0; i < limit; i++) {
+      try {
+        if ((await runOneDue(deps)) === undefined) break;
+        n++;
+      } catch (e) {
+        deps.log.warn({ err: e }, 'automation step failed; it runs again later');
+      }
+    }
+    return n;
+  }
+}
+
 /** One pass: the kept events, then up to `maxSteps` due steps. How much it did. */
 export async function automationPass(deps: AutomationDeps, maxSteps = 1_000): Promise<{ events: number; steps: number }> {
   let events = 0;
   for (let n = -1; n !== 0;) events += n = await processInbox(deps);
   let steps = 0;
-  while (steps < maxSteps && (await runOneDue(deps)) !== undefined) steps++;
+  for (let n = -1; n !== 0 && steps < maxSteps;) steps += n = await runDueBatch(deps);
   return { events, steps };
 }
 
@@ -106,7 +156,7 @@ export function startAutomations(deps: AutomationDeps, o: { lanes?: number } = {
       let busy = false;
       try {
         if (inbox) busy = (await processInbox(deps)) > 0;
-        busy = (await runOneDue(deps)) !== undefined || busy;
+        busy = (await runDueBatch(deps)) > 0 || busy;
       } catch (err) {
         deps.log.warn({ err }, 'automation step failed; will try again');
       }
