@@ -21,6 +21,7 @@ import { renderPart } from '../domain/campaigns/content.js';
 import { personalizationScope } from '../domain/personalization/scope.js';
 import { decideStep, type StepResult } from '../domain/automations/journey.js';
 import type { AutomationModel, Step } from '../domain/automations/definition.js';
+import { QueryError, type Query } from '../domain/targeting/query.js';
 import { insertMessages } from '../store/messages.js';
 import { changeProfiles } from '../store/profiles.js';
 import { projectTimezone } from '../store/campaigns.js';
@@ -57,12 +58,22 @@ export async function runJourneyStep(tx: TransactionSql, deps: StepDeps, j: Jour
   const [current] = await tx<{ seq: number; state: string }[]>`select seq, state from automation_journeys where id = ${j.id} for update`;
   if (!current || current.seq !== j.seq || current.state !== 'active') return { kind: 'stale' };
   if (automationState === 'stopped') return exit('automation_stopped');
+  // A saved segment the version names may have been deleted since: the journey cannot decide, and exits.
+  const condition = async (q: Query) => {
+    try {
+      return await profileMatches(tx, j.project_id, j.custom_id, q, now);
+    } catch (e) {
+      if (e instanceof QueryError) return 'segment_missing' as const;
+      throw e;
+    }
+  };
   const step = model?.steps.get(j.step);
   if (!model || !step) return exit('step_missing');
 
   // Targeting is checked again once a wait is over (by default): who left the audience exits.
   if (j.waiting && model.recheckAfterWait && model.audience) {
-    const fits = await profileMatches(tx, j.project_id, j.custom_id, model.audience, now);
+    const fits = await condition(model.audience);
+    if (fits === 'segment_missing') return exit('segment_missing');
     if (fits === 'no_profile') return exit('profile_deleted');
     if (!fits) return exit('left_audience');
   }
@@ -72,7 +83,8 @@ export async function runJourneyStep(tx: TransactionSql, deps: StepDeps, j: Jour
   if (!j.waiting) counts.push({ step: step.id, metric: 'entered' });
   switch (step.type) {
     case 'branch': {
-      const fits = await profileMatches(tx, j.project_id, j.custom_id, step.condition, now);
+      const fits = await condition(step.condition);
+      if (fits === 'segment_missing') return exit('segment_missing');
       if (fits === 'no_profile') return exit('profile_deleted');
       result = decideStep(step, { now, waiting: j.waiting, condition: fits, journeyId: j.id, zone: 'UTC' });
       break;

@@ -202,8 +202,3 @@ export async function exitAllJourneys(tx: TransactionSql, automationId: string, 
   for (const [version, deltas] of [...byVersion].sort(([a], [b]) => a - b)) await addCounts(tx, automationId, version, deltas);
   return ended.reduce((n, e) => n + e.n, 0);
 }
-
-export async function getJourney(sql: Db, projectId: string, id: string): Promise<Journey | undefined> {
-  const [row] = await sql<Journey[]>`select ${journeyColumns(sql)} from automation_journeys where project_id = ${projectId} and id = ${id}`;
-  return row;
-}

@@ -78,7 +78,7 @@ const Counts = Type.Object({
   entered: Type.Integer({ description: 'Journeys started (a restart is one more).' }),
   active: Type.Integer({ description: 'Journeys running now.' }),
   completed: Type.Integer(),
-  exited: Reasons('Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted.'),
+  exited: Reasons('Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing.'),
   not_entered: Reasons('Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile.'),
   steps: Type.Array(StepCounts),
 }, { description: 'Written with each step, in its transaction.' });
