@@ -9204,7 +9204,7 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
                                 exited: {
                                     [key: string]: number;
                                 };
@@ -9375,7 +9375,7 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
                                 exited: {
                                     [key: string]: number;
                                 };
@@ -9666,7 +9666,7 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
                                 exited: {
                                     [key: string]: number;
                                 };
@@ -9853,7 +9853,7 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
                                 exited: {
                                     [key: string]: number;
                                 };
@@ -10039,7 +10039,7 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
                                 exited: {
                                     [key: string]: number;
                                 };
