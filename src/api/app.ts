@@ -37,6 +37,7 @@ import { statsRoutes } from './routes/stats.js';
 import { segmentRoutes } from './routes/segments.js';
 import { cappingRoutes } from './routes/cappings.js';
 import { campaignRoutes } from './routes/campaigns.js';
+import { automationRoutes } from './routes/automations.js';
 import { audienceRoutes } from './routes/audiences.js';
 import { createUploadStager } from './bulk-upload.js';
 import { limits as operationLimits } from '../domain/profile-operations.js';
@@ -178,6 +179,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(segmentRoutes({ sql: deps.sql, clock }));
   await app.register(cappingRoutes({ sql: deps.sql, clock }));
   await app.register(campaignRoutes({ sql: deps.sql, queue: deps.queue, clock }));
+  await app.register(automationRoutes({ sql: deps.sql, queue: deps.queue, clock }));
   await app.register(statsRoutes({ sql: deps.sql, clock }));
   await app.register(dashboardAccountRoutes({ sql: deps.sql, clock }));
   // One stager for every bulk endpoint, so a project's uploads in flight are counted together.

@@ -3,8 +3,8 @@
  * retention, removes bulk uploads a stopped API process left half-staged, forgets audience changes
  * applied a week ago, forgets webhook events and attempts after 30 days, deletes export files past
  * their week, forgets capping's counted sends older than any rule's window, drops the inbox's weeks
- * past their retention (store/inbox.ts), runs the reconciler
- * (reconciler.ts) and plans campaigns' occurrences (campaigns.ts); automations will start here too.
+ * past their retention (store/inbox.ts), runs the reconciler (reconciler.ts), plans campaigns'
+ * occurrences (campaigns.ts) and runs trigger automations' journeys (automations.ts).
  */
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
@@ -22,6 +22,7 @@ import { expireExports } from '../store/exports.js';
 import { deleteExportFile } from '../store/export-files.js';
 import { startDueOccurrences } from './campaigns.js';
 import { defaultInboxRetentionDays, dropExpiredInboxWeeks } from '../store/inbox.js';
+import { startAutomations } from './automations.js';
 
 /** How often started campaigns are looked at for an occurrence to plan: a campaign sent "now" starts within it. */
 const campaignLookMs = 1_000;
@@ -62,8 +63,11 @@ export function startScheduler(deps: {
   const campaigns = every(deps.clock, campaignLookMs, async () => {
     await startDueOccurrences(deps).catch((err: unknown) => deps.log.warn({ err }, 'campaign look failed; will try again'));
   }, { now: true });
+  // Trigger automations: kept events into journeys, due journeys one step at a time (automations.ts).
+  const automations = startAutomations(deps);
   return {
     stop: async () => {
+      await automations.stop();
       await periodic.stop();
       await campaigns.stop();
       await reconciler.stop();

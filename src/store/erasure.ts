@@ -7,11 +7,13 @@
  * Kept on purpose: event_ids (random client ids, no personal data; they stop an SDK retry from
  * storing an erased event again) and import chunks already applied (emptied once applied). Erasure
  * also takes the person out of every custom audience and out of audience changes not yet applied
- * (an upload still staged is not read: like a profile import's pending chunk, it may name them).
+ * (an upload still staged is not read: like a profile import's pending chunk, it may name them),
+ * and out of every automation: journeys, entry history, events kept for them.
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { findProfile, type Profile } from './profiles.js';
 import { eraseInbox } from './inbox.js';
+import { addCounts } from './automation-journeys.js';
 
 export interface ProfileExport {
   custom_id: string;
@@ -84,9 +86,31 @@ export async function eraseProfile(sql: Sql, projectId: string, customId: string
     await tx`delete from audience_members where project_id = ${projectId} and custom_id = ${customId}`;
     await tx`update audience_changes set custom_ids = array_remove(custom_ids, ${customId}::text)
       where project_id = ${projectId} and applied_at is null and ${customId}::text = any(custom_ids)`;
+    await eraseJourneys(tx, projectId, customId);
     return {
       profiles: profiles.count, installations: installations.count, events: events.count, messages: solo.count,
       deliveries: deliveries.count,
     };
   });
+}
+
+/**
+ * The person's automation journeys (their trigger attributes are theirs), entry history and kept
+ * events go too. A running journey is counted as exited (profile_erased) first, so the counts
+ * still add up.
+ */
+async function eraseJourneys(tx: TransactionSql, projectId: string, customId: string): Promise<void> {
+  const running = await tx<{ automation_id: string; version: number; step: string; waiting: boolean; n: number }[]>`
+    select automation_id, version, step, waiting, count(*)::int as n from automation_journeys
+     where project_id = ${projectId} and custom_id = ${customId} and state = 'active'
+     group by automation_id, version, step, waiting order by automation_id, version`;
+  for (const r of running) {
+    await addCounts(tx, r.automation_id, r.version, [
+      { step: '', metric: 'exited', reason: 'profile_erased', n: r.n }, ...(r.waiting ? [{ step: r.step, metric: 'waiting', n: -r.n }] : []),
+    ]);
+  }
+  await tx`delete from automation_journeys where project_id = ${projectId} and custom_id = ${customId}`;
+  await tx`delete from automation_profiles p using automations a
+            where a.id = p.automation_id and a.project_id = ${projectId} and p.custom_id = ${customId}`;
+  await tx`delete from automation_inbox where project_id = ${projectId} and custom_id = ${customId}`;
 }

@@ -2,10 +2,13 @@
  * Events, stored at most once per client id: the id is claimed in `event_ids` and the event is
  * inserted in the same statement, only when the claim is new. A concurrent batch with the same id
  * waits on the claim's index slot, then finds it taken; so duplicates, even concurrent ones, are
- * acknowledged and never stored twice. Claims outlive the events (eventIdRetentionDays).
+ * acknowledged and never stored twice. Claims outlive the events (eventIdRetentionDays). The same
+ * statement keeps each stored event an automation listens to in automation_inbox
+ * (store/automation-journeys.ts#automationInbox): an event is acknowledged only with it.
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { uuidv7 } from '../domain/ids.js';
+import { automationInbox } from './automation-journeys.js';
 
 /** The dedupe window: the promise is 7 days; a day more covers an upkeep that ran late. */
 export const eventIdRetentionDays = 8;
@@ -77,7 +80,9 @@ export async function storeEvents(sql: Sql | TransactionSql, events: NewEvent[])
       from input i
       where i.client_id is null
          or exists (select 1 from claimed c where c.project_id = i.project_id and c.client_id = i.client_id)
-    )
+      returning project_id, id, custom_id, name, time, attributes
+    ),
+    ${automationInbox(sql)}
     select i.project_id, i.client_id from input i
     where i.client_id is not null
       and not exists (select 1 from claimed c where c.project_id = i.project_id and c.client_id = i.client_id)`;

@@ -157,7 +157,7 @@ export const profileRoutes = (deps: { sql: Sql; limiter: RateLimiter; clock?: Cl
     config: { auth: 'rest' },
     schema: {
       summary: 'Erase everything held on a person',
-      description: 'In one transaction: the profile, its installations, their events, and the messages addressed to it with their deliveries.',
+      description: 'In one transaction: the profile, its installations, their events, the messages addressed to it with their deliveries, and its automation journeys.',
       tags: ['profiles'], params: Params,
       response: { 200: Erased, ...errorResponses(inputErrors, restKeyErrors, 'profile_not_found') },
     },
