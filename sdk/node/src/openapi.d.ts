@@ -9265,7 +9265,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -9434,7 +9434,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -9609,7 +9609,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -9726,7 +9726,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -9914,7 +9914,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10096,7 +10096,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10282,7 +10282,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -10435,7 +10435,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload). */
+                /** @description - `unsupported_media_type`: The body must be application/json (application/x-ndjson for a bulk import; application/x-ndjson or text/csv for an audience upload; message/rfc822 for an email feedback report). */
                 415: {
                     headers: {
                         [name: string]: unknown;
