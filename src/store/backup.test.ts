@@ -102,6 +102,21 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   await sql`insert into exports (id, project_id, kind, format, params, state, total, rows, bytes, cursor, page, created_at, expires_at)
             values (${randomUUID()}, ${p}, 'profiles', 'csv', ${sql.json({ kind: 'profiles', query: null, attributes: [awkward], as_of: 0 })}, 'done', 1, 1, 10,
                     ${sql.json(awkward)}, 1, now(), now() + interval '7 days')`;
+  const automation = randomUUID();
+  const journey = randomUUID();
+  await sql`insert into automations (id, project_id, name, state, version, created_at, updated_at, started_at)
+            values (${automation}, ${p}, ${awkward}, 'live', 1, now(), now(), now())`;
+  await sql`insert into automation_versions (automation_id, version, definition, created_at)
+            values (${automation}, 1, ${sql.json({ trigger: { event: 'purchase' }, note: awkward })}, now())`;
+  await sql`insert into automation_event_names (project_id, name, automation_id) values (${p}, ${awkward}, ${automation})`;
+  await sql`insert into automation_inbox (project_id, event_id, custom_id, name, time, attributes)
+            values (${p}, ${randomUUID()}, ${awkward}, 'purchase', now(), ${sql.json({ note: awkward })})`;
+  await sql`insert into automation_journeys (id, project_id, automation_id, version, custom_id, entry_key, state, step, due_at, seq, waiting, waits_for, trigger, entered_at)
+            values (${journey}, ${p}, ${automation}, 1, ${awkward}, ${'api:' + awkward}, 'active', 's1', now() + interval '30 days', 2, true, 'purchase',
+                    ${sql.json({ name: 'purchase', attributes: { note: awkward } })}, now())`;
+  await sql`insert into automation_profiles (automation_id, custom_id, entries, last_entered_at) values (${automation}, ${awkward}, 1, now())`;
+  await sql`insert into automation_counts (automation_id, version, step, metric, reason, n) values (${automation}, 1, '', 'exited', ${awkward}, 3)`;
+  await sql`insert into automation_sends (journey_id, step, attempt, message_id) values (${journey}, 's0', 1, ${messageId})`;
   await sql`insert into engagements (project_id, delivery_id, kind, link, machine, count, first_at, last_at)
             values (${p}, ${deliveryId}, 'click', 2, false, 3, now() - interval '1 hour', now())`;
   await sql`insert into stats_hourly (project_id, source_kind, source_id, variant, channel, hour, sent, delivered, opens_unique)
