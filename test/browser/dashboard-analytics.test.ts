@@ -234,7 +234,9 @@ test('the analytics overview shows the API\'s figures by day and hour, per zone,
     assert.equal(await figure('Open rate'), '—');
 
     // An A/B campaign with a control group: its report's engagement is the same panel, by variant too.
-    const people = Array.from({ length: 12 }, (_, i) => `p${i}`);
+    // Each recipient is drawn into the control group with p = 0.2: with 12 of them none was, one
+    // run in 14 (0.8^12); with 50, one run in 70,000.
+    const people = Array.from({ length: 50 }, (_, i) => `p${i}`);
     for (const p of people) assert.ok((await th.call('PUT', `/v1/profiles/${p}`, { email: `${p}@example.com` })).status < 300);
     const created = await th.call('POST', '/v1/campaigns', {
       name: 'Spring test', when: { type: 'now' }, targeting: {}, channels: ['email'], start: true, control_percent: 20,
@@ -246,7 +248,7 @@ test('the analytics overview shows the API\'s figures by day and hour, per zone,
     await eventually(async () => (await th.call('GET', `/v1/campaigns/${campaignId}`)).body.state === 'finished', 120_000, 'the campaign finished');
     const report = await answered(`/v1/stats/campaigns/${campaignId}`, () => page.evaluate((id) => { (globalThis as any).location.hash = `#/campaigns/${id}`; }, campaignId));
     await page.getByRole('heading', { name: 'Spring test' }).waitFor();
-    assert.equal(report.totals.sent + report.totals.skipped, 12, 'every recipient sent or held out');
+    assert.equal(report.totals.sent + report.totals.skipped, people.length, 'every recipient sent or held out');
     await shows(report.totals);
     const names: Record<string, string> = { 0: 'Short', 1: 'Long', control: 'control group' };
     const variants = (report as unknown as { variants: { variant: string; sent: number; skipped: number }[] }).variants;
