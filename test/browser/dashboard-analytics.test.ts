@@ -20,7 +20,7 @@ import { addSuppressions } from '../../src/store/email-suppressions.js';
 import { eventually, startTestHerald, type TestHerald } from '../support/herald.js';
 import { testClock } from '../support/clock.js';
 import { launchChromium, skipWithoutChromium } from './browser.js';
-import { accessible, dashboardPage, screenshots } from './dashboard-support.js';
+import { accessible, createOwner, dashboardPage, screenshots } from './dashboard-support.js';
 
 const html = '<p>Hello <a href="https://example.com/offer">the offer</a> or <a href="https://example.com/help">help</a></p>';
 const reader = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Thunderbird/128.0';
@@ -106,12 +106,7 @@ test('the analytics overview shows the API\'s figures by day and hour, per zone,
     // The browser's clock is Herald's, so "the last 24 hours" means the same to both.
     const page = await dashboardPage(browser);
     await page.clock.setFixedTime(new Date(clock.now()));
-    await page.goto(th.url + '/');
-    await page.getByLabel('Your name').fill('Olive');
-    await page.getByLabel('Email').fill('owner@example.com');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Create the owner account' }).click();
-    await page.getByText('owner@example.com · owner').waitFor();
+    await createOwner(page, th.url);
 
     /** Runs `act`, and returns the stats answer the page got for it, once the page shows it. */
     const answered = async (path: string, act: () => Promise<unknown>): Promise<Stats> => {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { eventually, startTestHerald } from '../support/herald.js';
 import type { Page } from 'playwright-core';
 import { launchChromium, skipWithoutChromium } from './browser.js';
-import { accessible, dashboardPage, screenshots } from './dashboard-support.js';
+import { accessible, createOwner, dashboardPage, screenshots } from './dashboard-support.js';
 
 /** A webhook receiver on loopback: answers 204, keeps each event's type. */
 async function receiver(): Promise<{ url: string; types: string[]; close(): Promise<void> }> {
@@ -72,12 +72,7 @@ test('the dashboard: a webhook endpoint, a capping rule, a segment\'s campaign s
         ${[...gold.map((g) => JSON.stringify({ tier: 'gold', first_name: g.toUpperCase() })), '{"tier": "silver"}', '{}']}::text[]::jsonb[]) as u(id, attributes)`;
 
     const page = await dashboardPage(browser);
-    await page.goto(th.url + '/');
-    await page.getByLabel('Your name').fill('Olive');
-    await page.getByLabel('Email').fill('owner@example.com');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Create the owner account' }).click();
-    await page.getByText('owner@example.com · owner').waitFor();
+    await createOwner(page, th.url);
     const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name, exact: true }).click();
     /** The value a facts list (<dl>) shows beside `term`. */
     const fact = (term: string) => page.getByText(term, { exact: true }).locator('xpath=following-sibling::dd[1]').first().textContent();

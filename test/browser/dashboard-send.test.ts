@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { identityToken } from '../../src/domain/identity-token.js';
 import { eventually, startTestHerald } from '../support/herald.js';
 import { launchChromium, openSdkPage, pending, skipWithoutChromium } from './browser.js';
-import { accessible, dashboardPage, screenshots, signIn } from './dashboard-support.js';
+import { accessible, createOwner, dashboardPage, screenshots, signIn } from './dashboard-support.js';
 
 /** PushManager, pointed at the sandbox's push service: a subscription with real P-256 keys made in the page. */
 function sandboxPushManager(endpoint: string): void {
@@ -56,12 +56,7 @@ test('the dashboard end to end: a Web SDK browser registers, the owner sends it 
 
     // The owner's first visit, then the person found by install_id.
     const page = await dashboardPage(browser);
-    await page.goto(th.url + '/');
-    await page.getByLabel('Your name').fill('Olive');
-    await page.getByLabel('Email').fill('owner@example.com');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Create the owner account' }).click();
-    await page.getByText('owner@example.com · owner').waitFor();
+    await createOwner(page, th.url);
     const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name, exact: true }).click();
     await nav('Profiles');
     await page.getByLabel('Find by').selectOption('install_id');

@@ -33,6 +33,16 @@ export async function dashboardPage(browser: Browser): Promise<Page> {
   return (await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true })).newPage();
 }
 
+/** The first visit of a new install: the owner account is created, and the dashboard opens on it. */
+export async function createOwner(page: Page, url: string): Promise<void> {
+  await page.goto(url + '/');
+  await page.getByLabel('Your name').fill('Olive');
+  await page.getByLabel('Email').fill('owner@example.com');
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create the owner account' }).click();
+  await page.getByText('owner@example.com · owner').waitFor();
+}
+
 export async function signIn(page: Page, url: string, email: string, password: string): Promise<void> {
   await page.goto(url + '/');
   await page.getByLabel('Email').fill(email);
