@@ -9,18 +9,7 @@ import { createProject, type CreatedProject } from '../../src/store/projects.js'
 import { testDatabase, type TestDatabase } from './database.js';
 import { testMasterKey } from './keyring.js';
 import type { Keyring } from '../../src/store/sealed.js';
-import { createServer, type AddressInfo } from 'node:net';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './process.js';
 
 export interface TestHerald {
   herald: Herald;

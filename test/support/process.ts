@@ -6,14 +6,26 @@ import { packageRoot } from '../../src/paths.js';
 
 const cli = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port that is free now, taken outside Linux's ephemeral range (32768–60999, net.ipv4.
+ * ip_local_port_range): a port the kernel handed out with listen(0) is also the kind it hands to
+ * outgoing connections (to PostgreSQL, NATS, the simulators), and one of those took a test's port
+ * between this check and Herald's listen (EADDRINUSE). Below the range only another test's pick
+ * can collide, one chance in thousands, and callers that can retry do.
+ */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; ; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+    if (tries > 50) throw new Error('no free port below the ephemeral range');
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
