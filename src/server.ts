@@ -25,6 +25,7 @@ import type { BackoffPolicy } from './domain/retry.js';
 import { openKeyring } from './store/master-key.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { exportsDirIn } from './store/export-files.js';
+import { postgresStats } from './store/stats.js';
 
 export interface Herald {
   /** The API's base URL, when this process serves it. */
@@ -102,7 +103,7 @@ export async function startHerald(config: Config, log: Logger, overrides: Herald
     // One set of circuit breakers per process: the worker's deliveries use them, /metrics reports them.
     const breakers = createCircuitBreakers();
     const opened = db;
-    const metrics = createMetrics({ events, queue, database: db, databaseUp: () => answers(opened.sql), breakers: runs('worker') ? breakers : undefined, clock });
+    const metrics = createMetrics({ events, queue, database: db, databaseUp: () => answers(opened.sql), breakers: runs('worker') ? breakers : undefined, stats: postgresStats(db.sql), clock });
 
     let sandbox: SandboxLink | undefined;
     if (config.sandbox) {

@@ -6,6 +6,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { QueueStats, WorkQueue } from '../queue/queue.js';
 import type { HeraldEvents } from '../worker/events.js';
 import { systemClock, type Clock } from '../domain/clock.js';
+import type { StatsStore } from '../store/stats.js';
+import { analyticsTotals, registerAnalyticsMetrics } from './analytics-metrics.js';
 
 export interface Metrics {
   registry: Registry;
@@ -20,6 +22,8 @@ export interface MetricsDeps {
   databaseUp?: () => Promise<boolean>;
   /** This worker process's circuit breakers (provider accounts), when it runs the worker role. */
   breakers?: { openCount(now: number): number };
+  /** The analytics rollups, exported as the herald_analytics_* counters (analytics-metrics.ts). */
+  stats?: StatsStore;
   clock?: Clock;
 }
 
@@ -127,6 +131,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       this.inc(deps.database?.restarts() ?? 0);
     },
   });
+
+  if (deps.stats) registerAnalyticsMetrics(registry, analyticsTotals(deps.stats, clock));
 
   return {
     registry,

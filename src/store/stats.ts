@@ -32,8 +32,19 @@ export interface StatsBucket {
   skippedByReason: Record<string, number>;
 }
 
+/** Every project's counters of one source kind and channel, summed (the Prometheus counters). */
+export interface StatsTotal {
+  sourceKind: StatsSource['kind'];
+  channel: string;
+  counters: StatsCounters;
+  /** Skips by the class of their reason: the text before a `:` ("capped: rule" counts as "capped"). */
+  skippedByReason: Record<string, number>;
+}
+
 export interface StatsStore {
   buckets(q: StatsQuery): Promise<StatsBucket[]>;
+  /** All projects' hours whose start is in [from, to), either end open when absent. */
+  totals(range: { from?: Date; to?: Date }): Promise<StatsTotal[]>;
 }
 
 /**
@@ -49,6 +60,12 @@ const sums = statsMetrics.map((m) => `sum(s.${m}::float8) as ${m}`).join(', ');
 function countersOf(r: Record<StatsMetric, number>): StatsCounters {
   const c = {} as StatsCounters;
   for (const m of statsMetrics) c[m] = r[m];
+  return c;
+}
+
+function zeroCounters(): StatsCounters {
+  const c = {} as StatsCounters;
+  for (const m of statsMetrics) c[m] = 0;
   return c;
 }
 
@@ -81,6 +98,34 @@ export function postgresStats(sql: Sql): StatsStore {
       for (const s of skips) {
         const b = out.get(keyOf(s));
         if (b) b.skippedByReason[s.reason] = s.skipped;
+      }
+      return [...out.values()];
+    },
+
+    async totals({ from, to }) {
+      // Per project through the (project_id, hour) index, so a recent range reads its recent rows
+      // only: a scrape reads the last hours, not the whole history (observability/analytics-metrics.ts).
+      const range = (t: string) => sql`${from ? sql`and ${sql.unsafe(t)}.hour >= ${from}` : sql``} ${to ? sql`and ${sql.unsafe(t)}.hour < ${to}` : sql``}`;
+      const [counts, skips] = await Promise.all([
+        sql<({ source_kind: StatsSource['kind']; channel: string } & Record<StatsMetric, number>)[]>`
+          select s.source_kind, s.channel, ${sql.unsafe(sums)}
+            from projects p cross join lateral (
+              select * from stats_hourly h where h.project_id = p.id ${range('h')}) s
+           group by 1, 2`,
+        sql<{ source_kind: StatsSource['kind']; channel: string; reason: string; skipped: number }[]>`
+          select s.source_kind, s.channel, split_part(s.reason, ':', 1) as reason, sum(s.skipped::float8) as skipped
+            from projects p cross join lateral (
+              select * from stats_skips_hourly k where k.project_id = p.id ${range('k')}) s
+           group by 1, 2, 3`,
+      ]);
+      const out = new Map<string, StatsTotal>();
+      for (const r of counts) out.set(`${r.source_kind}\0${r.channel}`, { sourceKind: r.source_kind, channel: r.channel, counters: countersOf(r), skippedByReason: {} });
+      for (const k of skips) {
+        const key = `${k.source_kind}\0${k.channel}`;
+        // A range can hold a skip row without its counters' row (their hours differ by a range's edge).
+        const t = out.get(key) ?? { sourceKind: k.source_kind, channel: k.channel, counters: zeroCounters(), skippedByReason: {} };
+        out.set(key, t);
+        t.skippedByReason[k.reason] = (t.skippedByReason[k.reason] ?? 0) + k.skipped;
       }
       return [...out.values()];
     },

@@ -71,6 +71,11 @@ test('transactional sends: the counters equal a recount from the deliveries, and
   assert.equal(stats.body.totals.open_rate, 0);
   const project = await h.call('GET', '/v1/stats/project?time_zone=UTC');
   assert.equal(project.body.totals.sent, 4, 'both groups');
+  // Prometheus reads the same rollups: /metrics says what the stats route says.
+  const metrics = await (await fetch(h.url + '/metrics')).text();
+  assert.match(metrics, /^herald_analytics_sent_total\{source="transactional",channel="email"\} 4$/m);
+  assert.match(metrics, /^herald_analytics_bounces_total\{source="transactional",channel="email"\} 2$/m);
+  assert.match(metrics, /^herald_analytics_skipped_by_reason_total\{source="transactional",channel="email",reason="suppressed"\} 1$/m);
   assert.equal((await h.call('GET', '/v1/stats/campaigns/00000000-0000-4000-8000-000000000000')).body.error.code, 'campaign_not_found');
   assert.equal((await h.call('GET', '/v1/stats/project?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z')).body.error.code, 'invalid_field');
 });
