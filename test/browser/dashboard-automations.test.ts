@@ -4,7 +4,9 @@
  * shown beside its field, steps added, moved and removed, the JSON view), started, entered through
  * the API, its flow's counts moving; a new version and the old one's counts; a profile's inbox
  * showing two delivered inbox pushes, one marked read dropping the unread count; the health screen
- * showing the queue. axe-core checks every screen, and Tab reaches the editor's controls.
+ * showing the queue; with NATS stopped, the health screen showing the instance degraded and the
+ * backlog waiting in the outbox, drained once NATS is back. axe-core checks every screen, and Tab
+ * reaches the editor's controls.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,8 @@ import type { Page } from 'playwright-core';
 import { eventually, startTestHerald } from '../support/herald.js';
 import { createPostgresQueue } from '../../src/queue/postgres/queue.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { freePort } from '../support/process.js';
+import { natsServerInstalled, privateNats } from '../support/jetstream/nats.js';
 import { launchChromium, skipWithoutChromium } from './browser.js';
 import { accessible, createOwner, dashboardPage, screenshots } from './dashboard-support.js';
 
@@ -81,6 +85,7 @@ test('the dashboard: an automation written, started and entered, its counts movi
     assert.equal((await th.db.sql`select 1 from automations`).length, 0, 'nothing stored');
     await accessible(page, 'automation-editor, refused');
     await subject.fill('Welcome, {{ first_name | default: "there" }}');
+    assert.equal(await subject.getAttribute('aria-invalid'), null, 'a changed field no longer shows the old reason');
     // The JSON view shows the same definition, and goes back to the form.
     await page.getByRole('button', { name: 'Edit as JSON' }).click();
     const definition = JSON.parse(await page.getByLabel('Definition (JSON)').inputValue());
@@ -176,4 +181,44 @@ test('the dashboard: an automation written, started and entered, its counts movi
     await shot(page, 'health');
     await page.setViewportSize({ width: 390, height: 800 });
     await accessible(page, 'health, narrow');
+  });
+
+test('the system health screen on NATS JetStream: NATS stopped, the instance degraded and the backlog in the outbox; NATS back, the outbox drained',
+  { skip: skipWithoutChromium, timeout: 180_000 }, async (t) => {
+    if (!(await natsServerInstalled())) return t.skip('no nats-server on PATH');
+    const nats = await privateNats(await freePort());
+    t.after(() => nats.destroy());
+    const th = await startTestHerald({ env: { NATS_URL: nats.url } });
+    t.after(() => th.close());
+    const browser = await launchChromium();
+    t.after(() => browser.close());
+    const shot = await screenshots();
+    const page = await dashboardPage(browser);
+    await createOwner(page, th.url);
+    const fact = (term: string) => page.getByText(term, { exact: true }).locator('xpath=following-sibling::dd[1]').first().textContent();
+    await page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'System health', exact: true }).click();
+    await eventually(async () => (await fact('Status'))?.trim() === 'ready', 10_000, 'ready');
+    assert.equal((await fact('Queue (NATS JetStream)'))?.trim(), 'up');
+    await page.getByText('Empty: every job reached NATS.').waitFor();
+
+    await nats.stop();
+    // Accepted while NATS is away: the send waits in the outbox.
+    const sent = await th.call('POST', '/v1/transactional/send', { group_id: 'degraded', recipients: { emails: ['ann@example.com'] }, email: { subject: 'Hi', text: 'Hello' } });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    await eventually(async () => (await fact('Status'))?.startsWith('degraded') ?? false, 20_000, 'the screen says degraded');
+    assert.match(await fact('Status') ?? '', /requests are still stored/);
+    assert.match((await fact('Queue (NATS JetStream)')) ?? '', /^down: /);
+    const backlog = page.getByRole('table', { name: 'The outbox by topic' }).getByRole('row').nth(1);
+    await backlog.waitFor({ timeout: 10_000 });
+    const [outbox] = await th.db.sql<{ n: number }[]>`select count(*)::int as n from job_outbox`;
+    assert.ok((outbox?.n ?? 0) >= 1, 'the job waits in PostgreSQL');
+    assert.match(await backlog.textContent() ?? '', /\d+\s?\d* (s|min)/);
+    await accessible(page, 'health, degraded');
+    await shot(page, 'health-degraded');
+
+    await nats.start();
+    await eventually(async () => (await fact('Status'))?.trim() === 'ready', 60_000, 'ready again');
+    await page.getByText('Empty: every job reached NATS.').waitFor({ timeout: 60_000 });
+    await eventually(async () => (await th.db.sql`select 1 from deliveries where message_id = ${sent.body.message_id as string} and status = 'sent'`).length === 1,
+      60_000, 'the send delivered once NATS was back');
   });

@@ -11,7 +11,7 @@ import { api, problemOf, type ApiProblem } from '../api/client.js';
 import type { paths } from '../api/openapi.js';
 import { can, project } from '../state.js';
 import { Empty, Page, Problem } from '../ui.js';
-import { errorPath, freshId, isObj, kindNames, newStep, obj, setIn, stepKinds, stepsOf, str, type Obj, type StepKind } from './automation-json.js';
+import { errorPath, freshId, getAt, isObj, kindNames, newStep, obj, setIn, stepKinds, stepsOf, str, type Obj, type StepKind } from './automation-json.js';
 import { Choice, JsonArea, Line, Refusal, useRefusal } from './automation-fields.js';
 import { StepEditor } from './automation-step-editor.js';
 
@@ -49,7 +49,8 @@ function EditorForm({ automation }: { automation: View | undefined }) {
   const [jsonBad, setJsonBad] = useState<string>();
   const [newKind, setNewKind] = useState<StepKind>('wait');
   const [problem, setProblem] = useState<ApiProblem>();
-  const [refusal, setRefusal] = useState<{ path: string; reason: string }>();
+  // The refused node and its value then: once that value changes, the reason no longer stands beside it.
+  const [refusal, setRefusal] = useState<{ path: string; reason: string; was: string }>();
   const [busy, setBusy] = useState(false);
   const steps = stepsOf(def);
   const set = (path: (string | number)[], v: unknown) => setDef((d) => setIn(d, path, v) as Obj);
@@ -86,7 +87,8 @@ function EditorForm({ automation }: { automation: View | undefined }) {
     if (!r.data) {
       const p = problemOf(r.error);
       setProblem(p);
-      setRefusal(errorPath(p.message));
+      const at = errorPath(p.message);
+      setRefusal(at && { ...at, was: JSON.stringify(getAt(definition, at.path) ?? null) });
       return;
     }
     location.hash = `#/automations/${r.data.id}`;
@@ -96,7 +98,7 @@ function EditorForm({ automation }: { automation: View | undefined }) {
   const entry = obj(def.entry);
   const exitNames = (Array.isArray(def.exit_on) ? def.exit_on.map(obj) : []).map((e) => str(e.event));
   return (
-    <Refusal.Provider value={refusal}>
+    <Refusal.Provider value={refusal && JSON.stringify(getAt(def, refusal.path) ?? null) === refusal.was ? refusal : undefined}>
       <form aria-label="Automation" onSubmit={(e) => { e.preventDefault(); void save(false); }}>
         <Line label="Name" path="name" value={name} required onValue={setName} />
         <div class="actions">

@@ -67,6 +67,17 @@ export function setIn(target: unknown, path: readonly (string | number)[], value
 export const pathText = (path: readonly (string | number)[]): string =>
   path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 
+/** The value at a path as the server names it (steps[2].content.email.subject). */
+export function getAt(target: unknown, path: string): unknown {
+  let v = target;
+  for (const part of path.split(/\.|\[|\]/).filter(Boolean)) {
+    if (Array.isArray(v) && /^\d+$/.test(part)) v = v[Number(part)];
+    else if (isObj(v)) v = v[part];
+    else return undefined;
+  }
+  return v;
+}
+
 /** The node a definition error names, and why: "body.definition.steps[2].then must name a later step" → steps[2].then. */
 export function errorPath(message: string): { path: string; reason: string } | undefined {
   const m = /^body\.definition((?:\.[A-Za-z0-9_$-]+|\[\d+\])*) (.*)$/s.exec(message);
