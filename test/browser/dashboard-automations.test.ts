@@ -84,6 +84,7 @@ test('the dashboard: an automation written, started and entered, its counts movi
     assert.match(await page.locator(`[id="${described!.split(' ').pop()}"]`).textContent() ?? '', /^Refused: /, 'the reason is beside the field');
     assert.equal((await th.db.sql`select 1 from automations`).length, 0, 'nothing stored');
     await accessible(page, 'automation-editor, refused');
+    await shot(page, 'automation-refused');
     await subject.fill('Welcome, {{ first_name | default: "there" }}');
     assert.equal(await subject.getAttribute('aria-invalid'), null, 'a changed field no longer shows the old reason');
     // The JSON view shows the same definition, and goes back to the form.
