@@ -2,7 +2,7 @@
  * The dashboard's automation, inbox and system health screens in headless Chromium against a
  * Herald with its sandbox: an automation written in the structured editor (a refused template
  * shown beside its field, steps added, moved and removed, the JSON view), started, entered through
- * the API, its flow's counts moving; a new version and the old one's counts; a profile's inbox
+ * the API, its flow's counts moving; a new version and the old one's counts; stopped; a profile's inbox
  * showing two delivered inbox pushes, one marked read dropping the unread count; the health screen
  * showing the queue; with NATS stopped, the health screen showing the instance degraded and the
  * backlog waiting in the outbox, drained once NATS is back. axe-core checks every screen, and Tab
@@ -141,6 +141,16 @@ test('the dashboard: an automation written, started and entered, its counts movi
     await eventually(async () => /live\s*2\s*API call\s*2\s*1 entered · 1 active · 0 completed · 0 exited · 0 sent \(v2\)/.test(await row.textContent() ?? ''), 10_000, 'the list\'s summary');
     await accessible(page, 'automations');
     await shot(page, 'automations');
+
+    // Stopped for good (after a confirmation): the waiting journey exits.
+    await row.getByRole('link', { name: 'Welcome journey' }).click();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await eventually(async () => (await fact('State'))?.trim() === 'stopped', 10_000, 'stopped');
+    assert.equal(await journeys('exited'), '1 automation stopped');
+    assert.equal(await page.getByRole('button', { name: 'Start', exact: true }).count() + await page.getByRole('link', { name: 'Edit', exact: true }).count(), 0, 'a stopped automation neither starts nor changes');
+    await nav('Automations');
+    await eventually(async () => /stopped\s*2\s*API call\s*2\s*1 entered · 0 active · 0 completed · 1 exited/.test(await row.textContent() ?? ''), 10_000, 'the stopped one\'s summary');
 
     // The inbox: two inbox pushes delivered to ada's phone; one marked read.
     const phone = await th.call('POST', '/v1/sdk/installations', { install_id: 'ada-phone', platform: 'ios', push_token: randomBytes(32).toString('hex'), custom_id: 'ada' });

@@ -151,7 +151,7 @@ function EditorForm({ automation }: { automation: View | undefined }) {
             ))}
           </ol>
           <div class="inline">
-            <Choice label="New step kind" path="" value={newKind} options={stepKinds.map((k) => [k, kindNames[k]] as const)} onValue={(v) => setNewKind(v as StepKind)} />
+            <Choice label="New step kind" path="(new step)" value={newKind} options={stepKinds.map((k) => [k, kindNames[k]] as const)} onValue={(v) => setNewKind(v as StepKind)} />
             <button type="button" disabled={steps.length >= 100} onClick={() => setSteps([...steps, newStep(newKind, freshId(newKind, steps))], [...keys, nextKey.current++])}>Add step</button>
           </div>
         </>)}
