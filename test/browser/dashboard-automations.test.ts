@@ -123,6 +123,9 @@ test('the dashboard: an automation written, started and entered, its counts movi
     assert.match(await page.locator('ol.flow').first().textContent() ?? '', /For2 days/);
     await accessible(page, 'automation');
     await shot(page, 'automation');
+    await page.setViewportSize({ width: 390, height: 800 });
+    await accessible(page, 'automation, narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     // A new version: the current one drawn, the first one's counts still there.
     await page.getByRole('link', { name: 'Edit', exact: true }).click();
@@ -175,6 +178,22 @@ test('the dashboard: an automation written, started and entered, its counts movi
     assert.deepEqual(items.map((i) => ({ ...i })), [{ title: 'Order delivered', read: false }, { title: 'Your order shipped', read: true }]);
     await accessible(page, 'profile-inbox');
     await shot(page, 'profile-inbox');
+    // Past a page (20 items): the next one through the API's cursor, the count still the whole inbox's.
+    const more = await Promise.all(Array.from({ length: 20 }, (_, i) => th.call('POST', '/v1/transactional/send', {
+      group_id: 'news', recipients: { custom_ids: ['ada'] }, push: { title: `News ${i + 1}`, body: 'More', inbox: true },
+    })));
+    assert.ok(more.every((r) => r.status === 202), JSON.stringify(more.map((r) => r.body)));
+    await eventually(async () => (await th.db.sql`select 1 from inbox_items where owner = 'ada'`).length === 22, 30_000, 'the 20 items written');
+    await inbox.getByRole('button', { name: 'Refresh the inbox' }).click();
+    await inbox.getByRole('status').filter({ hasText: '21 unread' }).waitFor();
+    const rows = inbox.locator('tbody tr');
+    await eventually(async () => (await rows.count()) === 20, 10_000, 'one page of 20');
+    await inbox.getByRole('button', { name: 'More inbox items' }).click();
+    await eventually(async () => (await rows.count()) === 22, 10_000, 'the next page');
+    const titles = await inbox.locator('tbody tr td:nth-child(2)').allTextContents();
+    assert.equal(new Set(titles).size, 22, 'no item twice');
+    assert.deepEqual(titles.slice(-2), ['Order delivered', 'Your order shipped'], 'the oldest last');
+    assert.equal(await inbox.getByRole('button', { name: 'More inbox items' }).count(), 0, 'the last page');
 
     // System health: readiness, and a job waiting shows in the queue.
     const queue = createPostgresQueue({ sql: th.db.sql, log: silentLogger(), maxAttempts: 3 });

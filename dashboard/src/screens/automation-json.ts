@@ -100,5 +100,6 @@ export function newStep(kind: StepKind, id: string): Obj {
 /** A step id not yet used: send-1, send-2… */
 export function freshId(kind: StepKind, steps: Obj[]): string {
   const used = new Set(steps.map((s) => str(s.id)));
-  for (let n = 1; ; n++) if (!used.has(`${kind.replace('_', '-')}-${n}`)) return `${kind.replace('_', '-')}-${n}`;
+  const base = kind.replace(/_/g, '-');
+  for (let n = 1; ; n++) if (!used.has(`${base}-${n}`)) return `${base}-${n}`;
 }
