@@ -24,7 +24,7 @@ export function Automations({ arg }: { arg: string }) {
   const [id = '', sub] = arg.split('/');
   if (id === 'new') return <AutomationEditor />;
   if (id && sub === 'edit') return <AutomationEditor id={id} />;
-  if (id) return <AutomationDetail id={id} />;
+  if (id) return <AutomationDetail key={id} id={id} />;
   return <AutomationList />;
 }
 
