@@ -28,7 +28,7 @@ async function probe(run: () => Promise<unknown>, known?: string): Promise<strin
 }
 
 const check = Type.String({ description: '`up`, or `down: ` and why.' });
-export const ReadinessSchema = (description: string) => Type.Object({
+const ReadinessSchema = (description: string) => Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')]),
   database: check,
   queue: check,
