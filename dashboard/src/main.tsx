@@ -18,6 +18,8 @@ import { Send } from './screens/send.js';
 import { Providers } from './screens/providers.js';
 import { Audiences } from './screens/audiences.js';
 import { Campaigns } from './screens/campaigns.js';
+import { Automations } from './screens/automations.js';
+import { SystemHealth } from './screens/health.js';
 import { Cappings } from './screens/cappings.js';
 import { Webhooks } from './screens/webhooks.js';
 import { Exports } from './screens/exports.js';
@@ -34,6 +36,7 @@ const screens: Record<string, { title: string; view: (p: { arg: string }) => pre
   segments: { title: 'Segments', view: Segments },
   audiences: { title: 'Audiences', view: Audiences },
   campaigns: { title: 'Campaigns', view: Campaigns },
+  automations: { title: 'Automations', view: Automations },
   capping: { title: 'Capping and quiet hours', view: Cappings },
   exports: { title: 'Exports', view: Exports },
   webhooks: { title: 'Webhooks', view: Webhooks },
@@ -41,6 +44,7 @@ const screens: Record<string, { title: string; view: (p: { arg: string }) => pre
   keys: { title: 'API keys', view: Keys },
   operators: { title: 'Operators', view: Operators },
   audit: { title: 'Audit log', view: Audit },
+  health: { title: 'System health', view: SystemHealth },
 };
 
 function Overview() {

@@ -58,7 +58,7 @@ export function TextArea(p: { label: string; hint?: string } & TextareaHTMLAttri
   );
 }
 
-const ok = new Set(['sent', 'delivered', 'reached', 'finished', 'done', 'enabled']);
+const ok = new Set(['sent', 'delivered', 'reached', 'finished', 'done', 'enabled', 'live']);
 const waiting = new Set(['queued', 'pending', 'accepted', 'draft', 'scheduled', 'running', 'paused']);
 /** A delivery's, campaign's or export's status, coloured by outcome (the word is always there: colour is not the only cue). */
 export function Status({ status }: { status: string }) {

@@ -14,6 +14,7 @@ import { authenticator, defaultAuthCacheLimits } from './auth.js';
 import { registerAudit } from './operator-auth.js';
 import { dashboardAccountRoutes } from './routes/dashboard-accounts.js';
 import { dashboardAssetRoutes } from './routes/dashboard-assets.js';
+import { dashboardHealthRoutes } from './routes/dashboard-health.js';
 import { errorHandler } from './error-handler.js';
 import { errorBody, errorCatalogue } from './errors.js';
 import { validatorCompiler } from './validation.js';
@@ -182,6 +183,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(automationRoutes({ sql: deps.sql, queue: deps.queue, clock }));
   await app.register(statsRoutes({ sql: deps.sql, clock }));
   await app.register(dashboardAccountRoutes({ sql: deps.sql, clock }));
+  await app.register(dashboardHealthRoutes({ sql: deps.sql, queue: deps.queue, registry: deps.metrics.registry, clock, databaseProblem: deps.databaseProblem }));
   // One stager for every bulk endpoint, so a project's uploads in flight are counted together.
   const uploads = createUploadStager({ sql: deps.sql, maxBytes: deps.bulkBodyBytes ?? operationLimits.bulkBytes });
   await app.register(importJobRoutes({ sql: deps.sql, queue: deps.queue, uploads }));

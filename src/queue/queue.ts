@@ -56,6 +56,8 @@ export interface WorkQueue {
    * fsync; nats-io/nats-server#4483 added sync_interval in 2.10). The reconciler then re-enqueues work PostgreSQL shows unfinished.
    */
   readonly mayLoseJobs: boolean;
+  /** Which backend this is, for an operator to read (the dashboard's health screen); no caller branches on it. */
+  readonly backend: 'postgres' | 'jetstream';
   /** Adds jobs inside the caller's transaction. */
   enqueue(tx: Sql | TransactionSql, jobs: NewJob[]): Promise<void>;
   claim(topic: string, opts: ClaimOptions): Promise<Job[]>;

@@ -230,6 +230,16 @@ test('a changed definition is a new version: new entries take it, a running jour
   const c = await a.counts(id);
   assert.equal(step(c, 's', 1)!.sent, 1);
   assert.equal(step(c, 's', 2)!.sent, 1);
+  // Both versions stay readable, newest first and paged; another project sees neither.
+  const first = await a.h.call('GET', `/v1/automations/${id}/versions?limit=1`);
+  assert.equal(first.statusCode, 200, first.body);
+  assert.deepEqual(first.json().versions.map((v: { version: number }) => v.version), [2]);
+  assert.equal(first.json().versions[0].definition.steps[1].content.email.subject, 'version two');
+  assert.equal(first.json().next_cursor, 2);
+  const rest = (await a.h.call('GET', `/v1/automations/${id}/versions?limit=1&cursor=2`)).json();
+  assert.deepEqual(rest.versions.map((v: { version: number; definition: typeof v1 }) => [v.version, v.definition.steps[1]!.content]), [[1, email('version one')]]);
+  assert.equal(rest.next_cursor, null);
+  assert.equal((await a.h.call('GET', `/v1/automations/${id}/versions`, undefined, { p: a.h.other })).statusCode, 404);
 });
 
 test('a step run twice sends once, and a step whose transaction died sends when it runs again', async (t) => {

@@ -56,6 +56,14 @@ export async function automationVersion(sql: Db, automationId: string, version: 
   return row?.definition;
 }
 
+/** An automation's versions, newest first, `limit` of them before version `before` (all when absent). The caller checked the automation's project. */
+export async function automationVersions(sql: Db, automationId: string, page: { limit: number; before?: number | undefined }): Promise<{ version: number; definition: unknown; created_at: Date }[]> {
+  return sql<{ version: number; definition: unknown; created_at: Date }[]>`
+    select version, definition, created_at from automation_versions
+    where automation_id = ${automationId} and version < ${page.before ?? 2_147_483_647}
+    order by version desc limit ${page.limit}`;
+}
+
 /** Automations in id order (uuidv7: oldest first); the cursor is the last id. */
 export async function listAutomations(sql: Db, projectId: string, page: { limit: number; after?: string | undefined; state?: AutomationState | undefined }): Promise<{ automations: Automation[]; next_cursor: string | null }> {
   const rows = await sql<Automation[]>`

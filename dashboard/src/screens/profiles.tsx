@@ -1,9 +1,10 @@
-/** One person as Herald holds them: found by custom_id or install_id; read-only. */
+/** One person as Herald holds them: found by custom_id or install_id; read-only but for marking their inbox's items read (profile-inbox.tsx). */
 import { useEffect, useState } from 'preact/hooks';
 import { api, problemOf, type ApiProblem } from '../api/client.js';
 import type { paths } from '../api/openapi.js';
 import { project } from '../state.js';
 import { Empty, Field, json, Page, Problem, Select, when } from '../ui.js';
+import { ProfileInbox } from './profile-inbox.js';
 
 type View = paths['/v1/profiles/{custom_id}']['get']['responses'][200]['content']['application/json'];
 
@@ -81,6 +82,7 @@ export function Profiles({ arg }: { arg: string }) {
             ))}</tbody>
           </table>
         )}
+        <ProfileInbox key={p.custom_id} customId={p.custom_id} />
       </>)}
       {!p && !problem && <Empty>Find a person by the custom_id your app gives them, or by one of their installations' install_id.</Empty>}
     </Page>

@@ -20,7 +20,7 @@ import { expandSegments } from '../../domain/targeting/segments.js';
 import { checkCustomId, checkClientId, InputError } from '../../domain/profile-operations.js';
 import type { WorkQueue } from '../../queue/queue.js';
 import {
-  automationStates, deleteAutomation, getAutomation, insertAutomation, listAutomations, transitionAutomation, updateAutomation, type Automation,
+  automationStates, automationVersions, deleteAutomation, getAutomation, insertAutomation, listAutomations, transitionAutomation, updateAutomation, type Automation,
 } from '../../store/automations.js';
 import { automationCounts, exitAllJourneys } from '../../store/automation-journeys.js';
 import { segmentQueries } from '../../store/segments.js';
@@ -58,6 +58,14 @@ const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })), cursor: Type.Optional(id),
   state: Type.Optional(Type.Union(automationStates.map((s) => Type.Literal(s)))),
 }, { additionalProperties: false });
+const VersionsQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  cursor: Type.Optional(Type.Integer({ minimum: 2, description: 'next_cursor of the page before: the versions older than it.' })),
+}, { additionalProperties: false });
+const VersionsPage = Type.Object({
+  versions: Type.Array(Type.Object({ version: Type.Integer(), definition: OpenObject('The version\'s definition, as it was given.'), created_at: DateTime })),
+  next_cursor: Nullable(Type.Integer()),
+});
 const EntryBody = Type.Object({
   custom_id: Type.String({ minLength: 1, maxLength: 256 }),
   id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'The entry\'s id: an entry with an id seen before enters nobody again (a retried call).' })),
@@ -193,6 +201,24 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
       const a = await getAutomation(sql, req.caller.projectId, req.params.id);
       if (!a) throw notFound(req.params.id);
       return withCounts(a);
+    },
+  });
+
+  app.get('/v1/automations/:id/versions', {
+    config: { auth: 'rest' },
+    schema: {
+      summary: 'An automation\'s versions, newest first: each definition as it was given (running journeys may be on any of them)',
+      tags: ['automations'], params: IdParams, querystring: VersionsQuery, response: { 200: VersionsPage, ...errors('automation_not_found') },
+    },
+    handler: async (req) => {
+      const a = await getAutomation(sql, req.caller.projectId, req.params.id);
+      if (!a) throw notFound(req.params.id);
+      const limit = req.query.limit ?? 20;
+      const rows = await automationVersions(sql, a.id, { limit, before: req.query.cursor });
+      return {
+        versions: rows.map((v) => ({ version: v.version, definition: v.definition as Record<string, unknown>, created_at: v.created_at })),
+        next_cursor: rows.length === limit && rows[rows.length - 1]!.version > 1 ? rows[rows.length - 1]!.version : null,
+      };
     },
   });
 

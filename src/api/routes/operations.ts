@@ -28,11 +28,27 @@ async function probe(run: () => Promise<unknown>, known?: string): Promise<strin
 }
 
 const check = Type.String({ description: '`up`, or `down: ` and why.' });
-const Readiness = (description: string) => Type.Object({
+const ReadinessSchema = (description: string) => Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')]),
   database: check,
   queue: check,
 }, { description });
+
+export interface Readiness {
+  status: 'ready' | 'degraded' | 'unavailable';
+  database: string;
+  queue: string;
+}
+
+/** What /readyz answers (and the dashboard's health screen shows): each dependency probed under its deadline. */
+export async function readiness(deps: { sql: Sql; queue: WorkQueue; databaseProblem?: (() => string | undefined) | undefined }): Promise<Readiness> {
+  const [database, queue] = await Promise.all([
+    probe(() => deps.sql`select 1`, deps.databaseProblem?.()),
+    probe(() => deps.queue.ping()),
+  ]);
+  const dbUp = database === 'up';
+  return { status: dbUp && queue === 'up' ? 'ready' : dbUp ? 'degraded' : 'unavailable', database, queue };
+}
 
 export const operationsRoutes =
   (deps: { sql: Sql; queue: WorkQueue; registry: Registry; databaseProblem?: (() => string | undefined) | undefined }): FastifyPluginAsyncTypebox =>
@@ -53,19 +69,14 @@ export const operationsRoutes =
       schema: {
         summary: 'The database and the queue answer, or why not', tags: ['operations'], security: [],
         response: {
-          200: Readiness('The database answers (the queue may not: degraded, requests are still stored).'),
+          200: ReadinessSchema('The database answers (the queue may not: degraded, requests are still stored).'),
           500: errorResponses()[500]!,
-          503: Readiness('The database does not answer: nothing can be accepted here.'),
+          503: ReadinessSchema('The database does not answer: nothing can be accepted here.'),
         },
       },
     }, async (_req, reply) => {
-      const [database, queue] = await Promise.all([
-        probe(() => deps.sql`select 1`, deps.databaseProblem?.()),
-        probe(() => deps.queue.ping()),
-      ]);
-      const dbUp = database === 'up';
-      const status = dbUp && queue === 'up' ? 'ready' : dbUp ? 'degraded' : 'unavailable';
-      return reply.code(dbUp ? 200 : 503).send({ status, database, queue } as const);
+      const r = await readiness(deps);
+      return reply.code(r.status === 'unavailable' ? 503 : 200).send(r);
     });
 
     app.get('/metrics', {

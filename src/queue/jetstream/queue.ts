@@ -170,6 +170,7 @@ export async function createJetStreamQueue(opts: JetStreamQueueOptions): Promise
 
   return {
     mayLoseJobs: true,
+    backend: 'jetstream',
     async enqueue(tx: Sql | TransactionSql, jobs: NewJob[]): Promise<void> {
       if (!jobs.length) return;
       const maxPayload = (link.current()?.nc.info?.max_payload ?? 1_048_576) - headerRoomBytes;

@@ -57,6 +57,7 @@ export function createPostgresQueue(opts: PostgresQueueOptions): WorkQueue {
   return {
     // Jobs are rows in the same database as the work they belong to: they share its durability.
     mayLoseJobs: false,
+    backend: 'postgres',
     async enqueue(tx: Sql | TransactionSql, jobs: NewJob[]): Promise<void> {
       if (!jobs.length) return;
       // One statement for the whole batch; the NOTIFY is delivered only if the transaction commits.
