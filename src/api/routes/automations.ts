@@ -13,7 +13,7 @@ import type { Sql } from 'postgres';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { uuidv7 } from '../../domain/ids.js';
 import type { MessageContent } from '../../domain/channels.js';
-import { DefinitionError, eventNamesOf, parseDefinition, type AutomationModel } from '../../domain/automations/definition.js';
+import { DefinitionError, eventNamesOf, parseDefinition, queryEventNames, webhookSteps, type AutomationModel } from '../../domain/automations/definition.js';
 import type { ContentInput } from '../../domain/campaigns/content.js';
 import { QueryError, type Query } from '../../domain/targeting/query.js';
 import { expandSegments } from '../../domain/targeting/segments.js';
@@ -24,6 +24,7 @@ import {
 } from '../../store/automations.js';
 import { automationCounts, exitAllJourneys } from '../../store/automation-journeys.js';
 import { segmentQueries } from '../../store/segments.js';
+import { existingEndpoints } from '../../store/automation-calls.js';
 import { enterAutomation } from '../../scheduler/automation-entry.js';
 import { loadAutomationModel } from '../../scheduler/automation-model.js';
 import { ApiError } from '../errors.js';
@@ -129,12 +130,17 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
   const { sql } = deps;
   const clock = deps.clock ?? systemClock;
 
-  /** The definition's model, every part checked as a journey will use it; a 400 naming the node otherwise. */
-  const check = async (projectId: string, definition: unknown): Promise<AutomationModel> => {
+  /**
+   * The definition's model, every part checked as a journey will use it, and the event names it
+   * listens to (a segment trigger's, its saved segments expanded); a 400 naming the node otherwise.
+   */
+  const check = async (projectId: string, definition: unknown): Promise<{ model: AutomationModel; eventNames: string[] }> => {
     let model: AutomationModel;
+    const eventNames = new Set<string>();
     try {
       model = parseDefinition(definition, 'body.definition');
       const queries: [Query, string][] = [];
+      if (model.trigger.type === 'segment') queries.push([model.trigger.query, 'body.definition.trigger']);
       if (model.audience) queries.push([model.audience, 'body.definition.audience']);
       (definition as { steps: unknown[] }).steps.forEach((_, i) => {
         const s = [...model.steps.values()][i]!;
@@ -142,7 +148,14 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
       });
       for (const [q, at] of queries) {
         const saved = await segmentQueries(sql, projectId, q);
-        expandSegments(q, (s) => saved.get(s), at);
+        const whole = expandSegments(q, (s) => saved.get(s), at);
+        if (model.trigger.type === 'segment' && q === model.trigger.query) for (const n of queryEventNames(whole)) eventNames.add(n);
+      }
+      const steps = [...model.steps.values()];
+      const named = webhookSteps(model);
+      const endpoints = await existingEndpoints(sql, projectId, named.map((s) => s.endpointId));
+      for (const s of named) {
+        if (!endpoints.has(s.endpointId)) throw new DefinitionError(`body.definition.steps[${steps.indexOf(s)}].endpoint_id`, 'names no webhook endpoint of this project');
       }
     } catch (e) {
       if (e instanceof DefinitionError) throw new ApiError(e.kind === 'query' ? 'invalid_query' : e.kind === 'template' ? 'invalid_template' : 'invalid_automation', e.message);
@@ -156,7 +169,8 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
       checkContent(content as MessageContent, uuidv7(), now);
       for (const loc of Object.values(content.localized ?? {})) checkContent(loc as MessageContent, uuidv7(), now);
     }
-    return model;
+    for (const n of eventNamesOf(model)) eventNames.add(n);
+    return { model, eventNames: [...eventNames] };
   };
   const notFound = (automationId: string) => new ApiError('automation_not_found', `no automation ${automationId} in this project`);
   const withCounts = async (a: Automation) => ({ ...view(a), counts: tally(await automationCounts(sql, a.id)) });
@@ -168,10 +182,10 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
     schema: { summary: 'Create a trigger automation: a draft, or live at once with start: true', tags: ['automations'], body: CreateBody, response: { 201: WithCounts, ...errors(...definitionErrors) } },
     handler: async (req, reply) => {
       const projectId = req.caller.projectId;
-      const model = await check(projectId, req.body.definition);
+      const { eventNames } = await check(projectId, req.body.definition);
       const created = await sql.begin((tx) => insertAutomation(tx, {
         id: uuidv7(clock.now()), projectId, name: req.body.name, live: req.body.start === true, definition: req.body.definition,
-        eventNames: eventNamesOf(model), now: new Date(clock.now()),
+        eventNames, now: new Date(clock.now()),
       }));
       return reply.code(201).send(await withCounts(created));
     },
@@ -204,9 +218,9 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
     },
     handler: async (req) => {
       const projectId = req.caller.projectId;
-      const model = req.body.definition === undefined ? undefined : await check(projectId, req.body.definition);
+      const checked = req.body.definition === undefined ? undefined : await check(projectId, req.body.definition);
       const r = await sql.begin((tx) => updateAutomation(tx, projectId, req.params.id, {
-        name: req.body.name, definition: req.body.definition, eventNames: model && eventNamesOf(model), now: new Date(clock.now()),
+        name: req.body.name, definition: req.body.definition, eventNames: checked?.eventNames, now: new Date(clock.now()),
       }));
       if (!r) throw notFound(req.params.id);
       if (!('id' in r)) throw new ApiError('automation_state_conflict', `the automation is ${r.state}: a stopped automation cannot change`);
