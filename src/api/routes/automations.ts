@@ -39,12 +39,36 @@ export interface AutomationRouteDeps {
 
 const id = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });
 const IdParams = Type.Object({ id });
-// Typed unknown: domain/automations/definition.ts reads it and names the path of a bad node.
+const Duration = Type.Object({
+  days: Type.Optional(Type.Integer({ minimum: 0 })), hours: Type.Optional(Type.Integer({ minimum: 0 })),
+  minutes: Type.Optional(Type.Integer({ minimum: 0 })), seconds: Type.Optional(Type.Integer({ minimum: 0 })),
+}, { additionalProperties: false });
+// Typed loosely: domain/automations/definition.ts reads it and names the path of a bad node; the
+// properties below document the parts whose shape a schema can say.
 const Definition = Type.Unsafe<unknown>({
   type: 'object', additionalProperties: true,
-  description: 'The journey (docs/automations.md): {"trigger": {"type": "event", "event", "where"?} | {"type": "api"}, "audience"?: query, '
-    + '"recheck_after_wait"?: true, "entry"?: {"reentry", "grace_period_seconds", "max_entries"}, "exit_on"?: [{"event", "where"?}], '
-    + '"steps": [{"id", "type": "send" | "wait" | "wait_for_event" | "branch" | "split" | "update_profile" | "exit", ...}]}.',
+  description: 'The journey (docs/automations.md): {"trigger", "audience"?: query, '
+    + '"recheck_after_wait"?: true, "entry"?: {"reentry", "grace_period_seconds", "max_entries"}, "active"?: {"from"?, "until"?}, "max_duration"?: duration, '
+    + '"exit_on"?: [{"event", "where"?}], "steps": [{"id", "type": "send" | "wait" | "wait_for_event" | "branch" | "split" | "update_profile" | "webhook" | "exit", ...}]}.',
+  properties: {
+    trigger: Type.Object({
+      type: Type.Optional(Type.Unknown({ description: 'event, segment or api.' })),
+      event: Type.Optional(Type.String({ description: 'type event: the event\'s name.' })),
+      where: Type.Optional(Type.Array(Type.Unknown(), { description: 'type event: conditions on the event\'s attributes (the targeting language\'s event filter).' })),
+      segment: Type.Optional(Type.String({ description: 'type segment: a saved segment\'s id; a profile enters when it starts matching it.' })),
+      query: Type.Optional(Type.Unknown({ description: 'type segment: an inline targeting query, instead of a saved segment.' })),
+    }, { additionalProperties: true, description: 'What enters a profile: an event, entering a segment, or only API calls (any live automation takes those too).' }),
+    active: Type.Object({
+      from: Type.Optional(Type.String({ format: 'date-time', description: 'No entries before this instant.' })),
+      until: Type.Optional(Type.String({ format: 'date-time', description: 'No entries from this instant on; running journeys go on.' })),
+    }, { additionalProperties: false, description: 'The automation\'s lifetime: when it takes entries.' }),
+    max_duration: { ...Duration, description: 'A journey still running this long after it entered exits (max_duration), whatever step it is in.' },
+    steps: Type.Array(Type.Object({ id: Type.Optional(Type.String()), type: Type.Optional(Type.String()) }, {
+      additionalProperties: true,
+      description: 'One step; its other fields depend on its type. webhook: {"endpoint_id": a webhook endpoint whose secret signs the call, "url"?: https URL (default: the endpoint\'s), '
+        + '"body": JSON object whose strings are Liquid templates, "max_tries"?: 1 to 8 (default 5), "on_failure"?: "continue" | "exit", "next"?}.',
+    })),
+  },
 });
 const name = Type.String({ minLength: 1, maxLength: 200 });
 const CreateBody = Type.Object({
@@ -70,17 +94,17 @@ const StepCounts = Type.Object({
   version: Type.Integer(), step: Type.String(),
   entered: Type.Integer({ description: 'Journeys that reached the step.' }),
   waiting: Type.Integer({ description: 'Journeys waiting in the step now.' }),
-  sent: Type.Integer({ description: 'Messages handed to the delivery pipeline.' }),
+  sent: Type.Integer({ description: 'Messages handed to the delivery pipeline; webhook steps: calls delivered (a 2xx).' }),
   skipped: Reasons('Send steps: profiles not reachable on any of the step\'s channels, by reason; the journey went on.'),
-  failed: Reasons('Send steps: a template that failed to render; the journey went on.'),
-  paths: Reasons('Branch (then, else), split (the path\'s index) and wait-for-event (event, timeout) steps: journeys by the way they took.'),
+  failed: Reasons('Send steps: a template that failed to render; the journey went on. Webhook steps: calls given up on, by reason (http_<status>, network, forbidden_address, endpoint_missing, template).'),
+  paths: Reasons('Branch (then, else), split (the path\'s index), wait-for-event (event, timeout) and webhook (delivered, failed) steps: journeys by the way they took.'),
 });
 const Counts = Type.Object({
   entered: Type.Integer({ description: 'Journeys started (a restart is one more).' }),
   active: Type.Integer({ description: 'Journeys running now.' }),
   completed: Type.Integer(),
-  exited: Reasons('Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing.'),
-  not_entered: Reasons('Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile.'),
+  exited: Reasons('Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing, max_duration, webhook_failed.'),
+  not_entered: Reasons('Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_started, ended, not_in_audience, no_profile.'),
   steps: Type.Array(StepCounts),
 }, { description: 'Written with each step, in its transaction.' });
 const AutomationView = Type.Object({
@@ -94,7 +118,7 @@ const EntryAnswer = Type.Object({
   entered: Type.Boolean(),
   journey_id: Nullable(id),
   restarted: Type.Boolean({ description: 'The profile\'s running journey had sent nothing yet: it was replaced by this one.' }),
-  reason: Nullable(Type.String({ description: 'Why nobody entered: duplicate (this id entered before), already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile.' })),
+  reason: Nullable(Type.String({ description: 'Why nobody entered: duplicate (this id entered before), already_in_journey, reentry_not_allowed, grace_period, max_entries, not_started, ended, not_in_audience, no_profile.' })),
 });
 
 const view = (a: Automation) => ({

@@ -206,7 +206,8 @@ function parseActive(v: unknown, path: string): AutomationModel['active'] {
   only(v, ['from', 'until'], path);
   const instant = (x: unknown, at: string): number | null => {
     if (x === undefined || x === null) return null;
-    const ms = typeof x === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(x) ? Date.parse(x) : NaN;
+    // With its offset (Z or ±hh:mm): an instant without one would be read in the server's zone.
+    const ms = typeof x === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(x) ? Date.parse(x) : NaN;
     if (!Number.isFinite(ms)) throw new DefinitionError(at, 'must be an ISO-8601 instant such as 2027-01-01T00:00:00Z');
     return ms;
   };
