@@ -17,11 +17,13 @@ begin
   if current_setting('herald.restoring', true) = 'on' then
     return null;
   end if;
-  -- The listening projects are few: hashed once per statement, not probed per row.
+  -- The listening projects are few: hashed once per statement, not probed per row. Only a live
+  -- automation takes entries, so a draft's or a stopped one's name keeps nothing.
   insert into automation_inbox (project_id, event_id, custom_id, name, time, attributes)
   select c.project_id, gen_random_uuid(), c.custom_id, '$profile', now(), '{}'::jsonb
     from changed c
-   where c.project_id in (select n.project_id from automation_event_names n where n.name = '$profile');
+   where c.project_id in (select n.project_id from automation_event_names n join automations a on a.id = n.automation_id
+                           where n.name = '$profile' and a.state = 'live');
   return null;
 end
 $$;
