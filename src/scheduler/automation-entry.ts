@@ -8,7 +8,7 @@
  */
 import type { TransactionSql } from 'postgres';
 import { uuidv7 } from '../domain/ids.js';
-import { decideEntry, type EntryRefusal } from '../domain/automations/entry.js';
+import { activeRefusal, decideEntry, type EntryRefusal } from '../domain/automations/entry.js';
 import type { AutomationModel } from '../domain/automations/definition.js';
 import {
   addCounts, entryKeyTaken, insertJourney, lockEntryHistory, moveJourney, runningJourneys, type Journey,
@@ -30,6 +30,8 @@ export async function enterAutomation(tx: TransactionSql, a: { id: string; proje
     await addCounts(tx, a.id, a.version, [{ step: '', metric: 'not_entered', reason }]);
     return { entered: false, reason };
   };
+  const inactive = activeRefusal(a.model.active, entry.now);
+  if (inactive) return refuse(inactive);
   const fits = await profileMatches(tx, a.projectId, entry.customId, a.model.audience, entry.now);
   if (fits === 'no_profile') return refuse('no_profile');
   if (!fits) return refuse('not_in_audience');

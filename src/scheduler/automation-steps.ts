@@ -18,6 +18,7 @@ import type { ContentPart, MessageContent } from '../domain/channels.js';
 import { uuidv7 } from '../domain/ids.js';
 import { chooseChannel } from '../domain/campaigns/channel-choice.js';
 import { renderPart } from '../domain/campaigns/content.js';
+import { renderContent } from '../domain/personalization/template.js';
 import { personalizationScope } from '../domain/personalization/scope.js';
 import { decideStep, type StepResult } from '../domain/automations/journey.js';
 import type { AutomationModel, Step } from '../domain/automations/definition.js';
@@ -26,6 +27,7 @@ import { insertMessages } from '../store/messages.js';
 import { changeProfiles } from '../store/profiles.js';
 import { projectTimezone } from '../store/campaigns.js';
 import { addCounts, claimStepEffect, moveJourney, recordStepMessage, type CountDelta, type Journey } from '../store/automation-journeys.js';
+import { endpointUrl, insertCall, setWaitingDue } from '../store/automation-calls.js';
 import { topics, type FanoutPayload } from '../worker/topics.js';
 import { profileMatches, subjectOf } from './automation-model.js';
 
@@ -69,6 +71,15 @@ export async function runJourneyStep(tx: TransactionSql, deps: StepDeps, j: Jour
   };
   const step = model?.steps.get(j.step);
   if (!model || !step) return exit('step_missing');
+  // The journey's lifetime: every wait is cut at its deadline, so the journey is due then and ends here.
+  const deadline = model.maxDurationMs === null ? null : j.entered_at.getTime() + model.maxDurationMs;
+  if (deadline !== null && now >= deadline) return exit('max_duration');
+  // A webhook step waits on its call, which the worker role finishes (store/automation-calls.ts):
+  // the journey is due here only if a failed run put it off; it goes back to waiting, at its attempt.
+  if (j.waiting && step.type === 'webhook') {
+    await setWaitingDue(tx, j.id, j.seq, deadline === null ? null : new Date(deadline));
+    return { kind: 'waiting', until: deadline ?? Infinity };
+  }
 
   // Targeting is checked again once a wait is over (by default): who left the audience exits.
   if (j.waiting && model.recheckAfterWait && model.audience) {
@@ -102,6 +113,22 @@ export async function runJourneyStep(tx: TransactionSql, deps: StepDeps, j: Jour
       result = decideStep(step, { now, waiting: false, journeyId: j.id, zone: 'UTC' });
       break;
     }
+    case 'webhook': {
+      const outcome = await startCall(tx, j, step, now);
+      if (outcome === 'no_profile') return exit('profile_deleted');
+      if (outcome !== 'calling') {
+        counts.push({ step: step.id, metric: 'failed', reason: outcome }, { step: step.id, metric: 'path', reason: 'failed' });
+        if (step.onFailure === 'exit') return exit('webhook_failed');
+        result = { kind: 'move', next: step.next };
+        break;
+      }
+      // Waiting on the call: no due time (the call's end moves the journey), or the journey's deadline.
+      const ok = await moveJourney(tx, j, { step: step.id, dueAt: deadline === null ? null : new Date(deadline), waiting: true, waitsFor: null, sent });
+      if (!ok) return { kind: 'stale' };
+      counts.push({ step: step.id, metric: 'waiting', n: 1 });
+      await write(deps)(tx, j.automation_id, j.version, counts);
+      return { kind: 'waiting', until: deadline ?? Infinity };
+    }
     case 'update_profile': {
       if (await claimStepEffect(tx, j.id, step.id, j.seq)) {
         await changeProfiles(tx, j.project_id, [{ customId: j.custom_id, native: {}, attributes: step.changes }]);
@@ -117,11 +144,12 @@ export async function runJourneyStep(tx: TransactionSql, deps: StepDeps, j: Jour
     case 'exit':
       return exit(result.reason);
     case 'wait': {
-      const ok = await moveJourney(tx, j, { step: step.id, dueAt: new Date(result.until), waiting: true, waitsFor: result.event ?? null, sent });
+      const until = deadline === null ? result.until : Math.min(result.until, deadline);
+      const ok = await moveJourney(tx, j, { step: step.id, dueAt: new Date(until), waiting: true, waitsFor: result.event ?? null, sent });
       if (!ok) return { kind: 'stale' };
       counts.push({ step: step.id, metric: 'waiting', n: 1 });
       await write(deps)(tx, j.automation_id, j.version, counts);
-      return { kind: 'waiting', until: result.until };
+      return { kind: 'waiting', until };
     }
     case 'move': {
       if (result.endsWait) counts.push({ step: step.id, metric: 'waiting', n: -1 });
@@ -203,3 +231,28 @@ async function send(tx: TransactionSql, deps: StepDeps, j: Journey, step: Extrac
   return { step: step.id, metric: 'sent' };
 }
 
+
+/**
+ * A webhook step's call, made once per (journey, step, attempt): its body rendered now with the
+ * profile and the trigger, so every try sends the same bytes. The worker role POSTs it. Returns
+ * why it cannot be made (a count reason) when it cannot.
+ */
+async function startCall(tx: TransactionSql, j: Journey, step: Extract<Step, { type: 'webhook' }>, now: number): Promise<'calling' | 'no_profile' | 'template' | 'endpoint_missing'> {
+  const s = await subjectOf(tx, j.project_id, j.custom_id, null);
+  if (!s) return 'no_profile';
+  const scope = personalizationScope({
+    customId: j.custom_id, language: s.native.language, region: s.native.region, timezone: s.native.timezone,
+    email: s.native.email, phone: s.native.phone, attributes: s.attributes,
+  }, j.trigger);
+  const rendered = renderContent(step.body, scope, 'body');
+  if (!rendered.ok) return 'template';
+  const url = step.url ?? await endpointUrl(tx, j.project_id, step.endpointId);
+  if (url === undefined) return 'endpoint_missing';
+  if (await claimStepEffect(tx, j.id, step.id, j.seq)) {
+    await insertCall(tx, {
+      id: uuidv7(now), projectId: j.project_id, journeyId: j.id, step: step.id, attempt: j.seq, endpointId: step.endpointId, url,
+      body: JSON.stringify(rendered.content), maxTries: step.maxTries, next: step.next, exitOnFailure: step.onFailure === 'exit', now: new Date(now),
+    });
+  }
+  return 'calling';
+}

@@ -14,6 +14,8 @@ import { addCounts, claimDueJourneys, listeners, runningJourneys, takeInbox, typ
 import { enterAutomation } from './automation-entry.js';
 import { eventPasses, loadAutomationModel } from './automation-model.js';
 import { endWaitOnEvent, exitJourney, runJourneyStep, type StepRun } from './automation-steps.js';
+import { lookAtSegment, segmentSweepMs, sweepSegments } from './automation-segments.js';
+import { every } from './every.js';
 
 /** Kept events acted on per transaction. */
 const inboxBatch = 200;
@@ -47,6 +49,11 @@ export async function handleEvent(tx: TransactionSql, e: InboxEvent, now: number
     }
     if (l.state !== 'live') continue;
     const model = await loadAutomationModel(tx, l.id, l.version);
+    // A segment trigger looks at the profile a write or an event touched (automation-segments.ts).
+    if (model?.trigger.type === 'segment') {
+      await lookAtSegment(tx, { id: l.id, projectId: e.project_id, version: l.version, model }, e.custom_id, now);
+      continue;
+    }
     if (!model || model.trigger.type !== 'event' || model.trigger.event !== e.name || !eventPasses(model.trigger.filter, event, now)) continue;
     await enterAutomation(tx, { id: l.id, projectId: e.project_id, version: l.version, model }, {
       customId: e.custom_id, entryKey: `event:${e.event_id}`, now,
@@ -164,10 +171,14 @@ export function startAutomations(deps: AutomationDeps, o: { lanes?: number } = {
     }
   };
   const lanes = Array.from({ length: o.lanes ?? 4 }, (_, i) => lane(i === 0));
+  // Segment conditions that change with time alone: swept, compiled to SQL.
+  const sweep = every(deps.clock, segmentSweepMs, async () => {
+    await sweepSegments(deps).catch((err: unknown) => deps.log.warn({ err }, 'segment sweep failed; will try again'));
+  });
   return {
     stop: async () => {
       stopped.abort();
-      await Promise.all(lanes);
+      await Promise.all([...lanes, sweep.stop()]);
     },
   };
 }

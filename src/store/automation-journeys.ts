@@ -90,6 +90,22 @@ export async function lockEntryHistory(tx: TransactionSql, automationId: string,
   return row!;
 }
 
+/**
+ * Locks (creating it) the profile's entry-history row and answers whether the profile was inside
+ * the automation's segment when last looked at: a segment trigger enters on a false -> true
+ * change seen under this lock, so two processes looking at once make one entry.
+ */
+export async function lockSegmentMembership(tx: TransactionSql, automationId: string, customId: string): Promise<boolean> {
+  await tx`insert into automation_profiles (automation_id, custom_id) values (${automationId}, ${customId}) on conflict do nothing`;
+  const [row] = await tx<{ in_segment: boolean }[]>`
+    select in_segment from automation_profiles where automation_id = ${automationId} and custom_id = ${customId} for update`;
+  return row!.in_segment;
+}
+
+export async function setInSegment(tx: TransactionSql, automationId: string, customId: string, inside: boolean): Promise<void> {
+  await tx`update automation_profiles set in_segment = ${inside} where automation_id = ${automationId} and custom_id = ${customId}`;
+}
+
 export async function entryKeyTaken(tx: TransactionSql, automationId: string, entryKey: string): Promise<string | undefined> {
   const [row] = await tx<{ id: string }[]>`select id from automation_journeys where automation_id = ${automationId} and entry_key = ${entryKey}`;
   return row?.id;

@@ -109,14 +109,22 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   await sql`insert into automation_versions (automation_id, version, definition, created_at)
             values (${automation}, 1, ${sql.json({ trigger: { event: 'purchase' }, note: awkward })}, now())`;
   await sql`insert into automation_event_names (project_id, name, automation_id) values (${p}, ${awkward}, ${automation})`;
+  // A segment trigger listens to profile changes: the profile trigger (migration 0032) keeps a row
+  // for this write, and must keep none for the rows a restore copies.
+  await sql`insert into automation_event_names (project_id, name, automation_id) values (${p}, '$profile', ${automation})`;
+  const [touched] = await sql`update profiles set updated_at = now() where project_id = ${p} returning 1`;
+  assert.ok(touched, 'the seed has a profile in this project');
   await sql`insert into automation_inbox (project_id, event_id, custom_id, name, time, attributes)
             values (${p}, ${randomUUID()}, ${awkward}, 'purchase', now(), ${sql.json({ note: awkward })})`;
   await sql`insert into automation_journeys (id, project_id, automation_id, version, custom_id, entry_key, state, step, due_at, seq, waiting, waits_for, trigger, entered_at)
             values (${journey}, ${p}, ${automation}, 1, ${awkward}, ${'api:' + awkward}, 'active', 's1', now() + interval '30 days', 2, true, 'purchase',
                     ${sql.json({ name: 'purchase', attributes: { note: awkward } })}, now())`;
-  await sql`insert into automation_profiles (automation_id, custom_id, entries, last_entered_at) values (${automation}, ${awkward}, 1, now())`;
+  await sql`insert into automation_profiles (automation_id, custom_id, entries, last_entered_at, in_segment) values (${automation}, ${awkward}, 1, now(), true)`;
   await sql`insert into automation_counts (automation_id, version, step, metric, reason, n) values (${automation}, 1, '', 'exited', ${awkward}, 3)`;
   await sql`insert into automation_sends (journey_id, step, attempt, message_id) values (${journey}, 's0', 1, ${messageId})`;
+  await sql`insert into automation_calls (id, project_id, journey_id, step, attempt, endpoint_id, url, body, tries, max_tries, next_step, exit_on_failure, due_at, last_error, created_at)
+            values (${randomUUID()}, ${p}, ${journey}, 's1', 1, ${randomUUID()}, 'https://example.com/hook', ${JSON.stringify({ note: awkward })}, 1, 5, null, true,
+                    now() + interval '10 seconds', ${awkward}, now())`;
   await sql`insert into engagements (project_id, delivery_id, kind, link, machine, count, first_at, last_at)
             values (${p}, ${deliveryId}, 'click', 2, false, 3, now() - interval '1 hour', now())`;
   await sql`insert into stats_hourly (project_id, source_kind, source_id, variant, channel, hour, sent, delivered, opens_unique)

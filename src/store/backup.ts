@@ -206,6 +206,8 @@ export async function restoreDatabase(sql: Sql, backup: { header: BackupHeader; 
     }
     // Only deferrable constraints are affected; the load order satisfies the others.
     await tx`set constraints all deferred`;
+    // Rows copied are not changes: the profile-change trigger (migration 0032) keeps nothing for the automations.
+    await tx`select set_config('herald.restoring', 'on', true)`;
     const loaded: Record<string, number> = {};
     for (;;) {
       const section = await reader.next();

@@ -29,6 +29,7 @@ import { createOutboundGuard } from '../providers/outbound-guard.js';
 import type { Clock } from '../domain/clock.js';
 import type { Keyring } from '../store/sealed.js';
 import { startWebhookDispatcher, type WebhookDispatcherDeps } from './webhook-dispatcher.js';
+import { startAutomationWebhooks } from './automation-webhooks.js';
 import { closeWebhookConnections } from '../providers/webhooks/client.js';
 
 export interface WorkerDeps {
@@ -124,9 +125,11 @@ export function startWorkers(deps: WorkerDeps): { stop(): Promise<void> } {
   ];
   // Webhooks go to URLs tenants chose: through the same guard as their push endpoints.
   const webhooks = deps.keyring && startWebhookDispatcher({ ...deps.webhooks, sql: deps.sql, keyring: deps.keyring, log: deps.log, guard, clock: deps.clock });
+  // Automations' webhook steps: signed with an endpoint's secret, through the same guard.
+  const automationWebhooks = deps.keyring && startAutomationWebhooks({ sql: deps.sql, keyring: deps.keyring, log: deps.log, guard, clock: deps.clock });
   return {
     stop: async () => {
-      await Promise.all([...consumers.map((c) => c.stop()), webhooks?.stop()]);
+      await Promise.all([...consumers.map((c) => c.stop()), webhooks?.stop(), automationWebhooks?.stop()]);
       await Promise.all(started.map((c) => c.close()));
       if (webhooks) closeWebhookConnections();
     },

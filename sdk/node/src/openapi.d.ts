@@ -9309,8 +9309,50 @@ export interface paths {
                 content: {
                     "application/json": {
                         name: string;
-                        /** @description The journey (docs/automations.md): {"trigger": {"type": "event", "event", "where"?} | {"type": "api"}, "audience"?: query, "recheck_after_wait"?: true, "entry"?: {"reentry", "grace_period_seconds", "max_entries"}, "exit_on"?: [{"event", "where"?}], "steps": [{"id", "type": "send" | "wait" | "wait_for_event" | "branch" | "split" | "update_profile" | "exit", ...}]}. */
+                        /** @description The journey (docs/automations.md): {"trigger", "audience"?: query, "recheck_after_wait"?: true, "entry"?: {"reentry", "grace_period_seconds", "max_entries"}, "active"?: {"from"?, "until"?}, "max_duration"?: duration, "exit_on"?: [{"event", "where"?}], "steps": [{"id", "type": "send" | "wait" | "wait_for_event" | "branch" | "split" | "update_profile" | "webhook" | "exit", ...}]}. */
                         definition: {
+                            /** @description What enters a profile: an event, entering a segment, or only API calls (any live automation takes those too). */
+                            trigger?: {
+                                /** @description event, segment or api. */
+                                type?: unknown;
+                                /** @description type event: the event's name. */
+                                event?: string;
+                                /** @description type event: conditions on the event's attributes (the targeting language's event filter). */
+                                where?: unknown[];
+                                /** @description type segment: a saved segment's id; a profile enters when it starts matching it. */
+                                segment?: string;
+                                /** @description type segment: an inline targeting query, instead of a saved segment. */
+                                query?: unknown;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** @description The automation's lifetime: when it takes entries. */
+                            active?: {
+                                /**
+                                 * Format: date-time
+                                 * @description No entries before this instant.
+                                 */
+                                from?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description No entries from this instant on; running journeys go on.
+                                 */
+                                until?: string;
+                            };
+                            /** @description A journey still running this long after it entered exits (max_duration), whatever step it is in. */
+                            max_duration?: {
+                                days?: number;
+                                hours?: number;
+                                minutes?: number;
+                                seconds?: number;
+                            };
+                            steps?: ({
+                                id?: string;
+                                type?: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                        } & {
                             [key: string]: unknown;
                         };
                         /** @description Live at once (default: a draft, which nobody enters). */
@@ -9348,11 +9390,11 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing, max_duration, webhook_failed. */
                                 exited: {
                                     [key: string]: number;
                                 };
-                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile. */
+                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_started, ended, not_in_audience, no_profile. */
                                 not_entered: {
                                     [key: string]: number;
                                 };
@@ -9363,17 +9405,17 @@ export interface paths {
                                     entered: number;
                                     /** @description Journeys waiting in the step now. */
                                     waiting: number;
-                                    /** @description Messages handed to the delivery pipeline. */
+                                    /** @description Messages handed to the delivery pipeline; webhook steps: calls delivered (a 2xx). */
                                     sent: number;
                                     /** @description Send steps: profiles not reachable on any of the step's channels, by reason; the journey went on. */
                                     skipped: {
                                         [key: string]: number;
                                     };
-                                    /** @description Send steps: a template that failed to render; the journey went on. */
+                                    /** @description Send steps: a template that failed to render; the journey went on. Webhook steps: calls given up on, by reason (http_<status>, network, forbidden_address, endpoint_missing, template). */
                                     failed: {
                                         [key: string]: number;
                                     };
-                                    /** @description Branch (then, else), split (the path's index) and wait-for-event (event, timeout) steps: journeys by the way they took. */
+                                    /** @description Branch (then, else), split (the path's index), wait-for-event (event, timeout) and webhook (delivered, failed) steps: journeys by the way they took. */
                                     paths: {
                                         [key: string]: number;
                                     };
@@ -9519,11 +9561,11 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing, max_duration, webhook_failed. */
                                 exited: {
                                     [key: string]: number;
                                 };
-                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile. */
+                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_started, ended, not_in_audience, no_profile. */
                                 not_entered: {
                                     [key: string]: number;
                                 };
@@ -9534,17 +9576,17 @@ export interface paths {
                                     entered: number;
                                     /** @description Journeys waiting in the step now. */
                                     waiting: number;
-                                    /** @description Messages handed to the delivery pipeline. */
+                                    /** @description Messages handed to the delivery pipeline; webhook steps: calls delivered (a 2xx). */
                                     sent: number;
                                     /** @description Send steps: profiles not reachable on any of the step's channels, by reason; the journey went on. */
                                     skipped: {
                                         [key: string]: number;
                                     };
-                                    /** @description Send steps: a template that failed to render; the journey went on. */
+                                    /** @description Send steps: a template that failed to render; the journey went on. Webhook steps: calls given up on, by reason (http_<status>, network, forbidden_address, endpoint_missing, template). */
                                     failed: {
                                         [key: string]: number;
                                     };
-                                    /** @description Branch (then, else), split (the path's index) and wait-for-event (event, timeout) steps: journeys by the way they took. */
+                                    /** @description Branch (then, else), split (the path's index), wait-for-event (event, timeout) and webhook (delivered, failed) steps: journeys by the way they took. */
                                     paths: {
                                         [key: string]: number;
                                     };
@@ -9773,8 +9815,50 @@ export interface paths {
                 content: {
                     "application/json": {
                         name?: string;
-                        /** @description The journey (docs/automations.md): {"trigger": {"type": "event", "event", "where"?} | {"type": "api"}, "audience"?: query, "recheck_after_wait"?: true, "entry"?: {"reentry", "grace_period_seconds", "max_entries"}, "exit_on"?: [{"event", "where"?}], "steps": [{"id", "type": "send" | "wait" | "wait_for_event" | "branch" | "split" | "update_profile" | "exit", ...}]}. */
+                        /** @description The journey (docs/automations.md): {"trigger", "audience"?: query, "recheck_after_wait"?: true, "entry"?: {"reentry", "grace_period_seconds", "max_entries"}, "active"?: {"from"?, "until"?}, "max_duration"?: duration, "exit_on"?: [{"event", "where"?}], "steps": [{"id", "type": "send" | "wait" | "wait_for_event" | "branch" | "split" | "update_profile" | "webhook" | "exit", ...}]}. */
                         definition?: {
+                            /** @description What enters a profile: an event, entering a segment, or only API calls (any live automation takes those too). */
+                            trigger?: {
+                                /** @description event, segment or api. */
+                                type?: unknown;
+                                /** @description type event: the event's name. */
+                                event?: string;
+                                /** @description type event: conditions on the event's attributes (the targeting language's event filter). */
+                                where?: unknown[];
+                                /** @description type segment: a saved segment's id; a profile enters when it starts matching it. */
+                                segment?: string;
+                                /** @description type segment: an inline targeting query, instead of a saved segment. */
+                                query?: unknown;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** @description The automation's lifetime: when it takes entries. */
+                            active?: {
+                                /**
+                                 * Format: date-time
+                                 * @description No entries before this instant.
+                                 */
+                                from?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description No entries from this instant on; running journeys go on.
+                                 */
+                                until?: string;
+                            };
+                            /** @description A journey still running this long after it entered exits (max_duration), whatever step it is in. */
+                            max_duration?: {
+                                days?: number;
+                                hours?: number;
+                                minutes?: number;
+                                seconds?: number;
+                            };
+                            steps?: ({
+                                id?: string;
+                                type?: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                        } & {
                             [key: string]: unknown;
                         };
                     };
@@ -9810,11 +9894,11 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing, max_duration, webhook_failed. */
                                 exited: {
                                     [key: string]: number;
                                 };
-                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile. */
+                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_started, ended, not_in_audience, no_profile. */
                                 not_entered: {
                                     [key: string]: number;
                                 };
@@ -9825,17 +9909,17 @@ export interface paths {
                                     entered: number;
                                     /** @description Journeys waiting in the step now. */
                                     waiting: number;
-                                    /** @description Messages handed to the delivery pipeline. */
+                                    /** @description Messages handed to the delivery pipeline; webhook steps: calls delivered (a 2xx). */
                                     sent: number;
                                     /** @description Send steps: profiles not reachable on any of the step's channels, by reason; the journey went on. */
                                     skipped: {
                                         [key: string]: number;
                                     };
-                                    /** @description Send steps: a template that failed to render; the journey went on. */
+                                    /** @description Send steps: a template that failed to render; the journey went on. Webhook steps: calls given up on, by reason (http_<status>, network, forbidden_address, endpoint_missing, template). */
                                     failed: {
                                         [key: string]: number;
                                     };
-                                    /** @description Branch (then, else), split (the path's index) and wait-for-event (event, timeout) steps: journeys by the way they took. */
+                                    /** @description Branch (then, else), split (the path's index), wait-for-event (event, timeout) and webhook (delivered, failed) steps: journeys by the way they took. */
                                     paths: {
                                         [key: string]: number;
                                     };
@@ -10135,11 +10219,11 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing, max_duration, webhook_failed. */
                                 exited: {
                                     [key: string]: number;
                                 };
-                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile. */
+                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_started, ended, not_in_audience, no_profile. */
                                 not_entered: {
                                     [key: string]: number;
                                 };
@@ -10150,17 +10234,17 @@ export interface paths {
                                     entered: number;
                                     /** @description Journeys waiting in the step now. */
                                     waiting: number;
-                                    /** @description Messages handed to the delivery pipeline. */
+                                    /** @description Messages handed to the delivery pipeline; webhook steps: calls delivered (a 2xx). */
                                     sent: number;
                                     /** @description Send steps: profiles not reachable on any of the step's channels, by reason; the journey went on. */
                                     skipped: {
                                         [key: string]: number;
                                     };
-                                    /** @description Send steps: a template that failed to render; the journey went on. */
+                                    /** @description Send steps: a template that failed to render; the journey went on. Webhook steps: calls given up on, by reason (http_<status>, network, forbidden_address, endpoint_missing, template). */
                                     failed: {
                                         [key: string]: number;
                                     };
-                                    /** @description Branch (then, else), split (the path's index) and wait-for-event (event, timeout) steps: journeys by the way they took. */
+                                    /** @description Branch (then, else), split (the path's index), wait-for-event (event, timeout) and webhook (delivered, failed) steps: journeys by the way they took. */
                                     paths: {
                                         [key: string]: number;
                                     };
@@ -10321,11 +10405,11 @@ export interface paths {
                                 /** @description Journeys running now. */
                                 active: number;
                                 completed: number;
-                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing. */
+                                /** @description Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing, max_duration, webhook_failed. */
                                 exited: {
                                     [key: string]: number;
                                 };
-                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile. */
+                                /** @description Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_started, ended, not_in_audience, no_profile. */
                                 not_entered: {
                                     [key: string]: number;
                                 };
@@ -10336,17 +10420,17 @@ export interface paths {
                                     entered: number;
                                     /** @description Journeys waiting in the step now. */
                                     waiting: number;
-                                    /** @description Messages handed to the delivery pipeline. */
+                                    /** @description Messages handed to the delivery pipeline; webhook steps: calls delivered (a 2xx). */
                                     sent: number;
                                     /** @description Send steps: profiles not reachable on any of the step's channels, by reason; the journey went on. */
                                     skipped: {
                                         [key: string]: number;
                                     };
-                                    /** @description Send steps: a template that failed to render; the journey went on. */
+                                    /** @description Send steps: a template that failed to render; the journey went on. Webhook steps: calls given up on, by reason (http_<status>, network, forbidden_address, endpoint_missing, template). */
                                     failed: {
                                         [key: string]: number;
                                     };
-                                    /** @description Branch (then, else), split (the path's index) and wait-for-event (event, timeout) steps: journeys by the way they took. */
+                                    /** @description Branch (then, else), split (the path's index), wait-for-event (event, timeout) and webhook (delivered, failed) steps: journeys by the way they took. */
                                     paths: {
                                         [key: string]: number;
                                     };

@@ -13,7 +13,7 @@ import type { Sql } from 'postgres';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { uuidv7 } from '../../domain/ids.js';
 import type { MessageContent } from '../../domain/channels.js';
-import { DefinitionError, eventNamesOf, parseDefinition, type AutomationModel } from '../../domain/automations/definition.js';
+import { DefinitionError, eventNamesOf, parseDefinition, queryEventNames, webhookSteps, type AutomationModel } from '../../domain/automations/definition.js';
 import type { ContentInput } from '../../domain/campaigns/content.js';
 import { QueryError, type Query } from '../../domain/targeting/query.js';
 import { expandSegments } from '../../domain/targeting/segments.js';
@@ -24,6 +24,7 @@ import {
 } from '../../store/automations.js';
 import { automationCounts, exitAllJourneys } from '../../store/automation-journeys.js';
 import { segmentQueries } from '../../store/segments.js';
+import { existingEndpoints } from '../../store/automation-calls.js';
 import { enterAutomation } from '../../scheduler/automation-entry.js';
 import { loadAutomationModel } from '../../scheduler/automation-model.js';
 import { ApiError } from '../errors.js';
@@ -38,12 +39,36 @@ export interface AutomationRouteDeps {
 
 const id = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });
 const IdParams = Type.Object({ id });
-// Typed unknown: domain/automations/definition.ts reads it and names the path of a bad node.
+const Duration = Type.Object({
+  days: Type.Optional(Type.Integer({ minimum: 0 })), hours: Type.Optional(Type.Integer({ minimum: 0 })),
+  minutes: Type.Optional(Type.Integer({ minimum: 0 })), seconds: Type.Optional(Type.Integer({ minimum: 0 })),
+}, { additionalProperties: false });
+// Typed loosely: domain/automations/definition.ts reads it and names the path of a bad node; the
+// properties below document the parts whose shape a schema can say.
 const Definition = Type.Unsafe<unknown>({
   type: 'object', additionalProperties: true,
-  description: 'The journey (docs/automations.md): {"trigger": {"type": "event", "event", "where"?} | {"type": "api"}, "audience"?: query, '
-    + '"recheck_after_wait"?: true, "entry"?: {"reentry", "grace_period_seconds", "max_entries"}, "exit_on"?: [{"event", "where"?}], '
-    + '"steps": [{"id", "type": "send" | "wait" | "wait_for_event" | "branch" | "split" | "update_profile" | "exit", ...}]}.',
+  description: 'The journey (docs/automations.md): {"trigger", "audience"?: query, '
+    + '"recheck_after_wait"?: true, "entry"?: {"reentry", "grace_period_seconds", "max_entries"}, "active"?: {"from"?, "until"?}, "max_duration"?: duration, '
+    + '"exit_on"?: [{"event", "where"?}], "steps": [{"id", "type": "send" | "wait" | "wait_for_event" | "branch" | "split" | "update_profile" | "webhook" | "exit", ...}]}.',
+  properties: {
+    trigger: Type.Object({
+      type: Type.Optional(Type.Unknown({ description: 'event, segment or api.' })),
+      event: Type.Optional(Type.String({ description: 'type event: the event\'s name.' })),
+      where: Type.Optional(Type.Array(Type.Unknown(), { description: 'type event: conditions on the event\'s attributes (the targeting language\'s event filter).' })),
+      segment: Type.Optional(Type.String({ description: 'type segment: a saved segment\'s id; a profile enters when it starts matching it.' })),
+      query: Type.Optional(Type.Unknown({ description: 'type segment: an inline targeting query, instead of a saved segment.' })),
+    }, { additionalProperties: true, description: 'What enters a profile: an event, entering a segment, or only API calls (any live automation takes those too).' }),
+    active: Type.Object({
+      from: Type.Optional(Type.String({ format: 'date-time', description: 'No entries before this instant.' })),
+      until: Type.Optional(Type.String({ format: 'date-time', description: 'No entries from this instant on; running journeys go on.' })),
+    }, { additionalProperties: false, description: 'The automation\'s lifetime: when it takes entries.' }),
+    max_duration: { ...Duration, description: 'A journey still running this long after it entered exits (max_duration), whatever step it is in.' },
+    steps: Type.Array(Type.Object({ id: Type.Optional(Type.String()), type: Type.Optional(Type.String()) }, {
+      additionalProperties: true,
+      description: 'One step; its other fields depend on its type. webhook: {"endpoint_id": a webhook endpoint whose secret signs the call, "url"?: https URL (default: the endpoint\'s), '
+        + '"body": JSON object whose strings are Liquid templates, "max_tries"?: 1 to 8 (default 5), "on_failure"?: "continue" | "exit", "next"?}.',
+    })),
+  },
 });
 const name = Type.String({ minLength: 1, maxLength: 200 });
 const CreateBody = Type.Object({
@@ -77,17 +102,17 @@ const StepCounts = Type.Object({
   version: Type.Integer(), step: Type.String(),
   entered: Type.Integer({ description: 'Journeys that reached the step.' }),
   waiting: Type.Integer({ description: 'Journeys waiting in the step now.' }),
-  sent: Type.Integer({ description: 'Messages handed to the delivery pipeline.' }),
+  sent: Type.Integer({ description: 'Messages handed to the delivery pipeline; webhook steps: calls delivered (a 2xx).' }),
   skipped: Reasons('Send steps: profiles not reachable on any of the step\'s channels, by reason; the journey went on.'),
-  failed: Reasons('Send steps: a template that failed to render; the journey went on.'),
-  paths: Reasons('Branch (then, else), split (the path\'s index) and wait-for-event (event, timeout) steps: journeys by the way they took.'),
+  failed: Reasons('Send steps: a template that failed to render; the journey went on. Webhook steps: calls given up on, by reason (http_<status>, network, forbidden_address, endpoint_missing, template).'),
+  paths: Reasons('Branch (then, else), split (the path\'s index), wait-for-event (event, timeout) and webhook (delivered, failed) steps: journeys by the way they took.'),
 });
 const Counts = Type.Object({
   entered: Type.Integer({ description: 'Journeys started (a restart is one more).' }),
   active: Type.Integer({ description: 'Journeys running now.' }),
   completed: Type.Integer(),
-  exited: Reasons('Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing.'),
-  not_entered: Reasons('Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile.'),
+  exited: Reasons('Journeys ended early, by reason: exit_event, left_audience, restarted, automation_stopped, exit_step, profile_deleted, profile_erased, segment_missing, max_duration, webhook_failed.'),
+  not_entered: Reasons('Triggers that started no journey, by reason: already_in_journey, reentry_not_allowed, grace_period, max_entries, not_started, ended, not_in_audience, no_profile.'),
   steps: Type.Array(StepCounts),
 }, { description: 'Written with each step, in its transaction.' });
 const AutomationView = Type.Object({
@@ -101,7 +126,7 @@ const EntryAnswer = Type.Object({
   entered: Type.Boolean(),
   journey_id: Nullable(id),
   restarted: Type.Boolean({ description: 'The profile\'s running journey had sent nothing yet: it was replaced by this one.' }),
-  reason: Nullable(Type.String({ description: 'Why nobody entered: duplicate (this id entered before), already_in_journey, reentry_not_allowed, grace_period, max_entries, not_in_audience, no_profile.' })),
+  reason: Nullable(Type.String({ description: 'Why nobody entered: duplicate (this id entered before), already_in_journey, reentry_not_allowed, grace_period, max_entries, not_started, ended, not_in_audience, no_profile.' })),
 });
 
 const view = (a: Automation) => ({
@@ -137,12 +162,17 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
   const { sql } = deps;
   const clock = deps.clock ?? systemClock;
 
-  /** The definition's model, every part checked as a journey will use it; a 400 naming the node otherwise. */
-  const check = async (projectId: string, definition: unknown): Promise<AutomationModel> => {
+  /**
+   * The definition's model, every part checked as a journey will use it, and the event names it
+   * listens to (a segment trigger's, its saved segments expanded); a 400 naming the node otherwise.
+   */
+  const check = async (projectId: string, definition: unknown): Promise<{ model: AutomationModel; eventNames: string[] }> => {
     let model: AutomationModel;
+    const eventNames = new Set<string>();
     try {
       model = parseDefinition(definition, 'body.definition');
       const queries: [Query, string][] = [];
+      if (model.trigger.type === 'segment') queries.push([model.trigger.query, 'body.definition.trigger']);
       if (model.audience) queries.push([model.audience, 'body.definition.audience']);
       (definition as { steps: unknown[] }).steps.forEach((_, i) => {
         const s = [...model.steps.values()][i]!;
@@ -150,7 +180,14 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
       });
       for (const [q, at] of queries) {
         const saved = await segmentQueries(sql, projectId, q);
-        expandSegments(q, (s) => saved.get(s), at);
+        const whole = expandSegments(q, (s) => saved.get(s), at);
+        if (model.trigger.type === 'segment' && q === model.trigger.query) for (const n of queryEventNames(whole)) eventNames.add(n);
+      }
+      const steps = [...model.steps.values()];
+      const named = webhookSteps(model);
+      const endpoints = await existingEndpoints(sql, projectId, named.map((s) => s.endpointId));
+      for (const s of named) {
+        if (!endpoints.has(s.endpointId)) throw new DefinitionError(`body.definition.steps[${steps.indexOf(s)}].endpoint_id`, 'names no webhook endpoint of this project');
       }
     } catch (e) {
       if (e instanceof DefinitionError) throw new ApiError(e.kind === 'query' ? 'invalid_query' : e.kind === 'template' ? 'invalid_template' : 'invalid_automation', e.message);
@@ -164,7 +201,8 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
       checkContent(content as MessageContent, uuidv7(), now);
       for (const loc of Object.values(content.localized ?? {})) checkContent(loc as MessageContent, uuidv7(), now);
     }
-    return model;
+    for (const n of eventNamesOf(model)) eventNames.add(n);
+    return { model, eventNames: [...eventNames] };
   };
   const notFound = (automationId: string) => new ApiError('automation_not_found', `no automation ${automationId} in this project`);
   const withCounts = async (a: Automation) => ({ ...view(a), counts: tally(await automationCounts(sql, a.id)) });
@@ -176,10 +214,10 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
     schema: { summary: 'Create a trigger automation: a draft, or live at once with start: true', tags: ['automations'], body: CreateBody, response: { 201: WithCounts, ...errors(...definitionErrors) } },
     handler: async (req, reply) => {
       const projectId = req.caller.projectId;
-      const model = await check(projectId, req.body.definition);
+      const { eventNames } = await check(projectId, req.body.definition);
       const created = await sql.begin((tx) => insertAutomation(tx, {
         id: uuidv7(clock.now()), projectId, name: req.body.name, live: req.body.start === true, definition: req.body.definition,
-        eventNames: eventNamesOf(model), now: new Date(clock.now()),
+        eventNames, now: new Date(clock.now()),
       }));
       return reply.code(201).send(await withCounts(created));
     },
@@ -230,9 +268,9 @@ export const automationRoutes = (deps: AutomationRouteDeps): FastifyPluginAsyncT
     },
     handler: async (req) => {
       const projectId = req.caller.projectId;
-      const model = req.body.definition === undefined ? undefined : await check(projectId, req.body.definition);
+      const checked = req.body.definition === undefined ? undefined : await check(projectId, req.body.definition);
       const r = await sql.begin((tx) => updateAutomation(tx, projectId, req.params.id, {
-        name: req.body.name, definition: req.body.definition, eventNames: model && eventNamesOf(model), now: new Date(clock.now()),
+        name: req.body.name, definition: req.body.definition, eventNames: checked?.eventNames, now: new Date(clock.now()),
       }));
       if (!r) throw notFound(req.params.id);
       if (!('id' in r)) throw new ApiError('automation_state_conflict', `the automation is ${r.state}: a stopped automation cannot change`);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DefinitionError, eventNamesOf, parseDefinition } from './definition.js';
-import { decideEntry } from './entry.js';
+import { activeRefusal, decideEntry } from './entry.js';
+import { decideTry } from './webhook-call.js';
 import { decideStep, nextLocalTime, splitDraw, waitEnd } from './journey.js';
 
 const email = { subject: 'Hi {{ event.attributes.sku }}', text: 't' };
@@ -115,4 +116,50 @@ test('a local-time wait ends at the next wall time on an allowed day, in the pro
   // 02:30 does not exist in Paris on the 29th: moved forward by the gap.
   const gap = nextLocalTime({ hour: 2, minute: 30 }, [6], 'Europe/Paris', now);
   assert.equal(new Date(gap).toISOString(), '2026-03-29T01:30:00.000Z');
+});
+
+test('segment triggers, webhook steps and the lifetime parse; bad ones are refused by path', () => {
+  const seg = parseDefinition({ trigger: { type: 'segment', segment: '0190a000-0000-7000-8000-000000000000' }, steps: [{ id: 'x', type: 'exit' }] });
+  assert.deepEqual(seg.trigger, { type: 'segment', query: { kind: 'segment', id: '0190a000-0000-7000-8000-000000000000' } });
+  const inline = parseDefinition({ trigger: { type: 'segment', query: { event: 'purchase', within_days: 30 } }, steps: [{ id: 'x', type: 'exit' }] });
+  assert.deepEqual(eventNamesOf(inline).sort(), ['$profile', 'purchase']);
+  const hook = parseDefinition({
+    trigger: { type: 'api' }, active: { until: '2027-01-01T00:00:00Z' }, max_duration: { days: 2 },
+    steps: [{ id: 'h', type: 'webhook', endpoint_id: '0190a000-0000-7000-8000-000000000000', body: { who: '{{ profile.custom_id }}' }, on_failure: 'exit' }, { id: 'x', type: 'exit' }],
+  });
+  assert.deepEqual(hook.active, { from: null, until: Date.parse('2027-01-01T00:00:00Z') });
+  assert.equal(hook.maxDurationMs, 2 * 86_400_000);
+  const h = hook.steps.get('h')!;
+  assert.ok(h.type === 'webhook' && h.next === 'x' && h.maxTries === 5 && h.onFailure === 'exit' && h.url === null);
+
+  const step = (s: Record<string, unknown>) => refusal({ trigger: { type: 'api' }, steps: [{ id: 'h', type: 'webhook', endpoint_id: '0190a000-0000-7000-8000-000000000000', body: {}, ...s }] });
+  assert.equal(step({ endpoint_id: 'nope' }).path, 'definition.steps[0].endpoint_id');
+  assert.equal(step({ url: 'ftp://example.com/x' }).path, 'definition.steps[0].url');
+  assert.equal(step({ url: 'https://u:p@example.com/x' }).path, 'definition.steps[0].url');
+  assert.equal(step({ body: 'text' }).path, 'definition.steps[0].body');
+  assert.equal(step({ body: { a: '{{ unclosed' } }).kind, 'template');
+  assert.equal(step({ max_tries: 9 }).path, 'definition.steps[0].max_tries');
+  assert.equal(step({ on_failure: 'retry' }).path, 'definition.steps[0].on_failure');
+  assert.equal(refusal({ trigger: { type: 'segment' }, steps: [{ id: 'x', type: 'exit' }] }).path, 'definition.trigger');
+  assert.equal(refusal({ trigger: { type: 'api' }, active: { from: '2027-01-01T00:00:00' }, steps: [{ id: 'x', type: 'exit' }] }).path, 'definition.active.from');
+  assert.equal(refusal({ trigger: { type: 'api' }, max_duration: { days: 0 }, steps: [{ id: 'x', type: 'exit' }] }).path, 'definition.max_duration');
+});
+
+test('a webhook try: a 2xx delivers; 5xx, 429 and no answer are tried again until the tries are spent; a 4xx or a refused address fails at once', () => {
+  const o = { tries: 1, maxTries: 3, now: 0, random: 0.5 };
+  assert.deepEqual(decideTry({ status: 204 }, o), { kind: 'delivered', status: 204 });
+  assert.deepEqual(decideTry({ status: 500, error: 'HTTP 500' }, o), { kind: 'retry', delayMs: 10_000, status: 500, error: 'HTTP 500' });
+  assert.equal(decideTry({ error: 'ECONNRESET' }, { ...o, tries: 2 }).kind, 'retry');
+  assert.deepEqual(decideTry({ status: 429, retryAfter: '120', error: 'HTTP 429' }, o), { kind: 'retry', delayMs: 120_000, status: 429, error: 'HTTP 429' });
+  assert.deepEqual(decideTry({ status: 503, error: 'HTTP 503' }, { ...o, tries: 3 }), { kind: 'failed', reason: 'http_503', status: 503, error: 'HTTP 503' });
+  assert.equal((decideTry({ error: 'ETIMEDOUT' }, { ...o, tries: 3 }) as { reason: string }).reason, 'network');
+  assert.deepEqual(decideTry({ status: 404, error: 'HTTP 404' }, o), { kind: 'failed', reason: 'http_404', status: 404, error: 'HTTP 404' });
+  assert.equal((decideTry({ error: 'refused', forbidden: true }, o) as { reason: string }).reason, 'forbidden_address');
+});
+
+test('entries are taken within the active period only', () => {
+  assert.equal(activeRefusal({ from: 100, until: 200 }, 99), 'not_started');
+  assert.equal(activeRefusal({ from: 100, until: 200 }, 100), null);
+  assert.equal(activeRefusal({ from: 100, until: 200 }, 200), 'ended');
+  assert.equal(activeRefusal({ from: null, until: null }, 0), null);
 });

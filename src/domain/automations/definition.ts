@@ -24,7 +24,7 @@ import { compileCampaignContent, type CompiledCampaignContent, type ContentInput
 import { parseTime, type LocalTime } from '../campaigns/local-time.js';
 import { parseSdkChanges, InputError, type AttributeChanges } from '../profile-operations.js';
 import { parseQuery, QueryError, type Query } from '../targeting/query.js';
-import type { TemplateError } from '../personalization/template.js';
+import { compileContent, type CompiledNode, type TemplateError } from '../personalization/template.js';
 
 /** A bad definition: `path` names the node; the message never echoes a value. */
 export class DefinitionError extends Error {
@@ -41,7 +41,25 @@ export const automationLimits = {
   gracePeriodSeconds: 10 * 366 * 86_400,
   maxEntries: 1_000_000,
   splitPaths: 10,
+  /** A webhook step's tries: the first and up to seven more (webhookRetrySchedule). */
+  webhookTries: 8,
+  /** A webhook step's JSON body, serialized, before rendering. */
+  webhookBodyBytes: 65_536,
+  /** A journey's longest life (max_duration). */
+  journeySeconds: 10 * 366 * 86_400,
 } as const;
+
+/**
+ * The name under which a profile's change is kept for segment triggers (migration 0032's trigger):
+ * event names are [a-z0-9_], so it is never an event's.
+ */
+export const profileChangeName = '$profile';
+
+/**
+ * The delays before a webhook step's second, third... try: shorter than webhook endpoints'
+ * day-long schedule (domain/webhooks/schedule.ts), since a journey waits on the answer.
+ */
+export const webhookRetrySchedule: readonly number[] = [10_000, 60_000, 300_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000];
 
 export interface EntryRules {
   /** A profile may enter again once its journey has ended. */
@@ -52,7 +70,11 @@ export interface EntryRules {
   maxEntries: number | null;
 }
 
-export type Trigger = { type: 'api' } | { type: 'event'; event: string; filter: Query };
+export type Trigger =
+  | { type: 'api' }
+  | { type: 'event'; event: string; filter: Query }
+  /** A profile enters when it starts matching `query` (a saved segment, or an inline query). */
+  | { type: 'segment'; query: Query };
 
 export type WaitStep =
   | { kind: 'duration'; ms: number }
@@ -66,6 +88,17 @@ export type Step =
   | { id: string; type: 'branch'; condition: Query; then: string | null; else: string | null }
   | { id: string; type: 'split'; paths: { percent: number; next: string | null }[] }
   | { id: string; type: 'update_profile'; changes: AttributeChanges; next: string | null }
+  | {
+      id: string; type: 'webhook';
+      /** The project's webhook endpoint whose secret signs the call, and whose URL it goes to unless `url` is given. */
+      endpointId: string; url: string | null;
+      /** The JSON body, its strings Liquid templates rendered with the profile and the trigger. */
+      body: CompiledNode;
+      maxTries: number;
+      /** After the last failed try: go on to `next`, or end the journey (webhook_failed). */
+      onFailure: 'continue' | 'exit';
+      next: string | null;
+    }
   | { id: string; type: 'exit' };
 
 export interface AutomationModel {
@@ -74,6 +107,10 @@ export interface AutomationModel {
   audience: Query | null;
   recheckAfterWait: boolean;
   entry: EntryRules;
+  /** Entries are taken from `from` until `until` (epoch ms; null: no bound): the automation's lifetime. */
+  active: { from: number | null; until: number | null };
+  /** A journey still running this long after it entered exits (max_duration); null: no limit. */
+  maxDurationMs: number | null;
   /** Events that end a journey at once, whatever step it is in (an event query: name and filter). */
   exitOn: Query[];
   steps: Map<string, Step>;
@@ -81,7 +118,7 @@ export interface AutomationModel {
   first: string;
 }
 
-const stepTypes = ['send', 'wait', 'wait_for_event', 'branch', 'split', 'update_profile', 'exit'] as const;
+const stepTypes = ['send', 'wait', 'wait_for_event', 'branch', 'split', 'update_profile', 'webhook', 'exit'] as const;
 const stepIdPattern = /^[A-Za-z0-9_-]{1,40}$/;
 const parts: readonly ContentPart[] = ['push', 'email', 'sms'];
 export const weekdays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -146,18 +183,38 @@ function templateError(errors: TemplateError[]): DefinitionError {
 /** The model of a definition; throws a DefinitionError naming the first bad node. */
 export function parseDefinition(input: unknown, path = 'definition'): AutomationModel {
   if (!isObject(input)) throw new DefinitionError(path, 'must be an object with trigger and steps');
-  only(input, ['trigger', 'audience', 'recheck_after_wait', 'entry', 'exit_on', 'steps'], path);
+  only(input, ['trigger', 'audience', 'recheck_after_wait', 'entry', 'active', 'max_duration', 'exit_on', 'steps'], path);
   const trigger = parseTrigger(input.trigger, `${path}.trigger`);
   const audience = input.audience === undefined ? null : query(input.audience, `${path}.audience`);
   const recheckAfterWait = optionalBoolean(input.recheck_after_wait, `${path}.recheck_after_wait`, true);
   const entry = parseEntry(input.entry, `${path}.entry`);
+  const active = parseActive(input.active, `${path}.active`);
+  const maxDurationMs = input.max_duration === undefined ? null : parseDuration(input.max_duration, `${path}.max_duration`, automationLimits.journeySeconds);
   const exitOn: Query[] = [];
   if (input.exit_on !== undefined) {
     if (!Array.isArray(input.exit_on) || input.exit_on.length > automationLimits.exitEvents) throw new DefinitionError(`${path}.exit_on`, `must be an array of at most ${automationLimits.exitEvents} events`);
     input.exit_on.forEach((e, i) => exitOn.push(eventFilter(e, `${path}.exit_on[${i}]`).filter));
   }
   const steps = parseSteps(input.steps, `${path}.steps`);
-  return { trigger, audience, recheckAfterWait, entry, exitOn, steps: new Map(steps.map((s) => [s.id, s])), first: steps[0]!.id };
+  return { trigger, audience, recheckAfterWait, entry, active, maxDurationMs, exitOn, steps: new Map(steps.map((s) => [s.id, s])), first: steps[0]!.id };
+}
+
+/** `{ "from"?: ISO-8601, "until"?: ISO-8601 }`: when entries are taken. */
+function parseActive(v: unknown, path: string): AutomationModel['active'] {
+  if (v === undefined) return { from: null, until: null };
+  if (!isObject(v)) throw new DefinitionError(path, 'must be an object such as {"from": "2027-01-01T00:00:00Z", "until": "2027-02-01T00:00:00Z"}');
+  only(v, ['from', 'until'], path);
+  const instant = (x: unknown, at: string): number | null => {
+    if (x === undefined || x === null) return null;
+    // With its offset (Z or ±hh:mm): an instant without one would be read in the server's zone.
+    const ms = typeof x === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(x) ? Date.parse(x) : NaN;
+    if (!Number.isFinite(ms)) throw new DefinitionError(at, 'must be an ISO-8601 instant such as 2027-01-01T00:00:00Z');
+    return ms;
+  };
+  const from = instant(v.from, `${path}.from`);
+  const until = instant(v.until, `${path}.until`);
+  if (from !== null && until !== null && until <= from) throw new DefinitionError(`${path}.until`, 'must be after from');
+  return { from, until };
 }
 
 function parseTrigger(v: unknown, path: string): Trigger {
@@ -166,7 +223,12 @@ function parseTrigger(v: unknown, path: string): Trigger {
     only(v, ['type'], path);
     return { type: 'api' };
   }
-  if (v.type !== 'event') throw new DefinitionError(`${path}.type`, 'must be "event" or "api"');
+  if (v.type === 'segment') {
+    only(v, ['type', 'segment', 'query'], path);
+    if ((v.segment === undefined) === (v.query === undefined)) throw new DefinitionError(path, 'must have one of segment (a saved segment\'s id) or query');
+    return { type: 'segment', query: v.segment !== undefined ? query({ segment: v.segment }, `${path}.segment`) : query(v.query, `${path}.query`) };
+  }
+  if (v.type !== 'event') throw new DefinitionError(`${path}.type`, 'must be "event", "segment" or "api"');
   const { type: _type, ...rest } = v;
   const f = eventFilter(rest, path);
   return { type: 'event', event: f.event, filter: f.filter };
@@ -277,10 +339,43 @@ function parseStep(s: Record<string, unknown>, at: string, i: number, target: (x
       }
       return { id, type: 'update_profile', changes, next: target(s.next, `${at}.next`, i) };
     }
+    case 'webhook':
+      return parseWebhook(s, at, target(s.next, `${at}.next`, i));
     case 'exit':
       only(s, ['id', 'type'], at);
       return { id, type: 'exit' };
   }
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function parseWebhook(s: Record<string, unknown>, at: string, next: string | null): Step {
+  only(s, ['id', 'type', 'endpoint_id', 'url', 'body', 'max_tries', 'on_failure', 'next'], at);
+  if (typeof s.endpoint_id !== 'string' || !uuidPattern.test(s.endpoint_id)) {
+    throw new DefinitionError(`${at}.endpoint_id`, 'must be the id of one of the project\'s webhook endpoints (its secret signs the call)');
+  }
+  let url: string | null = null;
+  if (s.url !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = typeof s.url === 'string' && s.url.length <= 2048 ? new URL(s.url) : undefined;
+    } catch {
+      u = undefined;
+    }
+    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) throw new DefinitionError(`${at}.url`, 'must be an absolute https (or http) URL of at most 2048 characters');
+    if (u.username || u.password) throw new DefinitionError(`${at}.url`, 'must not carry credentials: the receiver verifies the signature instead');
+    url = u.toString();
+  }
+  if (!isObject(s.body)) throw new DefinitionError(`${at}.body`, 'must be a JSON object');
+  if (JSON.stringify(s.body).length > automationLimits.webhookBodyBytes) throw new DefinitionError(`${at}.body`, `must be at most ${automationLimits.webhookBodyBytes} characters as JSON`);
+  const compiled = compileContent(s.body, `${at}.body`);
+  if (!compiled.ok) throw templateError(compiled.errors);
+  const maxTries = s.max_tries === undefined ? 5 : wholeNumber(s.max_tries, `${at}.max_tries`, 1, automationLimits.webhookTries);
+  if (s.on_failure !== undefined && s.on_failure !== 'continue' && s.on_failure !== 'exit') throw new DefinitionError(`${at}.on_failure`, 'must be "continue" or "exit"');
+  return {
+    id: s.id as string, type: 'webhook', endpointId: s.endpoint_id, url, body: compiled.compiled, maxTries,
+    onFailure: s.on_failure === 'exit' ? 'exit' : 'continue', next,
+  };
 }
 
 function parseLocalWait(v: unknown, path: string): WaitStep {
@@ -303,6 +398,7 @@ function parseLocalWait(v: unknown, path: string): WaitStep {
 export function eventNamesOf(m: AutomationModel): string[] {
   const names = new Set<string>();
   if (m.trigger.type === 'event') names.add(m.trigger.event);
+  if (m.trigger.type === 'segment') for (const n of [profileChangeName, ...queryEventNames(m.trigger.query)]) names.add(n);
   for (const q of m.exitOn) if (q.kind === 'event') names.add(q.name);
   for (const s of m.steps.values()) if (s.type === 'wait_for_event') names.add(s.event);
   return [...names];
@@ -311,4 +407,21 @@ export function eventNamesOf(m: AutomationModel): string[] {
 /** The content parts of every send step: each is checked by its channel at creation, like a send's. */
 export function sendSteps(m: AutomationModel): Extract<Step, { type: 'send' }>[] {
   return [...m.steps.values()].filter((s): s is Extract<Step, { type: 'send' }> => s.type === 'send');
+}
+
+/** The event names a query looks at (saved segments as they are: expand them first to see theirs). */
+export function queryEventNames(q: Query): string[] {
+  const names = new Set<string>();
+  const walk = (x: Query): void => {
+    if (x.kind === 'event') names.add(x.name);
+    else if (x.kind === 'all' || x.kind === 'any') x.of.forEach(walk);
+    else if (x.kind === 'not') walk(x.of);
+  };
+  walk(q);
+  return [...names];
+}
+
+/** The webhook steps: each names an endpoint the API checks exists. */
+export function webhookSteps(m: AutomationModel): Extract<Step, { type: 'webhook' }>[] {
+  return [...m.steps.values()].filter((s): s is Extract<Step, { type: 'webhook' }> => s.type === 'webhook');
 }

@@ -6,7 +6,7 @@
  * after it, the trigger is refused while the journey runs, so nobody hears the same journey twice
  * at once. Once the journey has ended, `reentry`, the grace period and `max_entries` decide.
  */
-import type { EntryRules } from './definition.js';
+import type { AutomationModel, EntryRules } from './definition.js';
 
 export interface EntryHistory {
   /** Entries so far (a restart is not one more). */
@@ -15,7 +15,14 @@ export interface EntryHistory {
   lastEndedAt: number | null;
 }
 
-export type EntryRefusal = 'already_in_journey' | 'reentry_not_allowed' | 'grace_period' | 'max_entries';
+export type EntryRefusal = 'already_in_journey' | 'reentry_not_allowed' | 'grace_period' | 'max_entries' | 'not_started' | 'ended';
+
+/** Whether the automation takes entries at `now` (its `active` period): before `from` or from `until` on it does not. */
+export function activeRefusal(active: AutomationModel['active'], now: number): 'not_started' | 'ended' | null {
+  if (active.from !== null && now < active.from) return 'not_started';
+  if (active.until !== null && now >= active.until) return 'ended';
+  return null;
+}
 
 export type EntryDecision =
   | { kind: 'enter' }

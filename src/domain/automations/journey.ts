@@ -35,6 +35,7 @@ export function decideStep(step: Step, f: StepFacts): StepResult {
   switch (step.type) {
     case 'send':
     case 'update_profile':
+    case 'webhook':
       return { kind: 'move', next: step.next };
     case 'wait':
       return f.waiting ? { kind: 'move', next: step.next, endsWait: true } : { kind: 'wait', until: waitEnd(step.wait, f.now, f.zone) };
