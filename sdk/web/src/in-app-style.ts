@@ -1,5 +1,5 @@
 /**
- * The default in-app rendering's style sheet. Selectors are scoped by `:where()` (no specificity),
+ * The default in-app rendering's style sheet. Class selectors sit in `:where()` (no specificity),
  * so a page's own `.herald-in-app …` rules win; the sheet comes after the page's in the cascade,
  * so a page's bare element rules (`button { … }`) do not break the message. The entrance animation
  * runs only under `prefers-reduced-motion: no-preference` (Media Queries 5, §11.1), so a user who
@@ -21,9 +21,10 @@ export const inAppStyles = `
 :where(.herald-in-app) iframe{display:block;width:100%;height:min(60vh,480px);border:0;margin-bottom:16px}
 :where(.herald-in-app-buttons){display:flex;flex-wrap:wrap;gap:8px;justify-content:flex-end}
 :where(.herald-in-app) button{font:inherit;cursor:pointer;min-height:44px;padding:8px 16px;border-radius:8px;border:2px solid #1d4ed8;background:#1d4ed8;color:#fff}
-:where(.herald-in-app) :where(.herald-in-app-button-dismiss){background:#fff;color:#1d4ed8}
-:where(.herald-in-app) :where(.herald-in-app-close){position:absolute;top:6px;right:6px;min-width:44px;padding:0;border:0;background:none;color:#1a1a1a;font-size:24px;line-height:1}
-:where(.herald-in-app) button:focus-visible,:where(.herald-in-app):focus-visible{outline:3px solid #b45309;outline-offset:2px}
+:where(.herald-in-app) button:where(.herald-in-app-button-dismiss){background:#fff;color:#1d4ed8}
+:where(.herald-in-app) button:where(.herald-in-app-close){position:absolute;top:6px;right:6px;min-width:44px;padding:0;border:0;background:none;color:#1a1a1a;font-size:24px;line-height:1}
+:where(.herald-in-app) button:focus-visible{outline:3px solid #b45309;outline-offset:2px}
+:where(.herald-in-app):focus{outline:none}
 @media (prefers-reduced-motion:no-preference){:where(.herald-in-app){animation:herald-in-app-in .2s ease-out}}
 @keyframes herald-in-app-in{from{opacity:0;transform:translateY(12px)}}
 `;
