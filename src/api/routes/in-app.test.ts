@@ -132,3 +132,176 @@ test('a bad definition is refused with the path of the field, and nothing is sto
   }
   assert.equal((await h.call('GET', '/v1/in-app-messages?limit=1000')).json().messages.length, before);
 });
+
+test('an attribute changed after the sync makes the check refuse (not_targeted); an event the audience names counts at once', async () => {
+  const bob = uid('bob');
+  await setAttributes(bob, { tier: 'gold' });
+  const dev = await device(bob);
+  const id = await running({ audience: { attribute: 'tier', eq: 'gold' } });
+  assert.ok(ids(await sync(dev)).includes(id));
+  await setAttributes(bob, { tier: 'silver' });
+  assert.deepEqual(await check(dev, id), { show: false, reason: 'not_targeted' });
+  assert.ok(!ids(await sync(dev)).includes(id), 'and the next sync leaves it out');
+
+  // An audience over events: the purchase stored a moment ago is in the check's snapshot.
+  const buyers = await running({ audience: { event: 'purchase', within_days: 7 } });
+  assert.deepEqual(await check(dev, buyers), { show: false, reason: 'not_targeted' });
+  const r = await h.call('POST', '/v1/profiles/update', [{ identifiers: { custom_id: bob }, events: [{ id: uid('ev'), name: 'purchase', time: new Date(clock.now()).toISOString() }] }]);
+  assert.equal(r.statusCode, 200, r.body);
+  assert.deepEqual(await check(dev, buyers), { show: true });
+});
+
+test('recheck false: the check leaves the audience to the sync but still refuses a stopped message', async () => {
+  const carol = uid('carol');
+  await setAttributes(carol, { tier: 'gold' });
+  const dev = await device(carol);
+  const id = await running({ audience: { attribute: 'tier', eq: 'gold' }, recheck: false });
+  const synced = (await sync(dev)).find((m) => m.id === id) as Synced & { recheck: boolean };
+  assert.equal(synced.recheck, false);
+  await setAttributes(carol, { tier: 'silver' });
+  assert.deepEqual(await check(dev, id), { show: true });
+  await h.call('POST', `/v1/in-app-messages/${id}/stop`);
+  assert.deepEqual(await check(dev, id), { show: false, reason: 'stopped' });
+});
+
+test('a change is a new version: the next sync has it, and a check of the old version is decided by the new one', async () => {
+  const dev = await device(null);
+  const id = await running({ content: { title: 'One' } });
+  const p = await h.call('PATCH', `/v1/in-app-messages/${id}`, { content: { title: 'Two' }, audience: { attribute: 'tier', eq: 'platinum' } });
+  assert.equal(p.statusCode, 200, p.body);
+  assert.equal(p.json().version, 2);
+  assert.equal(p.json().name, 'Hello', 'fields not given are kept');
+  assert.ok(!ids(await sync(dev)).includes(id), 'an anonymous device has no tier');
+  assert.deepEqual(await check(dev, id, 1), { show: false, reason: 'not_targeted' });
+  const cleared = await h.call('PATCH', `/v1/in-app-messages/${id}`, { audience: null });
+  assert.equal(cleared.json().version, 3);
+  const m = (await sync(dev)).find((x) => x.id === id)!;
+  assert.equal(m.version, 3);
+  assert.equal(m.content.title, 'Two');
+  assert.deepEqual(await check(dev, id, 99), { show: true }, 'a version the device cannot hold is read as the current one');
+  assert.deepEqual(await check(dev, randomUUID()), { show: false, reason: 'unknown_message' });
+});
+
+test('dates in UTC: not started before starts_at, shown between, ended from ends_at; sync_after_seconds comes before the start', async () => {
+  const dev = await device(null);
+  const start = clock.now() + 3_600_000;
+  const id = await running({ starts_at: new Date(start).toISOString(), ends_at: new Date(start + 3_600_000).toISOString() });
+  const r = await sdk('/v1/sdk/in-app/sync', { install_id: dev });
+  assert.ok(!ids(r.json().messages).includes(id));
+  assert.ok(r.json().sync_after_seconds <= 300);
+  assert.deepEqual(await check(dev, id), { show: false, reason: 'not_started' });
+  clock.advance(3_600_000 + 1_000);
+  const m = (await sync(dev)).find((x) => x.id === id)!;
+  assert.equal(m.ends_at, new Date(start + 3_600_000).toISOString());
+  assert.deepEqual(await check(dev, id), { show: true });
+  clock.advance(3_600_000);
+  assert.deepEqual(await check(dev, id), { show: false, reason: 'ended' });
+  assert.ok(!ids(await sync(dev)).includes(id));
+});
+
+test('local dates: the same wall time starts the message in each recipient\'s zone (profile\'s, else installation\'s)', async () => {
+  // Fixed-offset zones, so the test means the same whatever the date: Etc/GMT-9 is UTC+9, Etc/GMT+5 is UTC-5.
+  const tokyo = uid('tokyo');
+  await setAttributes(tokyo, { $timezone: 'Etc/GMT-9' });
+  const east = await device(tokyo);
+  const west = await device(null, { timezone: 'Etc/GMT+5' });
+  const day = new Date(clock.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+  const id = await running({ starts_at: `${day}T09:00:00Z`, ends_at: `${day}T18:00:00Z`, local_dates: true });
+  const at = (iso: string) => clock.advance(Date.parse(iso) - clock.now());
+  at(`${day}T00:01:00Z`); // 09:01 at UTC+9, 19:01 the day before at UTC-5
+  assert.deepEqual(await check(east, id), { show: true });
+  assert.deepEqual(await check(west, id), { show: false, reason: 'not_started' });
+  assert.equal((await sync(east)).find((m) => m.id === id)!.ends_at, `${day}T09:00:00.000Z`, 'ends_at is 18:00 at UTC+9');
+  at(`${day}T14:01:00Z`); // 23:01 at UTC+9, 09:01 at UTC-5
+  assert.deepEqual(await check(east, id), { show: false, reason: 'ended' });
+  assert.deepEqual(await check(west, id), { show: true });
+});
+
+test('display capping: max_displays and min_interval_seconds per message, counted per profile over its devices', async () => {
+  const dan = uid('dan');
+  const phone = await device(dan);
+  const laptop = await device(dan);
+  const id = await running({ capping: { max_displays: 2, min_interval_seconds: 600 } });
+  assert.deepEqual(await check(phone, id), { show: true });
+  await report(phone, [event(id, 'impression')]);
+  assert.deepEqual(await check(laptop, id), { show: false, reason: 'capped' }, 'the profile saw it on another device 0 s ago');
+  clock.advance(601_000);
+  assert.deepEqual(await check(laptop, id), { show: true });
+  await report(laptop, [event(id, 'impression')]);
+  clock.advance(601_000);
+  assert.deepEqual(await check(phone, id), { show: false, reason: 'capped' }, 'two displays: the lifetime cap');
+  assert.ok(!ids(await sync(phone)).includes(id));
+});
+
+test('an in_app capping rule spaces displays of different messages to one device; rules of other scopes do not', async () => {
+  const rules: string[] = [];
+  const rule = async (body: Record<string, unknown>) => {
+    const r = await h.call('POST', '/v1/cappings', { max_sends: 1, window_amount: 1, window_unit: 'hours', action: 'skip', ...body });
+    assert.equal(r.statusCode, 201, r.body);
+    rules.push(r.json().id);
+  };
+  try {
+    await rule({ name: 'marketing', scope: 'marketing' });
+    const dev = await device(null);
+    const a = await running();
+    const b = await running();
+    await report(dev, [event(a, 'impression')]);
+    assert.deepEqual(await check(dev, b), { show: true }, 'a marketing rule does not count in-app displays');
+    await rule({ name: 'one in-app an hour', scope: 'in_app' });
+    assert.deepEqual(await check(dev, b), { show: false, reason: 'capped' });
+    assert.ok(!ids(await sync(dev)).some((x) => x === a || x === b));
+    assert.deepEqual(await check(await device(null), b), { show: true }, 'another device is not capped');
+    clock.advance(3_600_000 + 1_000);
+    assert.deepEqual(await check(dev, b), { show: true }, 'the window has passed');
+  } finally {
+    for (const id of rules) await h.call('DELETE', `/v1/cappings/${id}`);
+  }
+});
+
+test('events sent twice count once; within one batch too', async () => {
+  const dev = await device(uid('erin'));
+  const id = await running();
+  const batch = [event(id, 'impression'), event(id, 'click'), event(id, 'dismiss')];
+  assert.deepEqual(await report(dev, batch), { stored: 3, duplicates: 0, ignored: 0 });
+  assert.deepEqual(await report(dev, batch), { stored: 0, duplicates: 3, ignored: 0 });
+  const second = event(id, 'impression');
+  assert.deepEqual(await report(dev, [second, second]), { stored: 1, duplicates: 1, ignored: 0 });
+  const s = await stats(id);
+  assert.deepEqual({ ...s, days: s.days.length }, { impressions: 2, unique_impressions: 1, clicks: 1, unique_clicks: 1, dismissals: 1, click_rate: 1, days: 1 });
+  const bad = await sdk('/v1/sdk/in-app/events', { install_id: dev, events: [{ ...event(id, 'dismiss'), button_id: 'x' }] });
+  assert.equal(bad.statusCode, 400);
+  assert.ok(bad.json().error.message.includes('events[0].button_id'));
+});
+
+test('one project\'s key never reads, checks or counts another project\'s message', async () => {
+  const id = await running({}, h.other);
+  const mine = await device(null);
+  assert.ok(!ids(await sync(mine)).includes(id));
+  assert.deepEqual(await check(mine, id), { show: false, reason: 'unknown_message' });
+  assert.deepEqual(await report(mine, [event(id, 'impression')]), { stored: 0, duplicates: 0, ignored: 1 });
+  for (const [method, url] of [['GET', `/v1/in-app-messages/${id}`], ['GET', `/v1/stats/in-app/${id}`], ['POST', `/v1/in-app-messages/${id}/stop`], ['DELETE', `/v1/in-app-messages/${id}`]] as const) {
+    const r = await h.call(method, url);
+    assert.equal(r.statusCode, 404, `${method} ${url}`);
+    assert.equal(r.json().error.code, 'in_app_message_not_found');
+  }
+  const theirs = await device(null, { p: h.other });
+  assert.ok(ids(await sync(theirs, h.other)).includes(id));
+  const s = await h.call('GET', `/v1/stats/in-app/${id}`, undefined, { p: h.other });
+  assert.equal(s.json().impressions, 0, 'the other project\'s report counted nothing');
+  const sdkOnRest = await h.app.inject({ method: 'GET', url: '/v1/in-app-messages', headers: { authorization: `Bearer ${h.project.sdk_key}` } });
+  assert.equal(sdkOnRest.statusCode, 403);
+});
+
+test('inbox: true keeps the message in the profile\'s inbox on its first impression, once', async () => {
+  const fay = uid('fay');
+  await setAttributes(fay, { first_name: 'Fay' });
+  const dev = await device(fay);
+  const id = await running({ inbox: true, content: { title: 'For {{ first_name }}', body: 'B', buttons: [{ id: 'go', label: 'Go', action: 'url', url: 'https://example.com/x' }] } });
+  const plain = await running();
+  const inbox = async () => (await h.call('GET', `/v1/inbox?custom_id=${encodeURIComponent(fay)}`)).json() as { items: { id: string; title: string; deeplink: string | null }[]; unread: number };
+  assert.equal((await inbox()).items.length, 0);
+  await report(dev, [event(id, 'impression'), event(plain, 'impression')]);
+  await report(dev, [event(id, 'impression')]);
+  const items = (await inbox()).items;
+  assert.deepEqual(items.map((i) => [i.id, i.title, i.deeplink]), [[id, 'For Fay', 'https://example.com/x']]);
+});
