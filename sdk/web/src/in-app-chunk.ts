@@ -119,7 +119,7 @@ export function start(host: InAppHost): InAppEngine {
     const over = new Promise<void>((resolve) => (ended = resolve));
     let impression: Promise<void> | undefined;
     let done = false;
-    const end = async (type: 'click' | 'dismiss', buttonId?: string, then?: () => void) => {
+    const end = async (type: 'click' | 'dismiss', buttonId?: string, then?: () => void): Promise<void> => {
       if (done) return;
       done = true;
       try {
@@ -135,7 +135,7 @@ export function start(host: InAppHost): InAppEngine {
     if (listener) {
       let taken: boolean | void = false;
       try {
-        taken = listener(m, { click: (id) => end('click', id), dismiss: (id) => end('dismiss', id) });
+        taken = listener(m, { click: (id) => end('click', id), dismiss: () => end('dismiss') });
       } catch (err) {
         console.warn('Herald in-app: onInAppMessage listener failed', err);
         taken = false;
@@ -143,7 +143,8 @@ export function start(host: InAppHost): InAppEngine {
       if (taken === false) return;
     } else {
       renderMessage(m, {
-        button: (b) => void (b.action === 'url' && b.url ? end('click', b.id, () => go(b.url ?? '')) : end('dismiss', b.id)),
+        // A dismiss button closes the message: a dismissal (Herald takes button ids with clicks only).
+        button: (b) => void (b.action === 'url' && b.url ? end('click', b.id, () => go(b.url ?? '')) : end('dismiss')),
         close: () => void end('dismiss'),
       });
     }

@@ -117,7 +117,7 @@ export type InAppFormat = 'modal' | 'banner' | 'fullscreen' | 'image' | 'html';
 export interface InAppButton {
   id: string;
   label: string;
-  /** `dismiss` closes the message (a dismissal); `url` is a click, then goes to `url`. */
+  /** `dismiss` closes the message (a dismissal); `url` is a click (with this button's id), then goes to `url`. */
   action: 'dismiss' | 'url';
   url?: string;
 }
@@ -161,8 +161,8 @@ export interface InAppMessage {
 export interface InAppControls {
   /** A click on `buttonId` (or on the message itself): recorded, and the message ends. */
   click(buttonId?: string): Promise<void>;
-  /** Closed by the user: recorded, and the message ends. */
-  dismiss(buttonId?: string): Promise<void>;
+  /** Closed by the user (a close or "Not now" button, Escape): recorded, and the message ends. */
+  dismiss(): Promise<void>;
 }
 
 /** Replaces the default rendering; return `false` to decline the message (nothing is recorded). */
