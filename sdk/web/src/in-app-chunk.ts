@@ -133,7 +133,7 @@ export function start(host: InAppHost): InAppEngine {
     };
     const listener = state.listener;
     if (listener) {
-      let taken: boolean | void = false;
+      let taken: boolean | void;
       try {
         taken = listener(m, { click: (id) => end('click', id), dismiss: () => end('dismiss') });
       } catch (err) {
