@@ -201,7 +201,7 @@ test('a message whose audience no longer matches when it would show is not shown
     assert.equal((await stats(th, everyone)).impressions, 1);
   });
 
-test('an html message is a sandboxed iframe whose script never runs, and its dismiss button counts a dismissal',
+test('at a session\'s start, the session-start banner (priority 80) shows before the asap html message (50); the html is a sandboxed iframe whose script never runs, and its dismiss button counts a dismissal',
   { skip: skipWithoutChromium, timeout: 120_000 }, async (t) => {
     const th = await startTestHerald({ sandbox: false });
     t.after(() => th.close());
@@ -217,10 +217,18 @@ test('an html message is a sandboxed iframe whose script never runs, and its dis
       },
       trigger: { type: 'asap' },
     });
-    const synced = syncedWith(page, [id]);
+    const welcome = await startedMessage(th, {
+      name: 'Welcome', format: 'banner', content: { title: 'Welcome back' }, trigger: { type: 'session_start' }, priority: 80,
+    });
+    const synced = syncedWith(page, [id, welcome]);
     await gotoSdkPage(page, th.url, th.project.sdk_key);
     await synced;
 
+    // One at a time: the banner first, the html message once it is closed.
+    const banner = page.getByRole('region', { name: 'Welcome back' });
+    await banner.waitFor({ timeout: 15_000 });
+    assert.equal(await page.getByRole('dialog').count(), 0);
+    await banner.getByRole('button', { name: 'Close' }).click();
     const dialog = page.getByRole('dialog', { name: 'News' });
     await dialog.waitFor({ timeout: 15_000 });
     const frame = dialog.locator('iframe');
@@ -239,6 +247,7 @@ test('an html message is a sandboxed iframe whose script never runs, and its dis
     }, 30_000, 'the dismissal in the stats');
     assert.equal(s.impressions, 1);
     assert.equal(s.clicks, 0);
+    assert.equal((await stats(th, welcome)).impressions, 1);
   });
 
 test('onInAppMessage replaces the rendering, an event filter that fails fires nothing, suppress holds messages until released',
