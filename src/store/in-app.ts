@@ -299,3 +299,15 @@ export async function scopeProfile(sql: Db, projectId: string, owner: InAppOwner
     select custom_id, language, region, timezone, email, phone, attributes from profiles where project_id = ${projectId} and custom_id = ${owner.id}`;
   return p ?? { custom_id: owner.id, language: null, region: null, timezone: null, email: null, phone: null, attributes: {} };
 }
+
+/**
+ * Erasure (store/erasure.ts): the person's reported events and display counters, the profile's
+ * and their devices'. The stats' day counters are aggregates and stay.
+ */
+export async function eraseInAppActivity(tx: TransactionSql, projectId: string, customId: string, installIds: readonly string[]): Promise<void> {
+  const installs = [...installIds];
+  await tx`delete from in_app_events where project_id = ${projectId}
+           and ((owner_kind = 'profile' and owner = ${customId}) or install_id = any(${installs}))`;
+  await tx`delete from in_app_displays where project_id = ${projectId}
+           and ((owner_kind = 'profile' and owner = ${customId}) or (owner_kind = 'installation' and owner = any(${installs})))`;
+}
