@@ -121,7 +121,7 @@ export interface InAppViewer {
 }
 
 interface ViewerRow {
-  installation: { platform: string; custom_id: string | null; timezone: string | null; language: string | null; push_token: string | null; app_version: string | null; sdk_version: string | null } | null;
+  installation: { platform: string; custom_id: string | null; timezone: string | null; language: string | null; push_token: string | null; app_version: string | null; sdk_version: string | null; attributes: Record<string, unknown> } | null;
   profile: (InAppViewer['profile'] & { email_subscription: string | null; sms_subscription: string | null }) | null;
   events: { name: string; time: string; attributes: Record<string, unknown> }[];
   installations: { platform: string; push_token: string | null; app_version: string | null; sdk_version: string | null }[];
@@ -146,7 +146,7 @@ export async function loadInAppViewer(
 ): Promise<InAppViewer> {
   const [row] = await sql<ViewerRow[]>`
     with inst as (
-      select platform, custom_id, timezone, language, push_token, app_version, sdk_version
+      select platform, custom_id, timezone, language, push_token, app_version, sdk_version, attributes
       from installations where project_id = ${projectId} and install_id = ${installId}
     ), o as (
       select case when c.custom_id is null then 'installation' else 'profile' end as kind, coalesce(c.custom_id, ${installId}::text) as owner, c.custom_id
@@ -181,7 +181,8 @@ export async function loadInAppViewer(
     native: p
       ? { language: p.language, region: p.region, timezone: p.timezone, email: p.email, phone: p.phone, email_subscription: p.email_subscription, sms_subscription: p.sms_subscription }
       : { language: r.installation?.language ?? null, timezone: r.installation?.timezone ?? null },
-    attributes: p?.attributes ?? {},
+    // An anonymous installation's attributes wait on it for identify (null records an unset): targeting reads them meanwhile.
+    attributes: p?.attributes ?? (customId ? {} : Object.fromEntries(Object.entries(r.installation?.attributes ?? {}).filter(([, v]) => v !== null)) as AttributeDocument),
     events: r.events.map((e) => ({ name: e.name, time: Date.parse(e.time), attributes: e.attributes })),
     // An anonymous installation is its own only device.
     installations: (customId ? r.installations : r.installation ? [r.installation] : []).map((i) => ({
@@ -297,4 +298,16 @@ export async function scopeProfile(sql: Db, projectId: string, owner: InAppOwner
   const [p] = await sql<{ custom_id: string; language: string | null; region: string | null; timezone: string | null; email: string | null; phone: string | null; attributes: AttributeDocument }[]>`
     select custom_id, language, region, timezone, email, phone, attributes from profiles where project_id = ${projectId} and custom_id = ${owner.id}`;
   return p ?? { custom_id: owner.id, language: null, region: null, timezone: null, email: null, phone: null, attributes: {} };
+}
+
+/**
+ * Erasure (store/erasure.ts): the person's reported events and display counters, the profile's
+ * and their devices'. The stats' day counters are aggregates and stay.
+ */
+export async function eraseInAppActivity(tx: TransactionSql, projectId: string, customId: string, installIds: readonly string[]): Promise<void> {
+  const installs = [...installIds];
+  await tx`delete from in_app_events where project_id = ${projectId}
+           and ((owner_kind = 'profile' and owner = ${customId}) or install_id = any(${installs}))`;
+  await tx`delete from in_app_displays where project_id = ${projectId}
+           and ((owner_kind = 'profile' and owner = ${customId}) or (owner_kind = 'installation' and owner = any(${installs})))`;
 }

@@ -305,3 +305,18 @@ test('inbox: true keeps the message in the profile\'s inbox on its first impress
   const items = (await inbox()).items;
   assert.deepEqual(items.map((i) => [i.id, i.title, i.deeplink]), [[id, 'For Fay', 'https://example.com/x']]);
 });
+
+test('erasing a person removes what their devices reported and the displays capping kept; the day counters stay', async () => {
+  const gil = uid('gil');
+  const dev = await device(gil);
+  const id = await running({ capping: { max_displays: 1 } });
+  await report(dev, [event(id, 'impression'), event(id, 'click')]);
+  assert.deepEqual(await check(dev, id), { show: false, reason: 'capped' });
+  const e = await h.call('DELETE', `/v1/profiles/${encodeURIComponent(gil)}`);
+  assert.equal(e.statusCode, 200, e.body);
+  const [left] = await h.db.sql<{ events: number; displays: number }[]>`
+    select (select count(*)::int from in_app_events where message_id = ${id}) as events,
+           (select count(*)::int from in_app_displays where message_id = ${id}) as displays`;
+  assert.deepEqual(left, { events: 0, displays: 0 });
+  assert.equal((await stats(id)).impressions, 1);
+});
