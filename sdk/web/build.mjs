@@ -1,5 +1,7 @@
-// Builds the Web SDK: dist/herald.js (one ES module), dist/herald-sw.js (the service worker, one
-// classic script that imports nothing), their .d.ts, and dist/sizes.json (bytes, raw and gzipped).
+// Builds the Web SDK: dist/herald.js (one ES module), dist/herald-in-app.js (the in-app messages'
+// chunk herald.js imports when it has a message to show, one ES module that imports nothing),
+// dist/herald-sw.js (the service worker, one classic script that imports nothing), their .d.ts,
+// and dist/sizes.json (bytes, raw and gzipped).
 // Run by the root `npm run build` and `prepare`.
 import { spawnSync } from 'node:child_process';
 import { copyFile, readFile, writeFile, mkdir } from 'node:fs/promises';
@@ -20,6 +22,9 @@ const common = {
   define: { __HERALD_SDK_VERSION__: JSON.stringify(version) },
 };
 await build({ ...common, entryPoints: [join(here, 'src/herald.ts')], outfile: join(dist, 'herald.js'), format: 'esm' });
+// Its own entry point, not esbuild's code splitting: the chunk gets what it needs from herald.js at
+// run time (types.ts, InAppHost), so neither file imports a shared third one.
+await build({ ...common, entryPoints: [join(here, 'src/in-app-chunk.ts')], outfile: join(dist, 'herald-in-app.js'), format: 'esm' });
 // A classic script: module service workers still miss some browsers, and importScripts is not needed.
 await build({ ...common, entryPoints: [join(here, 'src/sw.ts')], outfile: join(dist, 'herald-sw.js'), format: 'iife' });
 
@@ -32,7 +37,7 @@ if (types.status !== 0) process.exit(types.status ?? 1);
 await writeFile(join(dist, 'herald.d.ts'), "export * from './types/herald.js';\n");
 
 const sizes = {};
-for (const name of ['herald.js', 'herald-sw.js']) {
+for (const name of ['herald.js', 'herald-in-app.js', 'herald-sw.js']) {
   const bytes = await readFile(join(dist, name));
   sizes[name] = { bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
 }

@@ -29,6 +29,8 @@ import { profileRoutes } from './routes/profiles.js';
 import { importJobRoutes } from './routes/import-jobs.js';
 import { sdkDataRoutes } from './routes/sdk-data.js';
 import { inboxRoutes } from './routes/inbox.js';
+import { inAppRoutes } from './routes/in-app.js';
+import { inAppSdkRoutes } from './routes/in-app-sdk.js';
 import { registerSdkCors } from './sdk-cors.js';
 import { createRateLimiter, defaultRateLimits, type RateLimits } from './rate-limit.js';
 import { emailRoutes } from './routes/email.js';
@@ -190,6 +192,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(audienceRoutes({ sql: deps.sql, queue: deps.queue, uploads, clock }));
   await app.register(sdkDataRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock }));
   await app.register(inboxRoutes({ sql: deps.sql, keyring: deps.keyring, limiter, clock, retentionDays: deps.inboxRetentionDays }));
+  await app.register(inAppRoutes({ sql: deps.sql, clock }));
+  await app.register(inAppSdkRoutes({ sql: deps.sql, limiter, clock }));
   await app.register(projectRoutes({ sql: deps.sql, keyring: deps.keyring, forgetKeyId: auth.forgetKeyId }));
   await app.register(smsWebhookRoutes({ sql: deps.sql, authTokenFor: async () => undefined, clock, ...deps.smsWebhooks }));
   contract.check();

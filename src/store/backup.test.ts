@@ -133,6 +133,18 @@ async function seed(sql: Sql, keyring: Keyring): Promise<string> {
   // inbox_items and its week partition, made as the fan-out makes them (store/inbox.ts).
   await sql.begin((tx) => writeInboxItems(tx, [{ projectId: p, messageId, createdAt: new Date(), owner: { kind: 'profile', id: 'alice' } }]));
   await sql`update inbox_items set read_at = now(), data = ${sql.json({ note: awkward })} where message_id = ${messageId}`;
+  // In-app messages: a version, an event with its display and stats counters (store/in-app.ts).
+  const inApp = randomUUID();
+  await sql`insert into in_app_messages (id, project_id, status, version, created_at, updated_at, started_at)
+            values (${inApp}, ${p}, 'running', 1, now(), now(), now())`;
+  await sql`insert into in_app_message_versions (message_id, version, definition, created_at)
+            values (${inApp}, 1, ${sql.json({ name: awkward, format: 'modal', content: { title: awkward }, trigger: { type: 'asap' } })}, now())`;
+  await sql`insert into in_app_events (project_id, install_id, client_id, message_id, version, type, button_id, owner_kind, owner, time, received_at)
+            values (${p}, ${awkward}, ${awkward}, ${inApp}, 1, 'click', ${awkward}, 'installation', ${awkward}, now(), now())`;
+  await sql`insert into in_app_displays (project_id, message_id, owner_kind, owner, displays, clicks, last_display)
+            values (${p}, ${inApp}, 'profile', ${awkward}, 2, 1, now())`;
+  await sql`insert into in_app_stats (project_id, message_id, day, impressions, unique_impressions, clicks, unique_clicks, dismissals)
+            values (${p}, ${inApp}, current_date, 3, 2, 1, 1, 1)`;
   await sql`insert into stats_skips_hourly (project_id, source_kind, source_id, variant, channel, hour, reason, skipped)
             values (${p}, 'campaign', ${campaign}, 'A', 'email', date_trunc('hour', now()), ${awkward}, 2)
             on conflict do nothing`;

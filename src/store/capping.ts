@@ -99,7 +99,8 @@ const quietOf = (v: QuietHoursView | null): QuietHours | null => {
   return v && start && end && formatTime(start) !== formatTime(end) ? { start, end, action: v.action } : null;
 };
 
-const ruleOf = (r: RuleRow): CappingRule => ({
+/** A stored rule as domain/capping/decide.ts takes it (also the in-app display check's, store/in-app.ts). */
+export const ruleOf = (r: RuleRow): CappingRule => ({
   id: r.id, name: r.name, scope: r.scope, label: r.label, channels: r.channels, max: r.max_sends,
   windowMs: windowMs(r.window_amount, r.window_unit), action: r.action,
   maxDelayMs: r.max_delay_minutes === null ? null : r.max_delay_minutes * 60_000,

@@ -50,6 +50,27 @@ export async function writeInboxItems(tx: TransactionSql, items: readonly NewInb
   return rows.length;
 }
 
+/**
+ * Writes an in-app message's item (docs/in-app.md) in the caller's transaction, the one that
+ * stores the owner's first impression of it; its text is the message's as rendered for the owner.
+ * The item's time is the impression's (retention counts from when the owner first saw it). An
+ * item already there for this message and owner stays as it is. Returns whether it was new.
+ */
+export async function writeInAppInboxItem(
+  tx: TransactionSql,
+  i: { projectId: string; messageId: string; owner: InboxOwner; createdAt: Date; title: string; body: string; deeplink: string | null; data: Record<string, unknown> },
+): Promise<boolean> {
+  const w = inboxWeek(i.createdAt);
+  await ensureRangePartition(tx, 'inbox_items', partitionName(w.from), w.from, w.to);
+  const rows = await tx`
+    insert into inbox_items (project_id, owner_kind, owner, created_at, message_id, title, body, deeplink, data)
+    select ${i.projectId}, ${i.owner.kind}, ${i.owner.id}, ${i.createdAt}, ${i.messageId}, ${i.title}, ${i.body}, ${i.deeplink}, ${tx.json(i.data as never)}
+    where not exists (select 1 from inbox_items where project_id = ${i.projectId} and owner_kind = ${i.owner.kind} and owner = ${i.owner.id} and message_id = ${i.messageId})
+    on conflict do nothing
+    returning 1`;
+  return rows.length > 0;
+}
+
 export interface InboxItem {
   id: string;
   created_at: Date;

@@ -14,11 +14,13 @@ import { fetchVapidKey, subscribe, subscriptionBody } from './push.js';
 import { createSender, type Sender } from './sender.js';
 import { fetchInbox, markInbox } from './inbox.js';
 import { renderInboxElement, type InboxElement, type InboxElementOptions } from './inbox-element.js';
+import { inAppEngine, inAppState, startInApp } from './in-app.js';
 import type {
-  AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, IdentifyOptions, InboxPage, InstallationBody, OutboxItem, StoredConfig,
+  AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, IdentifyOptions, InAppListener, InboxPage, InstallationBody, OutboxItem, StoredConfig,
 } from './types.js';
 
 export type { AttributeEdit, AttributeValue, EventAttributes, HeraldOptions, IdentifyOptions, InboxAction, InboxItem, InboxPage } from './types.js';
+export type { InAppButton, InAppContent, InAppControls, InAppFormat, InAppListener, InAppMessage, InAppTrigger } from './types.js';
 export type { InboxElement, InboxElementOptions } from './inbox-element.js';
 export { InboxError } from './inbox.js';
 
@@ -58,6 +60,7 @@ async function start(options: HeraldOptions): Promise<Started> {
   // Leaving the page (or switching tabs) is the last chance to send before a possibly long pause.
   document.addEventListener('visibilitychange', () => sender.kick(true));
   sender.kick(true);
+  startInApp(config, options, sender, (item) => enqueue(s, item));
   return s;
 }
 
@@ -106,6 +109,7 @@ export async function track(name: string, attributes?: EventAttributes): Promise
   const item: OutboxItem = { kind: 'event', id, name, time: new Date().toISOString() };
   if (attributes !== undefined) item.attributes = attributes;
   await enqueue(s, item);
+  inAppEngine((e) => e.event(name, attributes));
   return id;
 }
 
@@ -128,6 +132,7 @@ export async function identify(customId: string, options: IdentifyOptions = {}):
   if (token) item.identity_token = token;
   await enqueue(s, item);
   await writeMeta('registered_installation', null);
+  inAppEngine((e) => e.sync());
 }
 
 /** The token of the user this browser is identified as, for the entries that change their profile. */
@@ -144,6 +149,7 @@ export async function logout(): Promise<void> {
   await writeMeta('identity_token', null);
   await enqueue(s, { kind: 'logout', id: newId(), ...token });
   await writeMeta('registered_installation', null);
+  inAppEngine((e) => e.sync());
 }
 
 /** Sets profile attributes; a `null` value removes the attribute. */
@@ -249,5 +255,24 @@ export const inbox = {
       fetch: (o) => inbox.fetch(o),
       mark: async (ids, action) => markInbox((await ready()).config, ids, action),
     }, options);
+  },
+};
+
+/**
+ * Renders in-app messages yourself: `listener(message, controls)` is called instead of the default
+ * rendering, once the message may be shown (its impression is then recorded, unless the listener
+ * returns false); report `controls.click(buttonId)` or `controls.dismiss()` when it ends. Pass
+ * null to go back to the default rendering.
+ */
+export function onInAppMessage(listener: InAppListener | null): void {
+  inAppState.listener = listener;
+}
+
+/** In-app messages (docs/sdk-web.md, "In-app messages"). */
+export const inApp = {
+  /** Holds messages while true (those triggered meanwhile wait); false shows what waits. */
+  suppress(on: boolean): void {
+    inAppState.suppressed = on;
+    if (!on) inAppEngine((e) => e.next());
   },
 };

@@ -7,6 +7,7 @@
  * Herald refuses a profile's inbox without it), or, before identify, this browser's installation.
  */
 import { installId, readMeta } from './outbox.js';
+import { request } from './transport.js';
 import type { InboxAction, InboxPage, StoredConfig } from './types.js';
 
 /** A refusal or failure of an inbox call: `code` is Herald's error.code when it sent one. */
@@ -27,12 +28,7 @@ async function owner(): Promise<Record<string, string>> {
 }
 
 async function call<T>(config: StoredConfig, path: string, body: Record<string, unknown>): Promise<T> {
-  const res = await fetch(config.endpoint.replace(/\/+$/, '') + path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${config.sdkKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ ...(await owner()), ...body }),
-    mode: 'cors', credentials: 'omit', cache: 'no-store',
-  });
+  const res = await request(config, path, { ...(await owner()), ...body });
   const json = (await res.json().catch(() => undefined)) as (T & { error?: { code?: string; message?: string } }) | undefined;
   if (!res.ok || json === undefined) {
     throw new InboxError(`Herald inbox: ${json?.error?.message ?? `HTTP ${res.status}`}`, res.status, json?.error?.code);

@@ -11,22 +11,30 @@ export interface OutboxRequest {
   entries: OutboxEntry[];
 }
 
+/** The kinds that travel in batches, and where each kind's batches go. */
+const batchPaths: Partial<Record<OutboxItem['kind'], string>> = {
+  event: '/v1/sdk/events',
+  push_event: '/v1/sdk/push-events',
+  in_app_event: '/v1/sdk/in-app/events',
+};
+
 /**
- * The request for the oldest entries: a run of events (or of push events) up to `limit` becomes one
- * batch; anything else goes alone. Order is kept: nothing is sent before an older entry is settled,
- * so the installation is registered before its first event and an identify precedes what follows it.
+ * The request for the oldest entries: a run of one batched kind (events, push events, in-app
+ * events) up to `limit` becomes one batch; anything else goes alone. Order is kept: nothing is sent
+ * before an older entry is settled, so the installation is registered before its first event and
+ * an identify precedes what follows it.
  */
 export function nextRequest(entries: OutboxEntry[], installId: string, limit = maxBatch): OutboxRequest | undefined {
   const first = entries[0];
   if (!first) return undefined;
   const kind = first.item.kind;
-  if (kind === 'event' || kind === 'push_event') {
+  const path = batchPaths[kind];
+  if (path) {
     const run: OutboxEntry[] = [];
     for (const e of entries) {
       if (e.item.kind !== kind || run.length >= limit) break;
       run.push(e);
     }
-    const path = kind === 'event' ? '/v1/sdk/events' : '/v1/sdk/push-events';
     return { path, body: { install_id: installId, events: run.map((e) => wireEvent(e.item)) }, entries: run };
   }
   return { ...single(first.item, installId), entries: [first] };
@@ -51,8 +59,8 @@ function single(item: OutboxItem, installId: string): { path: string; body: unkn
       return { path: '/v1/sdk/logout', body: { install_id: installId, ...token(item.identity_token) } };
     case 'installation':
       return { path: '/v1/sdk/installations', body: { install_id: installId, ...item.body } };
-    case 'event':
-    case 'push_event':
-      return { path: item.kind === 'event' ? '/v1/sdk/events' : '/v1/sdk/push-events', body: { install_id: installId, events: [wireEvent(item)] } };
+    default:
+      // A batched kind (nextRequest batches those itself).
+      return { path: batchPaths[item.kind] ?? '', body: { install_id: installId, events: [wireEvent(item)] } };
   }
 }

@@ -33,6 +33,16 @@ test('serves herald.js as JavaScript any origin may import, with an ETag that an
   assert.equal(stale.statusCode, 200);
 });
 
+test('serves the in-app chunk as JavaScript any origin may import, beside herald.js', async () => {
+  const app = await appWith({ 'herald-in-app.js': 'export const start = 1;' });
+  const res = await app.inject({ method: 'GET', url: '/sdk/web/herald-in-app.js' });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.body, 'export const start = 1;');
+  assert.match(String(res.headers['content-type']), /^text\/javascript/);
+  assert.equal(res.headers['access-control-allow-origin'], '*');
+  assert.match(String(res.headers.etag), /^".+"$/);
+});
+
 test('serves the service worker with Service-Worker-Allowed: / so a page can register it for the whole origin', async () => {
   const app = await appWith({ 'herald-sw.js': 'self.x = 1;' });
   const res = await app.inject({ method: 'GET', url: '/sdk/web/herald-sw.js' });

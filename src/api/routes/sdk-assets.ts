@@ -1,7 +1,8 @@
 /**
  * GET /sdk/web/*: the built Web SDK (sdk/web/dist), served by Herald so a site can load it from
- * there: herald.js (the ES module), herald-sw.js (the service worker) and test.html (a page that
- * starts the SDK from its query string, for browser tests and for trying the SDK). Public, no key.
+ * there: herald.js (the ES module), herald-in-app.js (the in-app messages' chunk herald.js imports
+ * from beside itself), herald-sw.js (the service worker) and test.html (a page that starts the SDK
+ * from its query string, for browser tests and for trying the SDK). Public, no key.
  */
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
@@ -16,6 +17,13 @@ const assets: Record<string, StaticFile> = {
     file: 'herald.js',
     contentType: 'text/javascript; charset=utf-8',
     // Revalidated after 5 minutes: the URL is not versioned, and a fixed SDK should reach pages soon.
+    headers: { 'cache-control': 'public, max-age=300', 'access-control-allow-origin': '*' },
+  },
+  // Imported by herald.js from any origin, so it needs the same CORS header (a module script is
+  // fetched in CORS mode: HTML Standard, "fetch a single module script").
+  'herald-in-app.js': {
+    file: 'herald-in-app.js',
+    contentType: 'text/javascript; charset=utf-8',
     headers: { 'cache-control': 'public, max-age=300', 'access-control-allow-origin': '*' },
   },
   'herald-sw.js': {
