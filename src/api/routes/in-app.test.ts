@@ -320,3 +320,20 @@ test('erasing a person removes what their devices reported and the displays capp
   assert.deepEqual(left, { events: 0, displays: 0 });
   assert.equal((await stats(id)).impressions, 1);
 });
+
+test('the sync orders by priority and renders each format\'s content; an html document\'s outputs are escaped', async () => {
+  const hal = uid('hal');
+  await setAttributes(hal, { first_name: '<b>Hal</b>' });
+  const dev = await device(hal);
+  const low = await running({ priority: 10, format: 'banner', content: { body: 'Low {{ first_name }}', position: 'bottom' } });
+  const high = await running({ priority: 90, format: 'html', content: { html: '<p>Hi {{ first_name }}</p>' }, trigger: { type: 'event', event: 'cart_viewed', where: [{ attribute: 'total', gte: 20 }] } });
+  const synced = await sync(dev);
+  const order = ids(synced);
+  assert.ok(order.indexOf(high) < order.indexOf(low), 'higher priority first');
+  const h1 = synced.find((m) => m.id === high)! as Synced & { format: string; trigger: unknown };
+  assert.equal(h1.content.html, '<p>Hi &lt;b&gt;Hal&lt;/b&gt;</p>');
+  assert.deepEqual(h1.trigger, { type: 'event', event: 'cart_viewed', where: [{ attribute: 'total', gte: 20 }] });
+  const l = synced.find((m) => m.id === low)!;
+  assert.deepEqual(l.content, { body: 'Low <b>Hal</b>', position: 'bottom' }, 'plain text is the SDK\'s to show as text');
+  for (let i = 1; i < synced.length; i++) assert.ok(synced[i - 1]!.priority >= synced[i]!.priority);
+});
