@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { routeTestApp, type RouteTestApp } from '../../../test/support/app.js';
 import { testClock } from '../../../test/support/clock.js';
 import type { CreatedProject } from '../../store/projects.js';
+import { deleteOldInAppEvents } from '../../store/in-app.js';
 
 const clock = testClock();
 let h: RouteTestApp;
@@ -336,4 +337,17 @@ test('the sync orders by priority and renders each format\'s content; an html do
   const l = synced.find((m) => m.id === low)!;
   assert.deepEqual(l.content, { body: 'Low <b>Hal</b>', position: 'bottom' }, 'plain text is the SDK\'s to show as text');
   for (let i = 1; i < synced.length; i++) assert.ok(synced[i - 1]!.priority >= synced[i]!.priority);
+});
+
+test('upkeep forgets events past every capping window; the counters keep what they counted', async () => {
+  const dev = await device(null);
+  const id = await running({ capping: { max_displays: 1 } });
+  await report(dev, [event(id, 'impression')]);
+  const left = async () => (await h.db.sql<{ n: number }[]>`select count(*)::int as n from in_app_events where message_id = ${id}`)[0]!.n;
+  await deleteOldInAppEvents(h.db.sql, new Date(clock.now() + 89 * 86_400_000));
+  assert.equal(await left(), 1, 'within 90 days: kept');
+  assert.ok(await deleteOldInAppEvents(h.db.sql, new Date(clock.now() + 91 * 86_400_000)) >= 1);
+  assert.equal(await left(), 0);
+  assert.deepEqual(await check(dev, id), { show: false, reason: 'capped' }, 'max_displays reads the counter, not the events');
+  assert.equal((await stats(id)).impressions, 1);
 });
