@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { routeTestApp, type RouteTestApp } from '../../../test/support/app.js';
 import { testClock } from '../../../test/support/clock.js';
 import type { CreatedProject } from '../../store/projects.js';
+import { deleteOldInAppEvents } from '../../store/in-app.js';
 
 const clock = testClock();
 let h: RouteTestApp;
@@ -319,4 +320,52 @@ test('erasing a person removes what their devices reported and the displays capp
            (select count(*)::int from in_app_displays where message_id = ${id}) as displays`;
   assert.deepEqual(left, { events: 0, displays: 0 });
   assert.equal((await stats(id)).impressions, 1);
+});
+
+test('the sync orders by priority and renders each format\'s content; an html document\'s outputs are escaped', async () => {
+  const hal = uid('hal');
+  await setAttributes(hal, { first_name: '<b>Hal</b>' });
+  const dev = await device(hal);
+  const low = await running({ priority: 10, format: 'banner', content: { body: 'Low {{ first_name }}', position: 'bottom' } });
+  const high = await running({ priority: 90, format: 'html', content: { html: '<p>Hi {{ first_name }}</p>' }, trigger: { type: 'event', event: 'cart_viewed', where: [{ attribute: 'total', gte: 20 }] } });
+  const synced = await sync(dev);
+  const order = ids(synced);
+  assert.ok(order.indexOf(high) < order.indexOf(low), 'higher priority first');
+  const h1 = synced.find((m) => m.id === high)! as Synced & { format: string; trigger: unknown };
+  assert.equal(h1.content.html, '<p>Hi &lt;b&gt;Hal&lt;/b&gt;</p>');
+  assert.deepEqual(h1.trigger, { type: 'event', event: 'cart_viewed', where: [{ attribute: 'total', gte: 20 }] });
+  const l = synced.find((m) => m.id === low)!;
+  assert.deepEqual(l.content, { body: 'Low <b>Hal</b>', position: 'bottom' }, 'plain text is the SDK\'s to show as text');
+  for (let i = 1; i < synced.length; i++) assert.ok(synced[i - 1]!.priority >= synced[i]!.priority);
+});
+
+test('upkeep forgets events past every capping window; the counters keep what they counted', async () => {
+  const dev = await device(null);
+  const id = await running({ capping: { max_displays: 1 } });
+  await report(dev, [event(id, 'impression')]);
+  const left = async () => (await h.db.sql<{ n: number }[]>`select count(*)::int as n from in_app_events where message_id = ${id}`)[0]!.n;
+  await deleteOldInAppEvents(h.db.sql, new Date(clock.now() + 89 * 86_400_000));
+  assert.equal(await left(), 1, 'within 90 days: kept');
+  assert.ok(await deleteOldInAppEvents(h.db.sql, new Date(clock.now() + 91 * 86_400_000)) >= 1);
+  assert.equal(await left(), 0);
+  assert.deepEqual(await check(dev, id), { show: false, reason: 'capped' }, 'max_displays reads the counter, not the events');
+  assert.equal((await stats(id)).impressions, 1);
+});
+
+test('audiences over the profile\'s devices and custom audiences are decided at the check too', async () => {
+  const ivy = uid('ivy');
+  const dev = await device(ivy);
+  const audience = `vip-${randomBytes(4).toString('hex')}`;
+  const p = h.project.project_id;
+  await h.db.sql`insert into audiences (project_id, id, name) values (${p}, ${audience}, ${audience})`;
+  const onWeb = await running({ audience: { installation: { platform: { eq: 'web' } } } });
+  const onIos = await running({ audience: { installation: { platform: { eq: 'ios' } } } });
+  const vip = await running({ audience: { audience } });
+  assert.deepEqual(await check(dev, onWeb), { show: true });
+  assert.deepEqual(await check(dev, onIos), { show: false, reason: 'not_targeted' });
+  assert.deepEqual(await check(dev, vip), { show: false, reason: 'not_targeted' });
+  await h.db.sql`insert into audience_members (project_id, audience_id, custom_id) values (${p}, ${audience}, ${ivy})`;
+  assert.deepEqual(await check(dev, vip), { show: true });
+  const synced = ids(await sync(dev));
+  assert.ok(synced.includes(onWeb) && synced.includes(vip) && !synced.includes(onIos));
 });
