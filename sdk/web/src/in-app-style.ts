@@ -2,7 +2,8 @@
  * The default in-app rendering's style sheet. Class selectors sit in `:where()` (no specificity),
  * so a page's own `.herald-in-app …` rules win; the sheet comes after the page's in the cascade,
  * so a page's bare element rules (`button { … }`) do not break the message. The entrance animation
- * runs only under `prefers-reduced-motion: no-preference` (Media Queries 5, §11.1), so a user who
+ * runs only under `prefers-reduced-motion: no-preference` (W3C Media Queries Level 5, §11.1:
+ * https://www.w3.org/TR/mediaqueries-5/#prefers-reduced-motion), so a user who
  * asked for less motion gets none.
  */
 export const inAppStyles = `
