@@ -6,7 +6,7 @@
  * preview that follows the form. The API checks everything and names the field it refuses; a
  * refusal of the audience is shown beside the audience.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useId, useState } from 'preact/hooks';
 import { api, problemOf, type ApiProblem } from '../api/client.js';
 import type { paths } from '../api/openapi.js';
 import { can, project } from '../state.js';
@@ -21,6 +21,18 @@ const triggers = ['session_start', 'asap', 'event'] as const;
 const zones = ['utc', 'browser', 'recipient'] as const;
 type Zone = (typeof zones)[number];
 const zoneNames: Record<Zone, string> = { utc: 'UTC', browser: 'this browser\'s time zone', recipient: 'each recipient\'s time zone' };
+const triggerNames: Record<(typeof triggers)[number], string> = { session_start: 'when a session starts', asap: 'as soon as synced', event: 'when the app tracks an event' };
+
+/** A select whose options read as words (their values are the API's). */
+function Choice<T extends string>(p: { label: string; value: T; names: Record<T, string>; onChange: (e: Event) => void }) {
+  const id = useId();
+  return (
+    <div class="field">
+      <label for={id}>{p.label}</label>
+      <select id={id} value={p.value} onChange={p.onChange}>{(Object.keys(p.names) as T[]).map((v) => <option value={v}>{p.names[v]}</option>)}</select>
+    </div>
+  );
+}
 const maxButtons = 4;
 
 interface Draft {
@@ -89,7 +101,20 @@ export function InAppEditor({ id }: { id?: string }) {
   );
 }
 
+/** Whether the window has room for the form and the preview side by side. */
+function useWide(query = '(min-width: 62rem)'): boolean {
+  const [wide, setWide] = useState(() => matchMedia(query).matches);
+  useEffect(() => {
+    const list = matchMedia(query);
+    const changed = () => setWide(list.matches);
+    list.addEventListener('change', changed);
+    return () => list.removeEventListener('change', changed);
+  }, [query]);
+  return wide;
+}
+
 function EditorForm({ message }: { message: InAppMessage | undefined }) {
+  const wide = useWide();
   const [d, setD] = useState<Draft>(() => draftOf(message));
   const [problem, setProblem] = useState<ApiProblem>();
   const [busy, setBusy] = useState(false);
@@ -163,8 +188,9 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
 
   const texts = d.format !== 'html';
   return (
-    <div style={{ display: 'flex', gap: '1.5rem', flexWrap: 'wrap-reverse', alignItems: 'flex-start' }}>
-      <form onSubmit={submit} aria-label="In-app message" style={{ flex: '1 1 28rem', minWidth: 0 }}>
+    // Wide: the preview beside the form, kept in view while the form scrolls. Narrow: above it.
+    <div style={{ display: 'flex', gap: '1.5rem', flexDirection: wide ? 'row' : 'column-reverse', alignItems: wide ? 'flex-start' : 'stretch' }}>
+      <form onSubmit={submit} aria-label="In-app message" style={{ flex: '1 1 auto', minWidth: 0 }}>
         <Field label="Name" required maxLength={200} value={d.name} onInput={set('name')} hint="Operators see it; devices do not." />
         <Select label="Format" options={formats} value={d.format} onChange={set('format')} />
         <fieldset><legend>Content</legend>
@@ -194,13 +220,13 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
           </fieldset>
         )}
         <fieldset><legend>When it shows</legend>
-          <Select label="Trigger" options={triggers} value={d.trigger} onChange={set('trigger')} />
+          <Choice label="Trigger" names={triggerNames} value={d.trigger} onChange={set('trigger')} />
           {d.trigger === 'event' && (<>
             <Field label="Event name" required value={d.event} onInput={set('event')} />
             <TextArea label="Event filter (JSON)" rows={2} value={d.where} onInput={set('where')} hint='Optional, on the event&apos;s attributes: [{"attribute": "total", "gte": 20}].' />
           </>)}
           <Field label="Priority" type="number" min={0} max={100} required value={d.priority} onInput={set('priority')} hint="0 to 100: one message shows at a time, the highest first." />
-          <Select label="Dates in" options={zones} value={d.zone} onChange={set('zone')} />
+          <Choice label="Dates in" names={zoneNames} value={d.zone} onChange={set('zone')} />
           <p class="hint">{d.zone === 'recipient' ? 'Wall times: 09:00 means 09:00 wherever each recipient is.' : `Instants, typed in ${zoneNames[d.zone]}.`}</p>
           <div class="inline">
             <Field label="Starts" type="datetime-local" value={d.starts_at} onInput={set('starts_at')} hint="Empty: from its start." />
@@ -235,7 +261,7 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
           <button type="submit" disabled={busy}>{message ? 'Save' : 'Save draft'}</button>
         </div>
       </form>
-      <div style={{ flex: '0 1 20rem', minWidth: '14rem', position: 'sticky', top: '1rem', margin: '.6rem auto' }}>
+      <div style={wide ? { flex: '0 0 20rem', position: 'sticky', top: '1rem', marginTop: '.6rem' } : { width: '100%', maxWidth: '20rem', margin: '0 auto' }}>
         <InAppPreview format={d.format} content={content} />
       </div>
     </div>

@@ -1,13 +1,14 @@
 /**
  * How an in-app message looks on a device (docs/in-app.md, "Formats and content"), drawn from the
  * editor's form as it is typed: a modal over the dimmed app, a banner at its top or bottom, a full
- * screen, an image, or an html document in a sandboxed iframe (srcdoc, no scripts: the SDK's own
- * sandbox is https://developer.mozilla.org/en-US/docs/Web/HTML/Element/iframe#sandbox). Liquid is
+ * screen, an image, or an html document in a sandboxed iframe (srcdoc, no script runs:
+ * https://developer.mozilla.org/en-US/docs/Web/HTML/Element/iframe#sandbox). Liquid is
  * shown as written, since each profile sees its own rendering. The styles are set through the
  * DOM (the dashboard's Content-Security-Policy allows no inline style sheet) and kept here, so the
  * preview does not change the dashboard's shared CSS.
  */
 import type { CSSProperties } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 export interface PreviewButton { id: string; label: string; action: 'dismiss' | 'url'; url?: string }
 export interface PreviewContent { title?: string; body?: string; image_url?: string; html?: string; position?: 'top' | 'bottom'; buttons?: PreviewButton[] }
@@ -39,16 +40,50 @@ function Picture({ url, tall }: { url: string | undefined; tall?: boolean }) {
   if (!url) return null;
   const box: Css = { width: '100%', height: tall ? '100%' : '7rem', objectFit: 'cover', borderRadius: '6px', display: 'block', background: '#d0d7de' };
   if (!/^https:\/\//i.test(url)) return <p style={{ ...box, display: 'grid', placeItems: 'center', margin: 0, color: '#57606a' }}>The image URL must be https</p>;
-  return <img src={url} alt="" style={box} />;
+  return <Loaded key={url} url={url} box={box} />;
+}
+
+/** The image, or a placeholder saying it did not load (the URL answers no image, or the network is out of reach). */
+function Loaded({ url, box }: { url: string; box: Css }) {
+  const [failed, setFailed] = useState(false);
+  if (failed) return <p style={{ ...box, display: 'grid', placeItems: 'center', margin: 0, color: '#57606a', fontSize: '.85em', padding: '.3rem' }}>The image did not load here</p>;
+  return <img src={url} alt="" style={box} onError={() => setFailed(true)} />;
+}
+
+/**
+ * The html document in a sandboxed frame. A srcdoc document inherits the dashboard's
+ * Content-Security-Policy (https://html.spec.whatwg.org/multipage/browsers.html#policy-containers),
+ * which applies no inline style, so the frame's <style> elements and style attributes are applied
+ * again through the CSSOM, which the policy does not govern: constructed style sheets
+ * (https://developer.mozilla.org/en-US/docs/Web/API/CSSStyleSheet/CSSStyleSheet) and style.cssText.
+ * That needs the frame's document to be reachable (allow-same-origin); without allow-scripts no
+ * script of the document runs, and without allow-forms or allow-top-navigation it submits nothing
+ * and cannot navigate the dashboard.
+ */
+function HtmlFrame({ html }: { html: string }) {
+  const frame = useRef<HTMLIFrameElement>(null);
+  useEffect(() => {
+    const f = frame.current;
+    if (!f) return undefined;
+    const restyle = () => {
+      const doc = f.contentDocument;
+      const realm = doc?.defaultView as (Window & typeof globalThis) | null | undefined;
+      if (!doc || !realm) return;
+      doc.adoptedStyleSheets = [...doc.querySelectorAll('style')].map((el) => {
+        const sheet = new realm.CSSStyleSheet();
+        sheet.replaceSync(el.textContent ?? '');
+        return sheet;
+      });
+      for (const el of doc.querySelectorAll<HTMLElement>('[style]')) el.style.cssText = el.getAttribute('style') ?? '';
+    };
+    f.addEventListener('load', restyle);
+    return () => f.removeEventListener('load', restyle);
+  }, []);
+  return <iframe ref={frame} title="The HTML message" sandbox="allow-same-origin" srcdoc={html} style={{ width: '100%', height: '100%', border: 0, background: '#fff' }} />;
 }
 
 function Message({ format, c }: { format: string; c: PreviewContent }) {
-  if (format === 'html') {
-    return (
-      // sandbox="" runs no script, submits no form and gives the document an opaque origin.
-      <iframe title="The HTML message" sandbox="" srcdoc={c.html ?? ''} style={{ width: '100%', height: '100%', border: 0, background: '#fff' }} />
-    );
-  }
+  if (format === 'html') return <HtmlFrame html={c.html ?? ''} />;
   if (format === 'banner') {
     const at: Css = c.position === 'bottom' ? { bottom: '.5rem' } : { top: '.5rem' };
     return (
