@@ -137,6 +137,7 @@ test('the dashboard\'s in-app messages: written with a live preview, started, co
       assert.ok(editorStops.includes(name), `Tab reaches ${name}: ${editorStops.join(' | ')}`);
     }
     await accessible(page, 'in-app editor');
+    await page.evaluate(() => (globalThis as any).scrollTo(0, 0)); // the preview is sticky: drawn where the page is scrolled
     await shot(page, 'in-app-editor');
     await page.setViewportSize({ width: 390, height: 800 });
     await accessible(page, 'in-app editor, narrow');

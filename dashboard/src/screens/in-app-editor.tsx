@@ -193,7 +193,7 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
       <form onSubmit={submit} aria-label="In-app message" style={{ flex: '1 1 auto', minWidth: 0 }}>
         <Field label="Name" required maxLength={200} value={d.name} onInput={set('name')} hint="Operators see it; devices do not." />
         <Select label="Format" options={formats} value={d.format} onChange={set('format')} />
-        <fieldset><legend>Content</legend>
+        <fieldset style={{ minWidth: 0 }}><legend>Content</legend>
           {texts && (<>
             <Field label="Title" maxLength={4096} value={d.title} onInput={set('title')} />
             <TextArea label="Body" rows={3} maxLength={4096} value={d.body} onInput={set('body')} />
@@ -204,7 +204,7 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
           <p class="hint">Every text may hold Liquid over the profile: <code>{'{{ first_name | default: "there" }}'}</code>.</p>
         </fieldset>
         {texts && (
-          <fieldset><legend>Buttons</legend>
+          <fieldset style={{ minWidth: 0 }}><legend>Buttons</legend>
             {d.buttons.length === 0 && <p class="hint">No button: the message closes by its own close control.</p>}
             {d.buttons.map((b, i) => (
               <div class="inline" key={b.id}>
@@ -219,7 +219,7 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
             {d.buttons.length < maxButtons && <button type="button" onClick={addButton}>Add a button</button>}
           </fieldset>
         )}
-        <fieldset><legend>When it shows</legend>
+        <fieldset style={{ minWidth: 0 }}><legend>When it shows</legend>
           <Choice label="Trigger" names={triggerNames} value={d.trigger} onChange={set('trigger')} />
           {d.trigger === 'event' && (<>
             <Field label="Event name" required value={d.event} onInput={set('event')} />
@@ -233,7 +233,7 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
             <Field label="Ends" type="datetime-local" value={d.ends_at} onInput={set('ends_at')} hint="Empty: until it is stopped." />
           </div>
         </fieldset>
-        <fieldset><legend>Who sees it</legend>
+        <fieldset style={{ minWidth: 0 }}><legend>Who sees it</legend>
           <div class="field">
             <label for="in-app-audience">Audience (targeting query, JSON)</label>
             <textarea id="in-app-audience" rows={3} value={d.audience} onInput={set('audience')} aria-describedby="in-app-audience-hint in-app-audience-problem"
@@ -246,7 +246,7 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
             {count && <output aria-live="polite">{count}</output>}
           </div>
         </fieldset>
-        <fieldset><legend>Capping</legend>
+        <fieldset style={{ minWidth: 0 }}><legend>Capping</legend>
           <div class="inline">
             <Field label="Displays per person at most" type="number" min={1} value={d.max_displays} onInput={set('max_displays')} hint="Empty: no limit." />
             <Field label="Seconds between two displays" type="number" min={1} value={d.min_interval_seconds} onInput={set('min_interval_seconds')} hint="86400: once a day." />
