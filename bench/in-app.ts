@@ -12,7 +12,8 @@
  * Open loop: requests leave on schedule at `--rate` per second whatever the answers, each
  * latency measured from when it was due (so a stall counts against every request it delayed,
  * not only the one in flight). Phases: baseline, check, baseline again, `--seconds` each after a
- * short warm-up. Reported: p50, p99, max, the share answered 2xx, and the checks' answers.
+ * short warm-up. Reported: p50, p99, max, the share answered 2xx, Herald's and this database's
+ * PostgreSQL backends' CPU per call (from /proc), and the checks' answers.
  * Target: check p99 ≤ 50 ms at 1,000 checks/s.
  *
  * Options: --rate N (1000) --seconds N (10) --profiles N (20000) --events N (20)
@@ -26,6 +27,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import postgres from 'postgres';
 import { packageRoot } from '../src/paths.js';
+import { cpuDelta, cpuSeconds, cpuSecondsNamed } from './support/cpu.js';
 import { createScratchDatabase } from './support/databases.js';
 import { freePort, peakRssMiB, spawnHerald } from './support/processes.js';
 import { printTable, saveResult, type Row } from './support/report.js';
@@ -152,10 +154,16 @@ try {
 
   const phase = async (label: string, next: () => Call) => {
     await openLoop(agent, base, Math.min(2, seconds), next); // warm-up: connections, prepared statements, JIT of the hot path
+    // CPU per call of Herald and of this database's PostgreSQL backends: what the latencies cost,
+    // less swayed than they are by what else the machine runs.
+    const backends = (argv: string[]) => argv.join(' ').includes(` ${db.name} `);
+    const [h0, pg0] = [await cpuSeconds(herald!.child.pid!), await cpuSecondsNamed('postgres', backends)];
     const r = await openLoop(agent, base, seconds, next);
+    const [h1, pg1] = [await cpuSeconds(herald!.child.pid!), await cpuSecondsNamed('postgres', backends)];
     const row: Row = {
       phase: label, 'offered/s': rate, 'achieved/s': r.achieved, calls: r.total, '2xx': `${((r.ok / r.total) * 100).toFixed(1)}%`,
       'p50 ms': percentile(r.latencies, 50), 'p99 ms': percentile(r.latencies, 99), 'max ms': Math.max(...r.latencies),
+      'Herald CPU ms/call': (((h1 ?? 0) - (h0 ?? 0)) * 1000) / r.total, 'PostgreSQL CPU ms/call': (cpuDelta(pg0, pg1) * 1000) / r.total,
     };
     rows.push(row);
     return { row, answers: r.answers };

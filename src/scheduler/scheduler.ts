@@ -2,7 +2,7 @@
  * The scheduler role: periodic upkeep. Today it expires idempotency keys and event ids past their
  * retention, removes bulk uploads a stopped API process left half-staged, forgets audience changes
  * applied a week ago, forgets webhook events and attempts after 30 days, deletes export files past
- * their week, forgets capping's counted sends older than any rule's window, drops the inbox's weeks
+ * their week, forgets capping's counted sends and in-app events older than any rule's window, drops the inbox's weeks
  * past their retention (store/inbox.ts), runs the reconciler (reconciler.ts), plans campaigns'
  * occurrences (campaigns.ts) and runs trigger automations' journeys (automations.ts).
  */
@@ -22,6 +22,7 @@ import { expireExports } from '../store/exports.js';
 import { deleteExportFile } from '../store/export-files.js';
 import { startDueOccurrences } from './campaigns.js';
 import { defaultInboxRetentionDays, dropExpiredInboxWeeks } from '../store/inbox.js';
+import { deleteOldInAppEvents } from '../store/in-app.js';
 import { startAutomations } from './automations.js';
 
 /** How often started campaigns are looked at for an occurrence to plan: a campaign sent "now" starts within it. */
@@ -53,6 +54,8 @@ export function startScheduler(deps: {
       }
       const sends = await deleteOldCappingSends(deps.sql, now);
       if (sends) deps.log.info({ deleted: sends }, 'counted sends older than any capping window removed');
+      const inApp = await deleteOldInAppEvents(deps.sql, now);
+      if (inApp) deps.log.info({ deleted: inApp }, 'in-app events older than any capping window removed');
       const weeks = await dropExpiredInboxWeeks(deps.sql, now, deps.inboxRetentionDays ?? defaultInboxRetentionDays);
       if (weeks.length) deps.log.info({ dropped: weeks }, 'inbox weeks past their retention dropped');
     } catch (err) {

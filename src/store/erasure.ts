@@ -13,6 +13,7 @@
 import type { Sql, TransactionSql } from 'postgres';
 import { findProfile, type Profile } from './profiles.js';
 import { eraseInbox } from './inbox.js';
+import { eraseInAppActivity } from './in-app.js';
 import { addCounts } from './automation-journeys.js';
 
 export interface ProfileExport {
@@ -82,6 +83,8 @@ export async function eraseProfile(sql: Sql, projectId: string, customId: string
     const profiles = await tx`delete from profiles where project_id = ${projectId} and custom_id = ${customId}`;
     // Their inbox, the profile's and their devices' (store/inbox.ts).
     await eraseInbox(tx, projectId, customId, installs);
+    // What their devices reported of in-app messages, and the display counts capping kept for them.
+    await eraseInAppActivity(tx, projectId, customId, installs);
     // Out of every custom audience, and out of the inline changes not yet applied, so none adds them back.
     await tx`delete from audience_members where project_id = ${projectId} and custom_id = ${customId}`;
     await tx`update audience_changes set custom_ids = array_remove(custom_ids, ${customId}::text)

@@ -9,7 +9,7 @@ import type { InAppStatus } from '../domain/in-app/eligibility.js';
 import type { TargetingSubject } from '../domain/targeting/evaluate.js';
 import type { AttributeDocument } from '../domain/profile-operations.js';
 import type { CappingRule } from '../domain/capping/rules.js';
-import { ruleOf } from './capping.js';
+import { longestWindowMs, ruleOf } from './capping.js';
 
 type Db = Sql | TransactionSql;
 
@@ -298,4 +298,34 @@ export async function scopeProfile(sql: Db, projectId: string, owner: InAppOwner
   const [p] = await sql<{ custom_id: string; language: string | null; region: string | null; timezone: string | null; email: string | null; phone: string | null; attributes: AttributeDocument }[]>`
     select custom_id, language, region, timezone, email, phone, attributes from profiles where project_id = ${projectId} and custom_id = ${owner.id}`;
   return p ?? { custom_id: owner.id, language: null, region: null, timezone: null, email: null, phone: null, attributes: {} };
+}
+
+/**
+ * Erasure (store/erasure.ts): the person's reported events and display counters, the profile's
+ * and their devices'. The stats' day counters are aggregates and stay.
+ */
+export async function eraseInAppActivity(tx: TransactionSql, projectId: string, customId: string, installIds: readonly string[]): Promise<void> {
+  const installs = [...installIds];
+  await tx`delete from in_app_events where project_id = ${projectId}
+           and ((owner_kind = 'profile' and owner = ${customId}) or install_id = any(${installs}))`;
+  await tx`delete from in_app_displays where project_id = ${projectId}
+           and ((owner_kind = 'profile' and owner = ${customId}) or (owner_kind = 'installation' and owner = any(${installs})))`;
+}
+
+/**
+ * Forgets events received, and happened, longer ago than any capping window (90 days): none counts
+ * for capping again, and an SDK outbox retries within days, not months. The display and stats
+ * counters keep what they counted. A bounded batch per statement; returns how many.
+ */
+export async function deleteOldInAppEvents(sql: Sql, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - longestWindowMs);
+  let total = 0;
+  for (;;) {
+    const rows = await sql`
+      delete from in_app_events where ctid = any(array(
+        select ctid from in_app_events where received_at < ${cutoff} and time < ${cutoff} limit 10000))
+      returning 1`;
+    total += rows.length;
+    if (rows.length < 10000) return total;
+  }
 }

@@ -4142,7 +4142,7 @@ export interface paths {
         post?: never;
         /**
          * Erase everything held on a person
-         * @description In one transaction: the profile, its installations, their events, the messages addressed to it with their deliveries, and its automation journeys.
+         * @description In one transaction: the profile, its installations, their events, the messages addressed to it with their deliveries, its automation journeys, and what its devices reported of in-app messages.
          */
         delete: {
             parameters: {

@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { routeTestApp, type RouteTestApp } from '../../../test/support/app.js';
 import { testClock } from '../../../test/support/clock.js';
 import type { CreatedProject } from '../../store/projects.js';
+import { deleteOldInAppEvents } from '../../store/in-app.js';
 
 const clock = testClock();
 let h: RouteTestApp;
@@ -304,4 +305,49 @@ test('inbox: true keeps the message in the profile\'s inbox on its first impress
   await report(dev, [event(id, 'impression')]);
   const items = (await inbox()).items;
   assert.deepEqual(items.map((i) => [i.id, i.title, i.deeplink]), [[id, 'For Fay', 'https://example.com/x']]);
+});
+
+test('erasing a person removes what their devices reported and the displays capping kept; the day counters stay', async () => {
+  const gil = uid('gil');
+  const dev = await device(gil);
+  const id = await running({ capping: { max_displays: 1 } });
+  await report(dev, [event(id, 'impression'), event(id, 'click')]);
+  assert.deepEqual(await check(dev, id), { show: false, reason: 'capped' });
+  const e = await h.call('DELETE', `/v1/profiles/${encodeURIComponent(gil)}`);
+  assert.equal(e.statusCode, 200, e.body);
+  const [left] = await h.db.sql<{ events: number; displays: number }[]>`
+    select (select count(*)::int from in_app_events where message_id = ${id}) as events,
+           (select count(*)::int from in_app_displays where message_id = ${id}) as displays`;
+  assert.deepEqual(left, { events: 0, displays: 0 });
+  assert.equal((await stats(id)).impressions, 1);
+});
+
+test('the sync orders by priority and renders each format\'s content; an html document\'s outputs are escaped', async () => {
+  const hal = uid('hal');
+  await setAttributes(hal, { first_name: '<b>Hal</b>' });
+  const dev = await device(hal);
+  const low = await running({ priority: 10, format: 'banner', content: { body: 'Low {{ first_name }}', position: 'bottom' } });
+  const high = await running({ priority: 90, format: 'html', content: { html: '<p>Hi {{ first_name }}</p>' }, trigger: { type: 'event', event: 'cart_viewed', where: [{ attribute: 'total', gte: 20 }] } });
+  const synced = await sync(dev);
+  const order = ids(synced);
+  assert.ok(order.indexOf(high) < order.indexOf(low), 'higher priority first');
+  const h1 = synced.find((m) => m.id === high)! as Synced & { format: string; trigger: unknown };
+  assert.equal(h1.content.html, '<p>Hi &lt;b&gt;Hal&lt;/b&gt;</p>');
+  assert.deepEqual(h1.trigger, { type: 'event', event: 'cart_viewed', where: [{ attribute: 'total', gte: 20 }] });
+  const l = synced.find((m) => m.id === low)!;
+  assert.deepEqual(l.content, { body: 'Low <b>Hal</b>', position: 'bottom' }, 'plain text is the SDK\'s to show as text');
+  for (let i = 1; i < synced.length; i++) assert.ok(synced[i - 1]!.priority >= synced[i]!.priority);
+});
+
+test('upkeep forgets events past every capping window; the counters keep what they counted', async () => {
+  const dev = await device(null);
+  const id = await running({ capping: { max_displays: 1 } });
+  await report(dev, [event(id, 'impression')]);
+  const left = async () => (await h.db.sql<{ n: number }[]>`select count(*)::int as n from in_app_events where message_id = ${id}`)[0]!.n;
+  await deleteOldInAppEvents(h.db.sql, new Date(clock.now() + 89 * 86_400_000));
+  assert.equal(await left(), 1, 'within 90 days: kept');
+  assert.ok(await deleteOldInAppEvents(h.db.sql, new Date(clock.now() + 91 * 86_400_000)) >= 1);
+  assert.equal(await left(), 0);
+  assert.deepEqual(await check(dev, id), { show: false, reason: 'capped' }, 'max_displays reads the counter, not the events');
+  assert.equal((await stats(id)).impressions, 1);
 });

@@ -157,7 +157,7 @@ export const profileRoutes = (deps: { sql: Sql; limiter: RateLimiter; clock?: Cl
     config: { auth: 'rest' },
     schema: {
       summary: 'Erase everything held on a person',
-      description: 'In one transaction: the profile, its installations, their events, the messages addressed to it with their deliveries, and its automation journeys.',
+      description: 'In one transaction: the profile, its installations, their events, the messages addressed to it with their deliveries, its automation journeys, and what its devices reported of in-app messages.',
       tags: ['profiles'], params: Params,
       response: { 200: Erased, ...errorResponses(inputErrors, restKeyErrors, 'profile_not_found') },
     },

@@ -44,9 +44,11 @@ create table in_app_events (
   received_at  timestamptz not null,
   primary key (project_id, install_id, client_id)
 );
--- The in_app capping rules' windows: an owner's recent displays of every message.
-create index in_app_events_displays on in_app_events (project_id, owner_kind, owner, time) where type = 'impression';
+-- The in_app capping rules' windows (an owner's recent displays of every message), and erasure.
+create index in_app_events_owner on in_app_events (project_id, owner_kind, owner, type, time);
 create index in_app_events_message on in_app_events (message_id);
+-- The scheduler's upkeep forgets events past every capping window and any retry (store/in-app.ts).
+create index in_app_events_received on in_app_events (received_at);
 
 -- Each owner's displays and clicks of one message: max_displays and min_interval_seconds read it,
 -- and its first display or click is what the unique counters count.
