@@ -16,12 +16,11 @@ import { InAppPreview, type PreviewButton, type PreviewContent } from './in-app-
 type Create = paths['/v1/in-app-messages']['post']['requestBody']['content']['application/json'];
 export type InAppMessage = paths['/v1/in-app-messages/{id}']['get']['responses'][200]['content']['application/json'];
 const formats: readonly Create['format'][] = ['modal', 'banner', 'fullscreen', 'image', 'html'];
-const triggers = ['session_start', 'asap', 'event'] as const;
+type Trigger = 'session_start' | 'asap' | 'event';
 /** utc and browser: instants; recipient: wall times in each recipient's zone (local_dates). */
-const zones = ['utc', 'browser', 'recipient'] as const;
-type Zone = (typeof zones)[number];
+type Zone = 'utc' | 'browser' | 'recipient';
 const zoneNames: Record<Zone, string> = { utc: 'UTC', browser: 'this browser\'s time zone', recipient: 'each recipient\'s time zone' };
-const triggerNames: Record<(typeof triggers)[number], string> = { session_start: 'when a session starts', asap: 'as soon as synced', event: 'when the app tracks an event' };
+const triggerNames: Record<Trigger, string> = { session_start: 'when a session starts', asap: 'as soon as synced', event: 'when the app tracks an event' };
 
 /** A select whose options read as words (their values are the API's). */
 function Choice<T extends string>(p: { label: string; value: T; names: Record<T, string>; onChange: (e: Event) => void }) {
@@ -37,7 +36,7 @@ const maxButtons = 4;
 
 interface Draft {
   name: string; format: Create['format']; title: string; body: string; image_url: string; html: string; position: 'top' | 'bottom';
-  buttons: PreviewButton[]; trigger: (typeof triggers)[number]; event: string; where: string; audience: string; priority: string;
+  buttons: PreviewButton[]; trigger: Trigger; event: string; where: string; audience: string; priority: string;
   zone: Zone; starts_at: string; ends_at: string; max_displays: string; min_interval_seconds: string; labels: string; inbox: boolean; recheck: boolean;
 }
 
