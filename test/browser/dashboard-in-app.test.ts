@@ -127,7 +127,18 @@ test('the dashboard\'s in-app messages: written with a live preview, started, co
     assert.match(await audienceProblem.textContent() ?? '', /^invalid_query: body\.audience/);
     assert.equal(await page.getByLabel('Audience (targeting query, JSON)').getAttribute('aria-invalid'), 'true');
     assert.equal((await th.db.sql`select 1 from in_app_messages where project_id = ${projectId}`).length, 0, 'nothing stored');
+    await page.getByLabel('Audience (targeting query, JSON)').fill('{"field": ');
+    await page.getByRole('button', { name: 'Count matching profiles' }).click();
+    await audienceProblem.getByText('the audience is not valid JSON').waitFor();
     await page.getByLabel('Audience (targeting query, JSON)').fill('{"field": "language", "eq": "fr"}');
+    // Any other refusal is shown under the form, with the field the API names.
+    await page.getByLabel('Button 1 URL').fill('javascript:alert(1)');
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByRole('alert').getByText(/^invalid_in_app_message/).waitFor();
+    assert.match(await page.getByRole('alert').textContent() ?? '', /body\.content\.buttons\[0\]\.url must not be a javascript:/);
+    assert.equal(await audienceProblem.count(), 0, 'the audience is no longer the field refused');
+    await page.getByLabel('Button 1 URL').fill('https://example.com/sale');
+    assert.equal(await page.getByRole('alert').count(), 0, 'a change to the form lifts the refusal');
     await page.getByRole('button', { name: 'Count matching profiles' }).click();
     await page.getByText('0 profiles match').waitFor();
     assert.equal(await audienceProblem.count(), 0, 'the refusal is gone once the audience is right');

@@ -130,28 +130,36 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
     return { ...x, buttons: [...x.buttons, { id: `button-${n}`, label: '', action: 'dismiss' }] };
   });
   const content = contentOf(d);
-  /** The audience's own refusal (invalid JSON here, or the API's invalid_query naming body.audience). */
-  const audienceProblem = problem && (problem.code === 'invalid_json_audience' || (problem.code === 'invalid_query' && /^body\.audience\b/.test(problem.message))) ? problem : undefined;
+  /** The audience's own refusal (invalid JSON, or the API's invalid_query of it), shown beside it. */
+  const [audienceProblem, setAudienceProblem] = useState<ApiProblem>();
+  const refused = (p: ApiProblem, audience: boolean) => {
+    setCount(undefined);
+    if (audience) { setAudienceProblem(p); setProblem(undefined); } else { setProblem(p); setAudienceProblem(undefined); }
+  };
 
-  const json = (text: string, what: string, code: string): { ok: true; value: unknown } | { ok: false } => {
+  // A refusal stands for the form as it was sent: a change to the form (or to the audience) lifts it.
+  useEffect(() => setProblem(undefined), [d]);
+  useEffect(() => setAudienceProblem(undefined), [d.audience]);
+
+  const json = (text: string, what: 'audience' | 'event filter'): { ok: true; value: unknown } | { ok: false } => {
     if (!text.trim()) return { ok: true, value: undefined };
     try { return { ok: true, value: JSON.parse(text) }; } catch {
-      setProblem({ code, message: `the ${what} is not valid JSON` });
+      refused({ code: 'invalid_json', message: `the ${what} is not valid JSON` }, what === 'audience');
       return { ok: false };
     }
   };
   const countAudience = async () => {
-    const q = json(d.audience, 'audience', 'invalid_json_audience');
-    if (!q.ok) return;
-    const r = await api.POST('/v1/segments/count', { body: { query: (q.value ?? { all: [] }) as never } });
-    if (!r.data) return setProblem(problemOf(r.error));
-    setProblem(undefined);
+    const q = json(d.audience, 'audience');
+    if (!q.ok || q.value === undefined) return;
+    const r = await api.POST('/v1/segments/count', { body: { query: q.value as never } });
+    if (!r.data) return refused(problemOf(r.error), true);
+    setAudienceProblem(undefined);
     setCount(`${r.data.count.toLocaleString()} profiles match`);
   };
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
-    const audience = json(d.audience, 'audience', 'invalid_json_audience');
-    const where = json(d.where, 'event filter', 'invalid_json');
+    const audience = json(d.audience, 'audience');
+    const where = json(d.where, 'event filter');
     if (!audience.ok || !where.ok) return;
     const capping = {
       ...(d.max_displays ? { max_displays: Number(d.max_displays) } : {}),
@@ -181,7 +189,10 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
         },
       });
     setBusy(false);
-    if (!r.data) return setProblem(problemOf(r.error));
+    if (!r.data) {
+      const p = problemOf(r.error);
+      return refused(p, p.code === 'invalid_query' && /^body\.audience\b/.test(p.message));
+    }
     location.hash = `#/in-app/${r.data.id}`;
   };
 
@@ -241,7 +252,7 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
             <div id="in-app-audience-problem">{audienceProblem && <Problem problem={audienceProblem} />}</div>
           </div>
           <div class="actions">
-            <button type="button" onClick={countAudience}>Count matching profiles</button>
+            <button type="button" onClick={countAudience} disabled={!d.audience.trim()}>Count matching profiles</button>
             {count && <output aria-live="polite">{count}</output>}
           </div>
         </fieldset>
@@ -255,7 +266,7 @@ function EditorForm({ message }: { message: InAppMessage | undefined }) {
         <Field label="Labels" value={d.labels} onInput={set('labels')} hint="Separated by commas." />
         <label class="check"><input type="checkbox" checked={d.inbox} onChange={set('inbox')} /> Keep in the inbox (on the first impression)</label>
         <label class="check"><input type="checkbox" checked={d.recheck} onChange={set('recheck')} /> Check the audience again just before it shows</label>
-        {!audienceProblem && <Problem problem={problem} />}
+        <Problem problem={problem} />
         <div class="actions">
           <button type="submit" disabled={busy}>{message ? 'Save' : 'Save draft'}</button>
         </div>
