@@ -6,7 +6,7 @@
  * running messages within that time without a segment read on every check.
  */
 import type { Sql } from 'postgres';
-import { audienceEventNames, parseInAppDefinition, type InAppModel } from '../domain/in-app/definition.js';
+import { audienceEventNames, audienceNeeds, parseInAppDefinition, type InAppModel } from '../domain/in-app/definition.js';
 import type { Query } from '../domain/targeting/query.js';
 import { expandSegments, segmentIds } from '../domain/targeting/segments.js';
 import { inAppVersion } from '../store/in-app.js';
@@ -18,6 +18,8 @@ export interface LoadedInAppVersion {
   audience: Query | null;
   /** The event names the expanded audience looks at. */
   eventNames: string[];
+  /** Whether it looks at the profile's devices and custom audiences. */
+  needs: { installations: boolean; audiences: boolean };
 }
 
 /** A segment's change reaches a running message's checks within this long. */
@@ -49,7 +51,7 @@ export function inAppModels(sql: Sql, now: () => number) {
         }
         until = now() + segmentTtlMs;
       }
-      const loaded = { model, audience, eventNames: audienceEventNames(audience) };
+      const loaded = { model, audience, eventNames: audienceEventNames(audience), needs: audienceNeeds(audience) };
       if (kept.size >= keep) kept.delete(kept.keys().next().value!);
       kept.set(key, { loaded, until });
       return loaded;

@@ -142,8 +142,11 @@ interface ViewerRow {
  * primary-key or index probe of this project's rows.
  */
 export async function loadInAppViewer(
-  sql: Db, projectId: string, installId: string, o: { messageId: string | null; eventNames: readonly string[]; now: Date },
+  sql: Db, projectId: string, installId: string,
+  o: { messageId: string | null; eventNames: readonly string[]; now: Date; needs?: { installations: boolean; audiences: boolean } | undefined },
 ): Promise<InAppViewer> {
+  // The probes no audience being decided looks at are skipped (a one-time filter on a parameter: the text stays one).
+  const needs = o.needs ?? { installations: true, audiences: true };
   const [row] = await sql<ViewerRow[]>`
     with inst as (
       select platform, custom_id, timezone, language, push_token, app_version, sdk_version, attributes
@@ -160,8 +163,9 @@ export async function loadInAppViewer(
       (select coalesce(json_agg(json_build_object('name', e.name, 'time', e.time, 'attributes', e.attributes)), '[]')
          from events e where e.project_id = ${projectId} and e.custom_id = o.custom_id and e.name = any(${o.eventNames as string[]}::text[])) as events,
       (select coalesce(json_agg(json_build_object('platform', i.platform, 'push_token', i.push_token, 'app_version', i.app_version, 'sdk_version', i.sdk_version)), '[]')
-         from installations i where i.project_id = ${projectId} and i.custom_id = o.custom_id) as installations,
-      (select array_agg(a.audience_id::text) from audience_members a where a.project_id = ${projectId} and a.custom_id = o.custom_id) as audiences,
+         from installations i where ${needs.installations}::boolean and i.project_id = ${projectId} and i.custom_id = o.custom_id) as installations,
+      (select array_agg(a.audience_id::text) from audience_members a
+         where ${needs.audiences}::boolean and a.project_id = ${projectId} and a.custom_id = o.custom_id) as audiences,
       (select timezone from projects where id = ${projectId}) as project_zone,
       m.status, m.version,
       (select coalesce(json_agg(json_build_object('message_id', d.message_id, 'displays', d.displays, 'last_display', d.last_display)), '[]')

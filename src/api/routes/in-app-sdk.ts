@@ -109,7 +109,8 @@ export const inAppSdkRoutes = (deps: { sql: Sql; limiter: RateLimiter; clock?: C
       const loaded = (await Promise.all(running.map(async (m) => ({ ...m, loaded: await models.get(projectId, m.id, m.version) }))))
         .filter((m): m is typeof m & { loaded: LoadedInAppVersion } => m.loaded !== undefined);
       const eventNames = [...new Set(loaded.flatMap((m) => m.loaded.eventNames))].sort();
-      const viewer = await loadInAppViewer(sql, projectId, req.body.install_id, { messageId: null, eventNames, now: new Date(now) });
+      const needs = { installations: loaded.some((m) => m.loaded.needs.installations), audiences: loaded.some((m) => m.loaded.needs.audiences) };
+      const viewer = await loadInAppViewer(sql, projectId, req.body.install_id, { messageId: null, eventNames, now: new Date(now), needs });
       const scope = scopeOf(viewer.profile);
       const zone = zoneOf(viewer);
       const messages = [];
@@ -143,14 +144,16 @@ export const inAppSdkRoutes = (deps: { sql: Sql; limiter: RateLimiter; clock?: C
       limiter.take('sdk', projectId, 1);
       const now = clock.now();
       let loaded = await models.get(projectId, message_id, version);
-      const read = (names: readonly string[]) => loadInAppViewer(sql, projectId, install_id, { messageId: message_id, eventNames: names, now: new Date(now) });
-      let viewer = await read(loaded?.eventNames ?? []);
+      const read = (v: LoadedInAppVersion | undefined) =>
+        loadInAppViewer(sql, projectId, install_id, { messageId: message_id, eventNames: v?.eventNames ?? [], needs: v?.needs, now: new Date(now) });
+      let viewer = await read(loaded);
       if (!viewer.message) return { show: false, reason: 'unknown_message' as const };
       if (!loaded || viewer.message.version !== version) {
         // The device holds another version (or one that does not exist): the current one decides.
         const current = await models.get(projectId, message_id, viewer.message.version);
         if (!current) return { show: false, reason: 'unknown_message' as const };
-        if (current.eventNames.join('\0') !== (loaded?.eventNames ?? []).join('\0')) viewer = await read(current.eventNames);
+        const reads = (v: LoadedInAppVersion | undefined) => JSON.stringify(v ? [v.eventNames, v.needs] : null);
+        if (reads(current) !== reads(loaded)) viewer = await read(current);
         loaded = current;
       }
       const d = decide(viewer, loaded, viewer.message?.status ?? 'stopped', message_id, now, loaded.model.definition.recheck);

@@ -351,3 +351,21 @@ test('upkeep forgets events past every capping window; the counters keep what th
   assert.deepEqual(await check(dev, id), { show: false, reason: 'capped' }, 'max_displays reads the counter, not the events');
   assert.equal((await stats(id)).impressions, 1);
 });
+
+test('audiences over the profile\'s devices and custom audiences are decided at the check too', async () => {
+  const ivy = uid('ivy');
+  const dev = await device(ivy);
+  const audience = `vip-${randomBytes(4).toString('hex')}`;
+  const p = h.project.project_id;
+  await h.db.sql`insert into audiences (project_id, id, name) values (${p}, ${audience}, ${audience})`;
+  const onWeb = await running({ audience: { installation: { platform: { eq: 'web' } } } });
+  const onIos = await running({ audience: { installation: { platform: { eq: 'ios' } } } });
+  const vip = await running({ audience: { audience } });
+  assert.deepEqual(await check(dev, onWeb), { show: true });
+  assert.deepEqual(await check(dev, onIos), { show: false, reason: 'not_targeted' });
+  assert.deepEqual(await check(dev, vip), { show: false, reason: 'not_targeted' });
+  await h.db.sql`insert into audience_members (project_id, audience_id, custom_id) values (${p}, ${audience}, ${ivy})`;
+  assert.deepEqual(await check(dev, vip), { show: true });
+  const synced = ids(await sync(dev));
+  assert.ok(synced.includes(onWeb) && synced.includes(vip) && !synced.includes(onIos));
+});

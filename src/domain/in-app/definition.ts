@@ -281,3 +281,16 @@ export function audienceEventNames(query: Query | null): string[] {
   if (query) walk(query);
   return [...names].sort();
 }
+
+/** Whether an audience looks at the profile's devices and its custom audiences: the check reads them only then. */
+export function audienceNeeds(query: Query | null): { installations: boolean; audiences: boolean } {
+  const needs = { installations: false, audiences: false };
+  const walk = (q: Query): void => {
+    if (q.kind === 'installation') needs.installations = true;
+    else if (q.kind === 'audience') needs.audiences = true;
+    else if (q.kind === 'all' || q.kind === 'any') q.of.forEach(walk);
+    else if (q.kind === 'not') walk(q.of);
+  };
+  if (query) walk(query);
+  return needs;
+}
