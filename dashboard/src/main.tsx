@@ -24,6 +24,7 @@ import { Cappings } from './screens/cappings.js';
 import { Webhooks } from './screens/webhooks.js';
 import { Exports } from './screens/exports.js';
 import { Analytics } from './screens/analytics.js';
+import { InApp } from './screens/in-app.js';
 import { Empty, Page } from './ui.js';
 
 /** Each screen; the hash's rest (#/messages/ID) is its argument. */
@@ -37,6 +38,7 @@ const screens: Record<string, { title: string; view: (p: { arg: string }) => pre
   audiences: { title: 'Audiences', view: Audiences },
   campaigns: { title: 'Campaigns', view: Campaigns },
   automations: { title: 'Automations', view: Automations },
+  'in-app': { title: 'In-app messages', view: InApp },
   capping: { title: 'Capping and quiet hours', view: Cappings },
   exports: { title: 'Exports', view: Exports },
   webhooks: { title: 'Webhooks', view: Webhooks },

@@ -1,7 +1,8 @@
 /**
  * GET / and /dashboard/*: the dashboard (dashboard/dist, built by `npm run build`), served on the
  * API's own port so it needs no other server and talks to the API same-origin. Everything it
- * loads comes from here: the Content-Security-Policy allows nothing else, and the page cannot be
+ * loads comes from here (the Content-Security-Policy allows nothing else), except the https images
+ * an in-app message's preview shows, as a device will fetch them; the page cannot be
  * framed (clickjacking: https://cheatsheetseries.owasp.org/cheatsheets/Clickjacking_Defense_Cheat_Sheet.html).
  */
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { errorResponses, NoContent } from '../schemas.js';
 const pageHeaders = {
   'cache-control': 'no-cache',
   'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; " +
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
