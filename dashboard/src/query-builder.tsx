@@ -8,7 +8,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, problemOf, type ApiProblem } from './api/client.js';
 
-type J = Record<string, any>;
+type J = Record<string, unknown>;
 type Change = (next: unknown) => void;
 
 const groupKinds = ['all', 'any', 'not'] as const;
@@ -52,7 +52,7 @@ function showableCondition(n: J, skip: string[]): boolean {
 export function showable(n: unknown): boolean {
   if (!isObj(n)) return false;
   const keys = Object.keys(n);
-  if (keys.length === 1 && (keys[0] === 'all' || keys[0] === 'any')) return Array.isArray(n[keys[0]]) && n[keys[0]].every(showable);
+  if (keys.length === 1 && (keys[0] === 'all' || keys[0] === 'any')) { const of = n[keys[0]]; return Array.isArray(of) && of.every(showable); }
   if (keys.length === 1 && keys[0] === 'not') return showable(n.not);
   if ('attribute' in n) return typeof n.attribute === 'string' && showableCondition(n, ['attribute']);
   if ('field' in n) return typeof n.field === 'string' && showableCondition(n, ['field']);
@@ -66,7 +66,7 @@ export function showable(n: unknown): boolean {
     const i = n.installation;
     if (keys.length !== 1 || !isObj(i) || Object.keys(i).length !== 1) return false;
     const [k] = Object.keys(i);
-    return k === 'push_enabled' ? typeof i.push_enabled === 'boolean' : installationProps.includes(k!) && isObj(i[k!]) && showableCondition(i[k!], []);
+    return k === 'push_enabled' ? typeof i.push_enabled === 'boolean' : installationProps.includes(k!) && isObj(i[k!]) && showableCondition(i[k!] as J, []);
   }
   if (keys.length === 1 && (keys[0] === 'audience' || keys[0] === 'segment')) return typeof n[keys[0]] === 'string';
   return false;
@@ -98,6 +98,7 @@ function ConditionControls({ node, skip, ops, textOnly, onChange }: { node: J; s
   const key = opKey(node, skip)[0] ?? 'eq';
   const op = key === 'exists' && node.exists === false ? 'not_exists' : key;
   const v = node[key];
+  const pair: unknown[] = Array.isArray(v) ? v : ['', ''];
   const rest = Object.fromEntries(skip.map((k) => [k, node[k]]));
   const set = (o: string, value: unknown) => onChange(o === 'not_exists' ? { ...rest, exists: false } : { ...rest, [o]: value });
   const pickOp = (o: string) => {
@@ -114,8 +115,8 @@ function ConditionControls({ node, skip, ops, textOnly, onChange }: { node: J; s
       </select>
       {(op === 'in' || op === 'contains_any') && <input aria-label="Values, separated by commas" value={shown(v)} onChange={(e) => set(op, list(e.currentTarget.value, textOnly || op === 'contains_any'))} />}
       {op === 'between' && <>
-        <input aria-label="From" value={shown(v[0])} onInput={(e) => set(op, [typed(e.currentTarget.value, textOnly), v[1]])} />
-        <input aria-label="To" value={shown(v[1])} onInput={(e) => set(op, [v[0], typed(e.currentTarget.value, textOnly)])} />
+        <input aria-label="From" value={shown(pair[0])} onInput={(e) => set(op, [typed(e.currentTarget.value, textOnly), pair[1]])} />
+        <input aria-label="To" value={shown(pair[1])} onInput={(e) => set(op, [pair[0], typed(e.currentTarget.value, textOnly)])} />
       </>}
       {op.includes('days') && <input aria-label="Days" type="number" min={1} value={shown(v)} onInput={(e) => set(op, typed(e.currentTarget.value, false))} />}
       {['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'contains'].includes(op) && (
@@ -139,7 +140,7 @@ function EventControls({ node, onChange }: { node: J; onChange: Change }) {
   const setWhere = (w: J[]) => put({ where: w.length ? w : undefined });
   return (
     <>
-      <input aria-label="Event name" value={node.event} onInput={(e) => put({ event: e.currentTarget.value })} />
+      <input aria-label="Event name" value={shown(node.event)} onInput={(e) => put({ event: e.currentTarget.value })} />
       <select aria-label="How often" value={most ? 'lte' : 'gte'} onChange={(e) => setCount(e.currentTarget.value === 'lte', times)}>
         <option value="gte">at least</option><option value="lte">at most</option>
       </select>
@@ -155,7 +156,7 @@ function EventControls({ node, onChange }: { node: J; onChange: Change }) {
       <div class="qb-where">
         {where.map((w, i) => (
           <div class="qb-row" role="group" aria-label={`Event filter ${i + 1}`}>
-            <input aria-label="Event attribute" value={w.attribute} onInput={(e) => setWhere(where.map((x, j) => (j === i ? { ...x, attribute: e.currentTarget.value } : x)))} />
+            <input aria-label="Event attribute" value={shown(w.attribute)} onInput={(e) => setWhere(where.map((x, j) => (j === i ? { ...x, attribute: e.currentTarget.value } : x)))} />
             <ConditionControls node={w} skip={['attribute']} ops={eventOps} textOnly={false} onChange={(n) => setWhere(where.map((x, j) => (j === i ? n as J : x)))} />
             <button type="button" onClick={() => setWhere(where.filter((_, j) => j !== i))}>Remove filter</button>
           </div>
@@ -179,7 +180,7 @@ function InstallationControls({ node, onChange }: { node: J; onChange: Change })
         ? <select aria-label="Push enabled" value={String(i.push_enabled)} onChange={(e) => onChange({ installation: { push_enabled: e.currentTarget.value === 'true' } })}>
           <option value="true">yes</option><option value="false">no</option>
         </select>
-        : <ConditionControls node={i[prop]} skip={[]} ops={prop === 'platform' ? textOps : versionOps} textOnly onChange={(c) => onChange({ installation: { [prop]: c } })} />}
+        : <ConditionControls node={i[prop] as J} skip={[]} ops={prop === 'platform' ? textOps : versionOps} textOnly onChange={(c) => onChange({ installation: { [prop]: c } })} />}
     </>
   );
 }
@@ -192,7 +193,7 @@ function Node({ node, onChange, onRemove, place }: { node: J; onChange: Change; 
   const error = place.error?.path === place.path ? <p class="problem qb-error" role="alert">{place.error.message}</p> : null;
   const remove = onRemove && <button type="button" onClick={onRemove}>Remove</button>;
   if (group) {
-    const children: J[] = group === 'not' ? [node.not] : node[group];
+    const children = (group === 'not' ? [node.not] : node[group]) as J[];
     const setGroup = (g: string) => {
       if (g === group) return;
       if (g === 'not') return onChange({ not: children.length === 1 ? children[0] : { [group]: children } });
@@ -232,11 +233,11 @@ function Node({ node, onChange, onRemove, place }: { node: J; onChange: Change; 
           {leafKinds.map((k) => <option value={k}>{kindLabels[k]}</option>)}
         </select>
         {kind === 'attribute' && <>
-          <input aria-label="Attribute name" value={node.attribute} onInput={(e) => onChange({ ...node, attribute: e.currentTarget.value })} />
+          <input aria-label="Attribute name" value={shown(node.attribute)} onInput={(e) => onChange({ ...node, attribute: e.currentTarget.value })} />
           <ConditionControls node={node} skip={['attribute']} ops={allOps} textOnly={false} onChange={onChange} />
         </>}
         {kind === 'field' && <>
-          <select aria-label="Field" value={node.field} onChange={(e) => onChange({ ...node, field: e.currentTarget.value })}>
+          <select aria-label="Field" value={shown(node.field)} onChange={(e) => onChange({ ...node, field: e.currentTarget.value })}>
             {nativeFields.map((f) => <option value={f}>{f.replace('_', ' ')}</option>)}
           </select>
           <ConditionControls node={node} skip={['field']} ops={textOps} textOnly onChange={onChange} />
@@ -244,7 +245,7 @@ function Node({ node, onChange, onRemove, place }: { node: J; onChange: Change; 
         {kind === 'event' && <EventControls node={node} onChange={onChange} />}
         {kind === 'installation' && <InstallationControls node={node} onChange={onChange} />}
         {(kind === 'audience' || kind === 'segment') && (
-          <input aria-label={kind === 'audience' ? 'Audience id' : 'Segment id'} value={node[kind]} onInput={(e) => onChange({ [kind]: e.currentTarget.value })} />
+          <input aria-label={kind === 'audience' ? 'Audience id' : 'Segment id'} value={shown(node[kind])} onInput={(e) => onChange({ [kind]: e.currentTarget.value })} />
         )}
         {remove}
       </div>
