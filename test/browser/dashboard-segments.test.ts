@@ -76,7 +76,7 @@ test('the query builder: a nested query built with the controls, its JSON and li
     assert.deepEqual(JSON.parse(await json.inputValue()), expected);
     await counted(3);
     await accessible(page, 'segments, query builder');
-    await shot(page, 'segments');
+    await shot(page, 'segments-builder');
 
     // JSON edited: the builder follows; a query it cannot show stays editable, with a note.
     await json.fill(JSON.stringify({ ...expected, all: [expected.all[0], { any: [expected.all[1]!.any![0], { field: 'language', eq: 'de' }] }] }));
