@@ -3,7 +3,7 @@
  * AND (purchase in the last 30 days OR language is fr)" built with the controls only (one step by
  * keyboard), the JSON view equal to the expected query and kept in step both ways, the live exact
  * count equal to the seeded profiles that match, a refusal shown beside the condition it names,
- * the segment saved, and reopened after a reload with the builder showing it. axe-core checks the
+ * the segment saved, reopened after a reload with the builder showing it, changed and saved again. axe-core checks the
  * screen; every control Tab reaches has a name.
  */
 import { test } from 'node:test';
@@ -125,4 +125,13 @@ test('the query builder: a nested query built with the controls, its JSON and li
     assert.equal(await condition('2.2').getByLabel('Value').inputValue(), 'fr');
     await counted(3);
     await accessible(page, 'segments, reopened');
+
+    // Changed in the builder and saved: the same segment, its new query.
+    await condition('2.2').getByLabel('Value').fill('de');
+    await counted(2);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('cell', { name: /"de"/ }).waitFor();
+    const changed = await th.db.sql<{ query: { all: [unknown, { any: [unknown, { eq: string }] }] } }[]>`select query from segments where project_id = ${projectId}`;
+    assert.equal(changed.length, 1);
+    assert.equal(changed[0]!.query.all[1].any[1].eq, 'de');
   });
