@@ -131,6 +131,7 @@ test('the dashboard: a webhook endpoint, a capping rule, a segment\'s campaign s
 
     // A segment, then a campaign over it: written in the editor, started.
     await nav('Segments');
+    await page.getByRole('button', { name: 'JSON view' }).click();
     await page.getByLabel('Targeting query (JSON)').fill('{"attribute": "tier", "eq": "gold"}');
     await page.getByLabel('Segment name').fill('Gold members');
     await page.getByRole('button', { name: 'Save segment' }).click();
