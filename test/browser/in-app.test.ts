@@ -29,12 +29,17 @@ async function stats(th: TestHerald, id: string): Promise<InAppStats> {
   return r.body as InAppStats;
 }
 
-/** Waits for the page's next sync whose answer holds every message of `ids` (register before the page syncs). */
-function syncedWith(page: Page, ids: string[]): Promise<Response> {
+/**
+ * Waits for the page's next sync whose answer holds every message of `ids` (register before the
+ * page syncs). With `since` (epoch ms), only a sync requested from then on: a sync of the document
+ * a navigation left may still answer after it, and its body is gone with that document.
+ */
+function syncedWith(page: Page, ids: string[], since?: number): Promise<Response> {
   return page.waitForResponse(async (r) => {
     if (!r.url().endsWith('/v1/sdk/in-app/sync') || !r.ok()) return false;
-    const { messages } = (await r.json()) as { messages: { id: string }[] };
-    return ids.every((id) => messages.some((m) => m.id === id));
+    if (since !== undefined && r.request().timing().startTime < since) return false;
+    const body = await r.json().catch(() => undefined) as { messages: { id: string }[] } | undefined;
+    return body !== undefined && ids.every((id) => body.messages.some((m) => m.id === id));
   }, { timeout: 30_000 });
 }
 
@@ -175,10 +180,14 @@ test('a message whose audience no longer matches when it would show is not shown
     });
 
     await gotoSdkPage(page, th.url, th.project.sdk_key);
+    // identify syncs again once the outbox is sent: wait for that sync, so no request of this
+    // document is still open when the page is loaded again.
+    const identified = syncedWith(page, [goldOnly, everyone]);
     await page.evaluate((token) => (globalThis as any).Herald.identify('ann', { identityToken: token }), identityToken(th.project.identity_secret, 'ann'));
     await page.evaluate(() => (globalThis as any).Herald.flush());
+    await identified;
     // The next page load is ann's from the start: its one sync holds the gold message.
-    const synced = syncedWith(page, [goldOnly, everyone]);
+    const synced = syncedWith(page, [goldOnly, everyone], Date.now());
     await gotoSdkPage(page, th.url, th.project.sdk_key);
     await synced;
 
